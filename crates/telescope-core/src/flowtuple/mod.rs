@@ -1,0 +1,1 @@
+//! corsaro3 flowtuple Avro files to report-plugin style time series.

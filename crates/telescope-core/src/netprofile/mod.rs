@@ -1,0 +1,1 @@
+//! NEMEA hourly aggregates to per-tag traffic profiles.

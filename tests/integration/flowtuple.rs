@@ -1,0 +1,1 @@
+//! flowtuple-series end-to-end tests.

@@ -1,0 +1,5 @@
+//! Integration tests of the `flowtuple-series` and `netprofile` binaries.
+
+mod flowtuple;
+mod netprofile;
+mod util;

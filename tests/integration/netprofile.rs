@@ -1,0 +1,1 @@
+//! netprofile end-to-end tests.

@@ -1,1 +1,234 @@
 //! flowtuple-series end-to-end tests.
+//!
+//! Expected outputs in `testdata/flowtuple/expected/` were produced by an
+//! independent Python implementation (`testdata/flowtuple/reference.py`,
+//! cross-checked by an SQL one) from fixtures written with fastavro; see
+//! `testdata/flowtuple/README.md`.
+
+use std::io::Write;
+use std::process::Stdio;
+
+use crate::util::{bin, testdata, text};
+
+fn tsv(name: &str) -> Vec<Vec<String>> {
+    let body = std::fs::read_to_string(testdata(&format!("flowtuple/expected/{name}"))).unwrap();
+    body.lines()
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split('\t').map(str::to_string).collect())
+        .collect()
+}
+
+fn run(args: &[&str]) -> (String, String, i32) {
+    let out = bin("flowtuple-series").args(args).output().unwrap();
+    let (o, e) = text(&out);
+    (o, e, out.status.code().unwrap_or(-1))
+}
+
+fn fixture(name: &str) -> String {
+    testdata(&format!("flowtuple/{name}"))
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Every case of CASES.tsv on every input of its stem (all codecs and
+/// wrappers), with one and with two threads.
+#[test]
+fn golden_cases() {
+    let inputs = tsv("INPUTS.tsv");
+    let cases = tsv("CASES.tsv");
+    assert!(cases.len() >= 40, "only {} cases", cases.len());
+    let mut checked = 0;
+    for case in &cases {
+        let (expected_name, args) = (&case[0], &case[1]);
+        let stem = expected_name.split('.').next().unwrap();
+        let expected =
+            std::fs::read_to_string(testdata(&format!("flowtuple/expected/{expected_name}")))
+                .unwrap();
+        for input in inputs.iter().filter(|i| i[0] == stem) {
+            let want_ok = input[2] == "0";
+            for threads in ["1", "2"] {
+                let mut argv = vec![fixture(&input[1])];
+                argv.extend(args.split(' ').map(str::to_string));
+                argv.extend(["-j".to_string(), threads.to_string()]);
+                let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+                let (out, err, code) = run(&argv);
+                assert_eq!(
+                    out, expected,
+                    "{expected_name} from {} -j{threads}",
+                    input[1]
+                );
+                assert_eq!(
+                    code == 0,
+                    want_ok,
+                    "{expected_name} from {}: exit {code}, stderr {err}",
+                    input[1]
+                );
+                if want_ok {
+                    assert_eq!(err, "", "quiet on success");
+                }
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 100, "{checked}");
+}
+
+#[test]
+fn error_messages_name_file_offset_and_cause() {
+    let cases: [(&str, &str, &str); 10] = [
+        ("truncated.avro", "unfiltered", "truncated.avro: truncated file: block 2 at byte offset 1152: the file ends inside the block data (61 of 122 bytes present)"),
+        ("badsync.avro", "unfiltered", "badsync.avro: corrupt file: block 1 at byte offset 1012: sync marker does not match the header's"),
+        ("reappear.avro", "unfiltered", "reappear.avro: timestamp 10 reappears (block 0 at byte offset 872) after its interval was complete"),
+        ("notavro.bin", "unfiltered", "notavro.bin: not an Avro object container file: it starts with"),
+        ("empty.avro", "nonspoofed", "empty.avro: not an Avro object container file: the input is empty"),
+        ("wrongschema-missing-src_ip.avro", "unfiltered", "field `src_ip` is missing from the writer schema (needed by mode unfiltered)"),
+        ("wrongschema-type.avro", "unfiltered", "field `time` has type string, expected int or long"),
+        ("small-old.avro", "nonspoofed", "field `is_spoofed` is missing from the writer schema (needed by mode nonspoofed)"),
+        ("small-old.avro", "unrouted-nonspoofed", "field `is_spoofed` is missing from the writer schema (needed by mode unrouted-nonspoofed)"),
+        ("does-not-exist.avro", "unfiltered", "does-not-exist.avro: cannot open:"),
+    ];
+    for (file, mode, want) in cases {
+        let (_, err, code) = run(&[&fixture(file), mode]);
+        assert_eq!(code, 1, "{file}: {err}");
+        assert!(err.starts_with("flowtuple-series: "), "{file}: {err}");
+        assert!(err.contains(want), "{file}: got {err:?}, want {want:?}");
+        assert_eq!(err.lines().count(), 1, "{file}: one line: {err}");
+    }
+}
+
+#[test]
+fn usage_errors_exit_2_and_list_modes() {
+    let small = fixture("small-null.avro");
+    for args in [
+        vec![small.as_str(), "spoofed"],
+        vec![small.as_str()],
+        vec![small.as_str(), "unfiltered", "extra"],
+    ] {
+        let (out, err, code) = run(&args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert_eq!(out, "");
+        assert!(
+            err.contains("unfiltered, unfiltered-ipmeta, nonspoofed, unrouted-nonspoofed"),
+            "{args:?}: {err}"
+        );
+    }
+    for bad in [
+        vec!["--tcp-dst-ports", "5-3"],
+        vec!["--udp-src-ports", "65536"],
+        vec!["--tcp-src-ports", "1,,2"],
+        vec!["--src-ip-counting", "prefixagg:33"],
+        vec!["--dst-ip-counting", "sample:0"],
+        vec!["--format", "xml"],
+        vec!["--label", "a b"],
+        vec!["--mode", "bogus"],
+        vec!["-j", "0"],
+    ] {
+        let mut args = bad.clone();
+        args.extend([small.as_str(), "unfiltered"]);
+        let (_, err, code) = run(&args);
+        assert_eq!(code, 2, "{bad:?}: {err}");
+    }
+    let (out, _, code) = run(&["--help"]);
+    assert_eq!(code, 0);
+    for needle in [
+        "unrouted-nonspoofed",
+        "EXIT STATUS",
+        "prefixagg:N",
+        "<time> <class> <key> <counter> <value>",
+    ] {
+        assert!(out.contains(needle), "--help lacks {needle}");
+    }
+}
+
+#[test]
+fn stdin_is_read_with_dash() {
+    let data = std::fs::read(fixture("small-deflate.avro.gz")).unwrap();
+    let mut child = bin("flowtuple-series")
+        .args(["-", "nonspoofed"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&data).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let expected = std::fs::read(testdata("flowtuple/expected/small.nonspoofed.txt")).unwrap();
+    assert_eq!(out.stdout, expected);
+}
+
+#[test]
+fn many_files_print_whole_outputs_in_the_given_order() {
+    let expected = |name: &str| {
+        std::fs::read_to_string(testdata(&format!("flowtuple/expected/{name}"))).unwrap()
+    };
+    let files = [
+        "small-snappy.avro",
+        "truncated.avro",
+        "small-old.avro",
+        "small-deflate.avro.zst",
+    ];
+    let mut args = vec!["--mode".to_string(), "unfiltered".to_string()];
+    args.extend(files.iter().map(|f| fixture(f)));
+    for threads in ["1", "2", "3"] {
+        let mut argv = args.clone();
+        argv.extend(["-j".to_string(), threads.to_string()]);
+        let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+        let (out, err, code) = run(&argv);
+        let want = [
+            expected("small.unfiltered.txt"),
+            expected("truncated.unfiltered.txt"),
+            expected("small-old.unfiltered.txt"),
+            expected("small.unfiltered.txt"),
+        ]
+        .concat();
+        assert_eq!(out, want, "-j{threads}");
+        assert_eq!(code, 1, "one bad file makes exit 1");
+        assert!(err.contains("truncated.avro: truncated file"), "{err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+    }
+    // The single-file form and --mode with one file agree.
+    let (a, _, _) = run(&[&fixture("small-null.avro"), "nonspoofed"]);
+    let (b, _, _) = run(&["--mode", "nonspoofed", &fixture("small-null.avro")]);
+    assert_eq!(a, b);
+    // CSV prints its header once for many files.
+    let (out, _, code) = run(&[
+        "--mode",
+        "unfiltered",
+        "--format",
+        "csv",
+        &fixture("small-null.avro"),
+        &fixture("small-snappy.avro"),
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(out.matches("time,class,key").count(), 1);
+}
+
+#[test]
+fn closed_stdout_is_a_quiet_success() {
+    // `| head -n 1`: the reader goes away after one line, long before the
+    // output (40 copies of a file, far more than a pipe buffer) is written.
+    let small = fixture("small-null.avro");
+    let mut args = vec!["--mode", "unfiltered", "-j", "1"];
+    args.extend(std::iter::repeat_n(small.as_str(), 40));
+    let mut child = bin("flowtuple-series")
+        .args(&args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 16];
+    std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "",
+        "no error on a closed pipe"
+    );
+}

@@ -1,1 +1,25 @@
 //! corsaro3 flowtuple Avro files to report-plugin style time series.
+//!
+//! Data flows one way: [`input`] (unwrap gzip/bzip2/zstd) → [`container`]
+//! (Avro blocks) → [`decode`] (records, by a [`schema::Plan`]) → [`filter`]
+//! → [`aggregate`] (per interval) → [`format`] (bytes). [`pipeline`] runs
+//! the decoding on several threads and aggregates in file order.
+
+pub mod aggregate;
+pub mod container;
+pub mod decode;
+pub mod error;
+pub mod filter;
+pub mod format;
+pub mod input;
+pub mod options;
+pub mod pipeline;
+pub mod record;
+pub mod schema;
+pub mod series;
+
+pub use error::{FlowtupleError, Position};
+pub use format::{Format, Formatter};
+pub use options::{GeoSource, IpCounting, Mode, PortFilters, PortSet, SeriesOptions};
+pub use pipeline::{decode_only, series, RunStats};
+pub use series::{Counters, IntervalSeries, Key, SeriesRow};

@@ -1,0 +1,105 @@
+//! The typed error of reading and aggregating flowtuple files.
+
+use thiserror::Error;
+
+/// Where in the Avro stream something went wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Position {
+    /// Byte offset of the block (or header) in the Avro stream (after any
+    /// gzip/bzip2/zstd wrapper is removed).
+    pub offset: u64,
+    /// Zero-based data block index, `None` for the file header.
+    pub block: Option<u64>,
+}
+
+impl std::fmt::Display for Position {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.block {
+            Some(b) => write!(f, "block {b} at byte offset {}", self.offset),
+            None => write!(f, "header at byte offset {}", self.offset),
+        }
+    }
+}
+
+/// Everything that can go wrong while turning a flowtuple file into series.
+#[derive(Debug, Error)]
+pub enum FlowtupleError {
+    /// Reading the input failed.
+    #[error("read error at byte offset {offset}: {source}")]
+    Io {
+        /// Byte offset reached in the Avro stream.
+        offset: u64,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The input is not an Avro object container file.
+    #[error("not an Avro object container file: {0}")]
+    NotAvro(String),
+    /// The file header is malformed.
+    #[error("bad Avro header: {0}")]
+    BadHeader(String),
+    /// The writer schema cannot be used.
+    #[error("schema: {0}")]
+    Schema(String),
+    /// The file lacks a field that the chosen mode needs.
+    #[error("not a usable flowtuple file: field `{field}` is missing from the writer schema{why}")]
+    MissingField {
+        /// Name of the missing field.
+        field: &'static str,
+        /// Why it is needed, e.g. " (needed by mode nonspoofed)".
+        why: String,
+    },
+    /// A field has a type the reader cannot use.
+    #[error("field `{field}` has type {found}, expected {expected}")]
+    FieldType {
+        /// Field name.
+        field: String,
+        /// Type found in the writer schema.
+        found: String,
+        /// Type expected.
+        expected: &'static str,
+    },
+    /// The file uses a compression codec this build cannot read.
+    #[error("unsupported Avro codec `{0}` (supported: null, deflate, snappy, zstandard, bzip2)")]
+    UnsupportedCodec(String),
+    /// The file ends in the middle of a block or header.
+    #[error("truncated file: {at}: {what}")]
+    Truncated {
+        /// Where the cut was found.
+        at: Position,
+        /// What was being read.
+        what: String,
+    },
+    /// A block's trailing sync marker differs from the header's.
+    #[error("corrupt file: {at}: sync marker does not match the header's")]
+    BadSync {
+        /// The block whose marker is wrong.
+        at: Position,
+    },
+    /// A block could not be decompressed or decoded.
+    #[error("corrupt file: {at}: {what}")]
+    Corrupt {
+        /// The bad block.
+        at: Position,
+        /// What was wrong.
+        what: String,
+    },
+    /// An interval's timestamp started a second run after it was printed.
+    #[error("timestamp {time} reappears ({at}) after its interval was complete; refusing to print a second block for it")]
+    IntervalReappears {
+        /// The repeated interval timestamp.
+        time: i64,
+        /// Where the repeated run starts.
+        at: Position,
+    },
+    /// The output sink failed (for example a closed pipe).
+    #[error("write error: {0}")]
+    Output(std::io::Error),
+}
+
+impl FlowtupleError {
+    /// True when the error is a failure to write output, not bad input.
+    pub fn is_output(&self) -> bool {
+        matches!(self, FlowtupleError::Output(_))
+    }
+}

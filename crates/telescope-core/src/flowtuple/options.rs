@@ -1,0 +1,448 @@
+//! What to compute: the mode, its series classes, and the report-plugin
+//! options (IP counting methods, geo source, port ranges).
+
+use std::fmt;
+use std::str::FromStr;
+
+use super::filter::Filter;
+use super::schema::Field;
+
+/// Which records count and which series are printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Every record: summary, protocols, all TCP/UDP ports, ICMP.
+    Unfiltered,
+    /// Every record: geo and ASN series.
+    UnfilteredIpmeta,
+    /// Non-spoofed records: summary, protocols, geo, popular ports, ICMP.
+    Nonspoofed,
+    /// Non-spoofed records from unrouted sources: summary, protocols.
+    UnroutedNonspoofed,
+}
+
+impl Mode {
+    /// Every mode, in documentation order.
+    pub const ALL: [Mode; 4] = [
+        Mode::Unfiltered,
+        Mode::UnfilteredIpmeta,
+        Mode::Nonspoofed,
+        Mode::UnroutedNonspoofed,
+    ];
+
+    /// The mode's name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Unfiltered => "unfiltered",
+            Mode::UnfilteredIpmeta => "unfiltered-ipmeta",
+            Mode::Nonspoofed => "nonspoofed",
+            Mode::UnroutedNonspoofed => "unrouted-nonspoofed",
+        }
+    }
+
+    /// The record filter.
+    pub fn filter(self) -> Filter {
+        match self {
+            Mode::Unfiltered | Mode::UnfilteredIpmeta => Filter::All,
+            Mode::Nonspoofed => Filter::NonSpoofed,
+            Mode::UnroutedNonspoofed => Filter::UnroutedNonSpoofed,
+        }
+    }
+
+    /// True when only popular ports make port series.
+    pub fn popular_ports_only(self) -> bool {
+        self == Mode::Nonspoofed
+    }
+
+    /// The classes printed, in order.
+    pub fn classes(self, geo: GeoSource) -> Vec<Class> {
+        use Class::*;
+        let geo_classes = geo.classes();
+        match self {
+            Mode::Unfiltered => vec![
+                Summary,
+                IpProtocol,
+                TcpSrcPorts,
+                TcpDstPorts,
+                UdpSrcPorts,
+                UdpDstPorts,
+                Icmp,
+            ],
+            Mode::UnfilteredIpmeta => geo_classes.iter().copied().chain([Asn]).collect(),
+            Mode::Nonspoofed => [Summary, IpProtocol]
+                .into_iter()
+                .chain(geo_classes.iter().copied())
+                .chain([TcpSrcPorts, TcpDstPorts, Icmp, UdpSrcPorts, UdpDstPorts])
+                .collect(),
+            Mode::UnroutedNonspoofed => vec![Summary, IpProtocol],
+        }
+    }
+
+    /// The fields the mode reads.
+    pub fn needed_fields(self, geo: GeoSource) -> Vec<Field> {
+        let mut fields = vec![
+            Field::Time,
+            Field::SrcIp,
+            Field::DstIp,
+            Field::SrcPort,
+            Field::DstPort,
+            Field::Protocol,
+            Field::IpLen,
+            Field::PacketCnt,
+            Field::Prefix2Asn,
+        ];
+        if self.filter() != Filter::All {
+            fields.extend([Field::IsSpoofed, Field::IsMasscan]);
+        }
+        let classes = self.classes(geo);
+        if classes.contains(&Class::NetacqContinents) {
+            fields.extend([Field::NetacqContinent, Field::NetacqCountry]);
+        }
+        if classes.contains(&Class::MaxmindContinents) {
+            fields.extend([Field::MaxmindContinent, Field::MaxmindCountry]);
+        }
+        fields
+    }
+}
+
+impl fmt::Display for Mode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Mode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Mode, String> {
+        Mode::ALL
+            .into_iter()
+            .find(|m| m.name() == s)
+            .ok_or_else(|| {
+                let names: Vec<_> = Mode::ALL.iter().map(|m| m.name()).collect();
+                format!("unknown mode `{s}` (valid modes: {})", names.join(", "))
+            })
+    }
+}
+
+/// A metric class: one family of series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Class {
+    /// All counted records, key `overall`.
+    Summary,
+    /// Per IP protocol number.
+    IpProtocol,
+    /// Per TCP source port.
+    TcpSrcPorts,
+    /// Per TCP destination port.
+    TcpDstPorts,
+    /// Per UDP source port.
+    UdpSrcPorts,
+    /// Per UDP destination port.
+    UdpDstPorts,
+    /// Per ICMP type and code.
+    Icmp,
+    /// Per Net Acuity continent.
+    NetacqContinents,
+    /// Per Net Acuity country.
+    NetacqCountries,
+    /// Per MaxMind continent.
+    MaxmindContinents,
+    /// Per MaxMind country.
+    MaxmindCountries,
+    /// Per source ASN (ASN 0 left out).
+    Asn,
+}
+
+impl Class {
+    /// The class name in the seed output.
+    pub fn name(self) -> &'static str {
+        match self {
+            Class::Summary => "summary",
+            Class::IpProtocol => "ipprotocol",
+            Class::TcpSrcPorts => "tcp_src_ports",
+            Class::TcpDstPorts => "tcp_dst_ports",
+            Class::UdpSrcPorts => "udp_src_ports",
+            Class::UdpDstPorts => "udp_dst_ports",
+            Class::Icmp => "icmp",
+            Class::NetacqContinents => "netacq_continents",
+            Class::NetacqCountries => "netacq_countries",
+            Class::MaxmindContinents => "maxmind_continents",
+            Class::MaxmindCountries => "maxmind_countries",
+            Class::Asn => "asn",
+        }
+    }
+}
+
+/// Which geolocation tags make geo series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum GeoSource {
+    /// Net Acuity (the default).
+    #[default]
+    Netacq,
+    /// MaxMind.
+    Maxmind,
+    /// Both, Net Acuity first.
+    Both,
+}
+
+impl GeoSource {
+    fn classes(self) -> &'static [Class] {
+        use Class::*;
+        match self {
+            GeoSource::Netacq => &[NetacqContinents, NetacqCountries],
+            GeoSource::Maxmind => &[MaxmindContinents, MaxmindCountries],
+            GeoSource::Both => &[
+                NetacqContinents,
+                NetacqCountries,
+                MaxmindContinents,
+                MaxmindCountries,
+            ],
+        }
+    }
+}
+
+/// How unique IP addresses are counted (as corsaro's report plugin).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IpCounting {
+    /// Distinct addresses.
+    #[default]
+    All,
+    /// Distinct /N prefixes (1 <= N <= 32).
+    PrefixAgg(u8),
+    /// Only addresses whose host part within their /N equals the interval's
+    /// sample index (interval ordinal modulo 2^(32-N)).
+    Sample(u8),
+}
+
+impl IpCounting {
+    /// The value counted for `ip` in the interval with ordinal `ordinal`
+    /// (0 for the first interval of the input), or `None` when the address
+    /// is not sampled.
+    #[inline]
+    pub fn count_key(self, ip: u32, ordinal: u64) -> Option<u32> {
+        match self {
+            IpCounting::All => Some(ip),
+            IpCounting::PrefixAgg(n) => Some(((u64::from(ip)) >> (32 - u32::from(n))) as u32),
+            IpCounting::Sample(n) => {
+                let host_bits = 32 - u32::from(n);
+                let mask = ((1u64 << host_bits) - 1) as u32;
+                let index = (ordinal & u64::from(mask)) as u32;
+                (ip & mask == index).then_some(ip)
+            }
+        }
+    }
+}
+
+impl FromStr for IpCounting {
+    type Err = String;
+    fn from_str(s: &str) -> Result<IpCounting, String> {
+        let bits = |v: &str| -> Result<u8, String> {
+            match v.parse::<u8>() {
+                Ok(n) if (1..=32).contains(&n) => Ok(n),
+                _ => Err(format!("`{v}` is not a prefix length from 1 to 32")),
+            }
+        };
+        if s == "all" {
+            Ok(IpCounting::All)
+        } else if let Some(n) = s.strip_prefix("prefixagg:") {
+            Ok(IpCounting::PrefixAgg(bits(n)?))
+        } else if let Some(n) = s.strip_prefix("sample:") {
+            Ok(IpCounting::Sample(bits(n)?))
+        } else {
+            Err(format!("unknown counting method `{s}` (valid: all, prefixagg:N, sample:N with N from 1 to 32)"))
+        }
+    }
+}
+
+/// A set of ports given as ranges, e.g. `0-1024,5000,8080-8081`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortSet {
+    ranges: Vec<(i32, i32)>,
+}
+
+impl PortSet {
+    /// True when `port` is in the set.
+    #[inline]
+    pub fn contains(&self, port: i32) -> bool {
+        self.ranges.iter().any(|&(lo, hi)| lo <= port && port <= hi)
+    }
+}
+
+impl FromStr for PortSet {
+    type Err = String;
+    fn from_str(s: &str) -> Result<PortSet, String> {
+        let port = |v: &str| -> Result<i32, String> {
+            match v.trim().parse::<u16>() {
+                Ok(p) => Ok(i32::from(p)),
+                Err(_) => Err(format!("`{v}` is not a port from 0 to 65535")),
+            }
+        };
+        let mut ranges = Vec::new();
+        for item in s.split(',') {
+            if item.trim().is_empty() {
+                return Err(format!("empty item in port list `{s}`"));
+            }
+            let (lo, hi) = match item.split_once('-') {
+                Some((a, b)) => (port(a)?, port(b)?),
+                None => {
+                    let p = port(item)?;
+                    (p, p)
+                }
+            };
+            if lo > hi {
+                return Err(format!("port range `{item}` is backwards"));
+            }
+            ranges.push((lo, hi));
+        }
+        Ok(PortSet { ranges })
+    }
+}
+
+/// Port filters per port class (the report plugin's `*_port_range`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PortFilters {
+    /// TCP source ports kept.
+    pub tcp_src: Option<PortSet>,
+    /// TCP destination ports kept.
+    pub tcp_dst: Option<PortSet>,
+    /// UDP source ports kept.
+    pub udp_src: Option<PortSet>,
+    /// UDP destination ports kept.
+    pub udp_dst: Option<PortSet>,
+}
+
+/// Everything that decides the series of a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SeriesOptions {
+    /// The mode.
+    pub mode: Mode,
+    /// Geo source of the geo series.
+    pub geo: GeoSource,
+    /// Counting of `uniq_src_ips`.
+    pub src_counting: IpCounting,
+    /// Counting of `uniq_dst_ips`.
+    pub dst_counting: IpCounting,
+    /// Port ranges per port class.
+    pub ports: PortFilters,
+}
+
+impl SeriesOptions {
+    /// The defaults for `mode`: Net Acuity geo, all addresses, all ports.
+    pub fn new(mode: Mode) -> SeriesOptions {
+        SeriesOptions {
+            mode,
+            geo: GeoSource::Netacq,
+            src_counting: IpCounting::All,
+            dst_counting: IpCounting::All,
+            ports: PortFilters::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> u32 {
+        u32::from(s.parse::<std::net::Ipv4Addr>().unwrap())
+    }
+
+    #[test]
+    fn prefixagg_keys() {
+        let p = |n| IpCounting::PrefixAgg(n);
+        assert_eq!(p(24).count_key(ip("10.1.2.3"), 0), Some(0x000a_0102));
+        assert_eq!(
+            p(24).count_key(ip("10.1.2.200"), 5),
+            p(24).count_key(ip("10.1.2.3"), 0)
+        );
+        assert_eq!(p(32).count_key(ip("10.1.2.3"), 7), Some(ip("10.1.2.3")));
+        assert_eq!(p(1).count_key(ip("127.255.255.255"), 0), Some(0));
+        assert_eq!(p(1).count_key(ip("128.0.0.0"), 0), Some(1));
+    }
+
+    #[test]
+    fn sample_keys() {
+        let s = |n| IpCounting::Sample(n);
+        // /24: host part must equal ordinal mod 256.
+        assert_eq!(s(24).count_key(ip("10.0.0.0"), 0), Some(ip("10.0.0.0")));
+        assert_eq!(s(24).count_key(ip("10.0.0.1"), 0), None);
+        assert_eq!(s(24).count_key(ip("10.0.0.1"), 1), Some(ip("10.0.0.1")));
+        assert_eq!(s(24).count_key(ip("10.0.0.1"), 257), Some(ip("10.0.0.1")));
+        // /32: every address, whatever the ordinal.
+        assert_eq!(s(32).count_key(ip("1.2.3.4"), 9), Some(ip("1.2.3.4")));
+        // /1: 31 host bits.
+        assert_eq!(s(1).count_key(ip("128.0.0.3"), 3), Some(ip("128.0.0.3")));
+        assert_eq!(s(1).count_key(ip("0.0.0.3"), 3), Some(ip("0.0.0.3")));
+        assert_eq!(s(1).count_key(ip("0.0.0.3"), 2), None);
+        assert_eq!(
+            s(1).count_key(ip("0.0.0.3"), (1 << 31) + 3),
+            Some(ip("0.0.0.3"))
+        );
+    }
+
+    #[test]
+    fn counting_methods_parse() {
+        assert_eq!("all".parse(), Ok(IpCounting::All));
+        assert_eq!("prefixagg:1".parse(), Ok(IpCounting::PrefixAgg(1)));
+        assert_eq!("sample:32".parse(), Ok(IpCounting::Sample(32)));
+        for bad in [
+            "prefixagg:0",
+            "prefixagg:33",
+            "sample:",
+            "sample:x",
+            "none",
+            "prefixagg",
+        ] {
+            assert!(bad.parse::<IpCounting>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn port_sets_parse() {
+        let set: PortSet = "0-1024,5000,8080-8081".parse().unwrap();
+        for p in [0, 1, 1024, 5000, 8080, 8081] {
+            assert!(set.contains(p), "{p}");
+        }
+        for p in [1025, 4999, 5001, 8082, 65535, -1] {
+            assert!(!set.contains(p), "{p}");
+        }
+        assert!("65535".parse::<PortSet>().unwrap().contains(65535));
+        for bad in [
+            "", "1,,2", "5-3", "65536", "a", "1-", "-1", "1-2-3", "80 443",
+        ] {
+            assert!(bad.parse::<PortSet>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn modes_parse_and_list_valid_names() {
+        assert_eq!("nonspoofed".parse(), Ok(Mode::Nonspoofed));
+        let err = "spoofed".parse::<Mode>().unwrap_err();
+        assert!(
+            err.contains("unfiltered, unfiltered-ipmeta, nonspoofed, unrouted-nonspoofed"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn class_order_per_mode() {
+        let names = |m: Mode, g| {
+            m.classes(g)
+                .iter()
+                .map(|c| c.name())
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        assert_eq!(
+            names(Mode::Nonspoofed, GeoSource::Netacq),
+            "summary,ipprotocol,netacq_continents,netacq_countries,tcp_src_ports,tcp_dst_ports,icmp,udp_src_ports,udp_dst_ports"
+        );
+        assert_eq!(
+            names(Mode::UnfilteredIpmeta, GeoSource::Both),
+            "netacq_continents,netacq_countries,maxmind_continents,maxmind_countries,asn"
+        );
+        assert_eq!(
+            names(Mode::UnroutedNonspoofed, GeoSource::Maxmind),
+            "summary,ipprotocol"
+        );
+    }
+}

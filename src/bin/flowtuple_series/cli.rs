@@ -1,0 +1,260 @@
+//! The command line of `flowtuple-series`, converted to typed options.
+
+use std::path::PathBuf;
+
+use clap::{CommandFactory, Parser, ValueEnum};
+use telescope_core::flowtuple::{
+    Format, Formatter, GeoSource, IpCounting, Mode, PortFilters, PortSet, SeriesOptions,
+};
+
+const AFTER_HELP: &str = "\
+MODES:
+  unfiltered           every record: summary, ipprotocol, TCP ports (all),
+                       UDP ports (all), icmp
+  unfiltered-ipmeta    every record: geo (continents, countries), asn
+  nonspoofed           records with is_spoofed == 0 or is_masscan == 1:
+                       summary, ipprotocol, geo, TCP ports (popular), icmp,
+                       UDP ports (popular)
+  unrouted-nonspoofed  nonspoofed records whose source is in a reserved,
+                       unrouted network (0/8, 10/8, 127/8, 169.254/16,
+                       172.16/12, 192.0.0/24, 192.0.2/24, 192.88.99/24,
+                       192.168/16, 198.18/15, 198.51.100/24, 203.0.113/24,
+                       or >= 224.0.0.0): summary, ipprotocol
+
+OUTPUT (--format seed, the default), one data point a line on stdout:
+  <time> <class> <key> <counter> <value>
+  counters: packets, bytes (packet_cnt * ip_len), uniq_src_ips, uniq_dst_ips,
+  uniq_src_asns. Intervals in file order, classes in mode order, keys
+  ascending. An interval is printed once it is complete (the next record has
+  another time, or the file ends); an interval cut short by an error is
+  never printed.
+
+IP COUNTING (--src-ip-counting / --dst-ip-counting), as corsaro's report
+plugin; the counters keep their names:
+  all           distinct addresses (default)
+  prefixagg:N   distinct /N prefixes (1 <= N <= 32)
+  sample:N      only addresses whose host part within their /N equals the
+                sample index: 0 for the first interval of each file, +1 per
+                interval, modulo 2^(32-N)
+
+INPUT: Avro object container files (codecs null, deflate, snappy, zstandard,
+bzip2), optionally wrapped in gzip, bzip2 or zstd (detected by magic bytes).
+FILE `-` reads stdin.
+
+EXIT STATUS: 0 success (also when stdout is closed early, e.g. by `head`),
+1 a file could not be read or is malformed (other files are still processed),
+2 usage error.
+
+EXAMPLES:
+  flowtuple-series ucsd-nt.1600000000.flowtuple.avro nonspoofed
+  flowtuple-series --mode unfiltered --format timeseries day/*.avro | nc graphite 2003";
+
+/// Streams corsaro3 flowtuple Avro files and prints report-plugin style time
+/// series.
+#[derive(Debug, Parser)]
+#[command(name = "flowtuple-series", version, after_help = AFTER_HELP)]
+#[command(
+    override_usage = "flowtuple-series [OPTIONS] <FILE> <MODE>\n       flowtuple-series [OPTIONS] --mode <MODE> <FILE>..."
+)]
+pub struct Cli {
+    /// `FILE MODE`, or with --mode one or more FILEs (`-` is stdin).
+    #[arg(value_name = "ARGS", required = true)]
+    args: Vec<String>,
+
+    /// The mode, for the multi-file form (then every ARG is a file).
+    #[arg(short, long, value_enum)]
+    mode: Option<ModeArg>,
+
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = FormatArg::Seed)]
+    format: FormatArg,
+
+    /// Key prefix of the timeseries format.
+    #[arg(long, default_value = "flowtuple")]
+    label: String,
+
+    /// How uniq_src_ips counts addresses: all, prefixagg:N or sample:N.
+    #[arg(long, value_name = "METHOD", default_value = "all", value_parser = parse_counting)]
+    src_ip_counting: IpCounting,
+
+    /// How uniq_dst_ips counts addresses: all, prefixagg:N or sample:N.
+    #[arg(long, value_name = "METHOD", default_value = "all", value_parser = parse_counting)]
+    dst_ip_counting: IpCounting,
+
+    /// Geolocation source of the geo series.
+    #[arg(long, value_enum, default_value_t = GeoArg::Netacq)]
+    geo: GeoArg,
+
+    /// Only these TCP source ports (e.g. 0-1024,5000,8080-8081).
+    #[arg(long, value_name = "RANGES", value_parser = parse_ports)]
+    tcp_src_ports: Option<PortSet>,
+
+    /// Only these TCP destination ports.
+    #[arg(long, value_name = "RANGES", value_parser = parse_ports)]
+    tcp_dst_ports: Option<PortSet>,
+
+    /// Only these UDP source ports.
+    #[arg(long, value_name = "RANGES", value_parser = parse_ports)]
+    udp_src_ports: Option<PortSet>,
+
+    /// Only these UDP destination ports.
+    #[arg(long, value_name = "RANGES", value_parser = parse_ports)]
+    udp_dst_ports: Option<PortSet>,
+
+    /// Worker threads [default: the number of cores].
+    #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    threads: Option<u16>,
+}
+
+fn parse_counting(s: &str) -> Result<IpCounting, String> {
+    s.parse()
+}
+
+fn parse_ports(s: &str) -> Result<PortSet, String> {
+    s.parse()
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum ModeArg {
+    Unfiltered,
+    UnfilteredIpmeta,
+    Nonspoofed,
+    UnroutedNonspoofed,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum FormatArg {
+    /// `<time> <class> <key> <counter> <value>`
+    Seed,
+    /// Graphite plaintext `<label>.<series>.<counter> <value> <time>`
+    Timeseries,
+    /// one JSON object per (interval, class, key)
+    Jsonl,
+    /// header, then one row per (interval, class, key)
+    Csv,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum GeoArg {
+    Netacq,
+    Maxmind,
+    Both,
+}
+
+/// Where to read input from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// Standard input.
+    Stdin,
+    /// A file.
+    Path(PathBuf),
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Stdin => f.write_str("<stdin>"),
+            Source::Path(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+/// The typed options of a run.
+#[derive(Debug)]
+pub struct Options {
+    /// Inputs, in output order.
+    pub sources: Vec<Source>,
+    /// What to compute.
+    pub series: SeriesOptions,
+    /// How to print it.
+    pub formatter: Formatter,
+    /// Worker threads.
+    pub threads: usize,
+}
+
+fn usage_error(msg: String) -> ! {
+    Cli::command()
+        .error(clap::error::ErrorKind::ValueValidation, msg)
+        .exit()
+}
+
+/// Parses the command line; usage errors exit with status 2.
+pub fn parse() -> Options {
+    let cli = Cli::parse();
+    let valid_modes = Mode::ALL
+        .iter()
+        .map(|m| m.name())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let (mode, files) = match cli.mode {
+        Some(m) => (mode_of(m), cli.args),
+        None => {
+            if cli.args.len() != 2 {
+                usage_error(format!(
+                    "expected FILE MODE (or --mode MODE FILE...); valid modes: {valid_modes}"
+                ));
+            }
+            let mode = cli.args[1]
+                .parse::<Mode>()
+                .unwrap_or_else(|e| usage_error(e));
+            (mode, vec![cli.args[0].clone()])
+        }
+    };
+    if files.iter().filter(|f| f.as_str() == "-").count() > 1 {
+        usage_error("stdin (`-`) can be read only once".into());
+    }
+    let formatter =
+        Formatter::new(format_of(cli.format), &cli.label).unwrap_or_else(|e| usage_error(e));
+    let threads = cli
+        .threads
+        .map(usize::from)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    Options {
+        sources: files
+            .into_iter()
+            .map(|f| {
+                if f == "-" {
+                    Source::Stdin
+                } else {
+                    Source::Path(f.into())
+                }
+            })
+            .collect(),
+        series: SeriesOptions {
+            mode,
+            geo: match cli.geo {
+                GeoArg::Netacq => GeoSource::Netacq,
+                GeoArg::Maxmind => GeoSource::Maxmind,
+                GeoArg::Both => GeoSource::Both,
+            },
+            src_counting: cli.src_ip_counting,
+            dst_counting: cli.dst_ip_counting,
+            ports: PortFilters {
+                tcp_src: cli.tcp_src_ports,
+                tcp_dst: cli.tcp_dst_ports,
+                udp_src: cli.udp_src_ports,
+                udp_dst: cli.udp_dst_ports,
+            },
+        },
+        formatter,
+        threads,
+    }
+}
+
+fn mode_of(m: ModeArg) -> Mode {
+    match m {
+        ModeArg::Unfiltered => Mode::Unfiltered,
+        ModeArg::UnfilteredIpmeta => Mode::UnfilteredIpmeta,
+        ModeArg::Nonspoofed => Mode::Nonspoofed,
+        ModeArg::UnroutedNonspoofed => Mode::UnroutedNonspoofed,
+    }
+}
+
+fn format_of(f: FormatArg) -> Format {
+    match f {
+        FormatArg::Seed => Format::Seed,
+        FormatArg::Timeseries => Format::Timeseries,
+        FormatArg::Jsonl => Format::Jsonl,
+        FormatArg::Csv => Format::Csv,
+    }
+}

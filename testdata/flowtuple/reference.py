@@ -1,0 +1,405 @@
+#!/usr/bin/env python3
+"""Independent reference implementation of `flowtuple-series` (one-off, for test data).
+
+Written from the specification (issues 2 and 4) only, without looking at the Rust
+code.  It favours obviously-correct over clever: plain dicts and sets, Python big
+ints for the sums.  The Rust project never needs this script to build or test;
+it is kept so that anyone can regenerate / re-check the expected outputs.
+
+    python3 reference.py FILE MODE [--src-ip-counting M] [--dst-ip-counting M]
+        [--format seed|timeseries|jsonl|csv] [--label L] [--geo netacq|maxmind|both]
+        [--tcp-src-ports R] [--tcp-dst-ports R] [--udp-src-ports R] [--udp-dst-ports R]
+
+Requires: pip install fastavro zstandard cramjam   (cramjam only for snappy files)
+
+Errors are not emulated precisely: on an input error the intervals already
+complete have been printed, a message goes to stderr and the exit status is 1.
+"""
+import argparse
+import bz2
+import gzip
+import io
+import json
+import sys
+
+import fastavro
+
+MODES = ("unfiltered", "unfiltered-ipmeta", "nonspoofed", "unrouted-nonspoofed")
+
+# (network, prefix length) of the "unrouted" source ranges; plus >= 224.0.0.0
+RESERVED = [
+    ("0.0.0.0", 8), ("10.0.0.0", 8), ("127.0.0.0", 8), ("169.254.0.0", 16),
+    ("172.16.0.0", 12), ("192.0.0.0", 24), ("192.0.2.0", 24), ("192.88.99.0", 24),
+    ("192.168.0.0", 16), ("198.18.0.0", 15), ("198.51.100.0", 24), ("203.0.113.0", 24),
+]
+
+
+def ip_to_int(s):
+    a, b, c, d = (int(x) for x in s.split("."))
+    return (a << 24) | (b << 16) | (c << 8) | d
+
+
+RESERVED_INT = [(ip_to_int(net), ip_to_int(net) + (1 << (32 - plen)) - 1) for net, plen in RESERVED]
+MULTICAST_AND_ABOVE = ip_to_int("224.0.0.0")
+
+
+def is_unrouted(ip):
+    if ip >= MULTICAST_AND_ABOVE:
+        return True
+    for lo, hi in RESERVED_INT:
+        if lo <= ip <= hi:
+            return True
+    return False
+
+
+def is_nonspoofed(rec):
+    return rec["is_spoofed"] == 0 or rec["is_masscan"] == 1
+
+
+TCP_POPULAR_HIGH = {5000, 5060, 6881, 8080, 8081, 8443}
+UDP_POPULAR_HIGH = {5060, 8080, 8081, 8443}
+
+
+def popular(port, proto):
+    if port == 0:
+        return False
+    if port < 1024:
+        return True
+    return port in (TCP_POPULAR_HIGH if proto == 6 else UDP_POPULAR_HIGH)
+
+
+def sanitize(s):
+    """Geo string as printed/aggregated: '??' if empty, has a byte <= 0x20 or 0x7F,
+    or is not valid UTF-8 (read with surrogateescape, so invalid bytes appear as
+    lone surrogates, which fail the strict encode)."""
+    if s == "":
+        return "??"
+    try:
+        s.encode("utf-8")
+    except UnicodeEncodeError:
+        return "??"
+    for ch in s:
+        o = ord(ch)
+        if o <= 0x20 or o == 0x7F:
+            return "??"
+    return s
+
+
+def parse_ports(text):
+    """'0-1024,5000,8080-8081' -> set of ports (inclusive ranges)."""
+    out = set()
+    for part in text.split(","):
+        if "-" in part:
+            a, b = part.split("-")
+            a, b = int(a), int(b)
+            if not (0 <= a <= b <= 65535):
+                raise ValueError("bad port range %r" % part)
+            out.update(range(a, b + 1))
+        else:
+            p = int(part)
+            if not 0 <= p <= 65535:
+                raise ValueError("bad port %r" % part)
+            out.add(p)
+    return out
+
+
+def parse_counting(text):
+    """Returns (kind, N)."""
+    if text == "all":
+        return ("all", 32)
+    kind, _, n = text.partition(":")
+    n = int(n)
+    if kind not in ("prefixagg", "sample") or not 1 <= n <= 32:
+        raise ValueError("bad ip counting method %r" % text)
+    return (kind, n)
+
+
+def make_ip_mapper(method, ordinal):
+    """Function ip -> value to put in the distinct set, or None (not counted)."""
+    kind, n = method
+    if kind == "all":
+        return lambda ip: ip
+    if kind == "prefixagg":
+        shift = 32 - n
+        return lambda ip: ip >> shift
+    mask = (1 << (32 - n)) - 1
+    idx = ordinal % (1 << (32 - n))
+    return lambda ip: ip if (ip & mask) == idx else None
+
+
+def classes_for(mode, geo):
+    geo_classes = {
+        "netacq": ["netacq_continents", "netacq_countries"],
+        "maxmind": ["maxmind_continents", "maxmind_countries"],
+        "both": ["netacq_continents", "netacq_countries", "maxmind_continents", "maxmind_countries"],
+    }[geo]
+    if mode == "unfiltered":
+        return ["summary", "ipprotocol", "tcp_src_ports", "tcp_dst_ports",
+                "udp_src_ports", "udp_dst_ports", "icmp"]
+    if mode == "unfiltered-ipmeta":
+        return geo_classes + ["asn"]
+    if mode == "nonspoofed":
+        return ["summary", "ipprotocol"] + geo_classes + [
+            "tcp_src_ports", "tcp_dst_ports", "icmp", "udp_src_ports", "udp_dst_ports"]
+    if mode == "unrouted-nonspoofed":
+        return ["summary", "ipprotocol"]
+    raise ValueError(mode)
+
+
+def open_input(path):
+    """Binary file object with gzip/bzip2/zstd unwrapped (by magic bytes)."""
+    if path == "-":
+        raw = sys.stdin.buffer.read()
+    else:
+        with open(path, "rb") as f:
+            raw = f.read()
+    if raw[:2] == b"\x1f\x8b":
+        raw = gzip.decompress(raw)
+    elif raw[:3] == b"BZh":
+        raw = bz2.decompress(raw)
+    elif raw[:4] == b"\x28\xb5\x2f\xfd":
+        import zstandard
+        raw = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(raw)).read()
+    return io.BytesIO(raw)
+
+
+class Cell:
+    __slots__ = ("packets", "bytes", "src", "dst", "asns")
+
+    def __init__(self):
+        self.packets = 0
+        self.bytes = 0
+        self.src = set()
+        self.dst = set()
+        self.asns = set()
+
+    def counters(self):
+        return [self.packets, self.bytes, len(self.src), len(self.dst), len(self.asns)]
+
+
+def sort_keys(cls, keys):
+    if cls in ("netacq_continents", "netacq_countries", "maxmind_continents", "maxmind_countries"):
+        return sorted(keys, key=lambda s: s.encode("utf-8"))
+    return sorted(keys)  # ints, or (type, code) tuples for icmp, or 'overall'
+
+
+def key_text(cls, key):
+    if cls == "icmp":
+        return "%d:%d" % key
+    return str(key)
+
+
+SEED_COUNTERS = ["packets", "bytes", "uniq_src_ips", "uniq_dst_ips", "uniq_src_asns"]
+
+
+def ts_path(cls, key, continent_of):
+    if cls == "summary":
+        return "overall"
+    if cls == "ipprotocol":
+        return "traffic.protocol.%d" % key
+    if cls == "icmp":
+        return "traffic.icmp.type.%d.code.%d" % key
+    if cls in ("tcp_src_ports", "tcp_dst_ports", "udp_src_ports", "udp_dst_ports"):
+        proto, direction, _ = cls.split("_")
+        return "traffic.port.%s.%s_port.%d" % (proto, direction, key)
+    if cls == "netacq_continents":
+        return "geo.netacuity.%s" % key
+    if cls == "netacq_countries":
+        return "geo.netacuity.%s.%s" % (continent_of[key], key)
+    if cls == "maxmind_continents":
+        return "geo.maxmind.%s" % key
+    if cls == "maxmind_countries":
+        return "geo.maxmind.%s.%s" % (continent_of[key], key)
+    if cls == "asn":
+        return "routing.asn.%d" % key
+    raise ValueError(cls)
+
+
+def csv_field(s):
+    if any(c in s for c in ',"\r\n'):
+        return '"' + s.replace('"', '""') + '"'
+    return s
+
+
+class Emitter:
+    def __init__(self, fmt, label, out):
+        self.fmt = fmt
+        self.label = label
+        self.out = out
+        if fmt == "csv":
+            out.write("time,class,key,packets,bytes,uniq_src_ips,uniq_dst_ips,uniq_src_asns\n")
+
+    def emit(self, t, cls, key, counters, continent_of):
+        w = self.out.write
+        if self.fmt == "seed":
+            kt = key_text(cls, key)
+            for name, v in zip(SEED_COUNTERS, counters):
+                w("%d %s %s %s %d\n" % (t, cls, kt, name, v))
+        elif self.fmt == "timeseries":
+            p, b, us, ud, ua = counters
+            base = "%s.%s." % (self.label, ts_path(cls, key, continent_of))
+            items = [("uniq_src_ip", us), ("uniq_dst_ip", ud)]
+            if cls != "asn":
+                items.append(("uniq_src_asn", ua))
+            items += [("pkt_cnt", p), ("ip_len", b)]
+            for name, v in items:
+                w("%s%s %d %d\n" % (base, name, v, t))
+        elif self.fmt == "jsonl":
+            obj = {"time": t, "class": cls, "key": key_text(cls, key)}
+            for name, v in zip(SEED_COUNTERS, counters):
+                obj[name] = v
+            w(json.dumps(obj, separators=(",", ":"), ensure_ascii=False) + "\n")
+        elif self.fmt == "csv":
+            w(",".join([str(t), cls, csv_field(key_text(cls, key))] + [str(v) for v in counters]) + "\n")
+        else:
+            raise ValueError(self.fmt)
+
+
+class Interval:
+    def __init__(self, t, ordinal, classes, src_method, dst_method):
+        self.t = t
+        self.classes = classes
+        self.cells = {c: {} for c in classes}
+        self.continent_of = {c: {} for c in classes}  # for *_countries: country -> continent
+        self.map_src = make_ip_mapper(src_method, ordinal)
+        self.map_dst = make_ip_mapper(dst_method, ordinal)
+
+    def add(self, cls, key, rec, s, d):
+        cells = self.cells[cls]
+        cell = cells.get(key)
+        if cell is None:
+            cell = cells[key] = Cell()
+        cell.packets += rec["packet_cnt"]
+        cell.bytes += rec["packet_cnt"] * rec["ip_len"]
+        if s is not None:
+            cell.src.add(s)
+        if d is not None:
+            cell.dst.add(d)
+        cell.asns.add(rec["prefix2asn"])
+
+    def emit(self, emitter):
+        for cls in self.classes:
+            cells = self.cells[cls]
+            if cls == "summary" and "overall" not in cells:
+                cells["overall"] = Cell()
+            for key in sort_keys(cls, cells.keys()):
+                emitter.emit(self.t, cls, key, cells[key].counters(), self.continent_of[cls])
+
+
+def run(args, out):
+    mode = args.mode
+    classes = classes_for(mode, args.geo)
+    src_method = parse_counting(args.src_ip_counting)
+    dst_method = parse_counting(args.dst_ip_counting)
+    ranges = {}
+    for cls, opt in (("tcp_src_ports", args.tcp_src_ports), ("tcp_dst_ports", args.tcp_dst_ports),
+                     ("udp_src_ports", args.udp_src_ports), ("udp_dst_ports", args.udp_dst_ports)):
+        if opt is not None:
+            ranges[cls] = parse_ports(opt)
+    emitter = Emitter(args.format, args.label, out)
+    popular_only = mode == "nonspoofed"
+    geo_fields = []  # (continent class, country class, continent field, country field)
+    has_geo = mode in ("unfiltered-ipmeta", "nonspoofed")
+    if has_geo and args.geo in ("netacq", "both"):
+        geo_fields.append(("netacq_continents", "netacq_countries", "netacq_continent", "netacq_country"))
+    if has_geo and args.geo in ("maxmind", "both"):
+        geo_fields.append(("maxmind_continents", "maxmind_countries", "maxmind_continent", "maxmind_country"))
+    want = set(classes)
+
+    fo = open_input(args.file)
+    rd = fastavro.reader(fo, handle_unicode_errors="surrogateescape")
+    cur = None
+    seen_times = set()
+    ordinal = -1
+    for rec in rd:
+        t = rec["time"]
+        if cur is None or t != cur.t:
+            if cur is not None:
+                cur.emit(emitter)
+                seen_times.add(cur.t)
+            if t in seen_times:
+                raise RuntimeError("interval %d reappears after it was printed" % t)
+            ordinal += 1
+            cur = Interval(t, ordinal, classes, src_method, dst_method)
+        # which records count
+        if mode in ("nonspoofed", "unrouted-nonspoofed"):
+            if not is_nonspoofed(rec):
+                continue
+            if mode == "unrouted-nonspoofed" and not is_unrouted(rec["src_ip"]):
+                continue
+        s = cur.map_src(rec["src_ip"])
+        d = cur.map_dst(rec["dst_ip"])
+        proto = rec["protocol"]
+        if "summary" in want:
+            cur.add("summary", "overall", rec, s, d)
+        if "ipprotocol" in want:
+            cur.add("ipprotocol", proto, rec, s, d)
+        if "tcp_src_ports" in want and proto in (6, 17):
+            pfx = "tcp" if proto == 6 else "udp"
+            for direction, port in (("src", rec["src_port"]), ("dst", rec["dst_port"])):
+                cls = "%s_%s_ports" % (pfx, direction)
+                if popular_only and not popular(port, proto):
+                    continue
+                if cls in ranges and port not in ranges[cls]:
+                    continue
+                cur.add(cls, port, rec, s, d)
+        if "icmp" in want and proto == 1:
+            cur.add("icmp", (rec["src_port"], rec["dst_port"]), rec, s, d)
+        for cont_cls, ctry_cls, cont_f, ctry_f in geo_fields:
+            cont = sanitize(rec[cont_f])
+            ctry = sanitize(rec[ctry_f])
+            cur.add(cont_cls, cont, rec, s, d)
+            cur.add(ctry_cls, ctry, rec, s, d)
+            cur.continent_of[ctry_cls].setdefault(ctry, cont)
+        if "asn" in want and rec["prefix2asn"] != 0:
+            cur.add("asn", rec["prefix2asn"], rec, s, d)
+    if cur is not None:
+        cur.emit(emitter)
+
+
+def parse_args(argv):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("file")
+    ap.add_argument("mode", choices=MODES)
+    ap.add_argument("--src-ip-counting", default="all")
+    ap.add_argument("--dst-ip-counting", default="all")
+    ap.add_argument("--format", default="seed", choices=("seed", "timeseries", "jsonl", "csv"))
+    ap.add_argument("--label", default="flowtuple")
+    ap.add_argument("--geo", default="netacq", choices=("netacq", "maxmind", "both"))
+    ap.add_argument("--tcp-src-ports")
+    ap.add_argument("--tcp-dst-ports")
+    ap.add_argument("--udp-src-ports")
+    ap.add_argument("--udp-dst-ports")
+    return ap.parse_args(argv)
+
+
+def run_capture(argv):
+    """(stdout bytes, exit status, error text) for a command line (list, after the program name)."""
+    args = parse_args(argv)
+    out = io.StringIO()
+    err = ""
+    try:
+        run(args, out)
+        status = 0
+    except Exception as e:  # input errors: keep what was printed, report, exit 1
+        err = "%s: %s: %s" % (args.file, type(e).__name__, e)
+        status = 1
+    return out.getvalue().encode("utf-8"), status, err
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    out = io.TextIOWrapper(sys.stdout.buffer, encoding="utf-8", newline="\n", write_through=False)
+    status = 0
+    try:
+        run(args, out)
+    except Exception as e:  # input errors: keep what was printed, report, exit 1
+        out.flush()
+        print("reference.py: %s: %s: %s" % (args.file, type(e).__name__, e), file=sys.stderr)
+        status = 1
+    out.flush()
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

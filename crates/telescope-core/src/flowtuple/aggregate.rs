@@ -5,19 +5,21 @@ use std::hash::Hash;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use super::decode::DecodedBlock;
+use super::distinct::IpSet;
 use super::error::{FlowtupleError, Position};
 use super::filter::{is_popular_port, Transport};
 use super::options::{Class, IpCounting, PortSet, SeriesOptions};
 use super::record::{FlowRecord, GeoTag};
 use super::series::{Counters, IntervalSeries, Key, SeriesRow};
+use super::wide::WideClass;
 
 /// The running counters of one series.
 #[derive(Default)]
 struct KeyAgg {
     packets: i128,
     bytes: i128,
-    src: FxHashSet<u32>,
-    dst: FxHashSet<u32>,
+    src: IpSet,
+    dst: IpSet,
     asns: FxHashSet<i64>,
 }
 
@@ -49,8 +51,8 @@ impl KeyAgg {
         Counters {
             packets: self.packets,
             bytes: self.bytes,
-            uniq_src_ips: self.src.len() as u64,
-            uniq_dst_ips: self.dst.len() as u64,
+            uniq_src_ips: self.src.len(),
+            uniq_dst_ips: self.dst.len(),
             uniq_src_asns: self.asns.len() as u64,
         }
     }
@@ -74,21 +76,54 @@ fn touch_country(map: &mut CountryMap, [continent, country]: [GeoTag; 2], c: &Co
         .add(c);
 }
 
+/// A class with many numeric keys: the fast [`WideClass`], plus ordinary
+/// per-key sets for the rare keys or ASNs that do not fit in 32 bits.
+#[derive(Default)]
+struct Wide {
+    fast: WideClass,
+    rest: ClassMap<i64>,
+}
+
+impl Wide {
+    #[inline]
+    fn add(&mut self, key: i64, c: &Contribution) {
+        match (u32::try_from(key), u32::try_from(c.asn)) {
+            (Ok(k), Ok(asn)) => self.fast.add(k, c.packets, c.bytes, c.src, c.dst, asn),
+            _ => touch(&mut self.rest, key, c),
+        }
+    }
+
+    /// Counters of every key, ascending.
+    fn finish(self) -> Vec<(i64, Counters)> {
+        let mut rows: Vec<(i64, Counters)> = self
+            .fast
+            .finish()
+            .into_iter()
+            .map(|(k, c)| (i64::from(k), c))
+            .chain(self.rest.iter().map(|(&k, a)| (k, a.counters())))
+            .collect();
+        if !self.rest.is_empty() {
+            rows.sort_unstable_by_key(|r| r.0);
+        }
+        rows
+    }
+}
+
 /// The series of the interval being read.
 #[derive(Default)]
 struct IntervalAgg {
     summary: KeyAgg,
     protocols: ClassMap<i32>,
-    tcp_src: ClassMap<i32>,
-    tcp_dst: ClassMap<i32>,
-    udp_src: ClassMap<i32>,
-    udp_dst: ClassMap<i32>,
+    tcp_src: Wide,
+    tcp_dst: Wide,
+    udp_src: Wide,
+    udp_dst: Wide,
     icmp: ClassMap<(i32, i32)>,
     netacq_continents: ClassMap<GeoTag>,
     netacq_countries: CountryMap,
     maxmind_continents: ClassMap<GeoTag>,
     maxmind_countries: CountryMap,
-    asns: ClassMap<i64>,
+    asns: Wide,
 }
 
 /// Which classes are on, resolved once from the options.
@@ -115,11 +150,13 @@ pub struct Aggregator {
     current: Option<(i64, IntervalAgg)>,
     done: FxHashSet<i64>,
     ordinal: u64,
+    parallel: bool,
 }
 
 impl Aggregator {
-    /// An aggregator for `options`.
-    pub fn new(options: &SeriesOptions) -> Aggregator {
+    /// An aggregator for `options`; `threads` > 1 finishes intervals on
+    /// several threads.
+    pub fn new(options: &SeriesOptions, threads: usize) -> Aggregator {
         let classes = options.mode.classes(options.geo);
         let has = |c: Class| classes.contains(&c);
         let on = Enabled {
@@ -147,6 +184,7 @@ impl Aggregator {
             current: None,
             done: FxHashSet::default(),
             ordinal: 0,
+            parallel: threads > 1,
         }
     }
 
@@ -210,7 +248,7 @@ impl Aggregator {
             self.ordinal += 1;
             emit(IntervalSeries {
                 time,
-                rows: rows(&self.classes, &agg),
+                rows: rows(&self.classes, agg, self.parallel),
             })?;
         }
         Ok(())
@@ -266,10 +304,10 @@ fn add_record(
                     && set.as_ref().is_none_or(|s| s.contains(port))
             };
             if wanted(rec.src_port, src_set) {
-                touch(src_map, rec.src_port, &c);
+                src_map.add(i64::from(rec.src_port), &c);
             }
             if wanted(rec.dst_port, dst_set) {
-                touch(dst_map, rec.dst_port, &c);
+                dst_map.add(i64::from(rec.dst_port), &c);
             }
         }
     }
@@ -285,71 +323,87 @@ fn add_record(
         touch_country(&mut agg.maxmind_countries, rec.maxmind, &c);
     }
     if on.asns && rec.prefix2asn != 0 {
-        touch(&mut agg.asns, rec.prefix2asn, &c);
+        agg.asns.add(rec.prefix2asn, &c);
     }
 }
 
-/// The interval's rows: classes in order, keys ascending.
-fn rows(classes: &[Class], agg: &IntervalAgg) -> Vec<SeriesRow> {
+/// The interval's rows: classes in order, keys ascending. The wide classes
+/// are finished on separate threads when `parallel`.
+fn rows(classes: &[Class], agg: IntervalAgg, parallel: bool) -> Vec<SeriesRow> {
+    let IntervalAgg {
+        summary,
+        protocols,
+        tcp_src,
+        tcp_dst,
+        udp_src,
+        udp_dst,
+        icmp,
+        netacq_continents,
+        netacq_countries,
+        maxmind_continents,
+        maxmind_countries,
+        asns,
+    } = agg;
+    let wide = [tcp_src, tcp_dst, udp_src, udp_dst, asns];
+    let [tcp_src, tcp_dst, udp_src, udp_dst, asns]: [Vec<(i64, Counters)>; 5] = if parallel {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = wide
+                .into_iter()
+                .map(|w| s.spawn(move || w.finish()))
+                .collect();
+            let done: Vec<_> = handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+                .collect();
+            done.try_into()
+                .unwrap_or_else(|_| unreachable!("five classes in, five out"))
+        })
+    } else {
+        wide.map(Wide::finish)
+    };
     let mut out = Vec::new();
     for &class in classes {
         let start = out.len();
-        let mut push = |key: Key, continent: Option<GeoTag>, a: &KeyAgg| {
+        let mut push = |key: Key, continent: Option<GeoTag>, counters: Counters| {
             out.push(SeriesRow {
                 class,
                 key,
                 continent,
-                counters: a.counters(),
+                counters,
             })
         };
+        let numbered =
+            |rows: &[(i64, Counters)], push: &mut dyn FnMut(Key, Option<GeoTag>, Counters)| {
+                rows.iter()
+                    .for_each(|&(k, c)| push(Key::Number(k), None, c))
+            };
         match class {
-            Class::Summary => push(Key::Overall, None, &agg.summary),
-            Class::IpProtocol => agg
-                .protocols
+            Class::Summary => push(Key::Overall, None, summary.counters()),
+            Class::IpProtocol => protocols
                 .iter()
-                .for_each(|(k, a)| push(Key::Number(i64::from(*k)), None, a)),
-            Class::TcpSrcPorts => agg
-                .tcp_src
+                .for_each(|(k, a)| push(Key::Number(i64::from(*k)), None, a.counters())),
+            Class::TcpSrcPorts => numbered(&tcp_src, &mut push),
+            Class::TcpDstPorts => numbered(&tcp_dst, &mut push),
+            Class::UdpSrcPorts => numbered(&udp_src, &mut push),
+            Class::UdpDstPorts => numbered(&udp_dst, &mut push),
+            Class::Asn => numbered(&asns, &mut push),
+            Class::Icmp => icmp
                 .iter()
-                .for_each(|(k, a)| push(Key::Number(i64::from(*k)), None, a)),
-            Class::TcpDstPorts => agg
-                .tcp_dst
+                .for_each(|(&(t, c), a)| push(Key::Icmp(t, c), None, a.counters())),
+            Class::NetacqContinents => netacq_continents
                 .iter()
-                .for_each(|(k, a)| push(Key::Number(i64::from(*k)), None, a)),
-            Class::UdpSrcPorts => agg
-                .udp_src
+                .for_each(|(k, a)| push(Key::Geo(*k), None, a.counters())),
+            Class::NetacqCountries => netacq_countries
                 .iter()
-                .for_each(|(k, a)| push(Key::Number(i64::from(*k)), None, a)),
-            Class::UdpDstPorts => agg
-                .udp_dst
+                .for_each(|(k, (cont, a))| push(Key::Geo(*k), Some(*cont), a.counters())),
+            Class::MaxmindContinents => maxmind_continents
                 .iter()
-                .for_each(|(k, a)| push(Key::Number(i64::from(*k)), None, a)),
-            Class::Icmp => agg
-                .icmp
+                .for_each(|(k, a)| push(Key::Geo(*k), None, a.counters())),
+            Class::MaxmindCountries => maxmind_countries
                 .iter()
-                .for_each(|(&(t, c), a)| push(Key::Icmp(t, c), None, a)),
-            Class::NetacqContinents => agg
-                .netacq_continents
-                .iter()
-                .for_each(|(k, a)| push(Key::Geo(*k), None, a)),
-            Class::NetacqCountries => agg
-                .netacq_countries
-                .iter()
-                .for_each(|(k, (cont, a))| push(Key::Geo(*k), Some(*cont), a)),
-            Class::MaxmindContinents => agg
-                .maxmind_continents
-                .iter()
-                .for_each(|(k, a)| push(Key::Geo(*k), None, a)),
-            Class::MaxmindCountries => agg
-                .maxmind_countries
-                .iter()
-                .for_each(|(k, (cont, a))| push(Key::Geo(*k), Some(*cont), a)),
-            Class::Asn => agg
-                .asns
-                .iter()
-                .for_each(|(k, a)| push(Key::Number(*k), None, a)),
+                .for_each(|(k, (cont, a))| push(Key::Geo(*k), Some(*cont), a.counters())),
         }
-        out[start..].sort_unstable_by_key(|r| r.key);
+        out[start..].sort_by_key(|r| r.key);
     }
     out
 }

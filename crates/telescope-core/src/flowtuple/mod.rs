@@ -8,6 +8,7 @@
 pub mod aggregate;
 pub mod container;
 pub mod decode;
+pub mod distinct;
 pub mod error;
 pub mod filter;
 pub mod format;
@@ -17,6 +18,7 @@ pub mod pipeline;
 pub mod record;
 pub mod schema;
 pub mod series;
+pub mod wide;
 
 pub use error::{FlowtupleError, Position};
 pub use format::{Format, Formatter};

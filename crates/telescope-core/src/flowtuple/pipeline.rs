@@ -45,7 +45,7 @@ where
 {
     let mode = options.mode;
     let why = format!(" (needed by mode {mode})");
-    let mut aggregator = Aggregator::new(options);
+    let mut aggregator = Aggregator::new(options, threads);
     let needed = mode.needed_fields(options.geo);
     let stats = drive(
         input,

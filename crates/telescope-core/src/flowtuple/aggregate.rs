@@ -34,6 +34,17 @@ struct Contribution {
 }
 
 impl KeyAgg {
+    /// Loads the set memory `rec` will touch (see [`IpSet::warm`]).
+    #[inline]
+    fn warm(&self, src: IpCounting, dst: IpCounting, ordinal: u64, rec: &FlowRecord) {
+        if let Some(v) = src.count_key(rec.src_ip, ordinal) {
+            self.src.warm(v);
+        }
+        if let Some(v) = dst.count_key(rec.dst_ip, ordinal) {
+            self.dst.warm(v);
+        }
+    }
+
     #[inline]
     fn add(&mut self, c: &Contribution) {
         self.packets += c.packets;
@@ -214,17 +225,30 @@ impl Aggregator {
             start += run.kept;
             let ordinal = self.ordinal;
             if let Some((_, agg)) = self.current.as_mut() {
-                for rec in records {
-                    add_record(
-                        &self.on,
-                        self.popular_only,
-                        &self.ports,
-                        self.src_counting,
-                        self.dst_counting,
-                        ordinal,
-                        agg,
-                        rec,
-                    );
+                // Warm the big sets for a batch, then add the batch:
+                // the cache misses of the batch overlap.
+                for batch in records.chunks(16) {
+                    for rec in batch {
+                        let (src, dst) = (self.src_counting, self.dst_counting);
+                        if self.on.summary {
+                            agg.summary.warm(src, dst, ordinal, rec);
+                        }
+                        if let Some(a) = agg.protocols.get(&rec.protocol) {
+                            a.warm(src, dst, ordinal, rec);
+                        }
+                    }
+                    for rec in batch {
+                        add_record(
+                            &self.on,
+                            self.popular_only,
+                            &self.ports,
+                            self.src_counting,
+                            self.dst_counting,
+                            ordinal,
+                            agg,
+                            rec,
+                        );
+                    }
                 }
             }
         }

@@ -3,7 +3,87 @@
 //! that the bitmap is no larger. Telescope destinations fill one /8, so the
 //! big destination sets become cache-friendly bitmaps.
 
-use rustc_hash::FxHashSet;
+/// An open-addressing (linear probing) set of `u32`, 0 kept aside, whose
+/// probe slot can be loaded ahead of the insert so that cache misses of a
+/// batch of records overlap.
+#[derive(Debug, Clone)]
+struct U32Set {
+    slots: Vec<u32>,
+    shift: u32,
+    len: usize,
+    has_zero: bool,
+}
+
+impl U32Set {
+    fn new() -> U32Set {
+        U32Set {
+            slots: vec![0; 16],
+            shift: 64 - 4,
+            len: 0,
+            has_zero: false,
+        }
+    }
+
+    #[inline]
+    fn slot(&self, v: u32) -> usize {
+        (u64::from(v).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> self.shift) as usize
+    }
+
+    /// Loads the slot `v` hashes to, so that a later insert finds it cached.
+    #[inline]
+    fn warm(&self, v: u32) {
+        std::hint::black_box(self.slots[self.slot(v)]);
+    }
+
+    /// Adds `v`; true when it was new.
+    #[inline]
+    fn insert(&mut self, v: u32) -> bool {
+        if v == 0 {
+            let new = !self.has_zero;
+            self.has_zero = true;
+            return new;
+        }
+        let mask = self.slots.len() - 1;
+        let mut i = self.slot(v);
+        loop {
+            let s = self.slots[i];
+            if s == v {
+                return false;
+            }
+            if s == 0 {
+                self.slots[i] = v;
+                self.len += 1;
+                if self.len * 10 > self.slots.len() * 7 {
+                    self.grow();
+                }
+                return true;
+            }
+            i = (i + 1) & mask;
+        }
+    }
+
+    fn grow(&mut self) {
+        let doubled = vec![0; self.slots.len() * 2];
+        let old = std::mem::replace(&mut self.slots, doubled);
+        self.shift -= 1;
+        let mask = self.slots.len() - 1;
+        for v in old.into_iter().filter(|&v| v != 0) {
+            let mut i = self.slot(v);
+            while self.slots[i] != 0 {
+                i = (i + 1) & mask;
+            }
+            self.slots[i] = v;
+        }
+    }
+
+    fn iter(&self) -> impl Iterator<Item = u32> + '_ {
+        self.slots
+            .iter()
+            .copied()
+            .filter(|&v| v != 0)
+            .chain(self.has_zero.then_some(0))
+    }
+}
 
 const CHUNK_WORDS: usize = 1024; // 65,536 bits: one /16
 const CHUNKS: usize = 1 << 16;
@@ -22,14 +102,14 @@ pub struct IpSet {
 
 #[derive(Debug)]
 enum Repr {
-    Hash(FxHashSet<u32>),
+    Hash(U32Set),
     Bitmap(Vec<Option<Box<Chunk>>>),
 }
 
 impl Default for IpSet {
     fn default() -> Self {
         IpSet {
-            repr: Repr::Hash(FxHashSet::default()),
+            repr: Repr::Hash(U32Set::new()),
             len: 0,
             next_check: FIRST_CHECK,
         }
@@ -63,6 +143,19 @@ impl IpSet {
         }
     }
 
+    /// Loads the memory `v` will touch, ahead of [`IpSet::insert`].
+    #[inline]
+    pub fn warm(&self, v: u32) {
+        match &self.repr {
+            Repr::Hash(set) => set.warm(v),
+            Repr::Bitmap(chunks) => {
+                if let Some(chunk) = &chunks[(v >> 16) as usize] {
+                    std::hint::black_box(chunk[((v & 0xffff) >> 6) as usize]);
+                }
+            }
+        }
+    }
+
     /// Number of distinct values added.
     pub fn len(&self) -> u64 {
         self.len
@@ -84,7 +177,7 @@ impl IpSet {
         let Repr::Hash(set) = &self.repr else { return };
         let mut seen = vec![0u64; CHUNKS / 64];
         let mut chunks_used = 0u64;
-        for &v in set {
+        for v in set.iter() {
             let c = (v >> 16) as usize;
             if seen[c / 64] & (1 << (c % 64)) == 0 {
                 seen[c / 64] |= 1 << (c % 64);
@@ -97,7 +190,7 @@ impl IpSet {
         }
         let mut chunks: Vec<Option<Box<Chunk>>> =
             std::iter::repeat_with(|| None).take(CHUNKS).collect();
-        for &v in set {
+        for v in set.iter() {
             let chunk =
                 chunks[(v >> 16) as usize].get_or_insert_with(|| Box::new([0; CHUNK_WORDS]));
             chunk[((v & 0xffff) >> 6) as usize] |= 1u64 << (v & 63);
@@ -109,6 +202,7 @@ impl IpSet {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rustc_hash::FxHashSet;
 
     /// A simple deterministic generator for the test.
     fn lcg(seed: &mut u64) -> u32 {

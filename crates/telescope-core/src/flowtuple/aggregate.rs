@@ -36,7 +36,7 @@ struct Contribution {
 impl KeyAgg {
     /// Loads the set memory `rec` will touch (see [`IpSet::warm`]).
     #[inline]
-    fn warm(&self, src: IpCounting, dst: IpCounting, ordinal: u64, rec: &FlowRecord) {
+    fn warm(&self, (src, dst, ordinal): (IpCounting, IpCounting, u64), rec: &FlowRecord) {
         if let Some(v) = src.count_key(rec.src_ip, ordinal) {
             self.src.warm(v);
         }
@@ -137,6 +137,23 @@ struct IntervalAgg {
     asns: Wide,
 }
 
+/// Warms the sets of a record's continent and country series.
+#[inline]
+fn warm_geo(
+    continents: &ClassMap<GeoTag>,
+    countries: &CountryMap,
+    [continent, country]: [GeoTag; 2],
+    counting: (IpCounting, IpCounting, u64),
+    rec: &FlowRecord,
+) {
+    if let Some(a) = continents.get(&continent) {
+        a.warm(counting, rec);
+    }
+    if let Some((_, a)) = countries.get(&country) {
+        a.warm(counting, rec);
+    }
+}
+
 /// Which classes are on, resolved once from the options.
 #[derive(Default)]
 struct Enabled {
@@ -153,11 +170,7 @@ struct Enabled {
 /// interval series, handed to a callback as each interval ends.
 pub struct Aggregator {
     classes: Vec<Class>,
-    on: Enabled,
-    popular_only: bool,
-    ports: [Option<PortSet>; 4],
-    src_counting: IpCounting,
-    dst_counting: IpCounting,
+    rules: Rules,
     current: Option<(i64, IntervalAgg)>,
     done: FxHashSet<i64>,
     ordinal: u64,
@@ -180,7 +193,7 @@ impl Aggregator {
             asns: has(Class::Asn),
         };
         let p = &options.ports;
-        Aggregator {
+        let rules = Rules {
             on,
             popular_only: options.mode.popular_ports_only(),
             ports: [
@@ -191,6 +204,9 @@ impl Aggregator {
             ],
             src_counting: options.src_counting,
             dst_counting: options.dst_counting,
+        };
+        Aggregator {
+            rules,
             classes,
             current: None,
             done: FxHashSet::default(),
@@ -225,30 +241,15 @@ impl Aggregator {
             start += run.kept;
             let ordinal = self.ordinal;
             if let Some((_, agg)) = self.current.as_mut() {
-                // Warm the big sets for a batch, then add the batch:
-                // the cache misses of the batch overlap.
+                // Warm the big sets for a batch, then add the batch: the
+                // cache misses of the batch overlap.
                 for batch in records.chunks(16) {
-                    for rec in batch {
-                        let (src, dst) = (self.src_counting, self.dst_counting);
-                        if self.on.summary {
-                            agg.summary.warm(src, dst, ordinal, rec);
-                        }
-                        if let Some(a) = agg.protocols.get(&rec.protocol) {
-                            a.warm(src, dst, ordinal, rec);
-                        }
-                    }
-                    for rec in batch {
-                        add_record(
-                            &self.on,
-                            self.popular_only,
-                            &self.ports,
-                            self.src_counting,
-                            self.dst_counting,
-                            ordinal,
-                            agg,
-                            rec,
-                        );
-                    }
+                    batch
+                        .iter()
+                        .for_each(|rec| self.rules.warm(agg, ordinal, rec));
+                    batch
+                        .iter()
+                        .for_each(|rec| self.rules.add(agg, ordinal, rec));
                 }
             }
         }
@@ -279,75 +280,115 @@ impl Aggregator {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-#[inline]
-fn add_record(
-    on: &Enabled,
+/// How records update series, resolved once from the options.
+struct Rules {
+    on: Enabled,
     popular_only: bool,
-    ports: &[Option<PortSet>; 4],
+    ports: [Option<PortSet>; 4],
     src_counting: IpCounting,
     dst_counting: IpCounting,
-    ordinal: u64,
-    agg: &mut IntervalAgg,
-    rec: &FlowRecord,
-) {
-    let c = Contribution {
-        packets: i128::from(rec.packet_cnt),
-        bytes: i128::from(rec.packet_cnt) * i128::from(rec.ip_len),
-        src: src_counting.count_key(rec.src_ip, ordinal),
-        dst: dst_counting.count_key(rec.dst_ip, ordinal),
-        asn: rec.prefix2asn,
-    };
-    if on.summary {
-        agg.summary.add(&c);
-    }
-    if on.protocols {
-        touch(&mut agg.protocols, rec.protocol, &c);
-    }
-    if on.ports {
-        let port_maps = match rec.protocol {
-            6 => Some((
-                Transport::Tcp,
-                &ports[0],
-                &ports[1],
-                &mut agg.tcp_src,
-                &mut agg.tcp_dst,
-            )),
-            17 => Some((
-                Transport::Udp,
-                &ports[2],
-                &ports[3],
-                &mut agg.udp_src,
-                &mut agg.udp_dst,
-            )),
-            _ => None,
-        };
-        if let Some((transport, src_set, dst_set, src_map, dst_map)) = port_maps {
-            let wanted = |port: i32, set: &Option<PortSet>| {
-                (!popular_only || is_popular_port(transport, port))
-                    && set.as_ref().is_none_or(|s| s.contains(port))
-            };
-            if wanted(rec.src_port, src_set) {
-                src_map.add(i64::from(rec.src_port), &c);
-            }
-            if wanted(rec.dst_port, dst_set) {
-                dst_map.add(i64::from(rec.dst_port), &c);
-            }
+}
+
+impl Rules {
+    /// Loads the big sets `rec` will touch (see [`IpSet::warm`]).
+    #[inline]
+    fn warm(&self, agg: &IntervalAgg, ordinal: u64, rec: &FlowRecord) {
+        let counting = (self.src_counting, self.dst_counting, ordinal);
+        if self.on.summary {
+            agg.summary.warm(counting, rec);
+        }
+        if let Some(a) = agg.protocols.get(&rec.protocol) {
+            a.warm(counting, rec);
+        }
+        if self.on.netacq {
+            warm_geo(
+                &agg.netacq_continents,
+                &agg.netacq_countries,
+                rec.netacq,
+                counting,
+                rec,
+            );
+        }
+        if self.on.maxmind {
+            warm_geo(
+                &agg.maxmind_continents,
+                &agg.maxmind_countries,
+                rec.maxmind,
+                counting,
+                rec,
+            );
         }
     }
-    if on.icmp && rec.protocol == 1 {
-        touch(&mut agg.icmp, (rec.src_port, rec.dst_port), &c);
-    }
-    if on.netacq {
-        touch(&mut agg.netacq_continents, rec.netacq[0], &c);
-        touch_country(&mut agg.netacq_countries, rec.netacq, &c);
-    }
-    if on.maxmind {
-        touch(&mut agg.maxmind_continents, rec.maxmind[0], &c);
-        touch_country(&mut agg.maxmind_countries, rec.maxmind, &c);
-    }
-    if on.asns && rec.prefix2asn != 0 {
-        agg.asns.add(rec.prefix2asn, &c);
+
+    /// Adds `rec` to every series it touches.
+    #[inline]
+    fn add(&self, agg: &mut IntervalAgg, ordinal: u64, rec: &FlowRecord) {
+        let Rules {
+            on,
+            popular_only,
+            ports,
+            src_counting,
+            dst_counting,
+        } = self;
+        let popular_only = *popular_only;
+        let c = Contribution {
+            packets: i128::from(rec.packet_cnt),
+            bytes: i128::from(rec.packet_cnt) * i128::from(rec.ip_len),
+            src: src_counting.count_key(rec.src_ip, ordinal),
+            dst: dst_counting.count_key(rec.dst_ip, ordinal),
+            asn: rec.prefix2asn,
+        };
+        if on.summary {
+            agg.summary.add(&c);
+        }
+        if on.protocols {
+            touch(&mut agg.protocols, rec.protocol, &c);
+        }
+        if on.ports {
+            let port_maps = match rec.protocol {
+                6 => Some((
+                    Transport::Tcp,
+                    &ports[0],
+                    &ports[1],
+                    &mut agg.tcp_src,
+                    &mut agg.tcp_dst,
+                )),
+                17 => Some((
+                    Transport::Udp,
+                    &ports[2],
+                    &ports[3],
+                    &mut agg.udp_src,
+                    &mut agg.udp_dst,
+                )),
+                _ => None,
+            };
+            if let Some((transport, src_set, dst_set, src_map, dst_map)) = port_maps {
+                let wanted = |port: i32, set: &Option<PortSet>| {
+                    (!popular_only || is_popular_port(transport, port))
+                        && set.as_ref().is_none_or(|s| s.contains(port))
+                };
+                if wanted(rec.src_port, src_set) {
+                    src_map.add(i64::from(rec.src_port), &c);
+                }
+                if wanted(rec.dst_port, dst_set) {
+                    dst_map.add(i64::from(rec.dst_port), &c);
+                }
+            }
+        }
+        if on.icmp && rec.protocol == 1 {
+            touch(&mut agg.icmp, (rec.src_port, rec.dst_port), &c);
+        }
+        if on.netacq {
+            touch(&mut agg.netacq_continents, rec.netacq[0], &c);
+            touch_country(&mut agg.netacq_countries, rec.netacq, &c);
+        }
+        if on.maxmind {
+            touch(&mut agg.maxmind_continents, rec.maxmind[0], &c);
+            touch_country(&mut agg.maxmind_countries, rec.maxmind, &c);
+        }
+        if on.asns && rec.prefix2asn != 0 {
+            agg.asns.add(rec.prefix2asn, &c);
+        }
     }
 }
 

@@ -42,25 +42,6 @@ pub enum Field {
 }
 
 impl Field {
-    /// Every field, in the v3 schema's order.
-    pub const ALL: [Field; 15] = [
-        Field::Time,
-        Field::SrcIp,
-        Field::DstIp,
-        Field::SrcPort,
-        Field::DstPort,
-        Field::Protocol,
-        Field::IpLen,
-        Field::PacketCnt,
-        Field::IsSpoofed,
-        Field::IsMasscan,
-        Field::MaxmindContinent,
-        Field::MaxmindCountry,
-        Field::NetacqContinent,
-        Field::NetacqCountry,
-        Field::Prefix2Asn,
-    ];
-
     /// The field's name in the schema.
     pub fn name(self) -> &'static str {
         match self {

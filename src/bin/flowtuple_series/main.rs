@@ -7,7 +7,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::process::ExitCode;
 use std::sync::mpsc::sync_channel;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use anyhow::Context;
 use cli::{Options, Source};
@@ -103,33 +103,40 @@ fn one_file(opts: &Options, source: &Source, out: &mut dyn Write) -> anyhow::Res
 }
 
 /// Processes files on all threads, one file per thread, printing each
-/// file's output whole and in the order given.
+/// file's output whole and in the order given. At most `2 * workers` files
+/// are taken and not yet printed, so memory stays bounded.
 fn many_files(opts: &Options, out: &mut dyn Write) -> anyhow::Result<bool> {
     let n = opts.sources.len();
     let workers = opts.threads.min(n).max(1);
-    let next = Arc::new(Mutex::new(0usize));
+    let next = Mutex::new(0usize);
+    let (token_tx, token_rx) = sync_channel::<()>(2 * workers);
+    for _ in 0..2 * workers {
+        let _ = token_tx.send(());
+    }
+    let token_rx = Mutex::new(token_rx);
     let mut ok = true;
     std::thread::scope(|scope| -> anyhow::Result<()> {
-        // Bounded: at most `workers` finished files wait to be printed.
         let (tx, rx) = sync_channel::<(usize, Vec<u8>, Option<anyhow::Error>)>(workers);
         for _ in 0..workers {
             let tx = tx.clone();
-            let next = Arc::clone(&next);
+            let (next, token_rx) = (&next, &token_rx);
             scope.spawn(move || loop {
-                let i = {
-                    let Ok(mut n) = next.lock() else { return };
-                    let i = *n;
-                    *n += 1;
-                    i
+                let got_token = token_rx.lock().map(|rx| rx.recv().is_ok()).unwrap_or(false);
+                if !got_token {
+                    return;
+                }
+                let i = match next.lock() {
+                    Ok(mut next) => {
+                        *next += 1;
+                        *next - 1
+                    }
+                    Err(_) => return,
                 };
                 let Some(source) = opts.sources.get(i) else {
                     return;
                 };
                 let mut buf = Vec::new();
-                let err = match process(opts, source, 1, &mut buf) {
-                    Ok(err) => err,
-                    Err(e) => Some(e),
-                };
+                let err = process(opts, source, 1, &mut buf).unwrap_or_else(Some);
                 if tx.send((i, buf, err)).is_err() {
                     return;
                 }
@@ -149,8 +156,11 @@ fn many_files(opts: &Options, out: &mut dyn Write) -> anyhow::Result<bool> {
                     ok = false;
                 }
                 printed += 1;
+                let _ = token_tx.send(());
             }
         }
+        // Release workers still waiting for a token.
+        drop(token_tx);
         Ok(())
     })?;
     Ok(ok)

@@ -23,6 +23,7 @@ struct Score {
     mase: f64,
     cov: f64,
     width: f64,
+    above: f64,
     n: usize,
 }
 
@@ -31,6 +32,7 @@ fn main() {
     let mut cfg = ForecastConfig::default();
     let mut level = 0.8;
     let mut per_series = false;
+    let mut q95 = 0.95;
     for arg in std::env::args().skip(1) {
         let Some((k, v)) = arg.split_once('=') else {
             if arg == "-v" {
@@ -49,6 +51,8 @@ fn main() {
             "robust" => cfg.robust = v == "1",
             "halflife" => cfg.recency_half_life_days = v.parse().ok().filter(|h: &f64| *h > 0.0),
             "holdout" => cfg.holdout_days = v.parse().unwrap(),
+            "q" => q95 = v.parse().unwrap(),
+            "grow" => cfg.noise_growth_per_day = v.parse().unwrap(),
             "level" => level = v.parse().unwrap(),
             "mode" => {
                 cfg.seasonality_mode = if v.starts_with('m') {
@@ -61,11 +65,11 @@ fn main() {
         }
     }
     let cesnet = load_cesnet(&csv);
-    report("cesnet", &cesnet, &cfg, level, per_series);
-    report("synthetic", &synthetic(), &cfg, level, per_series);
+    report("cesnet", &cesnet, &cfg, level, per_series, q95);
+    report("synthetic", &synthetic(), &cfg, level, per_series, q95);
 }
 
-fn report(label: &str, series: &[Series], cfg: &ForecastConfig, level: f64, per_series: bool) {
+fn report(label: &str, series: &[Series], cfg: &ForecastConfig, level: f64, per_series: bool, q95: f64) {
     let last = series.iter().map(|s| *s.ts.last().unwrap()).min().unwrap();
     let first = series.iter().map(|s| s.ts[0]).max().unwrap();
     let cuts: Vec<i64> = (1..=5)
@@ -77,7 +81,7 @@ fn report(label: &str, series: &[Series], cfg: &ForecastConfig, level: f64, per_
     for s in series {
         let mut mine = Vec::new();
         for &cut in &cuts {
-            mine.push(backtest_one(s, cut, cfg, level));
+            mine.push(backtest_one(s, cut, cfg, level, q95));
         }
         if per_series {
             println!("  {:24} {}", s.name, fmt(&mean(&mine)));
@@ -89,8 +93,8 @@ fn report(label: &str, series: &[Series], cfg: &ForecastConfig, level: f64, per_
 
 fn fmt(s: &Score) -> String {
     format!(
-        "sMAPE {:6.2}  MASE {:5.3}  cov {:5.3}  relwid {:5.3}  fits {}",
-        s.smape, s.mase, s.cov, s.width, s.n
+        "sMAPE {:6.2}  MASE {:5.3}  cov {:5.3}  above {:5.3}  relwid {:5.3}  fits {}",
+        s.smape, s.mase, s.cov, s.above, s.width, s.n
     )
 }
 
@@ -101,14 +105,15 @@ fn mean(v: &[Score]) -> Score {
         mase: v.iter().map(|s| s.mase).sum::<f64>() / n,
         cov: v.iter().map(|s| s.cov).sum::<f64>() / n,
         width: v.iter().map(|s| s.width).sum::<f64>() / n,
+        above: v.iter().map(|s| s.above).sum::<f64>() / n,
         n: v.len(),
     }
 }
 
-fn backtest_one(s: &Series, cut: i64, cfg: &ForecastConfig, level: f64) -> Score {
+fn backtest_one(s: &Series, cut: i64, cfg: &ForecastConfig, level: f64, q95: f64) -> Score {
     let end = s.ts.partition_point(|&t| t <= cut);
     let (raw_ts, raw_y) = (&s.ts[..end], &s.y[..end]);
-    let q = quantile(raw_y, 0.95);
+    let q = quantile(raw_y, q95);
     let (ts, y): (Vec<i64>, Vec<f64>) = raw_ts
         .iter()
         .zip(raw_y)
@@ -138,6 +143,7 @@ fn backtest_one(s: &Series, cut: i64, cfg: &ForecastConfig, level: f64) -> Score
     }
     let (mut smape, mut abs_err, mut cov, mut width, mut level_sum, mut n) =
         (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+    let mut above = 0.0;
     for (i, m) in best.iter().enumerate() {
         let Some((_, k)) = m else { continue };
         let (a, f) = (test_y[i], fc.yhat[*k].max(0.0));
@@ -148,6 +154,7 @@ fn backtest_one(s: &Series, cut: i64, cfg: &ForecastConfig, level: f64) -> Score
         abs_err += (a - f).abs();
         cov += f64::from(u8::from(lo <= a && a <= hi));
         width += hi - lo;
+        above += f64::from(u8::from(a > hi));
         level_sum += a.abs();
         n += 1.0;
     }
@@ -156,6 +163,7 @@ fn backtest_one(s: &Series, cut: i64, cfg: &ForecastConfig, level: f64) -> Score
         mase: abs_err / n / seasonal_scale(raw_ts, raw_y),
         cov: cov / n,
         width: width / level_sum,
+        above: above / n,
         n: 1,
     }
 }

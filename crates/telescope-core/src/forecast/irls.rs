@@ -16,10 +16,14 @@ use super::SeasonalityMode;
 const HUBER_K: f64 = 1.345;
 /// Consistency factor of the median absolute deviation.
 const MAD_TO_SIGMA: f64 = 1.482_602_218_505_602;
-/// Iteration cap of the reweighting loop.
-const MAX_ITER: usize = 60;
-/// Stop when no coefficient moves more than this (scaled units).
-const TOLERANCE: f64 = 1e-9;
+/// Iteration cap of the robustness (and Gauss-Newton) loop.
+const MAX_OUTER: usize = 12;
+/// Iteration cap of the L1 majorisation loop.
+const MAX_INNER: usize = 50;
+/// Outer loop stops when no coefficient moves more than this (scaled units).
+const OUTER_TOLERANCE: f64 = 1e-7;
+/// Inner loop tolerance (scaled units).
+const INNER_TOLERANCE: f64 = 1e-9;
 /// Smallest |delta| used in the L1 majoriser.
 const L1_FLOOR: f64 = 1e-7;
 /// Prior variance of the intercept and base slope (Prophet: N(0, 5)).
@@ -51,13 +55,20 @@ pub(super) struct Problem<'a> {
     pub w: &'a [f64],
 }
 
-/// Coefficients and residual scale of a fit.
+/// Coefficients and residual scale of a fit, with the final weighted
+/// system so that hold-out refits only take rows out of it.
 #[derive(Debug, Clone)]
 pub(super) struct Estimate {
     /// Coefficients in column order.
     pub theta: Vec<f64>,
     /// Robust residual scale (scaled units).
     pub sigma: f64,
+    /// Robustness weights of the rows (1 = full weight).
+    huber: Vec<f64>,
+    /// Coefficients the final system was linearised at (multiplicative).
+    lin_theta: Vec<f64>,
+    /// Final weighted normal equations.
+    system: NormalEquations,
 }
 
 impl Problem<'_> {
@@ -66,120 +77,145 @@ impl Problem<'_> {
         &self.x[i * p..(i + 1) * p]
     }
 
-    /// Normal equations of the first `rows[k]` rows for each `k` (ascending).
-    pub fn prefix_systems(&self, rows: &[usize]) -> Vec<NormalEquations> {
-        let mut system = NormalEquations::new(self.layout.width());
-        let mut out = Vec::with_capacity(rows.len());
-        let mut next = 0;
-        for &end in rows {
-            for i in next..end {
-                system.add(self.row(i), self.w[i], self.y[i]);
-            }
-            next = end;
-            out.push(system.clone());
-        }
-        out
+    fn n(&self) -> usize {
+        self.y.len()
     }
 
-    /// Fits on the first `rows` rows; `base` must be their additive normal
-    /// equations (from [`Problem::prefix_systems`]).
-    pub fn fit(
-        &self,
-        rows: usize,
-        base: &NormalEquations,
-        settings: &Settings,
-    ) -> Option<Estimate> {
+    /// Normal equations of all rows with base weights (additive design).
+    pub fn base_system(&self) -> NormalEquations {
+        let mut system = NormalEquations::new(self.layout.width());
+        for i in 0..self.n() {
+            system.add(self.row(i), self.w[i], self.y[i]);
+        }
+        system
+    }
+
+    /// Regression row and target of row `i`, linearised at `theta` in
+    /// multiplicative mode (Gauss-Newton): `y = g (1 + s)` around `(g0, s0)`
+    /// is `y + g0 s0 = (1 + s0) g + g0 s`.
+    fn linear_row(&self, i: usize, theta: &[f64], mode: SeasonalityMode, out: &mut [f64]) -> f64 {
+        let x = self.row(i);
+        match mode {
+            SeasonalityMode::Additive => {
+                out.copy_from_slice(x);
+                self.y[i]
+            }
+            SeasonalityMode::Multiplicative => {
+                let n_trend = self.layout.n_trend();
+                let (trend, season) = components(x, theta, n_trend);
+                for (l, v) in out[..n_trend].iter_mut().zip(&x[..n_trend]) {
+                    *l = v * (1.0 + season);
+                }
+                for (l, v) in out[n_trend..].iter_mut().zip(&x[n_trend..]) {
+                    *l = v * trend;
+                }
+                self.y[i] + trend * season
+            }
+        }
+    }
+
+    /// Fits on all rows; `base` must be [`Problem::base_system`].
+    pub fn fit(&self, base: &NormalEquations, settings: &Settings) -> Option<Estimate> {
+        let n = self.n();
         let p = self.layout.width();
         let n_trend = self.layout.n_trend();
         let mut theta = vec![0.0; p];
-        let mut sigma2 = variance(&self.y[..rows]).max(1e-12);
-        let mut huber = vec![1.0; rows];
-        let mut residuals = vec![0.0; rows];
-        for iter in 0..MAX_ITER {
-            let ridge = self.ridge(&theta, sigma2, iter == 0, settings);
-            let next = match settings.mode {
-                SeasonalityMode::Additive => {
-                    let mut system = base.clone();
-                    for (i, h) in huber.iter().enumerate() {
-                        if *h < 1.0 {
-                            system.add(self.row(i), -self.w[i] * (1.0 - h), self.y[i]);
-                        }
-                    }
-                    system.solve(&ridge)?
+        let mut sigma2 = variance(self.y).max(1e-12);
+        let mut huber = vec![1.0; n];
+        let mut residuals = vec![0.0; n];
+        let mut lin = vec![0.0; p];
+        let mut system = base.clone();
+        let mut lin_theta = theta.clone();
+        for outer in 0..MAX_OUTER {
+            if settings.mode == SeasonalityMode::Multiplicative {
+                lin_theta.clone_from(&theta);
+                system = NormalEquations::new(p);
+                for i in 0..n {
+                    let target = self.linear_row(i, &lin_theta, settings.mode, &mut lin);
+                    system.add(&lin, self.w[i] * huber[i], target);
                 }
-                SeasonalityMode::Multiplicative => {
-                    self.gauss_newton_step(rows, &theta, &huber, &ridge)?
-                }
-            };
-            let moved = theta
-                .iter()
-                .zip(&next)
-                .map(|(a, b)| (a - b).abs())
-                .fold(0.0, f64::max);
+            }
+            let start = (outer > 0).then_some(theta.as_slice());
+            let next = solve_sparse(&system, n_trend, sigma2, start, settings)?;
+            let moved = max_abs_diff(&theta, &next);
             theta = next;
             for (i, r) in residuals.iter_mut().enumerate() {
                 *r = self.y[i] - predict_row(self.row(i), &theta, n_trend, settings.mode);
             }
             let scale = robust_scale(&residuals).max(1e-9);
             sigma2 = scale * scale;
-            if settings.robust {
-                for (h, r) in huber.iter_mut().zip(&residuals) {
-                    *h = (HUBER_K * scale / r.abs()).min(1.0);
-                }
-            }
-            if iter > 1 && moved < TOLERANCE {
+            if outer > 0 && moved < OUTER_TOLERANCE {
                 break;
+            }
+            if settings.robust {
+                for (i, (h, r)) in huber.iter_mut().zip(&residuals).enumerate() {
+                    let new = (HUBER_K * scale / r.abs()).min(1.0);
+                    if new != *h && settings.mode == SeasonalityMode::Additive {
+                        system.add(self.row(i), self.w[i] * (new - *h), self.y[i]);
+                    }
+                    *h = new;
+                }
             }
         }
         Some(Estimate {
             theta,
             sigma: sigma2.sqrt(),
+            huber,
+            lin_theta,
+            system,
         })
     }
 
-    /// Diagonal penalty for the current iterate.
-    fn ridge(&self, theta: &[f64], sigma2: f64, first: bool, settings: &Settings) -> Vec<f64> {
-        let n_trend = self.layout.n_trend();
-        let tau = settings.changepoint_prior_scale;
-        let beta_var = settings.seasonality_prior_scale.powi(2);
-        (0..theta.len())
+    /// Refits `estimate` without the rows from `end` on (same robustness
+    /// weights and penalty scale): a hold-out fit at the cost of one solve.
+    pub fn refit_prefix(&self, estimate: &Estimate, end: usize, settings: &Settings) -> Option<Vec<f64>> {
+        let mut system = estimate.system.clone();
+        let mut lin = vec![0.0; self.layout.width()];
+        for i in end..self.n() {
+            let target = self.linear_row(i, &estimate.lin_theta, settings.mode, &mut lin);
+            system.add(&lin, -self.w[i] * estimate.huber[i], target);
+        }
+        let sigma2 = estimate.sigma * estimate.sigma;
+        solve_sparse(&system, self.layout.n_trend(), sigma2, Some(&estimate.theta), settings)
+    }
+}
+
+/// Minimises `theta' A theta - 2 b' theta + penalties` for a fixed system:
+/// Gaussian priors on intercept, slope and Fourier terms, the Laplace (L1)
+/// prior on slope changes by majorisation (a reweighted ridge).
+fn solve_sparse(
+    system: &NormalEquations,
+    n_trend: usize,
+    sigma2: f64,
+    start: Option<&[f64]>,
+    settings: &Settings,
+) -> Option<Vec<f64>> {
+    let tau = settings.changepoint_prior_scale;
+    let beta_var = settings.seasonality_prior_scale.powi(2);
+    let mut theta: Option<Vec<f64>> = start.map(<[f64]>::to_vec);
+    for _ in 0..MAX_INNER {
+        let ridge: Vec<f64> = (0..system.len())
             .map(|c| match c {
                 0 | 1 => sigma2 / TREND_PRIOR_VAR,
                 c if c < n_trend => {
-                    let delta = if first { tau } else { theta[c].abs() };
+                    let delta = theta.as_ref().map_or(tau, |t| t[c].abs());
                     sigma2 / (tau * delta.max(L1_FLOOR))
                 }
                 _ => sigma2 / beta_var,
             })
-            .collect()
-    }
-
-    /// One Gauss-Newton step of `y = g(t) (1 + s(t))` around `theta`.
-    fn gauss_newton_step(
-        &self,
-        rows: usize,
-        theta: &[f64],
-        huber: &[f64],
-        ridge: &[f64],
-    ) -> Option<Vec<f64>> {
-        let p = self.layout.width();
-        let n_trend = self.layout.n_trend();
-        let mut system = NormalEquations::new(p);
-        let mut lin = vec![0.0; p];
-        for i in 0..rows {
-            let x = self.row(i);
-            let trend = dot(&x[..n_trend], &theta[..n_trend]);
-            let season = dot(&x[n_trend..], &theta[n_trend..]);
-            for (l, v) in lin[..n_trend].iter_mut().zip(&x[..n_trend]) {
-                *l = v * (1.0 + season);
-            }
-            for (l, v) in lin[n_trend..].iter_mut().zip(&x[n_trend..]) {
-                *l = v * trend;
-            }
-            system.add(&lin, self.w[i] * huber[i], self.y[i] + trend * season);
+            .collect();
+        let next = system.solve(&ridge)?;
+        let moved = theta.as_ref().map_or(f64::INFINITY, |t| max_abs_diff(t, &next));
+        theta = Some(next);
+        if moved < INNER_TOLERANCE {
+            break;
         }
-        system.solve(ridge)
     }
+    theta
+}
+
+fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max)
 }
 
 /// Trend and seasonal parts of one design row.

@@ -96,6 +96,9 @@ pub struct ForecastConfig {
     /// Trailing days held out, one at a time, to calibrate the band on
     /// out-of-sample errors; 0 uses in-sample residuals only.
     pub holdout_days: usize,
+    /// Growth of the noise variance per day of horizon, as a share of the
+    /// calibrated variance (a level random walk the history cannot show).
+    pub noise_growth_per_day: f64,
 }
 
 impl Default for ForecastConfig {
@@ -111,6 +114,7 @@ impl Default for ForecastConfig {
             robust: true,
             recency_half_life_days: None,
             holdout_days: 2,
+            noise_growth_per_day: 1.0,
         }
     }
 }
@@ -126,6 +130,8 @@ pub struct FittedModel {
     noise_sd: f64,
     /// Mean |slope change| (Laplace scale of future changes), scaled units.
     change_scale: f64,
+    /// See [`ForecastConfig::noise_growth_per_day`].
+    noise_growth_per_day: f64,
 }
 
 /// Point forecast and band at each requested timestamp.
@@ -197,26 +203,23 @@ impl ForecastConfig {
             robust: self.robust,
             mode: self.seasonality_mode,
         };
-        let cuts = self.holdout_cuts(&ts, layout.width());
-        let mut ends: Vec<usize> = cuts.iter().map(|c| c.train_end).collect();
-        ends.push(ts.len());
-        let systems = problem.prefix_systems(&ends);
-        let (full_system, holdout_systems) = systems.split_last().ok_or(ForecastError::Singular)?;
         let estimate = problem
-            .fit(ts.len(), full_system, &settings)
+            .fit(&problem.base_system(), &settings)
             .ok_or(ForecastError::Singular)?;
         let mut errors = Vec::new();
-        for (cut, system) in cuts.iter().zip(holdout_systems) {
+        let p = layout.width();
+        for cut in self.holdout_cuts(&ts, p) {
             let held = problem
-                .fit(cut.train_end, system, &settings)
+                .refit_prefix(&estimate, cut.train_end, &settings)
                 .ok_or(ForecastError::Singular)?;
-            let p = layout.width();
             for i in cut.train_end..cut.test_end {
                 let row = &x[i * p..(i + 1) * p];
-                errors.push(y[i] - predict_row(row, &held.theta, layout.n_trend(), settings.mode));
+                errors.push(y[i] - predict_row(row, &held, layout.n_trend(), settings.mode));
             }
         }
-        Ok(FittedModel::new(layout, &estimate, &errors, y_scale, self.seasonality_mode))
+        let mut model = FittedModel::new(layout, &estimate, &errors, y_scale, self.seasonality_mode);
+        model.noise_growth_per_day = self.noise_growth_per_day;
+        Ok(model)
     }
 
     fn validate(&self) -> Result<(), ForecastError> {
@@ -228,6 +231,9 @@ impl ForecastConfig {
         }
         if !(0.0..=1.0).contains(&self.changepoint_range) {
             return Err(ForecastError::BadConfig("changepoint_range must be in [0, 1]"));
+        }
+        if !(self.noise_growth_per_day >= 0.0 && self.noise_growth_per_day.is_finite()) {
+            return Err(ForecastError::BadConfig("noise_growth_per_day must be >= 0"));
         }
         if self.recency_half_life_days.is_some_and(|h| !(h > 0.0)) {
             return Err(ForecastError::BadConfig("recency_half_life_days must be > 0"));
@@ -316,6 +322,7 @@ impl FittedModel {
             y_scale,
             noise_sd,
             change_scale,
+            noise_growth_per_day: 0.0,
         }
     }
 
@@ -343,7 +350,9 @@ impl FittedModel {
             };
             let ahead = self.layout.scaled_time(ts) - 1.0;
             let trend_var = band::trend_variance(rate, self.change_scale, ahead) * trend_gain.powi(2);
-            let half = z * (self.noise_sd.powi(2) + trend_var).sqrt();
+            let days_ahead = (ahead * self.layout.t_span / DAY_US as f64).max(0.0);
+            let noise_var = self.noise_sd.powi(2) * (1.0 + self.noise_growth_per_day * days_ahead);
+            let half = z * (noise_var + trend_var).sqrt();
             out.yhat.push(mean * self.y_scale);
             out.lower.push((mean - half) * self.y_scale);
             out.upper.push((mean + half) * self.y_scale);

@@ -18,6 +18,11 @@ impl NormalEquations {
         }
     }
 
+    /// Number of unknowns.
+    pub fn len(&self) -> usize {
+        self.p
+    }
+
     /// Adds observation `y` with design row `x` and weight `w` (may be
     /// negative to take a share of a row out again).
     pub fn add(&mut self, x: &[f64], w: f64, y: f64) {

@@ -69,7 +69,14 @@ fn main() {
     report("synthetic", &synthetic(), &cfg, level, per_series, q95);
 }
 
-fn report(label: &str, series: &[Series], cfg: &ForecastConfig, level: f64, per_series: bool, q95: f64) {
+fn report(
+    label: &str,
+    series: &[Series],
+    cfg: &ForecastConfig,
+    level: f64,
+    per_series: bool,
+    q95: f64,
+) {
     let last = series.iter().map(|s| *s.ts.last().unwrap()).min().unwrap();
     let first = series.iter().map(|s| s.ts[0]).max().unwrap();
     let cuts: Vec<i64> = (1..=5)
@@ -150,7 +157,11 @@ fn backtest_one(s: &Series, cut: i64, cfg: &ForecastConfig, level: f64, q95: f64
         let lo = fc.lower[*k].max(0.0);
         let hi = fc.upper[*k].max(0.0);
         let den = a.abs() + f.abs();
-        smape += if den > 0.0 { 200.0 * (a - f).abs() / den } else { 0.0 };
+        smape += if den > 0.0 {
+            200.0 * (a - f).abs() / den
+        } else {
+            0.0
+        };
         abs_err += (a - f).abs();
         cov += f64::from(u8::from(lo <= a && a <= hi));
         width += hi - lo;
@@ -176,7 +187,11 @@ fn seasonal_scale(ts: &[i64], y: &[f64]) -> f64 {
             continue;
         }
         let j = ts.partition_point(|&x| x < tgt).clamp(1, ts.len() - 1);
-        let jl = if (ts[j - 1] - tgt).abs() <= (ts[j] - tgt).abs() { j - 1 } else { j };
+        let jl = if (ts[j - 1] - tgt).abs() <= (ts[j] - tgt).abs() {
+            j - 1
+        } else {
+            j
+        };
         if (ts[jl] - tgt).abs() <= 30 * 60 * 1_000_000 {
             sum += (y[i] - y[jl]).abs();
             n += 1.0;
@@ -260,7 +275,10 @@ fn synthetic() -> Vec<Series> {
                 let dphase = std::f64::consts::TAU * (t.rem_euclid(DAY) as f64 / DAY as f64);
                 let wphase =
                     std::f64::consts::TAU * (t.rem_euclid(7 * DAY) as f64 / (7 * DAY) as f64);
-                let mut v = level + slope * days + daily * dphase.sin() + 0.3 * daily * (2.0 * dphase).cos()
+                let mut v = level
+                    + slope * days
+                    + daily * dphase.sin()
+                    + 0.3 * daily * (2.0 * dphase).cos()
                     + weekly * wphase.sin()
                     + sd * gauss();
                 if uniform() < spike {

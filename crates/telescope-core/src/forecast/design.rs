@@ -71,7 +71,12 @@ impl Layout {
 
     /// Total number of columns.
     pub fn width(&self) -> usize {
-        self.n_trend() + self.seasonalities.iter().map(|s| 2 * s.order).sum::<usize>()
+        self.n_trend()
+            + self
+                .seasonalities
+                .iter()
+                .map(|s| 2 * s.order)
+                .sum::<usize>()
     }
 
     /// Time in history units: 0 at the first point, 1 at the last.

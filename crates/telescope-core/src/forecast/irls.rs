@@ -168,7 +168,12 @@ impl Problem<'_> {
 
     /// Refits `estimate` without the rows from `end` on (same robustness
     /// weights and penalty scale): a hold-out fit at the cost of one solve.
-    pub fn refit_prefix(&self, estimate: &Estimate, end: usize, settings: &Settings) -> Option<Vec<f64>> {
+    pub fn refit_prefix(
+        &self,
+        estimate: &Estimate,
+        end: usize,
+        settings: &Settings,
+    ) -> Option<Vec<f64>> {
         let mut system = estimate.system.clone();
         let mut lin = vec![0.0; self.layout.width()];
         for i in end..self.n() {
@@ -176,7 +181,13 @@ impl Problem<'_> {
             system.add(&lin, -self.w[i] * estimate.huber[i], target);
         }
         let sigma2 = estimate.sigma * estimate.sigma;
-        solve_sparse(&system, self.layout.n_trend(), sigma2, Some(&estimate.theta), settings)
+        solve_sparse(
+            &system,
+            self.layout.n_trend(),
+            sigma2,
+            Some(&estimate.theta),
+            settings,
+        )
     }
 }
 
@@ -205,7 +216,9 @@ fn solve_sparse(
             })
             .collect();
         let next = system.solve(&ridge)?;
-        let moved = theta.as_ref().map_or(f64::INFINITY, |t| max_abs_diff(t, &next));
+        let moved = theta
+            .as_ref()
+            .map_or(f64::INFINITY, |t| max_abs_diff(t, &next));
         theta = Some(next);
         if moved < INNER_TOLERANCE {
             break;
@@ -215,7 +228,10 @@ fn solve_sparse(
 }
 
 fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max)
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f64::max)
 }
 
 /// Trend and seasonal parts of one design row.

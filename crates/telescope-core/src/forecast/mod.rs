@@ -112,7 +112,7 @@ impl Default for ForecastConfig {
             daily_order: 4,
             weekly_order: 3,
             robust: true,
-            recency_half_life_days: None,
+            recency_half_life_days: Some(7.0),
             holdout_days: 2,
             noise_growth_per_day: 1.0,
         }
@@ -148,7 +148,12 @@ pub struct Forecast {
 impl Forecast {
     /// The same forecast with every value raised to at least 0 (for counts).
     pub fn clamped_at_zero(mut self) -> Self {
-        for v in self.yhat.iter_mut().chain(&mut self.lower).chain(&mut self.upper) {
+        for v in self
+            .yhat
+            .iter_mut()
+            .chain(&mut self.lower)
+            .chain(&mut self.upper)
+        {
             *v = v.max(0.0);
         }
         self
@@ -217,26 +222,37 @@ impl ForecastConfig {
                 errors.push(y[i] - predict_row(row, &held, layout.n_trend(), settings.mode));
             }
         }
-        let mut model = FittedModel::new(layout, &estimate, &errors, y_scale, self.seasonality_mode);
+        let mut model =
+            FittedModel::new(layout, &estimate, &errors, y_scale, self.seasonality_mode);
         model.noise_growth_per_day = self.noise_growth_per_day;
         Ok(model)
     }
 
     fn validate(&self) -> Result<(), ForecastError> {
         if !(self.changepoint_prior_scale > 0.0 && self.changepoint_prior_scale.is_finite()) {
-            return Err(ForecastError::BadConfig("changepoint_prior_scale must be > 0"));
+            return Err(ForecastError::BadConfig(
+                "changepoint_prior_scale must be > 0",
+            ));
         }
         if !(self.seasonality_prior_scale > 0.0 && self.seasonality_prior_scale.is_finite()) {
-            return Err(ForecastError::BadConfig("seasonality_prior_scale must be > 0"));
+            return Err(ForecastError::BadConfig(
+                "seasonality_prior_scale must be > 0",
+            ));
         }
         if !(0.0..=1.0).contains(&self.changepoint_range) {
-            return Err(ForecastError::BadConfig("changepoint_range must be in [0, 1]"));
+            return Err(ForecastError::BadConfig(
+                "changepoint_range must be in [0, 1]",
+            ));
         }
         if !(self.noise_growth_per_day >= 0.0 && self.noise_growth_per_day.is_finite()) {
-            return Err(ForecastError::BadConfig("noise_growth_per_day must be >= 0"));
+            return Err(ForecastError::BadConfig(
+                "noise_growth_per_day must be >= 0",
+            ));
         }
         if self.recency_half_life_days.is_some_and(|h| !(h > 0.0)) {
-            return Err(ForecastError::BadConfig("recency_half_life_days must be > 0"));
+            return Err(ForecastError::BadConfig(
+                "recency_half_life_days must be > 0",
+            ));
         }
         Ok(())
     }
@@ -287,6 +303,22 @@ impl ForecastConfig {
     }
 }
 
+/// Normal-consistent scale of hold-out errors from their 80% absolute
+/// quantile (robust to a spike in a held-out day, exact for Gaussian errors);
+/// 0 without errors.
+fn holdout_scale(errors: &[f64]) -> f64 {
+    if errors.is_empty() {
+        return 0.0;
+    }
+    let mut abs: Vec<f64> = errors.iter().map(|e| e.abs()).collect();
+    abs.sort_by(f64::total_cmp);
+    let pos = 0.8 * (abs.len() - 1) as f64;
+    let lo = pos.floor() as usize;
+    let hi = pos.ceil() as usize;
+    let q = abs[lo] + (abs[hi] - abs[lo]) * (pos - lo as f64);
+    q / band::normal_quantile(0.9)
+}
+
 /// Rows `..train_end` train a hold-out fit scored on `train_end..test_end`.
 #[derive(Debug, Clone, Copy)]
 struct HoldoutCut {
@@ -309,12 +341,7 @@ impl FittedModel {
             deltas.iter().map(|d| d.abs()).sum::<f64>() / deltas.len() as f64 + 1e-8
         };
         let in_sample = estimate.sigma;
-        let noise_sd = if holdout_errors.is_empty() {
-            in_sample
-        } else {
-            let mse = holdout_errors.iter().map(|e| e * e).sum::<f64>() / holdout_errors.len() as f64;
-            mse.sqrt().max(in_sample)
-        };
+        let noise_sd = holdout_scale(holdout_errors).max(estimate.sigma);
         FittedModel {
             layout,
             mode,
@@ -349,7 +376,8 @@ impl FittedModel {
                 SeasonalityMode::Multiplicative => (trend * (1.0 + season), 1.0 + season),
             };
             let ahead = self.layout.scaled_time(ts) - 1.0;
-            let trend_var = band::trend_variance(rate, self.change_scale, ahead) * trend_gain.powi(2);
+            let trend_var =
+                band::trend_variance(rate, self.change_scale, ahead) * trend_gain.powi(2);
             let days_ahead = (ahead * self.layout.t_span / DAY_US as f64).max(0.0);
             let noise_var = self.noise_sd.powi(2) * (1.0 + self.noise_growth_per_day * days_ahead);
             let half = z * (noise_var + trend_var).sqrt();

@@ -95,9 +95,10 @@ impl fmt::Display for Warning {
             Warning::MalformedRows { path, count, lines } => {
                 let lines: Vec<String> = lines.iter().map(u64::to_string).collect();
                 let more = if *count > lines.len() { ", ..." } else { "" };
+                let word = if lines.len() == 1 { "line" } else { "lines" };
                 write!(
                     f,
-                    "{}: skipped {count} malformed row(s) (line {}{more})",
+                    "{}: skipped {count} malformed row(s) ({word} {}{more})",
                     path.display(),
                     lines.join(", ")
                 )

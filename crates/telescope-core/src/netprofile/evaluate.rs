@@ -156,7 +156,12 @@ pub fn evaluate(rows: &[Row], opts: &ProfileOptions, days: u32) -> Vec<SeriesSco
         .map(|&p| (p, protocol_rows(rows, p)))
         .filter(|(_, r)| !r.is_empty())
         .collect();
-    let Some(last) = groups.iter().filter_map(|(_, r)| r.last()).map(|r| r.first).min() else {
+    let Some(last) = groups
+        .iter()
+        .filter_map(|(_, r)| r.last())
+        .map(|r| r.first)
+        .min()
+    else {
         return Vec::new();
     };
     let origins: Vec<i64> = (1..=i64::from(days))

@@ -106,7 +106,9 @@ pub fn build(rows: &[Row], opts: &ProfileOptions) -> (Profile, Vec<Warning>) {
             }
         }
         if !metrics.is_empty() {
-            profile.protocols.push(ProtocolProfile { protocol, metrics });
+            profile
+                .protocols
+                .push(ProtocolProfile { protocol, metrics });
         }
     }
     (profile, warnings)
@@ -149,6 +151,9 @@ mod tests {
         );
         let v: serde_json::Value = serde_json::from_str(&s).unwrap();
         assert!(v["TCP"]["bytes"].is_object());
-        assert_eq!(String::from_utf8(Profile::default().to_json()).unwrap(), "{}\n");
+        assert_eq!(
+            String::from_utf8(Profile::default().to_json()).unwrap(),
+            "{}\n"
+        );
     }
 }

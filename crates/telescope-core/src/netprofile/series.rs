@@ -167,7 +167,9 @@ pub fn forecast(
         .collect();
     let model = config.fit(&kept.timestamps, &kept.values)?;
     let fc = model.predict(&future, level)?;
-    if fc.yhat.len() != future.len() || fc.lower.len() != future.len() || fc.upper.len() != future.len()
+    if fc.yhat.len() != future.len()
+        || fc.lower.len() != future.len()
+        || fc.upper.len() != future.len()
     {
         return Err(SeriesError::NonFinite);
     }

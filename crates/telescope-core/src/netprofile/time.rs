@@ -28,7 +28,15 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let mp = (5 * doy + 2) / 153;
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, m, d)
+    (
+        if m <= 2 {
+            yoe + era * 400 + 1
+        } else {
+            yoe + era * 400
+        },
+        m,
+        d,
+    )
 }
 
 fn days_in_month(y: i64, m: i64) -> i64 {
@@ -178,7 +186,10 @@ mod tests {
             "2018-08-19T18:48:34.098000"
         );
         assert_eq!(format_timestamp(-500_000), "1969-12-31T23:59:59.500000");
-        assert_eq!(format_timestamp(951_782_400_000_001), "2000-02-29T00:00:00.000001");
+        assert_eq!(
+            format_timestamp(951_782_400_000_001),
+            "2000-02-29T00:00:00.000001"
+        );
     }
 
     #[test]

@@ -2,8 +2,9 @@
 //!
 //! Objective in scaled units (Prophet's MAP objective times `2 sigma^2`,
 //! Gaussian likelihood replaced by Huber's loss):
-//! `sum w_i rho(r_i) + sigma^2 (k^2 + m^2) / 25 + (2 sigma^2 / tau) sum |delta_j|
-//!  + sigma^2 / sigma_beta^2 sum beta_c^2`.
+//!
+//! `sum w_i rho(r_i) + sigma^2 (k^2 + m^2) / 25 + (2 sigma^2 / tau) sum |delta_j| + sigma^2 / sigma_beta^2 sum beta_c^2`
+//!
 //! The L1 term is handled by majorisation (a reweighted ridge), the Huber
 //! loss by reweighting rows; multiplicative seasonality by Gauss-Newton.
 //! Everything is deterministic: a fixed start and a fixed iteration cap.
@@ -130,9 +131,9 @@ impl Problem<'_> {
             if settings.mode == SeasonalityMode::Multiplicative {
                 lin_theta.clone_from(&theta);
                 system = NormalEquations::new(p);
-                for i in 0..n {
+                for (i, h) in huber.iter().enumerate() {
                     let target = self.linear_row(i, &lin_theta, settings.mode, &mut lin);
-                    system.add(&lin, self.w[i] * huber[i], target);
+                    system.add(&lin, self.w[i] * h, target);
                 }
             }
             let start = (outer > 0).then_some(theta.as_slice());

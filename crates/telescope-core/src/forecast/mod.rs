@@ -249,7 +249,7 @@ impl ForecastConfig {
                 "noise_growth_per_day must be >= 0",
             ));
         }
-        if self.recency_half_life_days.is_some_and(|h| !(h > 0.0)) {
+        if self.recency_half_life_days.is_some_and(|h| h.is_nan() || h <= 0.0) {
             return Err(ForecastError::BadConfig(
                 "recency_half_life_days must be > 0",
             ));
@@ -340,7 +340,6 @@ impl FittedModel {
         } else {
             deltas.iter().map(|d| d.abs()).sum::<f64>() / deltas.len() as f64 + 1e-8
         };
-        let in_sample = estimate.sigma;
         let noise_sd = holdout_scale(holdout_errors).max(estimate.sigma);
         FittedModel {
             layout,

@@ -143,7 +143,9 @@ fn run() -> anyhow::Result<ExitCode> {
             other => other.context("writing to stdout")?,
         }
     } else {
-        let outcomes = run_tags(&found.tags, jobs, |t| np::profile_tag(t, &opts, now, cli.keep));
+        let outcomes = run_tags(&found.tags, jobs, |t| {
+            np::profile_tag(t, &opts, now, cli.keep)
+        });
         for (tag, outcome) in found.tags.iter().zip(outcomes) {
             if !report(&mut err, tag, &outcome) {
                 failed += 1;

@@ -117,6 +117,43 @@ pub fn build(rows: &[Row], opts: &ProfileOptions) -> (Profile, Vec<Warning>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::netprofile::time::HOUR_US;
+
+    fn row(protocol: u8, hour: i64, v: u64) -> Row {
+        Row {
+            protocol,
+            first: hour * HOUR_US,
+            last: (hour + 1) * HOUR_US,
+            bytes: v,
+            packets: v,
+            count: v,
+        }
+    }
+
+    #[test]
+    fn build_leaves_out_what_cannot_be_forecast() {
+        let mut rows = vec![row(6, 0, 5)];
+        rows.extend((0..30).map(|h| row(17, h, 100 + h as u64)));
+        rows.sort_unstable();
+        let (p, w) = build(&rows, &ProfileOptions::default());
+        assert_eq!(p.protocols.len(), 1);
+        assert_eq!(p.protocols[0].protocol, Protocol::UDP);
+        assert_eq!(p.series_count(), 3);
+        let last_kept = 27 * HOUR_US; // rows 28, 29 are above the 0.95 quantile
+        assert_eq!(
+            p.protocols[0].metrics[0].1[0].timestamp,
+            last_kept + HOUR_US
+        );
+        assert!(matches!(
+            w[0],
+            Warning::NoRows {
+                protocol: Protocol::ICMP
+            }
+        ));
+        assert_eq!(w.len(), 4, "ICMP no rows, 3 TCP series with 1 row: {w:?}");
+        let (p, _) = build(&rows[..1], &ProfileOptions::default());
+        assert!(p.is_empty());
+    }
 
     #[test]
     fn json_layout_and_number_format() {

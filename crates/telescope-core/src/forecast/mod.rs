@@ -249,7 +249,10 @@ impl ForecastConfig {
                 "noise_growth_per_day must be >= 0",
             ));
         }
-        if self.recency_half_life_days.is_some_and(|h| h.is_nan() || h <= 0.0) {
+        if self
+            .recency_half_life_days
+            .is_some_and(|h| h.is_nan() || h <= 0.0)
+        {
             return Err(ForecastError::BadConfig(
                 "recency_half_life_days must be > 0",
             ));

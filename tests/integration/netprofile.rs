@@ -350,3 +350,23 @@ fn evaluate_into_a_closed_pipe_is_a_clean_exit() {
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn a_failed_write_leaves_the_tag_untouched() {
+    let root = temp_copy("netprofile/root");
+    // latest.json is a directory: the symlink cannot replace it.
+    let dir = root.path().join("1");
+    fs::create_dir(dir.join("latest.json")).unwrap();
+    let before = list(&dir);
+    let out = run(root.path(), NOW, &["-v"]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("tag 1: error: cannot write"), "{stderr}");
+    assert!(
+        stderr.contains("ignored notes: not a positive integer"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("tag 2: wrote"), "{stderr}");
+    assert_eq!(list(&dir), before);
+    assert!(list(&dir.join("latest.json")).is_empty());
+}

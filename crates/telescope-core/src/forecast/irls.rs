@@ -22,7 +22,7 @@ const MAX_OUTER: usize = 12;
 /// Iteration cap of the L1 majorisation loop.
 const MAX_INNER: usize = 50;
 /// Outer loop stops when no coefficient moves more than this (scaled units).
-const OUTER_TOLERANCE: f64 = 1e-7;
+const OUTER_TOLERANCE: f64 = 1e-6;
 /// Inner loop tolerance (scaled units).
 const INNER_TOLERANCE: f64 = 1e-9;
 /// Smallest |delta| used in the L1 majoriser.

@@ -7,6 +7,7 @@
 mod cli;
 
 use std::io::{self, Write};
+use std::panic::{self, AssertUnwindSafe};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
@@ -47,14 +48,27 @@ fn now() -> anyhow::Result<i64> {
     }
 }
 
-/// Runs `f` on every tag with `jobs` threads; results in tag order.
-fn run_tags<T: Send>(tags: &[Tag], jobs: usize, f: impl Fn(&Tag) -> T + Sync) -> Vec<T> {
+/// Runs `f` on every tag with `jobs` threads; results in tag order. A panic
+/// in one tag (a bug) becomes that tag's `Err` with the panic message.
+fn run_tags<T: Send>(
+    tags: &[Tag],
+    jobs: usize,
+    f: impl Fn(&Tag) -> T + Sync,
+) -> Vec<Result<T, String>> {
+    let guarded = |tag: &Tag| {
+        panic::catch_unwind(AssertUnwindSafe(|| f(tag))).map_err(|p| {
+            p.downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_string())
+        })
+    };
     let jobs = jobs.clamp(1, tags.len().max(1));
     if jobs == 1 {
-        return tags.iter().map(f).collect();
+        return tags.iter().map(guarded).collect();
     }
     let next = AtomicUsize::new(0);
-    let mut done: Vec<(usize, T)> = thread::scope(|s| {
+    let mut done: Vec<(usize, Result<T, String>)> = thread::scope(|s| {
         let workers: Vec<_> = (0..jobs)
             .map(|_| {
                 s.spawn(|| {
@@ -62,7 +76,7 @@ fn run_tags<T: Send>(tags: &[Tag], jobs: usize, f: impl Fn(&Tag) -> T + Sync) ->
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(tag) = tags.get(i) else { break };
-                        local.push((i, f(tag)));
+                        local.push((i, guarded(tag)));
                     }
                     local
                 })
@@ -70,11 +84,19 @@ fn run_tags<T: Send>(tags: &[Tag], jobs: usize, f: impl Fn(&Tag) -> T + Sync) ->
             .collect();
         workers
             .into_iter()
-            .flat_map(|w| w.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .flat_map(|w| w.join().unwrap_or_else(|p| panic::resume_unwind(p)))
             .collect()
     });
     done.sort_unstable_by_key(|(i, _)| *i);
     done.into_iter().map(|(_, r)| r).collect()
+}
+
+/// A tag's outcome, or the internal error that replaced it.
+fn or_internal<T>(r: Result<TagOutcome<T>, String>) -> TagOutcome<T> {
+    r.unwrap_or_else(|msg| TagOutcome {
+        warnings: Vec::new(),
+        result: Err(np::Error::Internal(msg)),
+    })
 }
 
 /// Prints a tag's warnings and error; true when it succeeded.
@@ -126,7 +148,7 @@ fn run() -> anyhow::Result<ExitCode> {
             np::evaluate_tag(t, &opts, cli.evaluate_days)
         });
         let mut table = Vec::new();
-        for (tag, outcome) in found.tags.iter().zip(outcomes) {
+        for (tag, outcome) in found.tags.iter().zip(outcomes.into_iter().map(or_internal)) {
             if report(&mut err, tag, &outcome) {
                 done += 1;
             } else {
@@ -146,7 +168,7 @@ fn run() -> anyhow::Result<ExitCode> {
         let outcomes = run_tags(&found.tags, jobs, |t| {
             np::profile_tag(t, &opts, now, cli.keep)
         });
-        for (tag, outcome) in found.tags.iter().zip(outcomes) {
+        for (tag, outcome) in found.tags.iter().zip(outcomes.into_iter().map(or_internal)) {
             if !report(&mut err, tag, &outcome) {
                 failed += 1;
                 continue;

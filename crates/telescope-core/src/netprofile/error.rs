@@ -44,6 +44,9 @@ pub enum Error {
     /// No protocol and metric could be forecast; nothing was written.
     #[error("nothing could be forecast, nothing written")]
     NothingForecast,
+    /// A bug: processing the tag panicked (message given); nothing written.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// Writing the profile or `latest.json` failed; existing files are kept.
     #[error("cannot write {}: {source}", .path.display())]
     Write {

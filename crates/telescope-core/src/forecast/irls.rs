@@ -120,9 +120,18 @@ impl Problem<'_> {
         let n = self.n();
         let p = self.layout.width();
         let n_trend = self.layout.n_trend();
-        let mut theta = vec![0.0; p];
-        let mut sigma2 = variance(self.y).max(1e-12);
-        let mut huber = vec![1.0; n];
+        let (mut theta, mut sigma2, mut huber, warm) = match settings.mode {
+            SeasonalityMode::Additive => (
+                vec![0.0; p],
+                variance(self.y).max(1e-12),
+                vec![1.0; n],
+                false,
+            ),
+            SeasonalityMode::Multiplicative => {
+                let start = self.multiplicative_start(base, settings)?;
+                (start.theta, start.sigma * start.sigma, start.huber, true)
+            }
+        };
         let mut residuals = vec![0.0; n];
         let mut lin = vec![0.0; p];
         let mut system = base.clone();
@@ -136,7 +145,7 @@ impl Problem<'_> {
                     system.add(&lin, self.w[i] * h, target);
                 }
             }
-            let start = (outer > 0).then_some(theta.as_slice());
+            let start = (warm || outer > 0).then_some(theta.as_slice());
             let next = solve_sparse(&system, n_trend, sigma2, start, settings)?;
             let moved = max_abs_diff(&theta, &next);
             theta = next;
@@ -165,6 +174,33 @@ impl Problem<'_> {
             lin_theta,
             system,
         })
+    }
+
+    /// Start of the multiplicative fit: the additive fit, its seasonal terms
+    /// divided by the mean trend to make them relative.
+    fn multiplicative_start(
+        &self,
+        base: &NormalEquations,
+        settings: &Settings,
+    ) -> Option<Estimate> {
+        let additive = Settings {
+            mode: SeasonalityMode::Additive,
+            ..*settings
+        };
+        let mut start = self.fit(base, &additive)?;
+        let n_trend = self.layout.n_trend();
+        let mean_trend = (0..self.n())
+            .map(|i| dot(&self.row(i)[..n_trend], &start.theta[..n_trend]))
+            .sum::<f64>()
+            / self.n() as f64;
+        for beta in &mut start.theta[n_trend..] {
+            *beta = if mean_trend.abs() > 1e-9 {
+                *beta / mean_trend
+            } else {
+                0.0
+            };
+        }
+        Some(start)
     }
 
     /// Refits `estimate` without the rows from `end` on (same robustness

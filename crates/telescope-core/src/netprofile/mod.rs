@@ -1,10 +1,10 @@
 //! NEMEA hourly aggregates to per-tag traffic profiles (`netprofile`).
 //!
-//! For each tag directory (see [`discover`]) the library parses `data.csv`
+//! For each tag directory (see [`discover()`]) the library parses `data.csv`
 //! ([`nemea`]), builds one series per protocol and metric, drops values above
 //! the outlier quantile, forecasts the horizon ([`profile::build`]) and
 //! writes `profile-<TS>.json` and the `latest.json` symlink atomically
-//! ([`write`]). [`evaluate`] backtests instead of writing.
+//! ([`mod@write`]). [`mod@evaluate`] backtests instead of writing.
 //!
 //! The caller passes the options and the run's time in; nothing here reads
 //! the clock, the environment or the command line.

@@ -3,10 +3,12 @@
 //!
 //! `cargo run --release --example forecast_backtest -- [CSV] [key=value ..]`
 //! with keys `cps`, `daily`, `weekly`, `robust`, `halflife`, `holdout`,
-//! `mode` (additive|multiplicative), `level`.
+//! `mode` (additive|multiplicative), `level`, `grow`, `q` (outlier
+//! quantile). With `SNAIVE24` set in the environment it scores backtest.py's
+//! 24 h seasonal naive instead.
 
 use chrono::NaiveDateTime;
-use telescope_core::forecast::{ForecastConfig, SeasonalityMode};
+use telescope_core::forecast::{Forecast, ForecastConfig, SeasonalityMode};
 
 const HOUR: i64 = 3_600_000_000;
 const DAY: i64 = 24 * HOUR;
@@ -129,8 +131,12 @@ fn backtest_one(s: &Series, cut: i64, cfg: &ForecastConfig, level: f64, q95: f64
         .unzip();
     let last = *ts.iter().max().unwrap();
     let future: Vec<i64> = (1..=24).map(|k| last + k * HOUR).collect();
-    let model = cfg.fit(&ts, &y).expect("fit");
-    let fc = model.predict(&future, level).expect("predict");
+    let fc = if std::env::var_os("SNAIVE24").is_some() {
+        seasonal_naive(&ts, &y)
+    } else {
+        let model = cfg.fit(&ts, &y).expect("fit");
+        model.predict(&future, level).expect("predict")
+    };
     let test_ts = &s.ts[end..];
     let test_y = &s.y[end..];
     // nearest test row within 30 min; a row matched twice keeps the closest
@@ -176,6 +182,31 @@ fn backtest_one(s: &Series, cut: i64, cfg: &ForecastConfig, level: f64, q95: f64
         width: width / level_sum,
         above: above / n,
         n: 1,
+    }
+}
+
+/// backtest.py's snaive24: hourly grid ending at the last point, linear
+/// interpolation, 80% normal band from in-sample seasonal differences.
+fn seasonal_naive(ts: &[i64], y: &[f64]) -> Forecast {
+    let last = ts[ts.len() - 1];
+    let n = ((last - ts[0]) / HOUR + 1) as usize;
+    let grid: Vec<f64> = (0..n)
+        .map(|i| {
+            let t = last - (n - 1 - i) as i64 * HOUR;
+            let j = ts.partition_point(|&x| x < t).clamp(1, ts.len() - 1);
+            let (t0, t1) = (ts[j - 1] as f64, ts[j] as f64);
+            let w = ((t as f64 - t0) / (t1 - t0)).clamp(0.0, 1.0);
+            y[j - 1] + w * (y[j] - y[j - 1])
+        })
+        .collect();
+    let resid: Vec<f64> = (24..n).map(|i| grid[i] - grid[i - 24]).collect();
+    let sd = (resid.iter().map(|r| r * r).sum::<f64>() / resid.len() as f64).sqrt();
+    let yhat: Vec<f64> = (0..24).map(|k| grid[n - 24 + k]).collect();
+    let half = 1.281_551_565_544_600_4 * sd;
+    Forecast {
+        lower: yhat.iter().map(|v| v - half).collect(),
+        upper: yhat.iter().map(|v| v + half).collect(),
+        yhat,
     }
 }
 

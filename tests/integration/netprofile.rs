@@ -370,3 +370,28 @@ fn a_failed_write_leaves_the_tag_untouched() {
     assert_eq!(list(&dir), before);
     assert!(list(&dir.join("latest.json")).is_empty());
 }
+
+#[test]
+fn horizon_and_interval_width_are_honoured() {
+    let root = temp_copy("netprofile/root");
+    let args = ["--tag", "1", "--horizon", "6", "--interval-width", "0.5"];
+    assert_eq!(run(root.path(), NOW, &args).status.code(), Some(0));
+    let narrow = Json::parse(&fs::read_to_string(root.path().join("1").join(PROFILE)).unwrap());
+    let later = "2026-01-02T03:04:06";
+    let args = ["--tag", "1", "--horizon", "6", "--interval-width", "0.95"];
+    assert_eq!(run(root.path(), later, &args).status.code(), Some(0));
+    let wide = Json::parse(
+        &fs::read_to_string(root.path().join("1/profile-2026-01-02T03:04:06.json")).unwrap(),
+    );
+    check_latest(&root.path().join("1"), "profile-2026-01-02T03:04:06.json");
+    for proto in ["ICMP", "TCP", "UDP"] {
+        let (n, w) = (narrow.get(proto).get("bytes"), wide.get(proto).get("bytes"));
+        assert_eq!(n.entries().len(), 6);
+        assert_eq!(n.keys(), w.keys());
+        for ((_, a), (_, b)) in n.entries().iter().zip(w.entries()) {
+            assert_eq!(a.get("yhat").num(), b.get("yhat").num());
+            let width = |p: &Json| p.get("yhat_upper").num() - p.get("yhat_lower").num();
+            assert!(width(a) <= width(b), "{proto}: 50% band wider than 95%");
+        }
+    }
+}

@@ -222,10 +222,7 @@ impl ForecastConfig {
                 errors.push(y[i] - predict_row(row, &held, layout.n_trend(), settings.mode));
             }
         }
-        let mut model =
-            FittedModel::new(layout, &estimate, &errors, y_scale, self.seasonality_mode);
-        model.noise_growth_per_day = self.noise_growth_per_day;
-        Ok(model)
+        Ok(FittedModel::new(layout, &estimate, &errors, y_scale, self))
     }
 
     fn validate(&self) -> Result<(), ForecastError> {
@@ -335,7 +332,7 @@ impl FittedModel {
         estimate: &Estimate,
         holdout_errors: &[f64],
         y_scale: f64,
-        mode: SeasonalityMode,
+        config: &ForecastConfig,
     ) -> Self {
         let deltas = &estimate.theta[2..layout.n_trend()];
         let change_scale = if deltas.is_empty() {
@@ -346,12 +343,12 @@ impl FittedModel {
         let noise_sd = holdout_scale(holdout_errors).max(estimate.sigma);
         FittedModel {
             layout,
-            mode,
+            mode: config.seasonality_mode,
             theta: estimate.theta.clone(),
             y_scale,
             noise_sd,
             change_scale,
-            noise_growth_per_day: 0.0,
+            noise_growth_per_day: config.noise_growth_per_day,
         }
     }
 

@@ -1,1 +1,206 @@
-fn main() {}
+//! `netprofile`: hourly traffic profiles from NEMEA aggregates.
+//!
+//! A thin binary: it parses the command line, reads the clock and the
+//! environment, runs tags on threads and prints; the work is in
+//! `telescope_core::netprofile`.
+
+mod cli;
+
+use std::io::{self, Write};
+use std::panic::{self, AssertUnwindSafe};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use clap::Parser;
+use telescope_core::netprofile::evaluate::format_table;
+use telescope_core::netprofile::time::parse_timestamp;
+use telescope_core::netprofile::{self as np, Tag, TagOutcome};
+
+use cli::Cli;
+
+/// Environment variable overriding the run's time (for tests).
+const NOW_ENV: &str = "NETPROFILE_NOW";
+
+fn main() -> ExitCode {
+    match run() {
+        Ok(code) => code,
+        Err(e) => {
+            let _ = writeln!(io::stderr(), "netprofile: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The run's local wall-clock time in µs since the epoch (read once).
+fn now() -> anyhow::Result<i64> {
+    match std::env::var(NOW_ENV) {
+        Ok(s) => match parse_timestamp(s.as_bytes()) {
+            Some(t) => Ok(t),
+            None => bail!("{NOW_ENV}={s:?}: expected YYYY-MM-DDTHH:MM:SS[.ffffff]"),
+        },
+        Err(_) => Ok(chrono::Local::now()
+            .naive_local()
+            .and_utc()
+            .timestamp_micros()),
+    }
+}
+
+/// Runs `f` on every tag with `jobs` threads; results in tag order. A panic
+/// in one tag (a bug) becomes that tag's `Err` with the panic message.
+fn run_tags<T: Send>(
+    tags: &[Tag],
+    jobs: usize,
+    f: impl Fn(&Tag) -> T + Sync,
+) -> Vec<Result<T, String>> {
+    let guarded = |tag: &Tag| {
+        panic::catch_unwind(AssertUnwindSafe(|| f(tag))).map_err(|p| {
+            p.downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_string())
+        })
+    };
+    let jobs = jobs.clamp(1, tags.len().max(1));
+    if jobs == 1 {
+        return tags.iter().map(guarded).collect();
+    }
+    let next = AtomicUsize::new(0);
+    let mut done: Vec<(usize, Result<T, String>)> = thread::scope(|s| {
+        let workers: Vec<_> = (0..jobs)
+            .map(|_| {
+                s.spawn(|| {
+                    let mut local = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(tag) = tags.get(i) else { break };
+                        local.push((i, guarded(tag)));
+                    }
+                    local
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap_or_else(|p| panic::resume_unwind(p)))
+            .collect()
+    });
+    done.sort_unstable_by_key(|(i, _)| *i);
+    done.into_iter().map(|(_, r)| r).collect()
+}
+
+/// A tag's outcome, or the internal error that replaced it.
+fn or_internal<T>(r: Result<TagOutcome<T>, String>) -> TagOutcome<T> {
+    r.unwrap_or_else(|msg| TagOutcome {
+        warnings: Vec::new(),
+        result: Err(np::Error::Internal(msg)),
+    })
+}
+
+/// Prints a tag's warnings and error; true when it succeeded.
+fn report<T>(err: &mut impl Write, tag: &Tag, outcome: &TagOutcome<T>) -> bool {
+    for w in &outcome.warnings {
+        let _ = writeln!(err, "netprofile: tag {}: warning: {w}", tag.name);
+    }
+    if let Err(e) = &outcome.result {
+        let _ = writeln!(err, "netprofile: tag {}: error: {e}", tag.name);
+        return false;
+    }
+    true
+}
+
+fn run() -> anyhow::Result<ExitCode> {
+    let cli = Cli::parse();
+    let start = Instant::now();
+    let now = now()?;
+    let opts = cli.profile_options();
+    let jobs = cli
+        .jobs
+        .unwrap_or_else(|| thread::available_parallelism().map_or(1, |n| n.get()));
+    let found = np::discover(&cli.data_root, &cli.tags)
+        .with_context(|| format!("DATA_ROOT {}", cli.data_root.display()))?;
+    let mut err = io::stderr().lock();
+    if cli.verbose {
+        for name in &found.ignored {
+            let _ = writeln!(err, "netprofile: ignored {name}: not a positive integer");
+        }
+    }
+    if found.tags.is_empty() && found.missing.is_empty() {
+        let _ = writeln!(
+            err,
+            "netprofile: warning: no tag directories in {}",
+            cli.data_root.display()
+        );
+    }
+    let mut failed = 0usize;
+    for tag in &found.missing {
+        let e = np::Error::NoSuchTag {
+            path: tag.dir.clone(),
+        };
+        let _ = writeln!(err, "netprofile: tag {}: error: {e}", tag.name);
+        failed += 1;
+    }
+    let (mut done, mut series) = (0usize, 0usize);
+    if cli.evaluate {
+        let outcomes = run_tags(&found.tags, jobs, |t| {
+            np::evaluate_tag(t, &opts, cli.evaluate_days)
+        });
+        let mut table = Vec::new();
+        for (tag, outcome) in found.tags.iter().zip(outcomes.into_iter().map(or_internal)) {
+            if report(&mut err, tag, &outcome) {
+                done += 1;
+            } else {
+                failed += 1;
+            }
+            if let Ok(scores) = outcome.result {
+                series += scores.len();
+                table.push((tag.name.clone(), scores));
+            }
+        }
+        let text = format_table(&table, opts.interval_width);
+        match io::stdout().lock().write_all(text.as_bytes()) {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
+            other => other.context("writing to stdout")?,
+        }
+    } else {
+        let outcomes = run_tags(&found.tags, jobs, |t| {
+            np::profile_tag(t, &opts, now, cli.keep)
+        });
+        for (tag, outcome) in found.tags.iter().zip(outcomes.into_iter().map(or_internal)) {
+            if !report(&mut err, tag, &outcome) {
+                failed += 1;
+                continue;
+            }
+            done += 1;
+            if let Ok(w) = &outcome.result {
+                series += w.series;
+                if cli.verbose {
+                    let name = w.path.file_name().unwrap_or_default().to_string_lossy();
+                    let pruned = match w.pruned {
+                        0 => String::new(),
+                        n => format!(", {n} old profile(s) removed"),
+                    };
+                    let _ = writeln!(
+                        err,
+                        "netprofile: tag {}: wrote {name} ({} series{pruned})",
+                        tag.name, w.series
+                    );
+                }
+            }
+        }
+    }
+    let _ = writeln!(
+        err,
+        "netprofile: {done} tag(s) done, {failed} failed, {} skipped; {series} series {}; {:.2} s",
+        found.ignored.len(),
+        if cli.evaluate { "evaluated" } else { "fitted" },
+        start.elapsed().as_secs_f64()
+    );
+    Ok(if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

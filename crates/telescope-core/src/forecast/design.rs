@@ -1,0 +1,126 @@
+//! Design matrix: scaled time, piecewise-linear trend columns and Fourier
+//! columns on absolute (real) timestamps.
+
+use std::f64::consts::TAU;
+
+/// Microseconds in one hour.
+pub(super) const HOUR_US: i64 = 3_600_000_000;
+/// Microseconds in one day.
+pub(super) const DAY_US: i64 = 24 * HOUR_US;
+/// Microseconds in one week.
+pub(super) const WEEK_US: i64 = 7 * DAY_US;
+
+/// One periodic component: `order` sine/cosine pairs of period `period_us`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Seasonality {
+    /// Period in microseconds.
+    pub period_us: i64,
+    /// Number of harmonics.
+    pub order: usize,
+}
+
+/// Column layout of the design matrix: `[1, t, (t - s_j)+ .., sin/cos ..]`.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) struct Layout {
+    /// Timestamp mapped to t = 0 (earliest history point).
+    pub t_start: i64,
+    /// Microseconds mapped to one unit of t (history span).
+    pub t_span: f64,
+    /// Candidate changepoints in scaled time.
+    pub changepoints: Vec<f64>,
+    /// Periodic components, in column order.
+    pub seasonalities: Vec<Seasonality>,
+}
+
+impl Layout {
+    /// Places Prophet-style changepoints: `count` history rows evenly spread
+    /// over the first `range` fraction of the sorted rows.
+    pub fn new(
+        sorted_ts: &[i64],
+        count: usize,
+        range: f64,
+        seasonalities: Vec<Seasonality>,
+    ) -> Self {
+        let t_start = sorted_ts[0];
+        let span = span_us(sorted_ts);
+        let t_span = if span > 0 { span as f64 } else { DAY_US as f64 };
+        let mut layout = Layout {
+            t_start,
+            t_span,
+            changepoints: Vec::new(),
+            seasonalities,
+        };
+        let hist = (sorted_ts.len() as f64 * range.clamp(0.0, 1.0)).floor() as usize;
+        let count = count.min(hist.saturating_sub(1));
+        if count > 0 {
+            let last = (hist - 1) as f64;
+            layout.changepoints = (1..=count)
+                .map(|j| {
+                    let row = (j as f64 * last / count as f64).round() as usize;
+                    layout.scaled_time(sorted_ts[row])
+                })
+                .collect();
+        }
+        layout
+    }
+
+    /// Number of trend columns (intercept, slope, changepoints).
+    pub fn n_trend(&self) -> usize {
+        2 + self.changepoints.len()
+    }
+
+    /// Total number of columns.
+    pub fn width(&self) -> usize {
+        self.n_trend()
+            + self
+                .seasonalities
+                .iter()
+                .map(|s| 2 * s.order)
+                .sum::<usize>()
+    }
+
+    /// Time in history units: 0 at the first point, 1 at the last.
+    pub fn scaled_time(&self, ts: i64) -> f64 {
+        (i128::from(ts) - i128::from(self.t_start)) as f64 / self.t_span
+    }
+
+    /// Writes the design row of `ts` into `row` (length [`Layout::width`]).
+    pub fn fill_row(&self, ts: i64, row: &mut [f64]) {
+        let t = self.scaled_time(ts);
+        row[0] = 1.0;
+        row[1] = t;
+        for (cell, s) in row[2..].iter_mut().zip(&self.changepoints) {
+            *cell = (t - s).max(0.0);
+        }
+        let mut col = self.n_trend();
+        for season in &self.seasonalities {
+            let phase = ts.rem_euclid(season.period_us) as f64 / season.period_us as f64 * TAU;
+            let (s1, c1) = phase.sin_cos();
+            let (mut s, mut c) = (s1, c1);
+            for _ in 0..season.order {
+                row[col] = s;
+                row[col + 1] = c;
+                col += 2;
+                (s, c) = (s * c1 + c * s1, c * c1 - s * s1);
+            }
+        }
+    }
+
+    /// Row-major design matrix of `ts` (`ts.len()` x [`Layout::width`]).
+    pub fn matrix(&self, ts: &[i64]) -> Vec<f64> {
+        let p = self.width();
+        let mut x = vec![0.0; ts.len() * p];
+        for (row, &t) in x.chunks_exact_mut(p).zip(ts) {
+            self.fill_row(t, row);
+        }
+        x
+    }
+}
+
+/// Last minus first of sorted timestamps, in microseconds (saturating).
+pub(super) fn span_us(sorted_ts: &[i64]) -> i64 {
+    match (sorted_ts.first(), sorted_ts.last()) {
+        (Some(a), Some(b)) => b.saturating_sub(*a),
+        _ => 0,
+    }
+}

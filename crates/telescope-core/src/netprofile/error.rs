@@ -1,0 +1,122 @@
+//! Errors (a tag failed) and warnings (something was left out).
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+use super::nemea::ParseError;
+use super::protocol::Protocol;
+use super::series::{Metric, SeriesError};
+
+/// Why a tag (or the whole run) failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// DATA_ROOT could not be listed.
+    #[error("cannot read data root {}: {source}", .path.display())]
+    Root {
+        /// The data root.
+        path: PathBuf,
+        /// The cause.
+        source: io::Error,
+    },
+    /// A tag asked for with `--tag` has no directory.
+    #[error("no tag directory {}", .path.display())]
+    NoSuchTag {
+        /// The expected directory.
+        path: PathBuf,
+    },
+    /// `data.csv` is missing or unreadable.
+    #[error("cannot read {}: {source}", .path.display())]
+    ReadData {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: io::Error,
+    },
+    /// `data.csv` is not NEMEA CSV.
+    #[error("{}: {source}", .path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: ParseError,
+    },
+    /// No protocol and metric could be forecast; nothing was written.
+    #[error("nothing could be forecast, nothing written")]
+    NothingForecast,
+    /// A bug: processing the tag panicked (message given); nothing written.
+    #[error("internal error: {0}")]
+    Internal(String),
+    /// Writing the profile or `latest.json` failed; existing files are kept.
+    #[error("cannot write {}: {source}", .path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: io::Error,
+    },
+}
+
+/// Something left out of a tag's result; the tag still succeeds.
+#[derive(Debug)]
+pub enum Warning {
+    /// Malformed rows of `data.csv` were skipped.
+    MalformedRows {
+        /// The file.
+        path: PathBuf,
+        /// Rows skipped.
+        count: usize,
+        /// Line numbers of the first ones.
+        lines: Vec<u64>,
+    },
+    /// A protocol has no rows.
+    NoRows {
+        /// The protocol.
+        protocol: Protocol,
+    },
+    /// One series could not be forecast.
+    SeriesLeftOut {
+        /// The protocol.
+        protocol: Protocol,
+        /// The metric.
+        metric: Metric,
+        /// Why.
+        reason: SeriesError,
+    },
+    /// An old profile could not be removed by `--keep`.
+    Prune {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: io::Error,
+    },
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Warning::MalformedRows { path, count, lines } => {
+                let lines: Vec<String> = lines.iter().map(u64::to_string).collect();
+                let more = if *count > lines.len() { ", ..." } else { "" };
+                let word = if lines.len() == 1 { "line" } else { "lines" };
+                write!(
+                    f,
+                    "{}: skipped {count} malformed row(s) ({word} {}{more})",
+                    path.display(),
+                    lines.join(", ")
+                )
+            }
+            Warning::NoRows { protocol } => {
+                write!(f, "{protocol}: no rows, left out of the profile")
+            }
+            Warning::SeriesLeftOut {
+                protocol,
+                metric,
+                reason,
+            } => write!(f, "{protocol} {metric}: {reason}, left out of the profile"),
+            Warning::Prune { path, source } => {
+                write!(f, "cannot remove old profile {}: {source}", path.display())
+            }
+        }
+    }
+}

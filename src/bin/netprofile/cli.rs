@@ -1,0 +1,205 @@
+//! The command line: clap definition and conversion to typed options.
+
+use std::path::PathBuf;
+
+use clap::{Parser, ValueEnum};
+use telescope_core::forecast::SeasonalityMode;
+use telescope_core::netprofile::discover::tag_number;
+use telescope_core::netprofile::{ProfileOptions, Protocol};
+
+const AFTER_HELP: &str = "\
+Input:
+  DATA_ROOT/<tag>/data.csv for every subdirectory <tag> named by a positive
+  integer (others are ignored): NEMEA logger CSV with a typed header, e.g.
+  'uint64 BYTES,time TIME_FIRST,time TIME_LAST,uint32 COUNT,uint32 PACKETS,uint8 PROTOCOL'.
+
+Output (per tag; nothing is written with --evaluate):
+  DATA_ROOT/<tag>/profile-<TS>.json   TS = the run's local time, e.g. 2026-11-22T17:25:23.123456
+  DATA_ROOT/<tag>/latest.json         relative symlink to the newest profile
+  JSON: protocol -> metric (bytes, packets, flow_count) -> timestamp ->
+  {\"yhat\", \"yhat_lower\", \"yhat_upper\"}, values >= 0. Protocols in --protocols
+  order, timestamps ascending (last kept row + 1 h ... + horizon h, UTC).
+  Files are written atomically; a failed tag keeps its previous files.
+
+Exit status:
+  0  every tag succeeded
+  1  at least one tag failed (all other tags were still processed)
+  2  usage error or unreadable DATA_ROOT
+
+Environment:
+  NETPROFILE_NOW=YYYY-MM-DDTHH:MM:SS[.ffffff]  use this as the run's time
+                                              (for tests; names the profiles)";
+
+/// Hourly traffic profiles (next hours of bytes, packets and flows per
+/// protocol, with a band) from NEMEA aggregates, one per tag directory.
+#[derive(Debug, Parser)]
+#[command(name = "netprofile", version, after_long_help = AFTER_HELP)]
+#[command(after_help = "Use --help for input, output layout and exit codes.")]
+pub struct Cli {
+    /// Directory holding one subdirectory per tag, each with data.csv.
+    #[arg(value_name = "DATA_ROOT")]
+    pub data_root: PathBuf,
+
+    /// Report each tag and ignored directories on stderr.
+    #[arg(short, long)]
+    pub verbose: bool,
+
+    /// Hours to forecast (1-8760).
+    #[arg(long, value_name = "HOURS", default_value_t = 24, value_parser = horizon)]
+    pub horizon: u32,
+
+    /// Probability of the band, strictly between 0 and 1.
+    #[arg(long, value_name = "P", default_value_t = 0.8, value_parser = open_unit)]
+    pub interval_width: f64,
+
+    /// Comma-separated protocols, by name (ICMP, TCP, UDP, GRE, ...) or number 0-255.
+    #[arg(long, value_name = "LIST", default_value = "ICMP,TCP,UDP", value_parser = protocols)]
+    pub protocols: Protocols,
+
+    /// Drop rows above this quantile of their series before fitting (0 < Q <= 1; 1 keeps all).
+    #[arg(long, value_name = "Q", default_value_t = 0.95, value_parser = quantile)]
+    pub outlier_quantile: f64,
+
+    /// How seasonality combines with the trend.
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = Mode::Additive)]
+    pub seasonality_mode: Mode,
+
+    /// Keep only the newest N profile-*.json per tag (default: all).
+    #[arg(long, value_name = "N", value_parser = positive)]
+    pub keep: Option<usize>,
+
+    /// Only this tag (repeatable).
+    #[arg(long = "tag", value_name = "TAG", value_parser = tag)]
+    pub tags: Vec<String>,
+
+    /// Tags processed in parallel (default: all cores).
+    #[arg(short, long, value_name = "N", value_parser = positive)]
+    pub jobs: Option<usize>,
+
+    /// Backtest instead: print sMAPE, MASE and band coverage per tag,
+    /// protocol and metric on stdout; write nothing.
+    #[arg(long)]
+    pub evaluate: bool,
+
+    /// Daily forecast origins of --evaluate, the last N days (1-365).
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = days, requires = "evaluate")]
+    pub evaluate_days: u32,
+}
+
+/// `--seasonality-mode` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Mode {
+    /// y = trend + seasonality.
+    Additive,
+    /// y = trend * (1 + seasonality).
+    Multiplicative,
+}
+
+/// The `--protocols` list (deduplicated, in the order given).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Protocols(pub Vec<Protocol>);
+
+fn horizon(s: &str) -> Result<u32, String> {
+    match s.trim().parse::<u32>() {
+        Ok(h @ 1..=8760) => Ok(h),
+        _ => Err("expected whole hours from 1 to 8760".into()),
+    }
+}
+
+fn open_unit(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(p) if p > 0.0 && p < 1.0 => Ok(p),
+        _ => Err("expected a number strictly between 0 and 1, e.g. 0.8".into()),
+    }
+}
+
+fn quantile(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(q) if q > 0.0 && q <= 1.0 => Ok(q),
+        _ => Err("expected a number in (0, 1], e.g. 0.95 (1 keeps all rows)".into()),
+    }
+}
+
+fn positive(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err("expected a whole number >= 1".into()),
+    }
+}
+
+fn days(s: &str) -> Result<u32, String> {
+    match s.trim().parse::<u32>() {
+        Ok(d @ 1..=365) => Ok(d),
+        _ => Err("expected whole days from 1 to 365".into()),
+    }
+}
+
+fn tag(s: &str) -> Result<String, String> {
+    tag_number(s)
+        .map(|_| s.to_string())
+        .ok_or_else(|| "expected a positive integer (a tag directory name)".into())
+}
+
+fn protocols(s: &str) -> Result<Protocols, String> {
+    let mut out: Vec<Protocol> = Vec::new();
+    for item in s.split(',') {
+        let p: Protocol = item.parse().map_err(|_| {
+            let names: Vec<_> = Protocol::known_names().collect();
+            format!(
+                "unknown protocol {:?}: use numbers 0-255 or names ({})",
+                item.trim(),
+                names.join(", ")
+            )
+        })?;
+        if !out.contains(&p) {
+            out.push(p);
+        }
+    }
+    Ok(Protocols(out))
+}
+
+impl Cli {
+    /// The library's options.
+    pub fn profile_options(&self) -> ProfileOptions {
+        let mode = match self.seasonality_mode {
+            Mode::Additive => SeasonalityMode::Additive,
+            Mode::Multiplicative => SeasonalityMode::Multiplicative,
+        };
+        ProfileOptions {
+            protocols: self.protocols.0.clone(),
+            horizon: self.horizon,
+            interval_width: self.interval_width,
+            outlier_quantile: self.outlier_quantile,
+            ..ProfileOptions::default()
+        }
+        .with_seasonality_mode(mode)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn clap_definition_is_valid() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn values_are_validated() {
+        assert!(horizon("0").is_err());
+        assert_eq!(horizon("48"), Ok(48));
+        assert!(open_unit("1").is_err());
+        assert!(quantile("0").is_err());
+        assert_eq!(quantile("1"), Ok(1.0));
+        assert!(tag("0").is_err());
+        assert!(tag("abc").is_err());
+        assert_eq!(
+            protocols("tcp,6,udp,47").unwrap().0,
+            vec![Protocol::TCP, Protocol::UDP, Protocol(47)]
+        );
+        assert!(protocols("TCP,,UDP").is_err());
+        assert!(protocols("XYZ").is_err());
+    }
+}

@@ -140,13 +140,35 @@ fn row(rec: &csv::ByteRecord, cols: &[usize; 6], width: usize) -> Option<Row> {
     })
 }
 
+/// A reader that remembers the last byte it passed on.
+struct LastByte<R> {
+    inner: R,
+    last: Option<u8>,
+}
+
+impl<R: Read> Read for LastByte<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n > 0 {
+            self.last = Some(buf[n - 1]);
+        }
+        Ok(n)
+    }
+}
+
 /// Parses NEMEA CSV from `input`.
+///
+/// A last line without a line end is treated as malformed: the logger may
+/// still be writing it, and a cut row (`17` read as `1`) must not count.
 pub fn parse<R: Read>(input: R) -> Result<Parsed, ParseError> {
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .buffer_capacity(1 << 16)
-        .from_reader(input);
+        .from_reader(LastByte {
+            inner: input,
+            last: None,
+        });
     let mut rec = csv::ByteRecord::new();
     if !rdr.read_byte_record(&mut rec)? {
         return Err(ParseError::Empty);
@@ -154,10 +176,15 @@ pub fn parse<R: Read>(input: R) -> Result<Parsed, ParseError> {
     let mut cols = header_columns(&rec)?;
     let mut width = rec.len();
     let mut out = Parsed::default();
+    let mut last_line = 0;
+    let mut last_was_row = false;
     while rdr.read_byte_record(&mut rec)? {
         let line = rec.position().map_or(0, |p| p.line());
+        last_line = line;
+        last_was_row = false;
         if let Some(r) = row(&rec, &cols, width) {
             out.rows.push(r);
+            last_was_row = true;
             continue;
         }
         let looks_like_header = rec
@@ -177,6 +204,14 @@ pub fn parse<R: Read>(input: R) -> Result<Parsed, ParseError> {
             out.malformed_lines.push(line);
         }
     }
+    let unterminated = !matches!(rdr.get_ref().last, Some(b'\n' | b'\r'));
+    if unterminated && last_was_row {
+        out.rows.pop();
+        out.malformed += 1;
+        if out.malformed_lines.len() < MAX_LINE_NUMBERS {
+            out.malformed_lines.push(last_line);
+        }
+    }
     out.rows.sort_unstable();
     let before = out.rows.len();
     out.rows.dedup();
@@ -193,6 +228,21 @@ mod tests {
 
     fn p(s: &str) -> Result<Parsed, ParseError> {
         parse(s.as_bytes())
+    }
+
+    #[test]
+    fn an_unterminated_last_line_is_not_counted() {
+        let s = format!(
+            "{HEADER}10,2018-08-19T19:00:00,2018-08-19T20:00:00,1,2,17\n\
+             20,2018-08-19T20:00:00,2018-08-19T21:00:00,3,4,1"
+        );
+        let d = p(&s).unwrap();
+        assert_eq!(d.rows.len(), 1);
+        assert_eq!(d.rows[0].protocol, 17);
+        assert_eq!((d.malformed, d.malformed_lines.clone()), (1, vec![3]));
+        // The same row with its line end counts.
+        let d = p(&format!("{s}\n")).unwrap();
+        assert_eq!((d.rows.len(), d.malformed), (2, 0));
     }
 
     #[test]

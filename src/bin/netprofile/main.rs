@@ -119,8 +119,8 @@ fn run() -> anyhow::Result<ExitCode> {
     let jobs = cli
         .jobs
         .unwrap_or_else(|| thread::available_parallelism().map_or(1, |n| n.get()));
-    let found = np::discover(&cli.data_root, &cli.tags)
-        .with_context(|| format!("DATA_ROOT {}", cli.data_root.display()))?;
+    // The library's message names the root and its cause: no second chain.
+    let found = np::discover(&cli.data_root, &cli.tags).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut err = io::stderr().lock();
     if cli.verbose {
         for name in &found.ignored {

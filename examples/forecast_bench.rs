@@ -1,25 +1,34 @@
 //! Speed of the native forecaster: median microseconds per fit + 24-step
-//! predict for synthetic hourly-ish series of 400 and 8,760 points.
+//! predict, one core, on three kinds of series:
 //!
-//! `cargo run --release --example forecast_bench`
+//! - `smooth`: a clean synthetic series (sine + slope + uniform noise);
+//! - `nemea`: series of the shape `gen_nemea` writes (per-series level,
+//!   daily cycle, quieter weekends, slow trend, log-normal noise, 1% spikes,
+//!   55-minute steps), after netprofile's 0.95 outlier drop;
+//! - `cesnet`: the 9 series of `/work/shared/data/nemea/cesnet-hourly.csv`
+//!   (~360 points each), also after the outlier drop.
+//!
+//! `cargo run --release --example forecast_bench -- [CSV]`
 
 use std::hint::black_box;
 use std::time::Instant;
 use telescope_core::forecast::{ForecastConfig, SeasonalityMode};
 
 const HOUR_US: i64 = 3_600_000_000;
+const START_US: i64 = 1_534_704_514_098_000;
+const STEP_US: i64 = 55 * 60 * 1_000_000;
 
-fn series(n: usize) -> (Vec<i64>, Vec<f64>) {
+type Series = (Vec<i64>, Vec<f64>);
+
+fn smooth(n: usize) -> Series {
     let mut state = 0x2545_f491_4f6c_dd1d_u64;
-    let start = 1_534_704_514_000_000_i64;
-    let step = 55 * 60 * 1_000_000;
     (0..n)
         .map(|i| {
             state ^= state << 13;
             state ^= state >> 7;
             state ^= state << 17;
             let noise = (state >> 11) as f64 / (1u64 << 53) as f64 - 0.5;
-            let t = start + i as i64 * step;
+            let t = START_US + i as i64 * STEP_US;
             let day = (t % (24 * HOUR_US)) as f64 / (24 * HOUR_US) as f64;
             let y = 1e9 * (2.0 + 0.001 * i as f64 + (std::f64::consts::TAU * day).sin() + noise);
             (t, y)
@@ -27,16 +36,124 @@ fn series(n: usize) -> (Vec<i64>, Vec<f64>) {
         .unzip()
 }
 
-fn median_us(cfg: &ForecastConfig, n: usize, reps: usize) -> f64 {
-    let (ts, y) = series(n);
-    let last = ts[n - 1];
-    let future: Vec<i64> = (1..=24).map(|k| last + k * HOUR_US).collect();
+/// splitmix64, as in `gen_nemea`.
+struct Rng(u64);
+
+impl Rng {
+    fn uniform(&mut self) -> f64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
+    }
+    fn range(&mut self, lo: f64, hi: f64) -> f64 {
+        lo + (hi - lo) * self.uniform()
+    }
+    fn normal(&mut self) -> f64 {
+        let u = self.uniform().max(1e-300);
+        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * self.uniform()).cos()
+    }
+}
+
+/// `count` series of `n` points shaped like `gen_nemea`'s bytes.
+fn nemea(n: usize, count: usize) -> Vec<Series> {
+    let mut rng = Rng(7);
+    (0..count)
+        .map(|_| {
+            let bytes = 10f64.powf(rng.range(6.0, 11.0));
+            let daily = rng.range(0.15, 0.6);
+            let peak_hour = rng.range(11.0, 17.0);
+            let weekend = rng.range(0.65, 0.95);
+            let trend_per_day = rng.range(-0.005, 0.005);
+            let noise = rng.range(0.05, 0.2);
+            let (ts, y): Series = (0..n as i64)
+                .map(|i| {
+                    let t = START_US + i * STEP_US + (rng.range(0.0, 30e6) as i64 / 1000) * 1000;
+                    let hours = t as f64 / 3.6e9;
+                    let weekday = (hours / 24.0).floor().rem_euclid(7.0) as i64;
+                    let days = (t - START_US) as f64 / 8.64e10;
+                    let mut level = bytes
+                        * (1.0 + trend_per_day * days)
+                        * (1.0
+                            + daily
+                                * (std::f64::consts::TAU * (hours.rem_euclid(24.0) - peak_hour)
+                                    / 24.0)
+                                    .cos())
+                        * if weekday == 2 || weekday == 3 {
+                            weekend
+                        } else {
+                            1.0
+                        }
+                        * (noise * rng.normal()).exp();
+                    if rng.uniform() < 0.01 {
+                        level *= rng.range(3.0, 10.0);
+                    }
+                    (t, level.max(0.0).round())
+                })
+                .unzip();
+            drop_outliers(ts, y)
+        })
+        .collect()
+}
+
+/// netprofile's outlier drop: keep `y <= ` its 0.95 quantile (linear).
+fn drop_outliers(ts: Vec<i64>, y: Vec<f64>) -> Series {
+    let mut sorted = y.clone();
+    sorted.sort_by(f64::total_cmp);
+    let pos = 0.95 * (sorted.len() - 1) as f64;
+    let lo = pos.floor() as usize;
+    let hi = pos.ceil() as usize;
+    let q = sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64);
+    ts.into_iter().zip(y).filter(|(_, v)| *v <= q).unzip()
+}
+
+/// The 9 CESNET series (protocol x bytes/packets/flows), sorted by time.
+fn cesnet(path: &str) -> Vec<Series> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        eprintln!("{path}: unreadable, skipping the CESNET series");
+        return Vec::new();
+    };
+    let mut rows: Vec<(u8, i64, [f64; 3])> = Vec::new();
+    for line in text.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let (Some(ts), Ok(proto)) = (
+            telescope_core::netprofile::time::parse_timestamp(f[1].as_bytes()),
+            f[5].parse::<u8>(),
+        ) else {
+            continue;
+        };
+        let num = |s: &str| s.parse::<f64>().unwrap_or(0.0);
+        rows.push((proto, ts, [num(f[0]), num(f[4]), num(f[3])]));
+    }
+    let mut out = Vec::new();
+    for proto in [1u8, 6, 17] {
+        for m in 0..3 {
+            let mut r: Vec<(i64, f64)> = rows
+                .iter()
+                .filter(|x| x.0 == proto)
+                .map(|x| (x.1, x.2[m]))
+                .collect();
+            r.sort_by_key(|x| x.0);
+            let (ts, y) = r.into_iter().unzip();
+            out.push(drop_outliers(ts, y));
+        }
+    }
+    out
+}
+
+/// Median over `reps` rounds of the mean time per series of one round.
+fn median_us(cfg: &ForecastConfig, set: &[Series], reps: usize) -> f64 {
     let mut times: Vec<f64> = (0..reps)
         .map(|_| {
             let start = Instant::now();
-            let model = cfg.fit(black_box(&ts), black_box(&y)).expect("fit");
-            black_box(model.predict(&future, 0.8).expect("predict"));
-            start.elapsed().as_secs_f64() * 1e6
+            for (ts, y) in set {
+                let last = ts[ts.len() - 1];
+                let future: Vec<i64> = (1..=24).map(|k| last + k * HOUR_US).collect();
+                let model = cfg.fit(black_box(ts), black_box(y)).expect("fit");
+                black_box(model.predict(&future, 0.8).expect("predict"));
+            }
+            start.elapsed().as_secs_f64() * 1e6 / set.len() as f64
         })
         .collect();
     times.sort_by(f64::total_cmp);
@@ -44,6 +161,20 @@ fn median_us(cfg: &ForecastConfig, n: usize, reps: usize) -> f64 {
 }
 
 fn main() {
+    let csv = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "/work/shared/data/nemea/cesnet-hourly.csv".to_string());
+    let cesnet_all = cesnet(&csv);
+    let mut sets: Vec<(String, Vec<Series>, usize)> = vec![
+        ("smooth 400".into(), vec![smooth(400)], 301),
+        ("smooth 8760".into(), vec![smooth(8_760)], 31),
+        ("nemea 400".into(), nemea(400, 30), 31),
+        ("nemea 8760".into(), nemea(8_760, 5), 7),
+    ];
+    if !cesnet_all.is_empty() {
+        let n = cesnet_all.iter().map(|s| s.0.len()).max().unwrap_or(0);
+        sets.push((format!("cesnet {n}"), cesnet_all, 51));
+    }
     for (label, mode) in [
         ("additive", SeasonalityMode::Additive),
         ("multiplicative", SeasonalityMode::Multiplicative),
@@ -52,10 +183,11 @@ fn main() {
             seasonality_mode: mode,
             ..ForecastConfig::default()
         };
-        for (n, reps) in [(400, 301), (8_760, 31)] {
+        for (name, set, reps) in &sets {
             println!(
-                "{label:>14} {n:>6} points: median {:>9.1} us per fit+predict",
-                median_us(&cfg, n, reps)
+                "{label:>14} {name:>12} ({} series): median {:>9.1} us per fit+predict",
+                set.len(),
+                median_us(&cfg, set, *reps)
             );
         }
     }

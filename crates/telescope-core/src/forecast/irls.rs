@@ -5,8 +5,10 @@
 //!
 //! `sum w_i rho(r_i) + sigma^2 (k^2 + m^2) / 25 + (2 sigma^2 / tau) sum |delta_j| + sigma^2 / sigma_beta^2 sum beta_c^2`
 //!
-//! The L1 term is handled by majorisation (a reweighted ridge), the Huber
-//! loss by reweighting rows; multiplicative seasonality by Gauss-Newton.
+//! The L1 term is solved exactly for each weighted system by an active-set
+//! (feature-sign) search, the Huber loss by reweighting rows (updating the
+//! normal equations of the rows whose weight changed); multiplicative
+//! seasonality by Gauss-Newton.
 //! Everything is deterministic: a fixed start and a fixed iteration cap.
 
 use super::design::Layout;
@@ -19,14 +21,12 @@ const HUBER_K: f64 = 1.345;
 const MAD_TO_SIGMA: f64 = 1.482_602_218_505_602;
 /// Iteration cap of the robustness (and Gauss-Newton) loop.
 const MAX_OUTER: usize = 12;
-/// Iteration cap of the L1 majorisation loop.
-const MAX_INNER: usize = 50;
+/// Step cap of the L1 (feature-sign) solver.
+const MAX_LASSO_STEPS: usize = 200;
 /// Outer loop stops when no coefficient moves more than this (scaled units).
 const OUTER_TOLERANCE: f64 = 1e-6;
-/// Inner loop tolerance (scaled units).
-const INNER_TOLERANCE: f64 = 1e-9;
-/// Smallest |delta| used in the L1 majoriser.
-const L1_FLOOR: f64 = 1e-7;
+/// Relative slack of the L1 optimality check `|gradient| <= mu`.
+const LASSO_TOLERANCE: f64 = 1e-9;
 /// Prior variance of the intercept and base slope (Prophet: N(0, 5)).
 const TREND_PRIOR_VAR: f64 = 25.0;
 
@@ -228,9 +228,15 @@ impl Problem<'_> {
     }
 }
 
-/// Minimises `theta' A theta - 2 b' theta + penalties` for a fixed system:
-/// Gaussian priors on intercept, slope and Fourier terms, the Laplace (L1)
-/// prior on slope changes by majorisation (a reweighted ridge).
+/// Minimises `theta' A theta / 2 - b' theta + penalties` for a fixed system
+/// exactly: Gaussian priors on intercept, slope and Fourier terms (a ridge),
+/// the Laplace (L1) prior on slope changes by feature-sign search (Lee et
+/// al. 2007), an active-set method: solve the smooth problem on the nonzero
+/// slope changes with their signs fixed, line-search to the best sign
+/// crossing, and add the slope change whose optimality condition is most
+/// violated, until the optimality conditions hold. `start` warm-starts the
+/// active set and signs; each step is one small Cholesky solve and the
+/// objective decreases strictly, so a handful of steps suffice.
 fn solve_sparse(
     system: &NormalEquations,
     n_trend: usize,
@@ -238,30 +244,161 @@ fn solve_sparse(
     start: Option<&[f64]>,
     settings: &Settings,
 ) -> Option<Vec<f64>> {
+    let p = system.len();
     let tau = settings.changepoint_prior_scale;
     let beta_var = settings.seasonality_prior_scale.powi(2);
-    let mut theta: Option<Vec<f64>> = start.map(<[f64]>::to_vec);
-    for _ in 0..MAX_INNER {
-        let ridge: Vec<f64> = (0..system.len())
-            .map(|c| match c {
-                0 | 1 => sigma2 / TREND_PRIOR_VAR,
-                c if c < n_trend => {
-                    let delta = theta.as_ref().map_or(tau, |t| t[c].abs());
-                    sigma2 / (tau * delta.max(L1_FLOOR))
-                }
-                _ => sigma2 / beta_var,
-            })
-            .collect();
-        let next = system.solve(&ridge)?;
-        let moved = theta
-            .as_ref()
-            .map_or(f64::INFINITY, |t| max_abs_diff(t, &next));
-        theta = Some(next);
-        if moved < INNER_TOLERANCE {
+    let penalised = |c: usize| (2..n_trend).contains(&c);
+    let ridge: Vec<f64> = (0..p)
+        .map(|c| match c {
+            0 | 1 => sigma2 / TREND_PRIOR_VAR,
+            c if c < n_trend => 0.0,
+            _ => sigma2 / beta_var,
+        })
+        .collect();
+    // L1 weight in the halved objective: (sigma^2 / tau) sum |delta_j|.
+    let mu = sigma2 / tau;
+    let lasso = Lasso {
+        system,
+        ridge: &ridge,
+        mu,
+        n_trend,
+    };
+    let mut theta: Vec<f64> = match start {
+        Some(t) => t.to_vec(),
+        None => vec![0.0; p],
+    };
+    let mut sign: Vec<f64> = (0..p)
+        .map(|c| if penalised(c) { signum0(theta[c]) } else { 0.0 })
+        .collect();
+    let mut cols: Vec<usize> = Vec::with_capacity(p);
+    let mut scratch = Vec::new();
+    let mut sub = Vec::new();
+    let mut target = vec![0.0; p];
+    let mut shift = vec![0.0; p];
+    let mut grad = vec![0.0; p];
+    let mut best_f = lasso.objective(&theta);
+    let mut solved = false;
+    for _ in 0..MAX_LASSO_STEPS {
+        // Smooth optimum on the active columns with the signs fixed.
+        cols.clear();
+        cols.extend((0..p).filter(|&c| !penalised(c) || sign[c] != 0.0));
+        for c in 0..p {
+            shift[c] = mu * sign[c];
+        }
+        if !system.solve_subset(&cols, &ridge, &shift, &mut scratch, &mut sub) {
+            return None;
+        }
+        target.fill(0.0);
+        for (&c, &v) in cols.iter().zip(&sub) {
+            target[c] = v;
+        }
+        solved = true;
+        // Discrete line search over the target and the sign crossings.
+        let mut next = target.clone();
+        let mut next_f = lasso.objective(&target);
+        let mut consistent = true;
+        for &c in cols.iter().filter(|&&c| penalised(c)) {
+            if signum0(target[c]) == sign[c] {
+                continue;
+            }
+            consistent = false;
+            let denom = theta[c] - target[c];
+            if denom == 0.0 {
+                continue;
+            }
+            let alpha = theta[c] / denom;
+            if !(0.0..1.0).contains(&alpha) {
+                continue;
+            }
+            let mut point: Vec<f64> = theta
+                .iter()
+                .zip(&target)
+                .map(|(a, b)| a + alpha * (b - a))
+                .collect();
+            point[c] = 0.0;
+            let f = lasso.objective(&point);
+            if f < next_f {
+                next_f = f;
+                next = point;
+            }
+        }
+        if next_f > best_f && !consistent {
+            // No decrease along the segment (rounding): keep the current point.
             break;
         }
+        theta = next;
+        best_f = next_f.min(best_f);
+        for c in (0..p).filter(|&c| penalised(c)) {
+            sign[c] = signum0(theta[c]);
+        }
+        if !consistent {
+            continue;
+        }
+        // Inactive slope changes: add the worst violator of |grad| <= mu.
+        lasso.smooth_gradient(&theta, &mut grad);
+        let worst = (0..p)
+            .filter(|&c| penalised(c) && sign[c] == 0.0)
+            .map(|c| (c, grad[c].abs()))
+            .filter(|&(_, g)| g > mu * (1.0 + LASSO_TOLERANCE))
+            .max_by(|a, b| a.1.total_cmp(&b.1));
+        match worst {
+            Some((c, _)) => sign[c] = -signum0(grad[c]),
+            None => break,
+        }
     }
-    theta
+    (solved && theta.iter().all(|v| v.is_finite())).then_some(theta)
+}
+
+/// Signum with `signum0(0) == 0`.
+fn signum0(v: f64) -> f64 {
+    if v > 0.0 {
+        1.0
+    } else if v < 0.0 {
+        -1.0
+    } else {
+        0.0
+    }
+}
+
+/// The halved penalised objective of [`solve_sparse`].
+struct Lasso<'a> {
+    system: &'a NormalEquations,
+    ridge: &'a [f64],
+    mu: f64,
+    n_trend: usize,
+}
+
+impl Lasso<'_> {
+    /// `(A + diag(ridge)) theta - b`.
+    fn smooth_gradient(&self, theta: &[f64], out: &mut [f64]) {
+        let p = self.system.len();
+        for (i, o) in out.iter_mut().enumerate().take(p) {
+            let mut s = self.ridge[i] * theta[i] - self.system.rhs(i);
+            for (j, t) in theta.iter().enumerate() {
+                if *t != 0.0 {
+                    s += self.system.gram(i, j) * t;
+                }
+            }
+            *o = s;
+        }
+    }
+
+    /// `theta' (A + diag(ridge)) theta / 2 - b' theta + mu sum |delta|`.
+    fn objective(&self, theta: &[f64]) -> f64 {
+        let p = self.system.len();
+        let mut f = 0.0;
+        for i in 0..p {
+            if theta[i] == 0.0 {
+                continue;
+            }
+            let mut q = 0.5 * (self.system.gram(i, i) + self.ridge[i]) * theta[i];
+            for j in i + 1..p {
+                q += self.system.gram(i, j) * theta[j];
+            }
+            f += theta[i] * (q - self.system.rhs(i));
+        }
+        f + self.mu * theta[2..self.n_trend].iter().map(|d| d.abs()).sum::<f64>()
+    }
 }
 
 fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {

@@ -40,61 +40,95 @@ impl NormalEquations {
         }
     }
 
-    /// Solves `(X'WX + diag(ridge)) b = X'Wy`; `None` when not positive
-    /// definite even after a small jitter.
-    pub fn solve(&self, ridge: &[f64]) -> Option<Vec<f64>> {
-        let scale = (0..self.p)
-            .map(|i| self.gram[i * self.p + i])
-            .fold(0.0_f64, f64::max)
-            .max(1.0);
-        [0.0, 1e-12, 1e-8]
-            .iter()
-            .find_map(|jitter| self.solve_with(ridge, jitter * scale))
+    /// Entry `(i, j)` of `X'WX` (either triangle).
+    pub fn gram(&self, i: usize, j: usize) -> f64 {
+        let (a, b) = if i <= j { (i, j) } else { (j, i) };
+        self.gram[a * self.p + b]
     }
 
-    fn solve_with(&self, ridge: &[f64], jitter: f64) -> Option<Vec<f64>> {
-        let p = self.p;
-        let mut l = self.gram.clone();
-        for i in 0..p {
-            l[i * p + i] += ridge[i] + jitter;
-        }
-        // In-place Cholesky on the upper triangle: A = U'U.
-        for i in 0..p {
-            let mut d = l[i * p + i];
-            for k in 0..i {
-                d -= l[k * p + i] * l[k * p + i];
-            }
-            if !(d > 0.0 && d.is_finite()) {
-                return None;
-            }
-            let d = d.sqrt();
-            l[i * p + i] = d;
-            for j in i + 1..p {
-                let mut s = l[i * p + j];
-                for k in 0..i {
-                    s -= l[k * p + i] * l[k * p + j];
-                }
-                l[i * p + j] = s / d;
-            }
-        }
-        // U'z = rhs, then U b = z.
-        let mut b = self.rhs.clone();
-        for i in 0..p {
-            let mut s = b[i];
-            for k in 0..i {
-                s -= l[k * p + i] * b[k];
-            }
-            b[i] = s / l[i * p + i];
-        }
-        for i in (0..p).rev() {
-            let mut s = b[i];
-            for k in i + 1..p {
-                s -= l[i * p + k] * b[k];
-            }
-            b[i] = s / l[i * p + i];
-        }
-        b.iter().all(|v| v.is_finite()).then_some(b)
+    /// Entry `i` of `X'Wy`.
+    pub fn rhs(&self, i: usize) -> f64 {
+        self.rhs[i]
     }
+
+    /// Solves the system restricted to the columns `cols` (the others held
+    /// at 0): `(X'WX + diag(ridge))[cols, cols] b = X'Wy[cols] - shift[cols]`.
+    /// `out` receives one value per entry of `cols`; `scratch` is reused.
+    /// Returns false when not positive definite even after a small jitter.
+    pub fn solve_subset(
+        &self,
+        cols: &[usize],
+        ridge: &[f64],
+        shift: &[f64],
+        scratch: &mut Vec<f64>,
+        out: &mut Vec<f64>,
+    ) -> bool {
+        let m = cols.len();
+        let scale = cols
+            .iter()
+            .map(|&c| self.gram[c * self.p + c])
+            .fold(0.0_f64, f64::max)
+            .max(1.0);
+        for jitter in [0.0, 1e-12, 1e-8] {
+            scratch.clear();
+            scratch.resize(m * m, 0.0);
+            for (a, &ca) in cols.iter().enumerate() {
+                for (b, &cb) in cols.iter().enumerate().skip(a) {
+                    scratch[a * m + b] = self.gram(ca, cb);
+                }
+                scratch[a * m + a] += ridge[ca] + jitter * scale;
+            }
+            out.clear();
+            out.extend(cols.iter().map(|&c| self.rhs[c] - shift[c]));
+            if cholesky_solve(scratch, m, out) {
+                return true;
+            }
+        }
+        false
+    }
+}
+
+/// Solves `A b = rhs` in place (`b` overwrites `rhs`) for a symmetric
+/// positive definite `m x m` matrix given by its upper triangle in `a`
+/// (destroyed). False when `A` is not positive definite.
+fn cholesky_solve(a: &mut [f64], m: usize, rhs: &mut [f64]) -> bool {
+    // A = U'U, U upper triangular, computed row by row.
+    for i in 0..m {
+        let (done, rest) = a.split_at_mut(i * m);
+        let row = &mut rest[..m];
+        for k in 0..i {
+            let uk = &done[k * m..(k + 1) * m];
+            let f = uk[i];
+            if f != 0.0 {
+                for (r, u) in row[i..].iter_mut().zip(&uk[i..]) {
+                    *r -= f * u;
+                }
+            }
+        }
+        let d = row[i];
+        if !(d > 0.0 && d.is_finite()) {
+            return false;
+        }
+        let d = d.sqrt();
+        let inv = 1.0 / d;
+        row[i] = d;
+        for r in &mut row[i + 1..] {
+            *r *= inv;
+        }
+    }
+    for i in 0..m {
+        let mut s = rhs[i];
+        for k in 0..i {
+            s -= a[k * m + i] * rhs[k];
+        }
+        rhs[i] = s / a[i * m + i];
+    }
+    for i in (0..m).rev() {
+        let row = &a[i * m..(i + 1) * m];
+        let s = rhs[i] - dot(&row[i + 1..], &rhs[i + 1..]);
+        rhs[i] = s / row[i];
+    }
+    rhs.iter().all(|v| v.is_finite())
 }
 
 /// Dot product.

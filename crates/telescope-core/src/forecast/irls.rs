@@ -23,8 +23,9 @@ const MAD_TO_SIGMA: f64 = 1.482_602_218_505_602;
 const MAX_OUTER: usize = 12;
 /// Step cap of the L1 (feature-sign) solver.
 const MAX_LASSO_STEPS: usize = 200;
-/// Outer loop stops when no coefficient moves more than this (scaled units).
-const OUTER_TOLERANCE: f64 = 1e-6;
+/// Outer loop stops when no fitted value moves more than this share of the
+/// robust residual scale (changes far below the noise cannot matter).
+const OUTER_TOLERANCE: f64 = 1e-3;
 /// Relative slack of the L1 optimality check `|gradient| <= mu`.
 const LASSO_TOLERANCE: f64 = 1e-9;
 /// Prior variance of the intercept and base slope (Prophet: N(0, 5)).
@@ -85,9 +86,7 @@ impl Problem<'_> {
     /// Normal equations of all rows with base weights (additive design).
     pub fn base_system(&self) -> NormalEquations {
         let mut system = NormalEquations::new(self.layout.width());
-        for i in 0..self.n() {
-            system.add(self.row(i), self.w[i], self.y[i]);
-        }
+        system.add_rows(self.x, self.w, self.y);
         system
     }
 
@@ -133,38 +132,44 @@ impl Problem<'_> {
             }
         };
         let mut residuals = vec![0.0; n];
-        let mut lin = vec![0.0; p];
+        let mut scratch = Vec::with_capacity(n);
+        let mut batch = RowBatch::default();
         let mut system = base.clone();
         let mut lin_theta = theta.clone();
         for outer in 0..MAX_OUTER {
             if settings.mode == SeasonalityMode::Multiplicative {
                 lin_theta.clone_from(&theta);
                 system = NormalEquations::new(p);
+                batch.clear();
                 for (i, h) in huber.iter().enumerate() {
-                    let target = self.linear_row(i, &lin_theta, settings.mode, &mut lin);
-                    system.add(&lin, self.w[i] * h, target);
+                    batch.push_linear(self, i, &lin_theta, settings.mode, self.w[i] * h);
                 }
+                batch.flush_into(&mut system);
             }
             let start = (warm || outer > 0).then_some(theta.as_slice());
-            let next = solve_sparse(&system, n_trend, sigma2, start, settings)?;
-            let moved = max_abs_diff(&theta, &next);
-            theta = next;
+            theta = solve_sparse(&system, n_trend, sigma2, start, settings)?;
+            // Largest change of a fitted value since the last iteration.
+            let mut moved = 0.0_f64;
             for (i, r) in residuals.iter_mut().enumerate() {
-                *r = self.y[i] - predict_row(self.row(i), &theta, n_trend, settings.mode);
+                let new = self.y[i] - predict_row(self.row(i), &theta, n_trend, settings.mode);
+                moved = moved.max((new - *r).abs());
+                *r = new;
             }
-            let scale = robust_scale(&residuals).max(1e-9);
+            let scale = robust_scale(&residuals, &mut scratch).max(1e-9);
             sigma2 = scale * scale;
-            if outer > 0 && moved < OUTER_TOLERANCE {
+            if outer > 0 && moved < OUTER_TOLERANCE * scale {
                 break;
             }
             if settings.robust {
+                batch.clear();
                 for (i, (h, r)) in huber.iter_mut().zip(&residuals).enumerate() {
                     let new = (HUBER_K * scale / r.abs()).min(1.0);
                     if new != *h && settings.mode == SeasonalityMode::Additive {
-                        system.add(self.row(i), self.w[i] * (new - *h), self.y[i]);
+                        batch.push(self.row(i), self.w[i] * (new - *h), self.y[i]);
                     }
                     *h = new;
                 }
+                batch.flush_into(&mut system);
             }
         }
         Some(Estimate {
@@ -212,11 +217,12 @@ impl Problem<'_> {
         settings: &Settings,
     ) -> Option<Vec<f64>> {
         let mut system = estimate.system.clone();
-        let mut lin = vec![0.0; self.layout.width()];
+        let mut batch = RowBatch::default();
         for i in end..self.n() {
-            let target = self.linear_row(i, &estimate.lin_theta, settings.mode, &mut lin);
-            system.add(&lin, -self.w[i] * estimate.huber[i], target);
+            let weight = -self.w[i] * estimate.huber[i];
+            batch.push_linear(self, i, &estimate.lin_theta, settings.mode, weight);
         }
+        batch.flush_into(&mut system);
         let sigma2 = estimate.sigma * estimate.sigma;
         solve_sparse(
             &system,
@@ -401,11 +407,49 @@ impl Lasso<'_> {
     }
 }
 
-fn max_abs_diff(a: &[f64], b: &[f64]) -> f64 {
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f64::max)
+/// Rows waiting to be added to normal equations in one blocked update.
+#[derive(Debug, Default)]
+struct RowBatch {
+    xs: Vec<f64>,
+    ws: Vec<f64>,
+    ys: Vec<f64>,
+}
+
+impl RowBatch {
+    fn clear(&mut self) {
+        self.xs.clear();
+        self.ws.clear();
+        self.ys.clear();
+    }
+
+    fn push(&mut self, x: &[f64], w: f64, y: f64) {
+        self.xs.extend_from_slice(x);
+        self.ws.push(w);
+        self.ys.push(y);
+    }
+
+    /// Pushes row `i` of `problem`, linearised at `theta` (see
+    /// [`Problem::linear_row`]).
+    fn push_linear(
+        &mut self,
+        problem: &Problem<'_>,
+        i: usize,
+        theta: &[f64],
+        mode: SeasonalityMode,
+        w: f64,
+    ) {
+        let p = problem.layout.width();
+        let at = self.xs.len();
+        self.xs.resize(at + p, 0.0);
+        let y = problem.linear_row(i, theta, mode, &mut self.xs[at..]);
+        self.ws.push(w);
+        self.ys.push(y);
+    }
+
+    fn flush_into(&mut self, system: &mut NormalEquations) {
+        system.add_rows(&self.xs, &self.ws, &self.ys);
+        self.clear();
+    }
 }
 
 /// Trend and seasonal parts of one design row.
@@ -435,9 +479,10 @@ fn variance(v: &[f64]) -> f64 {
 }
 
 /// Normal-consistent median absolute deviation from zero.
-pub(super) fn robust_scale(residuals: &[f64]) -> f64 {
-    let mut abs: Vec<f64> = residuals.iter().map(|r| r.abs()).collect();
-    median(&mut abs) * MAD_TO_SIGMA
+pub(super) fn robust_scale(residuals: &[f64], scratch: &mut Vec<f64>) -> f64 {
+    scratch.clear();
+    scratch.extend(residuals.iter().map(|r| r.abs()));
+    median(scratch) * MAD_TO_SIGMA
 }
 
 /// Median (mean of the two middle values for even lengths; 0 when empty).

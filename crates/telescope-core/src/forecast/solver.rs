@@ -40,6 +40,48 @@ impl NormalEquations {
         }
     }
 
+    /// Adds the rows of the row-major `xs` (`ws.len()` rows) with weights
+    /// `ws` and targets `ys`: the same sums as [`NormalEquations::add`] per
+    /// row, four rows at a time so each Gram entry is loaded and stored once
+    /// per four rows.
+    pub fn add_rows(&mut self, xs: &[f64], ws: &[f64], ys: &[f64]) {
+        let p = self.p;
+        debug_assert_eq!(xs.len(), ws.len() * p);
+        let mut chunks = xs.chunks_exact(4 * p);
+        let mut r = 0;
+        for block in &mut chunks {
+            let (x0, rest) = block.split_at(p);
+            let (x1, rest) = rest.split_at(p);
+            let (x2, x3) = rest.split_at(p);
+            let (w, y) = (&ws[r..r + 4], &ys[r..r + 4]);
+            r += 4;
+            for i in 0..p {
+                let a = [w[0] * x0[i], w[1] * x1[i], w[2] * x2[i], w[3] * x3[i]];
+                if a == [0.0; 4] {
+                    continue;
+                }
+                self.rhs[i] += a[0] * y[0] + a[1] * y[1] + a[2] * y[2] + a[3] * y[3];
+                let g = &mut self.gram[i * p + i..(i + 1) * p];
+                for ((((g, v0), v1), v2), v3) in g
+                    .iter_mut()
+                    .zip(&x0[i..])
+                    .zip(&x1[i..])
+                    .zip(&x2[i..])
+                    .zip(&x3[i..])
+                {
+                    *g += a[0] * v0 + a[1] * v1 + a[2] * v2 + a[3] * v3;
+                }
+            }
+        }
+        for (x, (w, y)) in chunks
+            .remainder()
+            .chunks_exact(p)
+            .zip(ws[r..].iter().zip(&ys[r..]))
+        {
+            self.add(x, *w, *y);
+        }
+    }
+
     /// Entry `(i, j)` of `X'WX` (either triangle).
     pub fn gram(&self, i: usize, j: usize) -> f64 {
         let (a, b) = if i <= j { (i, j) } else { (j, i) };

@@ -9,6 +9,12 @@ pub(super) const HOUR_US: i64 = 3_600_000_000;
 pub(super) const DAY_US: i64 = 24 * HOUR_US;
 /// Microseconds in one week.
 pub(super) const WEEK_US: i64 = 7 * DAY_US;
+/// Shortest history (last minus first timestamp) that gets a trend slope
+/// and changepoints. A shorter history is fitted as a flat level: a slope
+/// estimated over seconds or microseconds (e.g. rows logged in one burst)
+/// would be extrapolated over hours to absurd values. Seasonal terms need
+/// two periods anyway, so such a history has none either.
+pub(super) const MIN_TREND_SPAN_US: i64 = HOUR_US;
 
 /// One periodic component: `order` sine/cosine pairs of period `period_us`.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -22,34 +28,50 @@ pub(super) struct Seasonality {
 /// Column layout of the design matrix: `[1, t, (t - s_j)+ .., sin/cos ..]`.
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct Layout {
-    /// Timestamp mapped to t = 0 (earliest history point).
+    /// Timestamp mapped to t = 0 (earliest history point, or a day before
+    /// the last one when [`Layout::flat`]).
     pub t_start: i64,
-    /// Microseconds mapped to one unit of t (history span).
+    /// Microseconds mapped to one unit of t (history span, a day when flat).
     pub t_span: f64,
     /// Candidate changepoints in scaled time.
     pub changepoints: Vec<f64>,
     /// Periodic components, in column order.
     pub seasonalities: Vec<Seasonality>,
+    /// History shorter than [`MIN_TREND_SPAN_US`]: the slope column is
+    /// zero (the fit is a flat level) and there are no changepoints.
+    pub flat: bool,
 }
 
 impl Layout {
     /// Places Prophet-style changepoints: `count` history rows evenly spread
-    /// over the first `range` fraction of the sorted rows.
+    /// over the first `range` fraction of the sorted rows. A history spanning
+    /// less than [`MIN_TREND_SPAN_US`] gets a flat level only.
     pub fn new(
         sorted_ts: &[i64],
         count: usize,
         range: f64,
         seasonalities: Vec<Seasonality>,
     ) -> Self {
-        let t_start = sorted_ts[0];
         let span = span_us(sorted_ts);
-        let t_span = if span > 0 { span as f64 } else { DAY_US as f64 };
+        let flat = span < MIN_TREND_SPAN_US;
+        // A flat history is scaled as if it spanned the day before its last
+        // point, so that t = 1 is still the end of the history.
+        let (t_start, t_span) = if flat {
+            let last = sorted_ts[sorted_ts.len() - 1];
+            (last.saturating_sub(DAY_US), DAY_US as f64)
+        } else {
+            (sorted_ts[0], span as f64)
+        };
         let mut layout = Layout {
             t_start,
             t_span,
             changepoints: Vec::new(),
-            seasonalities,
+            seasonalities: if flat { Vec::new() } else { seasonalities },
+            flat,
         };
+        if flat {
+            return layout;
+        }
         let hist = (sorted_ts.len() as f64 * range.clamp(0.0, 1.0)).floor() as usize;
         let count = count.min(hist.saturating_sub(1));
         if count > 0 {
@@ -88,7 +110,7 @@ impl Layout {
     pub fn fill_row(&self, ts: i64, row: &mut [f64]) {
         let t = self.scaled_time(ts);
         row[0] = 1.0;
-        row[1] = t;
+        row[1] = if self.flat { 0.0 } else { t };
         for (cell, s) in row[2..].iter_mut().zip(&self.changepoints) {
             *cell = (t - s).max(0.0);
         }

@@ -9,6 +9,12 @@
 //! calibrated on hold-out days of the history with trend uncertainty growing
 //! with the horizon.
 //!
+//! A history spanning less than an hour (last minus first timestamp, e.g.
+//! rows logged within one second) is fitted as a flat level: no trend slope,
+//! no changepoints and no seasonal terms, since a slope estimated over so
+//! short a span would extrapolate to absurd values. Seasonal terms need two
+//! of their periods of history (two days, two weeks).
+//!
 //! An unfitted [`ForecastConfig`] has [`ForecastConfig::fit`] returning a
 //! [`FittedModel`], whose [`FittedModel::predict`] returns a plain
 //! [`Forecast`]. Timestamps are microseconds since the Unix epoch (UTC).

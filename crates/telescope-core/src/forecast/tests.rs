@@ -314,6 +314,54 @@ fn degenerate_histories_give_finite_forecasts() {
 }
 
 #[test]
+fn histories_spanning_less_than_an_hour_forecast_a_flat_level() {
+    // 40 rows logged within 49 µs, with a steep apparent slope.
+    let ts: Vec<i64> = (0..40).map(|i| START + (i * 49) / 39).collect();
+    let y: Vec<f64> = (0..40).map(|i| 1e6 + 1e4 * f64::from(i)).collect();
+    let (lo, hi) = (1e6, 1e6 + 39e4);
+    let last = ts[ts.len() - 1];
+    let future: Vec<i64> = (1..=24).map(|k| last + k * HOUR_US).collect();
+    for mode in [SeasonalityMode::Additive, SeasonalityMode::Multiplicative] {
+        let config = ForecastConfig {
+            seasonality_mode: mode,
+            ..ForecastConfig::default()
+        };
+        // Also shuffled and with a repeated timestamp.
+        let mut ts2 = ts.clone();
+        ts2.reverse();
+        ts2[0] = ts2[1];
+        for ts in [&ts, &ts2] {
+            let fc = config.fit(ts, &y).unwrap().predict(&future, 0.8).unwrap();
+            for k in 0..24 {
+                assert!(
+                    (lo..=hi).contains(&fc.yhat[k]),
+                    "{mode:?} step {k}: {} outside [{lo}, {hi}]",
+                    fc.yhat[k]
+                );
+                assert!(fc.lower[k] <= fc.yhat[k] && fc.yhat[k] <= fc.upper[k]);
+                assert!(fc.upper[k] - fc.lower[k] < 10.0 * (hi - lo), "{fc:?}");
+            }
+            assert!(fc.upper[23] - fc.lower[23] >= fc.upper[0] - fc.lower[0]);
+        }
+    }
+    // Just under an hour: still flat. An hour or more: a slope.
+    let config = ForecastConfig::default();
+    let flat = config
+        .fit(&[0, HOUR_US - 1], &[3.0, 5.0])
+        .unwrap()
+        .predict(&[2 * HOUR_US], 0.8)
+        .unwrap();
+    assert!((3.0..=5.0).contains(&flat.yhat[0]), "{flat:?}");
+    let sloped = config
+        .fit(&[0, HOUR_US], &[3.0, 5.0])
+        .unwrap()
+        .predict(&[2 * HOUR_US, 3 * HOUR_US], 0.8)
+        .unwrap();
+    assert!((sloped.yhat[0] - 7.0).abs() < 0.1, "{sloped:?}");
+    assert!((sloped.yhat[1] - 9.0).abs() < 0.2, "{sloped:?}");
+}
+
+#[test]
 fn multiplicative_mode_recovers_relative_seasonality() {
     let mut rng = Rng(13);
     let truth =

@@ -132,8 +132,9 @@ pub struct FittedModel {
     mode: SeasonalityMode,
     theta: Vec<f64>,
     y_scale: f64,
-    /// Standard deviation of one-step-ahead noise, scaled units.
-    noise_sd: f64,
+    /// Standard deviation of one-step-ahead noise below and above the
+    /// forecast, scaled units.
+    noise_sd: [f64; 2],
     /// Mean |slope change| (Laplace scale of future changes), scaled units.
     change_scale: f64,
     /// See [`ForecastConfig::noise_growth_per_day`].
@@ -309,14 +310,34 @@ impl ForecastConfig {
     }
 }
 
-/// Normal-consistent scale of hold-out errors from their 80% absolute
-/// quantile (robust to a spike in a held-out day, exact for Gaussian errors);
-/// 0 without errors.
-fn holdout_scale(errors: &[f64]) -> f64 {
-    if errors.is_empty() {
+/// Normal-consistent scales of the hold-out errors below and above the
+/// forecast (negative and positive errors), each from the 80% quantile of
+/// the absolute errors of its side (robust to a spike in a held-out day,
+/// exact for Gaussian errors); traffic errors are skewed (bursts upward), so
+/// the band is asymmetric. A side with fewer than [`MIN_SIDE_ERRORS`] errors
+/// uses the scale of all errors; 0 without errors.
+fn holdout_scales(errors: &[f64]) -> [f64; 2] {
+    let both = abs_quantile_scale(errors.iter().copied());
+    let side = |positive: bool| {
+        let side = errors.iter().filter(|e| (**e > 0.0) == positive);
+        if side.clone().count() < MIN_SIDE_ERRORS {
+            both
+        } else {
+            abs_quantile_scale(side.copied())
+        }
+    };
+    [side(false), side(true)]
+}
+
+/// Hold-out errors a side of the band needs for its own scale.
+const MIN_SIDE_ERRORS: usize = 8;
+
+/// 80% quantile of `|e|` over the normal 90% quantile; 0 when empty.
+fn abs_quantile_scale(errors: impl Iterator<Item = f64>) -> f64 {
+    let mut abs: Vec<f64> = errors.map(f64::abs).collect();
+    if abs.is_empty() {
         return 0.0;
     }
-    let mut abs: Vec<f64> = errors.iter().map(|e| e.abs()).collect();
     abs.sort_by(f64::total_cmp);
     let pos = 0.8 * (abs.len() - 1) as f64;
     let lo = pos.floor() as usize;
@@ -346,7 +367,7 @@ impl FittedModel {
         } else {
             deltas.iter().map(|d| d.abs()).sum::<f64>() / deltas.len() as f64 + 1e-8
         };
-        let noise_sd = holdout_scale(holdout_errors).max(estimate.sigma);
+        let noise_sd = holdout_scales(holdout_errors).map(|s| s.max(estimate.sigma));
         FittedModel {
             layout,
             mode: config.seasonality_mode,
@@ -384,11 +405,13 @@ impl FittedModel {
             let trend_var =
                 band::trend_variance(rate, self.change_scale, ahead) * trend_gain.powi(2);
             let days_ahead = (ahead * self.layout.t_span / DAY_US as f64).max(0.0);
-            let noise_var = self.noise_sd.powi(2) * (1.0 + self.noise_growth_per_day * days_ahead);
-            let half = z * (noise_var + trend_var).sqrt();
+            let growth = 1.0 + self.noise_growth_per_day * days_ahead;
+            let [below, above] = self
+                .noise_sd
+                .map(|sd| z * (sd * sd * growth + trend_var).sqrt());
             out.yhat.push(mean * self.y_scale);
-            out.lower.push((mean - half) * self.y_scale);
-            out.upper.push((mean + half) * self.y_scale);
+            out.lower.push((mean - below) * self.y_scale);
+            out.upper.push((mean + above) * self.y_scale);
         }
         Ok(out)
     }

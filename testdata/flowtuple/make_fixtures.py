@@ -349,6 +349,9 @@ def main():
     for i, t in enumerate([10, 10, 20, 20, 10]):
         reap.append(rec(t, "20.30.40.%d" % i, "44.0.0.%d" % i, 80, 443 + i, 6, 40, i + 1))
     write_avro("reappear.avro", V3, reap, "null", sync_interval=1 << 20)
+    # prefix2asn beyond 32 bits (AS numbers are 32-bit): a data error.
+    write_avro("badasn.avro", V3, [rec(10, "1.2.3.4", "44.0.0.1", 1, 80, 6, 40, 1, asn=1 << 32)],
+               "null", sync_interval=1 << 20)
     groups = []
     for j, t in enumerate([100, 160, 220]):
         groups.append([rec(t, "20.30.40.%d" % (i + j), "44.0.0.%d" % i, 1000 + i, 80 + j, 6, 40,

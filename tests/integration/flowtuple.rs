@@ -75,7 +75,8 @@ fn golden_cases() {
 
 #[test]
 fn error_messages_name_file_offset_and_cause() {
-    let cases: [(&str, &str, &str); 10] = [
+    let cases: [(&str, &str, &str); 11] = [
+        ("badasn.avro", "unfiltered", "badasn.avro: corrupt file: block 0 at byte offset 872: record 0 of the block: prefix2asn value 4294967296 is not a 32-bit AS number"),
         ("truncated.avro", "unfiltered", "truncated.avro: truncated file: block 2 at byte offset 1152: the file ends inside the block data (61 of 122 bytes present)"),
         ("badsync.avro", "unfiltered", "badsync.avro: corrupt file: block 1 at byte offset 1012: sync marker does not match the header's"),
         ("reappear.avro", "unfiltered", "reappear.avro: timestamp 10 reappears (block 0 at byte offset 872) after its interval was complete"),

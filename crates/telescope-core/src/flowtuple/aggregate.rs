@@ -20,7 +20,7 @@ struct KeyAgg {
     bytes: i128,
     src: IpSet,
     dst: IpSet,
-    asns: FxHashSet<i64>,
+    asns: FxHashSet<u32>,
 }
 
 /// What one record contributes, computed once and added to every series the
@@ -30,7 +30,7 @@ struct Contribution {
     bytes: i128,
     src: Option<u32>,
     dst: Option<u32>,
-    asn: i64,
+    asn: u32,
 }
 
 impl KeyAgg {
@@ -87,8 +87,9 @@ fn touch_country(map: &mut CountryMap, [continent, country]: [GeoTag; 2], c: &Co
         .add(c);
 }
 
-/// A class with many numeric keys: the fast [`WideClass`], plus ordinary
-/// per-key sets for the rare keys or ASNs that do not fit in 32 bits.
+/// A class with many numeric keys: the fast [`WideClass`] for keys that fit
+/// in 32 bits, ordinary per-key sets for the rest (negative ports). The
+/// choice depends on the key alone, so a key is never split.
 #[derive(Default)]
 struct Wide {
     fast: WideClass,
@@ -98,9 +99,9 @@ struct Wide {
 impl Wide {
     #[inline]
     fn add(&mut self, key: i64, c: &Contribution) {
-        match (u32::try_from(key), u32::try_from(c.asn)) {
-            (Ok(k), Ok(asn)) => self.fast.add(k, c.packets, c.bytes, c.src, c.dst, asn),
-            _ => touch(&mut self.rest, key, c),
+        match u32::try_from(key) {
+            Ok(k) => self.fast.add(k, c.packets, c.bytes, c.src, c.dst, c.asn),
+            Err(_) => touch(&mut self.rest, key, c),
         }
     }
 
@@ -387,7 +388,7 @@ impl Rules {
             touch_country(&mut agg.maxmind_countries, rec.maxmind, &c);
         }
         if on.asns && rec.prefix2asn != 0 {
-            agg.asns.add(rec.prefix2asn, &c);
+            agg.asns.add(i64::from(rec.prefix2asn), &c);
         }
     }
 }
@@ -471,4 +472,196 @@ fn rows(classes: &[Class], agg: IntervalAgg, parallel: bool) -> Vec<SeriesRow> {
         out[start..].sort_by_key(|r| r.key);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flowtuple::decode::Run;
+    use crate::flowtuple::options::{Mode, SeriesOptions};
+
+    fn rec(time: i64, src: u32, dst: u32, sport: i32, dport: i32, asn: u32) -> FlowRecord {
+        FlowRecord {
+            time,
+            packet_cnt: 2,
+            prefix2asn: asn,
+            src_ip: src,
+            dst_ip: dst,
+            src_port: sport,
+            dst_port: dport,
+            protocol: 6,
+            ip_len: 40,
+            ..FlowRecord::default()
+        }
+    }
+
+    /// One block holding `records` (all kept), runs derived from `time`.
+    fn block(records: Vec<FlowRecord>) -> DecodedBlock {
+        let mut runs: Vec<Run> = Vec::new();
+        for r in &records {
+            match runs.last_mut() {
+                Some(run) if run.time == r.time => run.kept += 1,
+                _ => runs.push(Run {
+                    time: r.time,
+                    kept: 1,
+                }),
+            }
+        }
+        DecodedBlock {
+            total: records.len() as u64,
+            runs,
+            records,
+        }
+    }
+
+    fn run_all(
+        mode: Mode,
+        blocks: Vec<DecodedBlock>,
+        threads: usize,
+    ) -> Result<Vec<IntervalSeries>, FlowtupleError> {
+        let mut agg = Aggregator::new(&SeriesOptions::new(mode), threads);
+        let mut out = Vec::new();
+        let mut emit = |iv| {
+            out.push(iv);
+            Ok(())
+        };
+        let pos = Position {
+            offset: 0,
+            block: Some(0),
+        };
+        for b in &blocks {
+            agg.push_block(b, pos, &mut emit)?;
+        }
+        agg.finish(&mut emit)?;
+        Ok(out)
+    }
+
+    fn find(iv: &IntervalSeries, class: Class, key: Key) -> Counters {
+        iv.rows
+            .iter()
+            .find(|r| r.class == class && r.key == key)
+            .map(|r| r.counters)
+            .unwrap_or_else(|| panic!("no {class:?} {key:?}"))
+    }
+
+    #[test]
+    fn negative_ports_take_the_exact_fallback_in_key_order() {
+        // Port -5 does not fit the 32-bit fast path; its records' destination
+        // port 80 does, so key 80 gets records whose other key took the
+        // fallback.
+        let big = u32::MAX;
+        let records = vec![
+            rec(10, 1, 100, -5, 80, 7),
+            rec(10, 2, 100, -5, 80, big),
+            rec(10, 1, 101, 70_000, 80, big),
+            rec(10, 3, 102, 0, 80, 7),
+        ];
+        for threads in [1, 2] {
+            let out = run_all(Mode::Unfiltered, vec![block(records.clone())], threads).unwrap();
+            assert_eq!(out.len(), 1);
+            let iv = &out[0];
+            let src_keys: Vec<Key> = iv
+                .rows
+                .iter()
+                .filter(|r| r.class == Class::TcpSrcPorts)
+                .map(|r| r.key)
+                .collect();
+            assert_eq!(
+                src_keys,
+                vec![Key::Number(-5), Key::Number(0), Key::Number(70_000)]
+            );
+            let c = find(iv, Class::TcpSrcPorts, Key::Number(-5));
+            assert_eq!(
+                (
+                    c.packets,
+                    c.bytes,
+                    c.uniq_src_ips,
+                    c.uniq_dst_ips,
+                    c.uniq_src_asns
+                ),
+                (4, 160, 2, 1, 2)
+            );
+            // One row for port 80, counted once across all its records.
+            let dst_keys = iv
+                .rows
+                .iter()
+                .filter(|r| r.class == Class::TcpDstPorts)
+                .count();
+            assert_eq!(dst_keys, 1);
+            let c = find(iv, Class::TcpDstPorts, Key::Number(80));
+            assert_eq!(
+                (
+                    c.packets,
+                    c.bytes,
+                    c.uniq_src_ips,
+                    c.uniq_dst_ips,
+                    c.uniq_src_asns
+                ),
+                (8, 320, 3, 3, 2)
+            );
+            let c = find(iv, Class::Summary, Key::Overall);
+            assert_eq!(
+                (c.packets, c.uniq_src_ips, c.uniq_dst_ips, c.uniq_src_asns),
+                (8, 3, 3, 2)
+            );
+        }
+    }
+
+    #[test]
+    fn asn_class_keys_span_32_bits_and_skip_zero() {
+        let records = vec![
+            rec(10, 1, 100, 1, 2, 0),
+            rec(10, 1, 100, 1, 2, u32::MAX),
+            rec(10, 2, 100, 1, 2, 64_512),
+        ];
+        let out = run_all(Mode::UnfilteredIpmeta, vec![block(records)], 1).unwrap();
+        let keys: Vec<Key> = out[0]
+            .rows
+            .iter()
+            .filter(|r| r.class == Class::Asn)
+            .map(|r| r.key)
+            .collect();
+        assert_eq!(
+            keys,
+            vec![Key::Number(64_512), Key::Number(i64::from(u32::MAX))]
+        );
+    }
+
+    #[test]
+    fn intervals_close_in_order_and_a_reappearing_time_is_an_error() {
+        let a = block(vec![
+            rec(20, 1, 1, 1, 1, 1),
+            rec(20, 2, 1, 1, 1, 1),
+            rec(0, 3, 1, 1, 1, 1),
+        ]);
+        let b = block(vec![rec(0, 4, 1, 1, 1, 1), rec(30, 5, 1, 1, 1, 1)]);
+        let out = run_all(Mode::Unfiltered, vec![a, b], 1).unwrap();
+        let times: Vec<i64> = out.iter().map(|iv| iv.time).collect();
+        assert_eq!(
+            times,
+            vec![20, 0, 30],
+            "file order, 0 is ordinary, a run may span blocks"
+        );
+        assert_eq!(find(&out[1], Class::Summary, Key::Overall).uniq_src_ips, 2);
+        let c = block(vec![
+            rec(20, 1, 1, 1, 1, 1),
+            rec(30, 1, 1, 1, 1, 1),
+            rec(20, 1, 1, 1, 1, 1),
+        ]);
+        match run_all(Mode::Unfiltered, vec![c], 1) {
+            Err(FlowtupleError::IntervalReappears { time: 20, .. }) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_interval_with_nothing_counted_prints_a_zero_summary() {
+        let mut b = block(vec![rec(10, 1, 1, 1, 1, 1)]);
+        b.records.clear();
+        b.runs[0].kept = 0;
+        let out = run_all(Mode::Nonspoofed, vec![b], 1).unwrap();
+        assert_eq!(out[0].rows.len(), 1);
+        assert_eq!(out[0].rows[0].class, Class::Summary);
+        assert_eq!(out[0].rows[0].counters, Counters::default());
+    }
 }

@@ -149,7 +149,11 @@ fn decode_record(plan: &Plan, cur: &mut Cursor<'_>, rec: &mut FlowRecord) -> Res
                 match field {
                     Field::Time => rec.time = v,
                     Field::PacketCnt => rec.packet_cnt = v,
-                    Field::Prefix2Asn => rec.prefix2asn = v,
+                    Field::Prefix2Asn => {
+                        rec.prefix2asn = u32::try_from(v).map_err(|_| {
+                            format!("prefix2asn value {v} is not a 32-bit AS number")
+                        })?
+                    }
                     Field::SrcIp => rec.src_ip = ipv4(*field, v)?,
                     Field::DstIp => rec.dst_ip = ipv4(*field, v)?,
                     Field::SrcPort => rec.src_port = int32(*field, v)?,

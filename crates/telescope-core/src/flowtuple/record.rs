@@ -59,8 +59,8 @@ pub struct FlowRecord {
     pub time: i64,
     /// Packets of this flowtuple.
     pub packet_cnt: i64,
-    /// Source ASN (0 = unknown).
-    pub prefix2asn: i64,
+    /// Source ASN (0 = unknown); AS numbers are 32-bit (RFC 6793).
+    pub prefix2asn: u32,
     /// Source IPv4 address.
     pub src_ip: u32,
     /// Destination IPv4 address.

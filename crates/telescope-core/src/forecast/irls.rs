@@ -26,6 +26,9 @@ const MAX_LASSO_STEPS: usize = 200;
 /// Outer loop stops when no fitted value moves more than this share of the
 /// robust residual scale (changes far below the noise cannot matter).
 const OUTER_TOLERANCE: f64 = 1e-3;
+/// Diagonal of X'WX, relative to the largest, below which a slope-change
+/// column counts as holding no data.
+const DEAD_COLUMN: f64 = 1e-12;
 /// Relative slack of the L1 optimality check `|gradient| <= mu`.
 const LASSO_TOLERANCE: f64 = 1e-9;
 /// Prior variance of the intercept and base slope (Prophet: N(0, 5)).
@@ -160,7 +163,9 @@ impl Problem<'_> {
             if outer > 0 && moved < OUTER_TOLERANCE * scale {
                 break;
             }
-            if settings.robust {
+            // Keep the final system built with the final weights (hold-out
+            // refits take rows out of it with those weights).
+            if settings.robust && outer + 1 < MAX_OUTER {
                 batch.clear();
                 for (i, (h, r)) in huber.iter_mut().zip(&residuals).enumerate() {
                     let new = (HUBER_K * scale / r.abs()).min(1.0);
@@ -253,6 +258,12 @@ fn solve_sparse(
     let p = system.len();
     let tau = settings.changepoint_prior_scale;
     let beta_var = settings.seasonality_prior_scale.powi(2);
+    // Slope changes whose column has (next to) no data left, e.g. after a
+    // hold-out refit took out the rows past a late changepoint, stay at 0.
+    let max_diag = (0..p).map(|c| system.gram(c, c)).fold(0.0_f64, f64::max);
+    let dead: Vec<bool> = (0..p)
+        .map(|c| system.gram(c, c) <= DEAD_COLUMN * max_diag)
+        .collect();
     let penalised = |c: usize| (2..n_trend).contains(&c);
     let ridge: Vec<f64> = (0..p)
         .map(|c| match c {
@@ -273,6 +284,9 @@ fn solve_sparse(
         Some(t) => t.to_vec(),
         None => vec![0.0; p],
     };
+    for c in (0..p).filter(|&c| penalised(c) && dead[c]) {
+        theta[c] = 0.0;
+    }
     let mut sign: Vec<f64> = (0..p)
         .map(|c| if penalised(c) { signum0(theta[c]) } else { 0.0 })
         .collect();
@@ -292,6 +306,11 @@ fn solve_sparse(
             shift[c] = mu * sign[c];
         }
         if !system.solve_subset(&cols, &ridge, &shift, &mut scratch, &mut sub) {
+            // A later active set that is numerically singular: keep the
+            // last (valid, lower-objective) point.
+            if solved {
+                break;
+            }
             return None;
         }
         target.fill(0.0);
@@ -343,7 +362,7 @@ fn solve_sparse(
         // Inactive slope changes: add the worst violator of |grad| <= mu.
         lasso.smooth_gradient(&theta, &mut grad);
         let worst = (0..p)
-            .filter(|&c| penalised(c) && sign[c] == 0.0)
+            .filter(|&c| penalised(c) && sign[c] == 0.0 && !dead[c])
             .map(|c| (c, grad[c].abs()))
             .filter(|&(_, g)| g > mu * (1.0 + LASSO_TOLERANCE))
             .max_by(|a, b| a.1.total_cmp(&b.1));
@@ -391,17 +410,14 @@ impl Lasso<'_> {
 
     /// `theta' (A + diag(ridge)) theta / 2 - b' theta + mu sum |delta|`.
     fn objective(&self, theta: &[f64]) -> f64 {
-        let p = self.system.len();
         let mut f = 0.0;
-        for i in 0..p {
-            if theta[i] == 0.0 {
+        for (i, &t) in theta.iter().enumerate() {
+            if t == 0.0 {
                 continue;
             }
-            let mut q = 0.5 * (self.system.gram(i, i) + self.ridge[i]) * theta[i];
-            for j in i + 1..p {
-                q += self.system.gram(i, j) * theta[j];
-            }
-            f += theta[i] * (q - self.system.rhs(i));
+            let g = self.system.gram_row(i);
+            let q = 0.5 * (g[0] + self.ridge[i]) * t + dot(&g[1..], &theta[i + 1..]);
+            f += t * (q - self.system.rhs(i));
         }
         f + self.mu * theta[2..self.n_trend].iter().map(|d| d.abs()).sum::<f64>()
     }

@@ -221,9 +221,10 @@ impl ForecastConfig {
         let mut errors = Vec::new();
         let p = layout.width();
         for cut in self.holdout_cuts(&ts, p) {
-            let held = problem
-                .refit_prefix(&estimate, cut.train_end, &settings)
-                .ok_or(ForecastError::Singular)?;
+            // A hold-out fit that cannot be solved only loses its errors.
+            let Some(held) = problem.refit_prefix(&estimate, cut.train_end, &settings) else {
+                continue;
+            };
             for i in cut.train_end..cut.test_end {
                 let row = &x[i * p..(i + 1) * p];
                 errors.push(y[i] - predict_row(row, &held, layout.n_trend(), settings.mode));

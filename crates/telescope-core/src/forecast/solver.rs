@@ -88,6 +88,11 @@ impl NormalEquations {
         self.gram[a * self.p + b]
     }
 
+    /// Row `i` of the upper triangle of `X'WX`, from the diagonal on.
+    pub fn gram_row(&self, i: usize) -> &[f64] {
+        &self.gram[i * self.p + i..(i + 1) * self.p]
+    }
+
     /// Entry `i` of `X'Wy`.
     pub fn rhs(&self, i: usize) -> f64 {
         self.rhs[i]

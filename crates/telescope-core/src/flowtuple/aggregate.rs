@@ -571,16 +571,7 @@ mod tests {
                 vec![Key::Number(-5), Key::Number(0), Key::Number(70_000)]
             );
             let c = find(iv, Class::TcpSrcPorts, Key::Number(-5));
-            assert_eq!(
-                (
-                    c.packets,
-                    c.bytes,
-                    c.uniq_src_ips,
-                    c.uniq_dst_ips,
-                    c.uniq_src_asns
-                ),
-                (4, 160, 2, 1, 2)
-            );
+            assert_eq!(c.tuple(), (4, 160, 2, 1, 2));
             // One row for port 80, counted once across all its records.
             let dst_keys = iv
                 .rows
@@ -589,16 +580,7 @@ mod tests {
                 .count();
             assert_eq!(dst_keys, 1);
             let c = find(iv, Class::TcpDstPorts, Key::Number(80));
-            assert_eq!(
-                (
-                    c.packets,
-                    c.bytes,
-                    c.uniq_src_ips,
-                    c.uniq_dst_ips,
-                    c.uniq_src_asns
-                ),
-                (8, 320, 3, 3, 2)
-            );
+            assert_eq!(c.tuple(), (8, 320, 3, 3, 2));
             let c = find(iv, Class::Summary, Key::Overall);
             assert_eq!(
                 (c.packets, c.uniq_src_ips, c.uniq_dst_ips, c.uniq_src_asns),

@@ -31,6 +31,20 @@ pub struct Counters {
     pub uniq_src_asns: u64,
 }
 
+#[cfg(test)]
+impl Counters {
+    /// The counters in print order, for compact assertions.
+    pub(crate) fn tuple(&self) -> (i128, i128, u64, u64, u64) {
+        (
+            self.packets,
+            self.bytes,
+            self.uniq_src_ips,
+            self.uniq_dst_ips,
+            self.uniq_src_asns,
+        )
+    }
+}
+
 /// One data point row: a class, a key and its counters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SeriesRow {

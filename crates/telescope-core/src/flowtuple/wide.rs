@@ -214,26 +214,8 @@ mod tests {
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].0, 22);
         let c = rows[0].1;
-        assert_eq!(
-            (
-                c.packets,
-                c.bytes,
-                c.uniq_src_ips,
-                c.uniq_dst_ips,
-                c.uniq_src_asns
-            ),
-            (4, 160, 1, 0, 1)
-        );
+        assert_eq!(c.tuple(), (4, 160, 1, 0, 1));
         let c = rows[1].1;
-        assert_eq!(
-            (
-                c.packets,
-                c.bytes,
-                c.uniq_src_ips,
-                c.uniq_dst_ips,
-                c.uniq_src_asns
-            ),
-            (6, 240, 2, 1, 2)
-        );
+        assert_eq!(c.tuple(), (6, 240, 2, 1, 2));
     }
 }

@@ -298,8 +298,10 @@ impl Rules {
         if self.on.summary {
             agg.summary.warm(counting, rec);
         }
-        if let Some(a) = agg.protocols.get(&rec.protocol) {
-            a.warm(counting, rec);
+        if self.on.protocols {
+            if let Some(a) = agg.protocols.get(&rec.protocol) {
+                a.warm(counting, rec);
+            }
         }
         if self.on.netacq {
             warm_geo(

@@ -50,8 +50,6 @@ pub struct Header {
     pub schema_json: String,
     /// The codec of every block.
     pub codec: Codec,
-    /// The 16-byte marker that follows every block.
-    pub sync: [u8; 16],
 }
 
 /// One block as read from the stream, still compressed.
@@ -132,14 +130,7 @@ impl<R: Read> BlockReader<R> {
         let schema = schema.ok_or_else(|| bad_header("no avro.schema in the header"))?;
         let schema_json =
             String::from_utf8(schema).map_err(|_| bad_header("avro.schema is not UTF-8"))?;
-        Ok((
-            Header {
-                schema_json,
-                codec,
-                sync,
-            },
-            reader,
-        ))
+        Ok((Header { schema_json, codec }, reader))
     }
 
     /// The next block, `None` at the clean end of the file.

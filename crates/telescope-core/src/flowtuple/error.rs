@@ -92,6 +92,9 @@ pub enum FlowtupleError {
         /// Where the repeated run starts.
         at: Position,
     },
+    /// A bug: a worker thread ended without its result.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// The output sink failed (for example a closed pipe).
     #[error("write error: {0}")]
     Output(std::io::Error),

@@ -13,7 +13,7 @@ use super::error::{FlowtupleError, Position};
 use super::filter::Filter;
 use super::input::unwrap_stream;
 use super::options::{GeoSource, Mode, SeriesOptions};
-use super::schema::{Field, Plan};
+use super::schema::Plan;
 use super::series::IntervalSeries;
 
 /// Counts of what a run read.
@@ -43,15 +43,12 @@ where
     R: Read + Send + 'static,
     E: FnMut(IntervalSeries) -> Result<(), FlowtupleError>,
 {
-    let mode = options.mode;
-    let why = format!(" (needed by mode {mode})");
     let mut aggregator = Aggregator::new(options, threads);
-    let needed = mode.needed_fields(options.geo);
     let stats = drive(
         input,
-        &needed,
-        &why,
-        mode.filter(),
+        options.mode,
+        options.geo,
+        options.mode.filter(),
         threads,
         |block, pos| aggregator.push_block(block, pos, &mut emit),
     )?;
@@ -66,15 +63,20 @@ pub fn decode_only<R: Read + Send + 'static>(
     mode: Mode,
     threads: usize,
 ) -> Result<RunStats, FlowtupleError> {
-    let why = format!(" (needed by mode {mode})");
-    let needed = mode.needed_fields(GeoSource::default());
-    drive(input, &needed, &why, Filter::All, threads, |_, _| Ok(()))
+    drive(
+        input,
+        mode,
+        GeoSource::default(),
+        Filter::All,
+        threads,
+        |_, _| Ok(()),
+    )
 }
 
 fn drive<R, F>(
     input: R,
-    needed: &[Field],
-    why: &str,
+    mode: Mode,
+    geo: GeoSource,
     filter: Filter,
     threads: usize,
     mut on_block: F,
@@ -85,7 +87,8 @@ where
 {
     let stream = unwrap_stream(input).map_err(|source| FlowtupleError::Io { offset: 0, source })?;
     let (header, reader) = BlockReader::open(BufReader::with_capacity(1 << 20, stream))?;
-    let plan = Plan::new(&header.schema_json, needed, why)?;
+    let why = format!(" (needed by mode {mode})");
+    let plan = Plan::new(&header.schema_json, &mode.needed_fields(geo), &why)?;
     let mut stats = RunStats::default();
     let mut count = |block: &DecodedBlock, pos: Position| {
         stats.blocks += 1;
@@ -224,10 +227,9 @@ fn parallel<R: Read + Send>(
                     pending.insert(seq, item);
                 }
                 Err(_) => {
-                    return Err(FlowtupleError::Io {
-                        offset: 0,
-                        source: std::io::Error::other("a decoding thread stopped unexpectedly"),
-                    })
+                    return Err(FlowtupleError::Internal(
+                        "a decoding thread stopped unexpectedly".into(),
+                    ))
                 }
             }
         }

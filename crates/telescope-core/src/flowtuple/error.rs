@@ -92,6 +92,12 @@ pub enum FlowtupleError {
         /// Where the repeated run starts.
         at: Position,
     },
+    /// An interval holds more counted records than the aggregator indexes.
+    #[error("the interval being read at {at} has more than 4294967294 counted records, the most one interval can hold")]
+    IntervalTooLarge {
+        /// The block that went over.
+        at: Position,
+    },
     /// A bug: a worker thread ended without its result.
     #[error("internal error: {0}")]
     Internal(String),

@@ -8,17 +8,17 @@
 pub mod aggregate;
 pub mod container;
 pub mod decode;
-pub mod distinct;
 pub mod error;
 pub mod filter;
 pub mod format;
 pub mod input;
 pub mod options;
 pub mod pipeline;
+mod prefetch;
 pub mod record;
 pub mod schema;
+pub mod sequence;
 pub mod series;
-pub mod wide;
 
 pub use error::{FlowtupleError, Position};
 pub use format::{Format, Formatter};

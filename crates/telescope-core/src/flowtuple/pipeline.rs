@@ -1,10 +1,15 @@
-//! read → decompress/decode/filter (in parallel, per block) → aggregate (in
-//! block order). Blocks in flight are bounded, so memory is too.
+//! read → decompress/decode/filter (in parallel, in groups of blocks) →
+//! aggregate (in file order). Groups in flight are bounded, so memory is too.
+//!
+//! With several threads: a reader thread reads groups of blocks; worker
+//! threads decode groups; the calling thread takes the decoded groups in
+//! file order and aggregates them ([`Aggregator`]), which counts distinct
+//! values of a complete interval on several threads.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::io::{BufReader, Read};
-use std::sync::mpsc::{sync_channel, Receiver};
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
+use std::sync::{Condvar, Mutex, MutexGuard};
 
 use super::aggregate::Aggregator;
 use super::container::{decompress, BlockReader, Codec, RawBlock};
@@ -30,9 +35,9 @@ pub struct RunStats {
 /// Streams `input` (an Avro flowtuple file, possibly gzip/bzip2/zstd
 /// wrapped) and hands each complete interval to `emit`, in file order.
 ///
-/// `threads` is the number of decoding threads (1 decodes on the calling
-/// thread). On error, intervals already emitted were complete; the interval
-/// being read is dropped.
+/// `threads` is the number of worker threads (1 does everything on the
+/// calling thread); the output does not depend on it. On error, intervals
+/// already emitted were complete; the interval being read is dropped.
 pub fn series<R, E>(
     input: R,
     options: &SeriesOptions,
@@ -50,14 +55,15 @@ where
         options.geo,
         options.mode.filter(),
         threads,
-        |block, pos| aggregator.push_block(block, pos, &mut emit),
+        &mut |block, pos| aggregator.push_block(block, pos, &mut emit),
     )?;
     aggregator.finish(&mut emit)?;
     Ok(stats)
 }
 
 /// Reads, decompresses and decodes `input` with the field plan of `mode`,
-/// doing nothing with the records: the decode-only baseline of the benchmark.
+/// and cuts it into intervals, doing nothing with the records: the
+/// decode-only baseline of the benchmark.
 pub fn decode_only<R: Read + Send + 'static>(
     input: R,
     mode: Mode,
@@ -69,169 +75,334 @@ pub fn decode_only<R: Read + Send + 'static>(
         GeoSource::default(),
         Filter::All,
         threads,
-        |_, _| Ok(()),
+        &mut |_, _| Ok(()),
     )
 }
 
-fn drive<R, F>(
+/// Blocks read, decoded and handed on together (fewer thread hand-offs).
+const GROUP_BLOCKS: usize = 32;
+/// A group also ends once its compressed blocks reach this size.
+const GROUP_BYTES: usize = 1 << 20;
+
+/// Receives each decoded block, in file order.
+type OnBlock<'a> = dyn FnMut(&DecodedBlock, Position) -> Result<(), FlowtupleError> + 'a;
+
+fn drive<R>(
     input: R,
     mode: Mode,
     geo: GeoSource,
     filter: Filter,
     threads: usize,
-    mut on_block: F,
+    on_block: &mut OnBlock<'_>,
 ) -> Result<RunStats, FlowtupleError>
 where
     R: Read + Send + 'static,
-    F: FnMut(&DecodedBlock, Position) -> Result<(), FlowtupleError>,
 {
     let stream = unwrap_stream(input).map_err(|source| FlowtupleError::Io { offset: 0, source })?;
     let (header, reader) = BlockReader::open(BufReader::with_capacity(1 << 20, stream))?;
     let why = format!(" (needed by mode {mode})");
     let plan = Plan::new(&header.schema_json, &mode.needed_fields(geo), &why)?;
+    let decoder = Decoder {
+        codec: header.codec,
+        plan: &plan,
+        filter,
+    };
     let mut stats = RunStats::default();
-    let mut count = |block: &DecodedBlock, pos: Position| {
+    let mut counted = |block: &DecodedBlock, pos: Position| {
         stats.blocks += 1;
         stats.records += block.total;
         stats.kept += block.records.len() as u64;
         on_block(block, pos)
     };
     if threads <= 1 {
-        sequential(reader, header.codec, &plan, filter, &mut count)?;
+        sequential(reader, &decoder, &mut counted)?;
     } else {
-        parallel(reader, header.codec, &plan, filter, threads, &mut count)?;
+        parallel(reader, &decoder, threads, &mut counted)?;
     }
     Ok(stats)
 }
 
-/// Decompresses and decodes one raw block.
-fn decode_raw(
+/// Decompresses and decodes raw blocks.
+struct Decoder<'a> {
     codec: Codec,
-    plan: &Plan,
+    plan: &'a Plan,
     filter: Filter,
-    raw: &RawBlock,
-    buf: &mut Vec<u8>,
-) -> Result<DecodedBlock, FlowtupleError> {
-    let corrupt = |what: String| FlowtupleError::Corrupt { at: raw.pos, what };
-    let data: &[u8] = if codec == Codec::Null {
-        &raw.data
-    } else {
-        decompress(codec, &raw.data, buf).map_err(corrupt)?;
-        buf
-    };
-    let mut block = DecodedBlock::default();
-    decode_block(plan, filter, data, raw.count, &mut block).map_err(corrupt)?;
-    Ok(block)
+}
+
+impl Decoder<'_> {
+    fn block(&self, raw: &RawBlock, buf: &mut Vec<u8>) -> Result<DecodedBlock, FlowtupleError> {
+        let corrupt = |what: String| FlowtupleError::Corrupt { at: raw.pos, what };
+        let data: &[u8] = if self.codec == Codec::Null {
+            &raw.data
+        } else {
+            decompress(self.codec, &raw.data, buf).map_err(corrupt)?;
+            buf
+        };
+        let mut block = DecodedBlock::default();
+        decode_block(self.plan, self.filter, data, raw.count, &mut block).map_err(corrupt)?;
+        Ok(block)
+    }
 }
 
 fn sequential<R: Read>(
     mut reader: BlockReader<R>,
-    codec: Codec,
-    plan: &Plan,
-    filter: Filter,
-    on_block: &mut dyn FnMut(&DecodedBlock, Position) -> Result<(), FlowtupleError>,
+    decoder: &Decoder<'_>,
+    on_block: &mut OnBlock<'_>,
 ) -> Result<(), FlowtupleError> {
     let mut buf = Vec::new();
     while let Some(raw) = reader.next_block()? {
-        let block = decode_raw(codec, plan, filter, &raw, &mut buf)?;
+        let block = decoder.block(&raw, &mut buf)?;
         on_block(&block, raw.pos)?;
     }
     Ok(())
 }
 
-/// What a block becomes, in sequence order.
-enum Item {
-    Block(DecodedBlock, Position),
-    End,
-    Failed(FlowtupleError),
+/// Returns a group's token to the reader when the group is dropped.
+struct Permit(SyncSender<()>);
+
+impl Drop for Permit {
+    fn drop(&mut self) {
+        let _ = self.0.send(());
+    }
+}
+
+/// Consecutive raw blocks, and how the stream went on after them.
+struct RawGroup {
+    seq: u64,
+    blocks: Vec<RawBlock>,
+    /// `Some` when the stream ended after these blocks: cleanly, or with
+    /// this read error.
+    end: Option<Result<(), FlowtupleError>>,
+    permit: Permit,
+}
+
+/// The decoded blocks of a group, up to the first that failed.
+struct Group {
+    blocks: Vec<(DecodedBlock, Position)>,
+    _permit: Permit,
+}
+
+/// A decoded group and what came after its blocks.
+struct Decoded {
+    group: Group,
+    /// A bad block or a read error that ended the group early.
+    failure: Option<FlowtupleError>,
+    /// The stream ends (or fails) after this group.
+    last: bool,
+}
+
+/// What the workers report to the calling thread.
+enum Event {
+    Decoded(u64, Decoded),
+    WorkerStopped,
+}
+
+/// The work queues, under one lock.
+#[derive(Default)]
+struct Queues {
+    raw: VecDeque<RawGroup>,
+    stop: bool,
+}
+
+struct Shared {
+    queues: Mutex<Queues>,
+    wake: Condvar,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, Queues> {
+        self.queues.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Stops the reader and the workers and drops queued work.
+    fn stop(&self) {
+        let mut q = self.lock();
+        q.stop = true;
+        q.raw.clear();
+        drop(q);
+        self.wake.notify_all();
+    }
+}
+
+/// Stops everything when the calling thread leaves, by any path.
+struct StopOnDrop<'a>(&'a Shared);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.stop();
+    }
+}
+
+/// Tells the calling thread when a worker unwinds.
+struct ReportPanic(Sender<Event>);
+
+impl Drop for ReportPanic {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            let _ = self.0.send(Event::WorkerStopped);
+        }
+    }
 }
 
 fn parallel<R: Read + Send>(
-    mut reader: BlockReader<R>,
-    codec: Codec,
-    plan: &Plan,
-    filter: Filter,
+    reader: BlockReader<R>,
+    decoder: &Decoder<'_>,
     workers: usize,
-    on_block: &mut dyn FnMut(&DecodedBlock, Position) -> Result<(), FlowtupleError>,
+    on_block: &mut OnBlock<'_>,
 ) -> Result<(), FlowtupleError> {
-    let in_flight = workers * 8;
+    let in_flight = workers * 4;
+    let shared = Shared {
+        queues: Mutex::new(Queues::default()),
+        wake: Condvar::new(),
+    };
     std::thread::scope(|scope| {
-        let (raw_tx, raw_rx) = sync_channel::<(u64, RawBlock)>(in_flight);
-        let raw_rx: Arc<Mutex<Receiver<(u64, RawBlock)>>> = Arc::new(Mutex::new(raw_rx));
-        let (done_tx, done_rx) = sync_channel::<(u64, Item)>(in_flight);
-        // Tokens bound the blocks between the reader and the aggregator.
+        let _stop = StopOnDrop(&shared);
+        let (event_tx, event_rx) = channel::<Event>();
         let (token_tx, token_rx) = sync_channel::<()>(in_flight);
         for _ in 0..in_flight {
             let _ = token_tx.send(());
         }
-        let reader_done = done_tx.clone();
-        scope.spawn(move || {
-            let mut seq = 0;
-            while token_rx.recv().is_ok() {
-                let sent = match reader.next_block() {
-                    Ok(Some(raw)) => raw_tx.send((seq, raw)).is_ok(),
-                    Ok(None) => {
-                        let _ = reader_done.send((seq, Item::End));
-                        return;
-                    }
-                    Err(e) => {
-                        let _ = reader_done.send((seq, Item::Failed(e)));
-                        return;
-                    }
-                };
-                if !sent {
-                    return;
-                }
-                seq += 1;
-            }
-        });
+        let shared = &shared;
+        scope.spawn(move || read_groups(reader, shared, token_rx, token_tx));
         for _ in 0..workers {
-            let raw_rx = Arc::clone(&raw_rx);
-            let done_tx = done_tx.clone();
-            scope.spawn(move || {
-                let mut buf = Vec::new();
-                loop {
-                    let next = match raw_rx.lock() {
-                        Ok(rx) => rx.recv(),
-                        Err(_) => return,
-                    };
-                    let Ok((seq, raw)) = next else { return };
-                    let item = match decode_raw(codec, plan, filter, &raw, &mut buf) {
-                        Ok(block) => Item::Block(block, raw.pos),
-                        Err(e) => Item::Failed(e),
-                    };
-                    if done_tx.send((seq, item)).is_err() {
-                        return;
-                    }
-                }
-            });
+            let events = event_tx.clone();
+            scope.spawn(move || work(decoder, shared, events));
         }
-        drop(raw_rx);
-        drop(done_tx);
-        let mut pending = BTreeMap::new();
-        let mut next = 0u64;
-        loop {
-            while let Some(item) = pending.remove(&next) {
-                next += 1;
-                match item {
-                    Item::Block(block, pos) => {
-                        on_block(&block, pos)?;
-                        let _ = token_tx.send(());
-                    }
-                    Item::End => return Ok(()),
-                    Item::Failed(e) => return Err(e),
-                }
+        drop(event_tx);
+        in_order(&event_rx, on_block)
+    })
+}
+
+/// Hands the decoded groups' blocks to `on_block` in file order.
+fn in_order(events: &Receiver<Event>, on_block: &mut OnBlock<'_>) -> Result<(), FlowtupleError> {
+    let mut early: BTreeMap<u64, Decoded> = BTreeMap::new();
+    for seq in 0.. {
+        let decoded = loop {
+            if let Some(d) = early.remove(&seq) {
+                break d;
             }
-            match done_rx.recv() {
-                Ok((seq, item)) => {
-                    pending.insert(seq, item);
+            match events.recv() {
+                Ok(Event::Decoded(s, d)) => {
+                    early.insert(s, d);
                 }
-                Err(_) => {
+                Ok(Event::WorkerStopped) | Err(_) => {
                     return Err(FlowtupleError::Internal(
                         "a decoding thread stopped unexpectedly".into(),
                     ))
                 }
             }
+        };
+        for (block, pos) in &decoded.group.blocks {
+            on_block(block, *pos)?;
         }
-    })
+        if let Some(failure) = decoded.failure {
+            return Err(failure);
+        }
+        if decoded.last {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// The reader thread: groups of raw blocks, one token each.
+fn read_groups<R: Read>(
+    mut reader: BlockReader<R>,
+    shared: &Shared,
+    tokens: Receiver<()>,
+    token_tx: SyncSender<()>,
+) {
+    let mut seq = 0;
+    while tokens.recv().is_ok() {
+        let mut blocks = Vec::new();
+        let mut bytes = 0;
+        let mut end = None;
+        while blocks.len() < GROUP_BLOCKS && bytes < GROUP_BYTES {
+            match reader.next_block() {
+                Ok(Some(raw)) => {
+                    bytes += raw.data.len();
+                    blocks.push(raw);
+                }
+                Ok(None) => {
+                    end = Some(Ok(()));
+                    break;
+                }
+                Err(e) => {
+                    end = Some(Err(e));
+                    break;
+                }
+            }
+        }
+        let last = end.is_some();
+        let group = RawGroup {
+            seq,
+            blocks,
+            end,
+            permit: Permit(token_tx.clone()),
+        };
+        let mut q = shared.lock();
+        if q.stop {
+            return;
+        }
+        q.raw.push_back(group);
+        drop(q);
+        shared.wake.notify_all();
+        if last {
+            return;
+        }
+        seq += 1;
+    }
+}
+
+/// A worker thread: decodes groups until told to stop.
+fn work(decoder: &Decoder<'_>, shared: &Shared, events: Sender<Event>) {
+    let _report = ReportPanic(events.clone());
+    let mut buf = Vec::new();
+    loop {
+        let raw = {
+            let mut q = shared.lock();
+            loop {
+                if q.stop {
+                    return;
+                }
+                if let Some(raw) = q.raw.pop_front() {
+                    break raw;
+                }
+                q = shared.wake.wait(q).unwrap_or_else(|p| p.into_inner());
+            }
+        };
+        let seq = raw.seq;
+        if events
+            .send(Event::Decoded(seq, decode_group(decoder, raw, &mut buf)))
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+fn decode_group(decoder: &Decoder<'_>, raw: RawGroup, buf: &mut Vec<u8>) -> Decoded {
+    let mut blocks = Vec::with_capacity(raw.blocks.len());
+    let mut failure = None;
+    for block in &raw.blocks {
+        match decoder.block(block, buf) {
+            Ok(decoded) => blocks.push((decoded, block.pos)),
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        }
+    }
+    let last = raw.end.is_some() || failure.is_some();
+    if failure.is_none() {
+        failure = raw.end.and_then(Result::err);
+    }
+    Decoded {
+        group: Group {
+            blocks,
+            _permit: raw.permit,
+        },
+        failure,
+        last,
+    }
 }

@@ -1,0 +1,91 @@
+//! Cutting the stream of decoded blocks into intervals, in file order.
+
+use std::ops::Range;
+
+use rustc_hash::FxHashSet;
+
+use super::decode::DecodedBlock;
+use super::error::{FlowtupleError, Position};
+
+/// What a block means for the intervals, in file order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// These kept records of the block belong to interval `ordinal`.
+    Records {
+        /// The interval's position in the file (0 for the first).
+        ordinal: u64,
+        /// Indices into the block's kept records.
+        range: Range<usize>,
+    },
+    /// Interval `ordinal` is complete: every record of it has been passed.
+    Close {
+        /// The interval's `time`.
+        time: i64,
+        /// The interval's position in the file.
+        ordinal: u64,
+    },
+}
+
+/// Tracks the interval being read and the intervals already complete.
+#[derive(Debug, Default)]
+pub struct Sequencer {
+    current: Option<(i64, u64)>,
+    done: FxHashSet<i64>,
+    next: u64,
+}
+
+impl Sequencer {
+    /// Passes the steps of one block, in order, to `step`. A `time` whose
+    /// interval is already complete is an error.
+    pub fn block(
+        &mut self,
+        block: &DecodedBlock,
+        pos: Position,
+        step: &mut dyn FnMut(Step) -> Result<(), FlowtupleError>,
+    ) -> Result<(), FlowtupleError> {
+        let mut start = 0;
+        for run in &block.runs {
+            let ordinal = match self.current {
+                Some((time, ordinal)) if time == run.time => ordinal,
+                _ => {
+                    self.close(step)?;
+                    if self.done.contains(&run.time) {
+                        return Err(FlowtupleError::IntervalReappears {
+                            time: run.time,
+                            at: pos,
+                        });
+                    }
+                    let ordinal = self.next;
+                    self.next += 1;
+                    self.current = Some((run.time, ordinal));
+                    ordinal
+                }
+            };
+            let range = start..start + run.kept;
+            start += run.kept;
+            if !range.is_empty() {
+                step(Step::Records { ordinal, range })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the input: the interval being read is complete.
+    pub fn finish(
+        &mut self,
+        step: &mut dyn FnMut(Step) -> Result<(), FlowtupleError>,
+    ) -> Result<(), FlowtupleError> {
+        self.close(step)
+    }
+
+    fn close(
+        &mut self,
+        step: &mut dyn FnMut(Step) -> Result<(), FlowtupleError>,
+    ) -> Result<(), FlowtupleError> {
+        if let Some((time, ordinal)) = self.current.take() {
+            self.done.insert(time);
+            step(Step::Close { time, ordinal })?;
+        }
+        Ok(())
+    }
+}

@@ -10,6 +10,8 @@
 //! series). This touches memory in order, where hash sets per series would
 //! miss the cache on almost every record.
 
+use std::sync::Mutex;
+
 use rustc_hash::FxHashMap;
 
 use super::decode::DecodedBlock;
@@ -272,9 +274,13 @@ struct IntervalAgg {
     ordinal: u64,
     summary: Sums,
     tables: Vec<KeyTable>,
-    tuples: Vec<Tuple>,
-    /// Geo ids per tuple (continent, country per geo source), when on.
-    geo: Vec<[u32; 4]>,
+    /// Per pass (source, destination, ASN), buckets of items by a hash of
+    /// the value, so that equal values share a bucket.
+    items: [Vec<Bucket>; 3],
+    /// Counted records so far.
+    records: u64,
+    /// A series id too large for an [`Item`] was seen.
+    too_many_series: bool,
     /// Continent geo id of each country id's first record, per source.
     first_continent: [Vec<u32>; 2],
 }
@@ -297,8 +303,9 @@ impl IntervalAgg {
             ordinal,
             summary: Sums::default(),
             tables: (0..TABLES).map(|t| KeyTable::new(dense_for(t))).collect(),
-            tuples: Vec::new(),
-            geo: Vec::new(),
+            items: std::array::from_fn(|_| (0..BUCKETS).map(|_| Bucket::default()).collect()),
+            records: 0,
+            too_many_series: false,
             first_continent: [Vec::new(), Vec::new()],
         }
     }
@@ -315,11 +322,11 @@ impl IntervalAgg {
         records: &[FlowRecord],
         at: Position,
     ) -> Result<(), FlowtupleError> {
-        // Tuple indices are 32-bit (u32::MAX marks nothing).
-        if records.len() as u64 + self.tuples.len() as u64 >= u64::from(u32::MAX) {
+        // Group stamps are 32-bit.
+        self.records += records.len() as u64;
+        if self.records >= u64::from(u32::MAX) {
             return Err(FlowtupleError::IntervalTooLarge { at });
         }
-        self.tuples.reserve(records.len());
         let mut prepared = [(Tuple::EMPTY, Sums::default()); BATCH];
         for batch in records.chunks(BATCH) {
             for (rec, p) in batch.iter().zip(prepared.iter_mut()) {
@@ -328,6 +335,9 @@ impl IntervalAgg {
             for (rec, &(tuple, sums)) in batch.iter().zip(prepared.iter()) {
                 self.add_one(rules, geo_ids, rec, tuple, sums);
             }
+        }
+        if self.too_many_series {
+            return Err(FlowtupleError::IntervalTooLarge { at });
         }
         Ok(())
     }
@@ -421,47 +431,68 @@ impl IntervalAgg {
         if let (Some(table), true) = (tb, t.b != NONE) {
             self.table(table).add(t.b, sums);
         }
-        if !rules.geo.is_empty() {
-            let mut ids = [NONE; 4];
-            for (source, field) in rules.geo.iter().enumerate() {
-                let [continent, country] = match field {
-                    GeoField::Netacq => rec.netacq,
-                    GeoField::Maxmind => rec.maxmind,
-                };
-                let (cont, coun) = (geo_ids.id(continent), geo_ids.id(country));
-                let cont_id = self.table(GEO_TABLES[source * 2]).id(u64::from(cont));
-                let coun_id = self.table(GEO_TABLES[source * 2 + 1]).id(u64::from(coun));
-                ids[source * 2] = cont_id;
-                ids[source * 2 + 1] = coun_id;
-                self.table(GEO_TABLES[source * 2]).add(cont_id, sums);
-                self.table(GEO_TABLES[source * 2 + 1]).add(coun_id, sums);
-                let first = &mut self.first_continent[source];
-                if first.len() <= coun as usize {
-                    first.resize(coun as usize + 1, NONE);
-                }
-                if first[coun as usize] == NONE {
-                    first[coun as usize] = cont;
-                }
+        let mut keys = [NONE; SLOTS_PER_TUPLE];
+        let mut n = 0;
+        let mut slot = |table: Table, id: u32, too_many: &mut bool| {
+            if id != NONE {
+                *too_many |= id >= 1 << ID_BITS;
+                keys[n] = (table as u32) << ID_BITS | (id & ID_MASK);
+                n += 1;
             }
-            self.geo.push(ids);
+        };
+        slot(Table::Proto, t.proto, &mut self.too_many_series);
+        if let Some(table) = ta {
+            slot(table, t.a, &mut self.too_many_series);
         }
-        self.tuples.push(t);
+        if let Some(table) = tb {
+            slot(table, t.b, &mut self.too_many_series);
+        }
+        for (source, field) in rules.geo.iter().enumerate() {
+            let [continent, country] = match field {
+                GeoField::Netacq => rec.netacq,
+                GeoField::Maxmind => rec.maxmind,
+            };
+            let (cont, coun) = (geo_ids.id(continent), geo_ids.id(country));
+            let cont_id = self.table(GEO_TABLES[source * 2]).id(u64::from(cont));
+            let coun_id = self.table(GEO_TABLES[source * 2 + 1]).id(u64::from(coun));
+            self.table(GEO_TABLES[source * 2]).add(cont_id, sums);
+            self.table(GEO_TABLES[source * 2 + 1]).add(coun_id, sums);
+            slot(GEO_TABLES[source * 2], cont_id, &mut self.too_many_series);
+            slot(
+                GEO_TABLES[source * 2 + 1],
+                coun_id,
+                &mut self.too_many_series,
+            );
+            let first = &mut self.first_continent[source];
+            if first.len() <= coun as usize {
+                first.resize(coun as usize + 1, NONE);
+            }
+            if first[coun as usize] == NONE {
+                first[coun as usize] = cont;
+            }
+        }
+        let values = [
+            t.has_src.then_some(t.src),
+            t.has_dst.then_some(t.dst),
+            Some(t.asn),
+        ];
+        for (pass, value) in values.into_iter().enumerate() {
+            let Some(value) = value else { continue };
+            let value = spread(value);
+            let bucket = &mut self.items[pass][bucket_of(value)];
+            // At least one item, so that the value counts in the summary.
+            let mut chunks = keys[..n].chunks(3);
+            let first = chunks.next().unwrap_or(&[]);
+            bucket.push(item(value, first));
+            for more in chunks {
+                bucket.push(item(value, more));
+            }
+        }
     }
 
     /// The interval's rows: classes in order, keys ascending.
-    fn finish(self, rules: &Rules, geo_ids: &GeoIds, threads: usize) -> Vec<SeriesRow> {
-        let passes = [Pass::Src, Pass::Dst, Pass::Asn];
-        let [src, dst, asn] = if threads > 1 && self.tuples.len() > 1 << 16 {
-            std::thread::scope(|s| {
-                let handles = passes.map(|p| {
-                    let this = &self;
-                    s.spawn(move || this.count(p))
-                });
-                handles.map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            })
-        } else {
-            passes.map(|p| self.count(p))
-        };
+    fn finish(mut self, rules: &Rules, geo_ids: &GeoIds, threads: usize) -> Vec<SeriesRow> {
+        let [src, dst, asn] = self.count(threads);
         let counters = |table: Option<usize>, id: usize, sums: Sums| Counters {
             packets: sums.packets,
             bytes: sums.bytes,
@@ -534,119 +565,198 @@ impl IntervalAgg {
         out
     }
 
-    /// Counts, per series, the distinct values of one pass: the tuples
-    /// sorted by the pass's value, each series counted once per value.
-    fn count(&self, pass: Pass) -> PassCounts {
-        let mut items: Vec<u64> = Vec::with_capacity(self.tuples.len());
-        for (i, t) in self.tuples.iter().enumerate() {
-            let value = match pass {
-                Pass::Src if t.has_src => t.src,
-                Pass::Dst if t.has_dst => t.dst,
-                Pass::Asn => t.asn,
-                _ => continue,
-            };
-            items.push(u64::from(value) << 32 | i as u64);
-        }
-        sort_by_high_half(&mut items);
-        // One slot per series of every table, side by side: the stamp of
-        // the last value that counted it (high half) and its count.
+    /// Counts, per series, the distinct values of each pass: every bucket
+    /// sorted by value, each series counted once per value (a stamp per
+    /// series). Buckets are shared out among `threads` threads.
+    fn count(&mut self, threads: usize) -> [PassCounts; 3] {
         let mut offsets = [0usize; TABLES + 1];
         for (t, table) in self.tables.iter().enumerate() {
             offsets[t + 1] = offsets[t] + table.id_space();
         }
-        let mut slots = vec![0u64; offsets[TABLES]];
-        // Slot indices of upcoming items, computed AHEAD items early so that
-        // their cache lines are loaded by the time they are bumped.
-        const AHEAD: usize = 8;
-        const RING: usize = 2 * AHEAD;
-        let mut ring = [[usize::MAX; SLOTS_PER_TUPLE]; RING];
-        let mut value_of = [0u32; RING];
-        let fill = |k: usize,
-                    ring: &mut [[usize; SLOTS_PER_TUPLE]; RING],
-                    value_of: &mut [u32; RING],
-                    slots: &[u64]| {
-            if let Some(&item) = items.get(k) {
-                let i = item as u32 as usize;
-                let r = &mut ring[k % RING];
-                self.slots_of(i, &offsets, r);
-                for &slot in r.iter().filter(|&&s| s != usize::MAX) {
-                    prefetch(slots, slot);
-                }
-                value_of[k % RING] = (item >> 32) as u32;
-            }
+        let work: Vec<(usize, Bucket)> = self
+            .items
+            .iter_mut()
+            .enumerate()
+            .flat_map(|(pass, buckets)| buckets.drain(..).map(move |b| (pass, b)))
+            .filter(|(_, b)| !b.is_empty())
+            .collect();
+        let queue = Mutex::new(work);
+        let counter = || count_buckets(&queue, &offsets);
+        let threads = if self.records > 1 << 16 {
+            threads.max(1)
+        } else {
+            1
         };
-        for k in 0..AHEAD {
-            fill(k, &mut ring, &mut value_of, &slots);
-        }
-        let mut group = 0u64;
-        let mut summary = 0u64;
-        let mut prev = None;
-        for k in 0..items.len() {
-            if let Some(&far) = items.get(k + 2 * AHEAD) {
-                prefetch(&self.tuples, far as u32 as usize);
-            }
-            fill(k + AHEAD, &mut ring, &mut value_of, &slots);
-            let value = value_of[k % RING];
-            if prev != Some(value) {
-                prev = Some(value);
-                group += 1;
-                summary += 1;
-            }
-            for &slot in ring[k % RING].iter().filter(|&&s| s != usize::MAX) {
-                let s = &mut slots[slot];
-                if *s >> 32 != group {
-                    *s = group << 32 | ((*s & 0xffff_ffff) + 1);
-                }
-            }
-        }
-        let tables = (0..TABLES)
-            .map(|t| {
-                slots[offsets[t]..offsets[t + 1]]
-                    .iter()
-                    .map(|s| s & 0xffff_ffff)
+        let parts: Vec<[(u64, Vec<u64>); 3]> = if threads > 1 {
+            std::thread::scope(|s| {
+                let handles: Vec<_> = (0..threads).map(|_| s.spawn(counter)).collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
                     .collect()
             })
-            .collect();
-        PassCounts { summary, tables }
+        } else {
+            vec![counter()]
+        };
+        std::array::from_fn(|pass| {
+            let mut summary = 0;
+            let mut flat = vec![0u64; offsets[TABLES]];
+            for part in &parts {
+                let (groups, slots) = &part[pass];
+                summary += groups;
+                for (f, s) in flat.iter_mut().zip(slots) {
+                    *f += s & 0xffff_ffff;
+                }
+            }
+            let tables = (0..TABLES)
+                .map(|t| flat[offsets[t]..offsets[t + 1]].to_vec())
+                .collect();
+            PassCounts { summary, tables }
+        })
+    }
+}
+
+/// One thread's share of [`IntervalAgg::count`]: per pass, the number of
+/// distinct values and a slot per series (stamp of the last value that
+/// counted it in the high half, count in the low half).
+fn count_buckets(
+    queue: &Mutex<Vec<(usize, Bucket)>>,
+    offsets: &[usize; TABLES + 1],
+) -> [(u64, Vec<u64>); 3] {
+    let mut out: [(u64, Vec<u64>); 3] = std::array::from_fn(|_| (0, vec![0; offsets[TABLES]]));
+    let mut scratch = Vec::new();
+    let mut group = 0u64;
+    loop {
+        let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let Some((pass, bucket)) = next else {
+            return out;
+        };
+        let mut items = bucket.into_vec();
+        sort_items(&mut items, &mut scratch);
+        let (groups, slots) = &mut out[pass];
+        let mut prev = None;
+        for item in &items {
+            if prev != Some(item[0]) {
+                prev = Some(item[0]);
+                group += 1;
+                *groups += 1;
+            }
+            for &key in &item[1..] {
+                if key != NONE {
+                    let slot = offsets[(key >> ID_BITS) as usize] + (key & ID_MASK) as usize;
+                    let s = &mut slots[slot];
+                    if *s >> 32 != group {
+                        *s = group << 32 | ((*s & 0xffff_ffff) + 1);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A value of a pass and up to three series keys (table and id, see
+/// [`ID_BITS`]) it counts in; unused keys are [`NONE`].
+type Item = [u32; 4];
+
+/// Series keys in an [`Item`]: the table in the top bits, the id below.
+const ID_BITS: u32 = 28;
+const ID_MASK: u32 = (1 << ID_BITS) - 1;
+
+/// Buckets per pass.
+const BUCKET_BITS: u32 = 8;
+const BUCKETS: usize = 1 << BUCKET_BITS;
+
+/// Items in chunks of fixed capacity: growing never copies.
+#[derive(Default)]
+struct Bucket {
+    full: Vec<Vec<Item>>,
+    last: Vec<Item>,
+}
+
+const CHUNK_ITEMS: usize = 4096;
+
+impl Bucket {
+    #[inline]
+    fn push(&mut self, item: Item) {
+        if self.last.len() == self.last.capacity() {
+            let full = std::mem::replace(&mut self.last, Vec::with_capacity(CHUNK_ITEMS));
+            if !full.is_empty() {
+                self.full.push(full);
+            }
+        }
+        self.last.push(item);
     }
 
-    /// The slots (see [`IntervalAgg::count`]) of the series tuple `i`
-    /// counts in; unused entries are `usize::MAX`.
-    #[inline]
-    fn slots_of(
-        &self,
-        i: usize,
-        offsets: &[usize; TABLES + 1],
-        out: &mut [usize; SLOTS_PER_TUPLE],
-    ) {
-        *out = [usize::MAX; SLOTS_PER_TUPLE];
-        let t = &self.tuples[i];
-        let slot = |table: Table, id: u32| {
-            if id == NONE {
-                usize::MAX
-            } else {
-                offsets[table as usize] + id as usize
-            }
-        };
-        out[0] = slot(Table::Proto, t.proto);
-        let (ta, tb) = match t.kind {
-            Kind::None => (None, None),
-            Kind::Tcp => (Some(Table::TcpSrc), Some(Table::TcpDst)),
-            Kind::Udp => (Some(Table::UdpSrc), Some(Table::UdpDst)),
-            Kind::Icmp => (Some(Table::Icmp), None),
-            Kind::Asn => (Some(Table::Asn), None),
-        };
-        if let Some(ta) = ta {
-            out[1] = slot(ta, t.a);
+    fn is_empty(&self) -> bool {
+        self.last.is_empty() && self.full.is_empty()
+    }
+
+    /// All items in one vector.
+    fn into_vec(self) -> Vec<Item> {
+        if self.full.is_empty() {
+            return self.last;
         }
-        if let Some(tb) = tb {
-            out[2] = slot(tb, t.b);
+        let len = self.full.len() * CHUNK_ITEMS + self.last.len();
+        let mut all = Vec::with_capacity(len);
+        self.full.iter().for_each(|c| all.extend_from_slice(c));
+        all.extend_from_slice(&self.last);
+        all
+    }
+}
+
+/// A bijection of `u32` that spreads values: its top bits pick the
+/// bucket, the rest order the bucket, and equal results mean equal values.
+#[inline]
+fn spread(value: u32) -> u32 {
+    value.wrapping_mul(0x9e37_79b1)
+}
+
+#[inline]
+fn bucket_of(spread: u32) -> usize {
+    (spread >> (32 - BUCKET_BITS)) as usize
+}
+
+#[inline]
+fn item(value: u32, keys: &[u32]) -> Item {
+    let key = |i: usize| keys.get(i).copied().unwrap_or(NONE);
+    [value, key(0), key(1), key(2)]
+}
+
+/// Sorts the items of one bucket by value; values of a bucket share their
+/// top [`BUCKET_BITS`] bits (LSD radix on the rest, 12-bit digits; a digit
+/// equal in every item is skipped).
+fn sort_items(items: &mut Vec<Item>, scratch: &mut Vec<Item>) {
+    let n = items.len();
+    if n < 512 {
+        items.sort_unstable_by_key(|i| i[0]);
+        return;
+    }
+    let mut counts = [[0u32; 4096]; 3];
+    for i in items.iter() {
+        let v = i[0];
+        counts[0][(v & 0xfff) as usize] += 1;
+        counts[1][((v >> 12) & 0xfff) as usize] += 1;
+        counts[2][(v >> 24) as usize] += 1;
+    }
+    scratch.clear();
+    scratch.resize(n, [0; 4]);
+    for (d, c) in counts.iter().enumerate() {
+        if c.contains(&(n as u32)) {
+            continue;
         }
-        if let Some(geo) = self.geo.get(i) {
-            for (j, &id) in geo.iter().enumerate() {
-                out[3 + j] = slot(GEO_TABLES[j], id);
-            }
+        let mut offsets = [0u32; 4096];
+        let mut sum = 0;
+        for (o, &x) in offsets.iter_mut().zip(c.iter()) {
+            *o = sum;
+            sum += x;
         }
+        let shift = 12 * d as u32;
+        for i in items.iter() {
+            let b = ((i[0] >> shift) & 0xfff) as usize;
+            scratch[offsets[b] as usize] = *i;
+            offsets[b] += 1;
+        }
+        std::mem::swap(items, scratch);
     }
 }
 
@@ -669,14 +779,6 @@ fn pick(counts: &PassCounts, table: Option<usize>, id: usize) -> u64 {
     }
 }
 
-/// The three distinct-count passes.
-#[derive(Debug, Clone, Copy)]
-enum Pass {
-    Src,
-    Dst,
-    Asn,
-}
-
 impl Tuple {
     const EMPTY: Tuple = Tuple {
         src: 0,
@@ -689,47 +791,6 @@ impl Tuple {
         has_src: false,
         has_dst: false,
     };
-}
-
-/// Sorts by the upper 32 bits (LSD radix, 11-bit digits; digits that are
-/// the same for every item are skipped).
-pub fn sort_by_high_half(items: &mut Vec<u64>) {
-    let n = items.len();
-    if n < 1024 {
-        items.sort_unstable();
-        return;
-    }
-    const BITS: [u32; 3] = [11, 11, 10];
-    let mut counts = [[0usize; 2048]; 3];
-    for &x in items.iter() {
-        let hi = x >> 32;
-        counts[0][(hi & 0x7ff) as usize] += 1;
-        counts[1][((hi >> 11) & 0x7ff) as usize] += 1;
-        counts[2][(hi >> 22) as usize] += 1;
-    }
-    let mut scratch = vec![0u64; n];
-    let mut shift = 32;
-    for (d, c) in counts.iter().enumerate() {
-        let bits = BITS[d];
-        let this_shift = shift;
-        shift += bits;
-        if c.contains(&n) {
-            continue;
-        }
-        let mut offsets = [0usize; 2048];
-        let mut sum = 0;
-        for (o, &x) in offsets.iter_mut().zip(c.iter()) {
-            *o = sum;
-            sum += x;
-        }
-        let mask = (1u64 << bits) - 1;
-        for &x in items.iter() {
-            let b = ((x >> this_shift) & mask) as usize;
-            scratch[offsets[b]] = x;
-            offsets[b] += 1;
-        }
-        std::mem::swap(items, &mut scratch);
-    }
 }
 
 /// Turns the filtered records of a file, block by block, into complete
@@ -1018,23 +1079,22 @@ mod tests {
     }
 
     #[test]
-    fn sort_by_high_half_matches_std() {
+    fn sort_items_matches_std() {
         let mut seed = 11u64;
-        for n in [0, 5, 1023, 1024, 100_000] {
-            let mut items: Vec<u64> = (0..n)
+        for n in [0, 5, 511, 512, 100_000] {
+            let mut items: Vec<Item> = (0..n)
                 .map(|i| {
-                    seed = seed
-                        .wrapping_mul(6364136223846793005)
-                        .wrapping_add(1442695040888963407);
-                    let hi = if i % 3 == 0 { seed >> 32 } else { seed >> 50 };
-                    hi << 32 | i as u64
+                    let v = lcg(&mut seed) as u32;
+                    let v = if i % 3 == 0 { v } else { v >> 20 };
+                    [v, i as u32, 0, 0]
                 })
                 .collect();
             let mut want = items.clone();
             want.sort_unstable();
-            sort_by_high_half(&mut items);
-            // Stable within a key: indices (low halves) stay ascending.
-            assert!(items == want, "n = {n}");
+            sort_items(&mut items, &mut Vec::new());
+            assert!(items.windows(2).all(|w| w[0][0] <= w[1][0]), "n = {n}");
+            items.sort_unstable();
+            assert!(items == want, "n = {n}: the same items");
         }
     }
 

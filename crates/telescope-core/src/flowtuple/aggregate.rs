@@ -1,14 +1,14 @@
 //! Aggregation of filtered records into per-interval series.
 //!
-//! While an interval is read, each counted record adds its packets and
-//! bytes to the sums of the series it touches, and leaves a compact
-//! [`Tuple`]: its source and destination (as counted), its ASN, and the ids
-//! of its series. When the interval is complete, distinct values are
-//! counted exactly by sorting: the tuples are grouped by source address, by
-//! destination address and by ASN (three independent passes, run in
-//! parallel), and within a group each series is counted once (a stamp per
-//! series). This touches memory in order, where hash sets per series would
-//! miss the cache on almost every record.
+//! While an interval is read, each counted record is reduced to the ids of
+//! the series it touches and becomes one small item per counted value (its
+//! source, its destination and its ASN), filed in buckets by a hash of the
+//! value. When the interval is complete, each bucket is sorted by value and
+//! every series is counted once per distinct value (a stamp per series);
+//! the ASN items also carry the record's packets and bytes, so the sums come
+//! out of the same pass. Buckets are independent, so all threads share the
+//! work, and memory is touched in order rather than at random as hash sets
+//! per series would.
 
 use std::sync::Mutex;
 
@@ -18,47 +18,12 @@ use super::decode::DecodedBlock;
 use super::error::{FlowtupleError, Position};
 use super::filter::{is_popular_port, Transport};
 use super::options::{Class, IpCounting, PortSet, SeriesOptions};
-use super::prefetch::prefetch;
 use super::record::{FlowRecord, GeoTag};
 use super::sequence::{Sequencer, Step};
 use super::series::{Counters, IntervalSeries, Key, SeriesRow};
 
-/// Marks a missing series id in a [`Tuple`].
+/// Marks a missing id or key.
 const NONE: u32 = u32::MAX;
-
-/// What a record leaves for the distinct counts of its interval.
-#[derive(Debug, Clone, Copy)]
-struct Tuple {
-    /// Source as counted (address, prefix, or [`NONE`] if not sampled).
-    src: u32,
-    /// Destination as counted.
-    dst: u32,
-    /// Source ASN (0 included).
-    asn: u32,
-    /// Protocol series id, or [`NONE`].
-    proto: u32,
-    /// Series ids in the tables named by `kind`, or [`NONE`].
-    a: u32,
-    b: u32,
-    kind: Kind,
-    /// `src` and `dst` are counted (not left out by sampling).
-    has_src: bool,
-    has_dst: bool,
-}
-
-/// Which tables a tuple's `a` and `b` ids belong to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    None,
-    /// `a` in TCP source ports, `b` in TCP destination ports.
-    Tcp,
-    /// `a` in UDP source ports, `b` in UDP destination ports.
-    Udp,
-    /// `a` in ICMP.
-    Icmp,
-    /// `a` in ASNs.
-    Asn,
-}
 
 /// The tables of series keyed by something other than `overall`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,20 +46,13 @@ enum Table {
 const TABLES: usize = 11;
 const GEO_TABLES: [Table; 4] = [Table::Geo0, Table::Geo1, Table::Geo2, Table::Geo3];
 
-/// Packet and byte sums of one series.
-#[derive(Debug, Clone, Copy, Default)]
-struct Sums {
-    packets: i128,
-    bytes: i128,
-}
-
-/// The series of one class: keys turned into dense ids (keys below
-/// `dense` are their own id), and the sums of each id.
+/// The keys of one class as dense ids: keys below `dense` are their own
+/// id, others get ids from `dense` on.
 #[derive(Debug)]
 struct KeyTable {
     dense: u64,
-    sums: Vec<Sums>,
-    touched: Vec<bool>,
+    /// Above every id handed out.
+    len: usize,
     ids: FxHashMap<u64, u32>,
     /// Keys of the ids from `dense` on.
     sparse: Vec<u64>,
@@ -104,8 +62,7 @@ impl KeyTable {
     fn new(dense: u64) -> KeyTable {
         KeyTable {
             dense,
-            sums: Vec::new(),
-            touched: Vec::new(),
+            len: 0,
             ids: FxHashMap::default(),
             sparse: Vec::new(),
         }
@@ -115,6 +72,7 @@ impl KeyTable {
     #[inline]
     fn id(&mut self, key: u64) -> u32 {
         if key < self.dense {
+            self.len = self.len.max(key as usize + 1);
             return key as u32;
         }
         self.sparse_id(key)
@@ -123,40 +81,14 @@ impl KeyTable {
     /// The id of `key` from the ids above the dense ones, whatever `key` is.
     #[inline]
     fn sparse_id(&mut self, key: u64) -> u32 {
-        let next = self.dense + self.sparse.len() as u64;
-        match self.ids.get(&key) {
-            Some(&id) => id,
-            None => {
-                self.ids.insert(key, next as u32);
-                self.sparse.push(key);
-                next as u32
-            }
+        if let Some(&id) = self.ids.get(&key) {
+            return id;
         }
-    }
-
-    /// Adds a counted record's sums to series `id`.
-    #[inline]
-    fn add(&mut self, id: u32, sums: Sums) {
-        let i = id as usize;
-        if i >= self.sums.len() {
-            let len = (i + 1).next_power_of_two().max(256);
-            self.sums.resize(len, Sums::default());
-            self.touched.resize(len, false);
-        }
-        let s = &mut self.sums[i];
-        s.packets += sums.packets;
-        s.bytes += sums.bytes;
-        self.touched[i] = true;
-    }
-
-    #[inline]
-    fn prefetch(&self, id: u32) {
-        prefetch(&self.sums, id as usize);
-    }
-
-    /// Above every id added to so far.
-    fn id_space(&self) -> usize {
-        self.sums.len()
+        let id = self.dense + self.sparse.len() as u64;
+        self.ids.insert(key, id as u32);
+        self.sparse.push(key);
+        self.len = self.len.max(id as usize + 1);
+        id as u32
     }
 
     fn key(&self, id: u32) -> u64 {
@@ -167,14 +99,135 @@ impl KeyTable {
             self.sparse[(id - self.dense) as usize]
         }
     }
+}
 
-    /// Every touched id with its key and sums.
-    fn touched(&self) -> impl Iterator<Item = (u32, u64, Sums)> + '_ {
-        self.touched
-            .iter()
-            .enumerate()
-            .filter(|(_, &t)| t)
-            .map(|(i, _)| (i as u32, self.key(i as u32), self.sums[i]))
+/// Series keys in items: the table in the top bits, the id below.
+const ID_BITS: u32 = 28;
+const ID_MASK: u32 = (1 << ID_BITS) - 1;
+
+/// Series keys per item.
+const KEYS_PER_ITEM: usize = 3;
+
+/// A source or destination value and up to three series keys it counts in
+/// (unused keys are [`NONE`]).
+type Item = [u32; 1 + KEYS_PER_ITEM];
+
+/// An ASN value with up to three series keys, and the record's packets and
+/// length for the sums. `first` marks the first item of a record (a record
+/// with more series than one item holds gives several items).
+#[derive(Debug, Clone, Copy, Default)]
+struct SumItem {
+    value: u32,
+    keys: [u32; KEYS_PER_ITEM],
+    packets: i64,
+    ip_len: i32,
+    first: bool,
+}
+
+/// Sortable by a 32-bit value.
+trait Valued: Copy + Default {
+    fn value(&self) -> u32;
+}
+
+impl Valued for Item {
+    #[inline]
+    fn value(&self) -> u32 {
+        self[0]
+    }
+}
+
+impl Valued for SumItem {
+    #[inline]
+    fn value(&self) -> u32 {
+        self.value
+    }
+}
+
+/// Buckets per pass (the top bits of a value pick its bucket).
+const BUCKET_BITS: u32 = 6;
+const BUCKETS: usize = 1 << BUCKET_BITS;
+
+/// A bijection of `u32` that spreads values: its top bits pick the
+/// bucket, the rest order the bucket, and equal results mean equal values.
+#[inline]
+fn spread(value: u32) -> u32 {
+    value.wrapping_mul(0x9e37_79b1)
+}
+
+#[inline]
+fn bucket_of(spread: u32) -> usize {
+    (spread >> (32 - BUCKET_BITS)) as usize
+}
+
+/// Items in chunks of fixed capacity: growing never copies.
+struct Bucket<T> {
+    full: Vec<Vec<T>>,
+    last: Vec<T>,
+}
+
+impl<T> Default for Bucket<T> {
+    fn default() -> Self {
+        Bucket {
+            full: Vec::new(),
+            last: Vec::new(),
+        }
+    }
+}
+
+const CHUNK_BYTES: usize = 1 << 16;
+
+impl<T: Copy> Bucket<T> {
+    #[inline]
+    fn push(&mut self, item: T) {
+        if self.last.len() == self.last.capacity() {
+            let chunk = CHUNK_BYTES / std::mem::size_of::<T>();
+            let full = std::mem::replace(&mut self.last, Vec::with_capacity(chunk));
+            if !full.is_empty() {
+                self.full.push(full);
+            }
+        }
+        self.last.push(item);
+    }
+
+    fn is_empty(&self) -> bool {
+        self.last.is_empty() && self.full.is_empty()
+    }
+
+    /// All items in one vector.
+    fn into_vec(self) -> Vec<T> {
+        if self.full.is_empty() {
+            return self.last;
+        }
+        let len = self.full.iter().map(Vec::len).sum::<usize>() + self.last.len();
+        let mut all = Vec::with_capacity(len);
+        self.full.iter().for_each(|c| all.extend_from_slice(c));
+        all.extend_from_slice(&self.last);
+        all
+    }
+}
+
+fn buckets<T>() -> Vec<Bucket<T>> {
+    (0..BUCKETS).map(|_| Bucket::default()).collect()
+}
+
+/// Packet and byte sums of one series.
+#[derive(Debug, Clone, Copy, Default)]
+struct Sums {
+    packets: i128,
+    bytes: i128,
+}
+
+impl Sums {
+    #[inline]
+    fn add(&mut self, packets: i64, ip_len: i32) {
+        let packets = i128::from(packets);
+        self.packets += packets;
+        self.bytes += packets * i128::from(ip_len);
+    }
+
+    fn merge(&mut self, other: &Sums) {
+        self.packets += other.packets;
+        self.bytes += other.bytes;
     }
 }
 
@@ -182,7 +235,6 @@ impl KeyTable {
 #[derive(Debug, Clone)]
 struct Rules {
     classes: Vec<Class>,
-    summary: bool,
     protocols: bool,
     ports: bool,
     icmp: bool,
@@ -215,7 +267,6 @@ impl Rules {
         }
         let p = &options.ports;
         Rules {
-            summary: has(Class::Summary),
             protocols: has(Class::IpProtocol),
             ports: has(Class::TcpSrcPorts),
             icmp: has(Class::Icmp),
@@ -263,55 +314,45 @@ impl GeoIds {
     }
 }
 
-/// Distinct counts per series id of one grouping pass.
-struct PassCounts {
-    summary: u64,
-    tables: Vec<Vec<u64>>,
-}
-
 /// The series of the interval being read.
 struct IntervalAgg {
     ordinal: u64,
-    summary: Sums,
     tables: Vec<KeyTable>,
-    /// Per pass (source, destination, ASN), buckets of items by a hash of
-    /// the value, so that equal values share a bucket.
-    items: [Vec<Bucket>; 3],
+    src: Vec<Bucket<Item>>,
+    dst: Vec<Bucket<Item>>,
+    asn: Vec<Bucket<SumItem>>,
+    /// Continent geo id of each country geo id's first record, per source.
+    first_continent: [Vec<u32>; 2],
     /// Counted records so far.
     records: u64,
-    /// A series id too large for an [`Item`] was seen.
+    /// A series id too large for an item key was seen.
     too_many_series: bool,
-    /// Continent geo id of each country id's first record, per source.
-    first_continent: [Vec<u32>; 2],
 }
-
-/// Records are prepared and their memory loaded this many at a time.
-const BATCH: usize = 16;
 
 impl IntervalAgg {
     fn new(ordinal: u64) -> IntervalAgg {
-        let dense_for = |t: usize| -> u64 {
+        let dense = |t: usize| -> u64 {
             match t {
                 0 => 256,
-                1..=4 => 1 << 16,
-                5 => 1 << 16,
+                1..=5 => 1 << 16,
                 6 => 0,
                 _ => 1 << 20,
             }
         };
         IntervalAgg {
             ordinal,
-            summary: Sums::default(),
-            tables: (0..TABLES).map(|t| KeyTable::new(dense_for(t))).collect(),
-            items: std::array::from_fn(|_| (0..BUCKETS).map(|_| Bucket::default()).collect()),
+            tables: (0..TABLES).map(|t| KeyTable::new(dense(t))).collect(),
+            src: buckets(),
+            dst: buckets(),
+            asn: buckets(),
+            first_continent: [Vec::new(), Vec::new()],
             records: 0,
             too_many_series: false,
-            first_continent: [Vec::new(), Vec::new()],
         }
     }
 
-    fn table(&mut self, t: Table) -> &mut KeyTable {
-        &mut self.tables[t as usize]
+    fn id(&mut self, table: Table, key: u64) -> u32 {
+        self.tables[table as usize].id(key)
     }
 
     /// Adds counted records, in file order.
@@ -327,14 +368,8 @@ impl IntervalAgg {
         if self.records >= u64::from(u32::MAX) {
             return Err(FlowtupleError::IntervalTooLarge { at });
         }
-        let mut prepared = [(Tuple::EMPTY, Sums::default()); BATCH];
-        for batch in records.chunks(BATCH) {
-            for (rec, p) in batch.iter().zip(prepared.iter_mut()) {
-                *p = self.prepare(rules, rec);
-            }
-            for (rec, &(tuple, sums)) in batch.iter().zip(prepared.iter()) {
-                self.add_one(rules, geo_ids, rec, tuple, sums);
-            }
+        for rec in records {
+            self.add_one(rules, geo_ids, rec);
         }
         if self.too_many_series {
             return Err(FlowtupleError::IntervalTooLarge { at });
@@ -342,110 +377,48 @@ impl IntervalAgg {
         Ok(())
     }
 
-    /// A record's tuple (series ids resolved) and sums; loads the sums the
-    /// record will add to.
     #[inline]
-    fn prepare(&mut self, rules: &Rules, rec: &FlowRecord) -> (Tuple, Sums) {
-        let packets = i128::from(rec.packet_cnt);
-        let sums = Sums {
-            packets,
-            bytes: packets * i128::from(rec.ip_len),
-        };
-        let src = rules.src_counting.count_key(rec.src_ip, self.ordinal);
-        let dst = rules.dst_counting.count_key(rec.dst_ip, self.ordinal);
-        let mut t = Tuple {
-            src: src.unwrap_or(0),
-            dst: dst.unwrap_or(0),
-            asn: rec.prefix2asn,
-            proto: NONE,
-            a: NONE,
-            b: NONE,
-            kind: Kind::None,
-            has_src: src.is_some(),
-            has_dst: dst.is_some(),
+    fn add_one(&mut self, rules: &Rules, geo_ids: &mut GeoIds, rec: &FlowRecord) {
+        let mut keys = [NONE; 7];
+        let mut n = 0;
+        let mut key = |table: Table, id: u32, too_many: &mut bool| {
+            *too_many |= id > ID_MASK;
+            keys[n] = (table as u32) << ID_BITS | (id & ID_MASK);
+            n += 1;
         };
         if rules.protocols {
-            t.proto = self.table(Table::Proto).id(u64::from(rec.protocol as u32));
-            self.tables[Table::Proto as usize].prefetch(t.proto);
+            let id = self.id(Table::Proto, u64::from(rec.protocol as u32));
+            key(Table::Proto, id, &mut self.too_many_series);
         }
-        let port_key = |p: i32| u64::from(p as u32);
+        let port = |p: i32| u64::from(p as u32);
         if rules.ports && (rec.protocol == 6 || rec.protocol == 17) {
-            let (transport, kind, first, tables) = if rec.protocol == 6 {
-                (Transport::Tcp, Kind::Tcp, 0, [Table::TcpSrc, Table::TcpDst])
+            let (transport, first, tables) = if rec.protocol == 6 {
+                (Transport::Tcp, 0, [Table::TcpSrc, Table::TcpDst])
             } else {
-                (Transport::Udp, Kind::Udp, 2, [Table::UdpSrc, Table::UdpDst])
+                (Transport::Udp, 2, [Table::UdpSrc, Table::UdpDst])
             };
-            t.kind = kind;
             if rules.wants_port(transport, first, rec.src_port) {
-                t.a = self.table(tables[0]).id(port_key(rec.src_port));
-                self.tables[tables[0] as usize].prefetch(t.a);
+                let id = self.id(tables[0], port(rec.src_port));
+                key(tables[0], id, &mut self.too_many_series);
             }
             if rules.wants_port(transport, first + 1, rec.dst_port) {
-                t.b = self.table(tables[1]).id(port_key(rec.dst_port));
-                self.tables[tables[1] as usize].prefetch(t.b);
+                let id = self.id(tables[1], port(rec.dst_port));
+                key(tables[1], id, &mut self.too_many_series);
             }
         } else if rules.icmp && rec.protocol == 1 {
             let (ty, code) = (rec.src_port as u32, rec.dst_port as u32);
-            let table = self.table(Table::Icmp);
+            let table = &mut self.tables[Table::Icmp as usize];
             // Dense ids for types and codes below 256, the full pair else.
-            t.a = if ty < 256 && code < 256 {
+            let id = if ty < 256 && code < 256 {
                 table.id(u64::from(ty << 8 | code))
             } else {
                 table.sparse_id(u64::from(ty) << 32 | u64::from(code))
             };
-            t.kind = Kind::Icmp;
-        } else if rules.asns && rec.prefix2asn != 0 {
-            t.kind = Kind::Asn;
-            t.a = self.table(Table::Asn).id(u64::from(rec.prefix2asn));
-            self.tables[Table::Asn as usize].prefetch(t.a);
+            key(Table::Icmp, id, &mut self.too_many_series);
         }
-        (t, sums)
-    }
-
-    #[inline]
-    fn add_one(
-        &mut self,
-        rules: &Rules,
-        geo_ids: &mut GeoIds,
-        rec: &FlowRecord,
-        t: Tuple,
-        sums: Sums,
-    ) {
-        if rules.summary {
-            self.summary.packets += sums.packets;
-            self.summary.bytes += sums.bytes;
-        }
-        if t.proto != NONE {
-            self.table(Table::Proto).add(t.proto, sums);
-        }
-        let (ta, tb) = match t.kind {
-            Kind::None => (None, None),
-            Kind::Tcp => (Some(Table::TcpSrc), Some(Table::TcpDst)),
-            Kind::Udp => (Some(Table::UdpSrc), Some(Table::UdpDst)),
-            Kind::Icmp => (Some(Table::Icmp), None),
-            Kind::Asn => (Some(Table::Asn), None),
-        };
-        if let (Some(table), true) = (ta, t.a != NONE) {
-            self.table(table).add(t.a, sums);
-        }
-        if let (Some(table), true) = (tb, t.b != NONE) {
-            self.table(table).add(t.b, sums);
-        }
-        let mut keys = [NONE; SLOTS_PER_TUPLE];
-        let mut n = 0;
-        let mut slot = |table: Table, id: u32, too_many: &mut bool| {
-            if id != NONE {
-                *too_many |= id >= 1 << ID_BITS;
-                keys[n] = (table as u32) << ID_BITS | (id & ID_MASK);
-                n += 1;
-            }
-        };
-        slot(Table::Proto, t.proto, &mut self.too_many_series);
-        if let Some(table) = ta {
-            slot(table, t.a, &mut self.too_many_series);
-        }
-        if let Some(table) = tb {
-            slot(table, t.b, &mut self.too_many_series);
+        if rules.asns && rec.prefix2asn != 0 {
+            let id = self.id(Table::Asn, u64::from(rec.prefix2asn));
+            key(Table::Asn, id, &mut self.too_many_series);
         }
         for (source, field) in rules.geo.iter().enumerate() {
             let [continent, country] = match field {
@@ -453,12 +426,10 @@ impl IntervalAgg {
                 GeoField::Maxmind => rec.maxmind,
             };
             let (cont, coun) = (geo_ids.id(continent), geo_ids.id(country));
-            let cont_id = self.table(GEO_TABLES[source * 2]).id(u64::from(cont));
-            let coun_id = self.table(GEO_TABLES[source * 2 + 1]).id(u64::from(coun));
-            self.table(GEO_TABLES[source * 2]).add(cont_id, sums);
-            self.table(GEO_TABLES[source * 2 + 1]).add(coun_id, sums);
-            slot(GEO_TABLES[source * 2], cont_id, &mut self.too_many_series);
-            slot(
+            let cont_id = self.id(GEO_TABLES[source * 2], u64::from(cont));
+            let coun_id = self.id(GEO_TABLES[source * 2 + 1], u64::from(coun));
+            key(GEO_TABLES[source * 2], cont_id, &mut self.too_many_series);
+            key(
                 GEO_TABLES[source * 2 + 1],
                 coun_id,
                 &mut self.too_many_series,
@@ -471,49 +442,85 @@ impl IntervalAgg {
                 first[coun as usize] = cont;
             }
         }
-        let values = [
-            t.has_src.then_some(t.src),
-            t.has_dst.then_some(t.dst),
-            Some(t.asn),
-        ];
-        for (pass, value) in values.into_iter().enumerate() {
-            let Some(value) = value else { continue };
-            let value = spread(value);
-            let bucket = &mut self.items[pass][bucket_of(value)];
-            // At least one item, so that the value counts in the summary.
-            let mut chunks = keys[..n].chunks(3);
-            let first = chunks.next().unwrap_or(&[]);
-            bucket.push(item(value, first));
-            for more in chunks {
-                bucket.push(item(value, more));
+        // At least one item per value, so that the value counts in the
+        // summary.
+        let groups = keys[..n.max(1)].chunks(KEYS_PER_ITEM);
+        let padded = |chunk: &[u32]| -> [u32; KEYS_PER_ITEM] {
+            std::array::from_fn(|i| chunk.get(i).copied().unwrap_or(NONE))
+        };
+        if let Some(src) = rules.src_counting.count_key(rec.src_ip, self.ordinal) {
+            let v = spread(src);
+            let bucket = &mut self.src[bucket_of(v)];
+            for chunk in groups.clone() {
+                let [a, b, c] = padded(chunk);
+                bucket.push([v, a, b, c]);
             }
+        }
+        if let Some(dst) = rules.dst_counting.count_key(rec.dst_ip, self.ordinal) {
+            let v = spread(dst);
+            let bucket = &mut self.dst[bucket_of(v)];
+            for chunk in groups.clone() {
+                let [a, b, c] = padded(chunk);
+                bucket.push([v, a, b, c]);
+            }
+        }
+        let v = spread(rec.prefix2asn);
+        let bucket = &mut self.asn[bucket_of(v)];
+        for (i, chunk) in groups.enumerate() {
+            bucket.push(SumItem {
+                value: v,
+                keys: padded(chunk),
+                packets: rec.packet_cnt,
+                ip_len: rec.ip_len,
+                first: i == 0,
+            });
         }
     }
 
     /// The interval's rows: classes in order, keys ascending.
-    fn finish(mut self, rules: &Rules, geo_ids: &GeoIds, threads: usize) -> Vec<SeriesRow> {
-        let [src, dst, asn] = self.count(threads);
-        let counters = |table: Option<usize>, id: usize, sums: Sums| Counters {
-            packets: sums.packets,
-            bytes: sums.bytes,
-            uniq_src_ips: pick(&src, table, id),
-            uniq_dst_ips: pick(&dst, table, id),
-            uniq_src_asns: pick(&asn, table, id),
+    fn finish(self, rules: &Rules, geo_ids: &GeoIds, threads: usize) -> Vec<SeriesRow> {
+        let IntervalAgg {
+            tables,
+            src,
+            dst,
+            asn,
+            first_continent,
+            records,
+            ..
+        } = self;
+        let mut offsets = [0usize; TABLES + 1];
+        for (t, table) in tables.iter().enumerate() {
+            offsets[t + 1] = offsets[t] + table.len;
+        }
+        let threads = if records > 1 << 16 { threads.max(1) } else { 1 };
+        let counts = count(src, dst, asn, &offsets, threads);
+        let counters = |slot: Option<usize>| match slot {
+            None => Counters {
+                packets: counts.summary_sums.packets,
+                bytes: counts.summary_sums.bytes,
+                uniq_src_ips: counts.groups[0],
+                uniq_dst_ips: counts.groups[1],
+                uniq_src_asns: counts.groups[2],
+            },
+            Some(s) => Counters {
+                packets: counts.sums[s].packets,
+                bytes: counts.sums[s].bytes,
+                uniq_src_ips: counts.slots[0][s],
+                uniq_dst_ips: counts.slots[1][s],
+                uniq_src_asns: counts.slots[2][s],
+            },
         };
         let mut out = Vec::new();
         for &class in &rules.classes {
             let start = out.len();
-            let mut push = |key: Key, continent: Option<GeoTag>, counters: Counters| {
-                out.push(SeriesRow {
-                    class,
-                    key,
-                    continent,
-                    counters,
-                })
-            };
             let table = match class {
                 Class::Summary => {
-                    push(Key::Overall, None, counters(None, 0, self.summary));
+                    out.push(SeriesRow {
+                        class,
+                        key: Key::Overall,
+                        continent: None,
+                        counters: counters(None),
+                    });
                     continue;
                 }
                 Class::IpProtocol => Table::Proto,
@@ -531,8 +538,15 @@ impl IntervalAgg {
                 }
             };
             let t = table as usize;
-            for (id, raw, sums) in self.tables[t].touched() {
-                let c = counters(Some(t), id as usize, sums);
+            let keys = &tables[t];
+            for id in 0..keys.len {
+                let slot = offsets[t] + id;
+                // Every record has an ASN, so a series with records has an
+                // ASN count.
+                if counts.slots[2][slot] == 0 {
+                    continue;
+                }
+                let raw = keys.key(id as u32);
                 let (key, continent) = match table {
                     Table::Proto
                     | Table::TcpSrc
@@ -541,7 +555,7 @@ impl IntervalAgg {
                     | Table::UdpDst => (Key::Number(i64::from(raw as u32 as i32)), None),
                     Table::Asn => (Key::Number(raw as i64), None),
                     Table::Icmp => {
-                        let (ty, code) = if u64::from(id) < self.tables[t].dense {
+                        let (ty, code) = if (id as u64) < keys.dense {
                             ((raw >> 8) as i32, (raw & 0xff) as i32)
                         } else {
                             ((raw >> 32) as u32 as i32, raw as u32 as i32)
@@ -551,102 +565,153 @@ impl IntervalAgg {
                     Table::Geo0 | Table::Geo2 => (Key::Geo(geo_ids.tags[raw as usize]), None),
                     Table::Geo1 | Table::Geo3 => {
                         let source = (t - Table::Geo0 as usize) / 2;
-                        let cont = self.first_continent[source][raw as usize];
+                        let cont = first_continent[source][raw as usize];
                         (
                             Key::Geo(geo_ids.tags[raw as usize]),
                             Some(geo_ids.tags[cont as usize]),
                         )
                     }
                 };
-                push(key, continent, c);
+                out.push(SeriesRow {
+                    class,
+                    key,
+                    continent,
+                    counters: counters(Some(slot)),
+                });
             }
             out[start..].sort_by_key(|r| r.key);
         }
         out
     }
+}
 
-    /// Counts, per series, the distinct values of each pass: every bucket
-    /// sorted by value, each series counted once per value (a stamp per
-    /// series). Buckets are shared out among `threads` threads.
-    fn count(&mut self, threads: usize) -> [PassCounts; 3] {
-        let mut offsets = [0usize; TABLES + 1];
-        for (t, table) in self.tables.iter().enumerate() {
-            offsets[t + 1] = offsets[t] + table.id_space();
-        }
-        let work: Vec<(usize, Bucket)> = self
-            .items
-            .iter_mut()
-            .enumerate()
-            .flat_map(|(pass, buckets)| buckets.drain(..).map(move |b| (pass, b)))
-            .filter(|(_, b)| !b.is_empty())
-            .collect();
-        let queue = Mutex::new(work);
-        let counter = || count_buckets(&queue, &offsets);
-        let threads = if self.records > 1 << 16 {
-            threads.max(1)
-        } else {
-            1
-        };
-        let parts: Vec<[(u64, Vec<u64>); 3]> = if threads > 1 {
-            std::thread::scope(|s| {
-                let handles: Vec<_> = (0..threads).map(|_| s.spawn(counter)).collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-                    .collect()
-            })
-        } else {
-            vec![counter()]
-        };
-        std::array::from_fn(|pass| {
-            let mut summary = 0;
-            let mut flat = vec![0u64; offsets[TABLES]];
-            for part in &parts {
-                let (groups, slots) = &part[pass];
-                summary += groups;
-                for (f, s) in flat.iter_mut().zip(slots) {
-                    *f += s & 0xffff_ffff;
-                }
-            }
-            let tables = (0..TABLES)
-                .map(|t| flat[offsets[t]..offsets[t + 1]].to_vec())
-                .collect();
-            PassCounts { summary, tables }
+/// What the passes found: per pass the number of distinct values and the
+/// distinct count of every series slot, and the sums.
+struct Counts {
+    groups: [u64; 3],
+    slots: [Vec<u64>; 3],
+    summary_sums: Sums,
+    sums: Vec<Sums>,
+}
+
+/// One bucket of one pass.
+enum Work {
+    Values(usize, Bucket<Item>),
+    Asns(Bucket<SumItem>),
+}
+
+/// Counts every bucket of the three passes on `threads` threads.
+fn count(
+    src: Vec<Bucket<Item>>,
+    dst: Vec<Bucket<Item>>,
+    asn: Vec<Bucket<SumItem>>,
+    offsets: &[usize; TABLES + 1],
+    threads: usize,
+) -> Counts {
+    // The ASN buckets first: they are the biggest.
+    let mut work: Vec<Work> = Vec::new();
+    work.extend(src.into_iter().map(|b| Work::Values(0, b)));
+    work.extend(dst.into_iter().map(|b| Work::Values(1, b)));
+    work.extend(asn.into_iter().map(Work::Asns));
+    work.retain(|w| match w {
+        Work::Values(_, b) => !b.is_empty(),
+        Work::Asns(b) => !b.is_empty(),
+    });
+    let queue = Mutex::new(work);
+    let run = || count_buckets(&queue, offsets);
+    let parts: Vec<Counts> = if threads > 1 {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads).map(|_| s.spawn(run)).collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
         })
+    } else {
+        vec![run()]
+    };
+    let mut total = Counts::empty(offsets[TABLES]);
+    for part in parts {
+        for p in 0..3 {
+            total.groups[p] += part.groups[p];
+            for (t, s) in total.slots[p].iter_mut().zip(&part.slots[p]) {
+                *t += s & 0xffff_ffff;
+            }
+        }
+        total.summary_sums.merge(&part.summary_sums);
+        for (t, s) in total.sums.iter_mut().zip(&part.sums) {
+            t.merge(s);
+        }
+    }
+    total
+}
+
+impl Counts {
+    fn empty(slots: usize) -> Counts {
+        Counts {
+            groups: [0; 3],
+            slots: std::array::from_fn(|_| vec![0; slots]),
+            summary_sums: Sums::default(),
+            sums: vec![Sums::default(); slots],
+        }
     }
 }
 
-/// One thread's share of [`IntervalAgg::count`]: per pass, the number of
-/// distinct values and a slot per series (stamp of the last value that
-/// counted it in the high half, count in the low half).
-fn count_buckets(
-    queue: &Mutex<Vec<(usize, Bucket)>>,
-    offsets: &[usize; TABLES + 1],
-) -> [(u64, Vec<u64>); 3] {
-    let mut out: [(u64, Vec<u64>); 3] = std::array::from_fn(|_| (0, vec![0; offsets[TABLES]]));
-    let mut scratch = Vec::new();
+/// One thread's share of [`count`]. While counting, a slot holds the
+/// stamp of the last value that counted it (high half) and its count.
+fn count_buckets(queue: &Mutex<Vec<Work>>, offsets: &[usize; TABLES + 1]) -> Counts {
+    let mut out = Counts::empty(offsets[TABLES]);
+    let mut values: Vec<Item> = Vec::new();
+    let mut asns: Vec<SumItem> = Vec::new();
     let mut group = 0u64;
+    let slot_of = |key: u32| offsets[(key >> ID_BITS) as usize] + (key & ID_MASK) as usize;
+    #[inline]
+    fn bump(slots: &mut [u64], slot: usize, group: u64) {
+        let s = &mut slots[slot];
+        if *s >> 32 != group {
+            *s = group << 32 | ((*s & 0xffff_ffff) + 1);
+        }
+    }
     loop {
         let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop();
-        let Some((pass, bucket)) = next else {
-            return out;
-        };
-        let mut items = bucket.into_vec();
-        sort_items(&mut items, &mut scratch);
-        let (groups, slots) = &mut out[pass];
-        let mut prev = None;
-        for item in &items {
-            if prev != Some(item[0]) {
-                prev = Some(item[0]);
-                group += 1;
-                *groups += 1;
+        match next {
+            None => return out,
+            Some(Work::Values(pass, bucket)) => {
+                let items = sort_bucket(bucket, &mut values);
+                let slots = &mut out.slots[pass];
+                let mut prev = None;
+                for item in items {
+                    if prev != Some(item[0]) {
+                        prev = Some(item[0]);
+                        group += 1;
+                        out.groups[pass] += 1;
+                    }
+                    for &key in &item[1..] {
+                        if key != NONE {
+                            bump(slots, slot_of(key), group);
+                        }
+                    }
+                }
             }
-            for &key in &item[1..] {
-                if key != NONE {
-                    let slot = offsets[(key >> ID_BITS) as usize] + (key & ID_MASK) as usize;
-                    let s = &mut slots[slot];
-                    if *s >> 32 != group {
-                        *s = group << 32 | ((*s & 0xffff_ffff) + 1);
+            Some(Work::Asns(bucket)) => {
+                let items = sort_bucket(bucket, &mut asns);
+                let slots = &mut out.slots[2];
+                let mut prev = None;
+                for item in items {
+                    if prev != Some(item.value) {
+                        prev = Some(item.value);
+                        group += 1;
+                        out.groups[2] += 1;
+                    }
+                    if item.first {
+                        out.summary_sums.add(item.packets, item.ip_len);
+                    }
+                    for &key in &item.keys {
+                        if key != NONE {
+                            let slot = slot_of(key);
+                            bump(slots, slot, group);
+                            out.sums[slot].add(item.packets, item.ip_len);
+                        }
                     }
                 }
             }
@@ -654,114 +719,54 @@ fn count_buckets(
     }
 }
 
-/// A value of a pass and up to three series keys (table and id, see
-/// [`ID_BITS`]) it counts in; unused keys are [`NONE`].
-type Item = [u32; 4];
-
-/// Series keys in an [`Item`]: the table in the top bits, the id below.
-const ID_BITS: u32 = 28;
-const ID_MASK: u32 = (1 << ID_BITS) - 1;
-
-/// Buckets per pass.
-const BUCKET_BITS: u32 = 8;
-const BUCKETS: usize = 1 << BUCKET_BITS;
-
-/// Items in chunks of fixed capacity: growing never copies.
-#[derive(Default)]
-struct Bucket {
-    full: Vec<Vec<Item>>,
-    last: Vec<Item>,
+/// The bucket's items sorted by value (values of a bucket share their top
+/// [`BUCKET_BITS`] bits; LSD radix on the rest, 13-bit digits, a digit that
+/// is equal in every item skipped). `scratch` is reused between buckets.
+fn sort_bucket<T: Valued>(bucket: Bucket<T>, scratch: &mut Vec<T>) -> &[T] {
+    let mut items = bucket.into_vec();
+    sort_by_value(&mut items, scratch);
+    *scratch = items;
+    scratch
 }
 
-const CHUNK_ITEMS: usize = 4096;
-
-impl Bucket {
-    #[inline]
-    fn push(&mut self, item: Item) {
-        if self.last.len() == self.last.capacity() {
-            let full = std::mem::replace(&mut self.last, Vec::with_capacity(CHUNK_ITEMS));
-            if !full.is_empty() {
-                self.full.push(full);
-            }
-        }
-        self.last.push(item);
-    }
-
-    fn is_empty(&self) -> bool {
-        self.last.is_empty() && self.full.is_empty()
-    }
-
-    /// All items in one vector.
-    fn into_vec(self) -> Vec<Item> {
-        if self.full.is_empty() {
-            return self.last;
-        }
-        let len = self.full.len() * CHUNK_ITEMS + self.last.len();
-        let mut all = Vec::with_capacity(len);
-        self.full.iter().for_each(|c| all.extend_from_slice(c));
-        all.extend_from_slice(&self.last);
-        all
-    }
-}
-
-/// A bijection of `u32` that spreads values: its top bits pick the
-/// bucket, the rest order the bucket, and equal results mean equal values.
-#[inline]
-fn spread(value: u32) -> u32 {
-    value.wrapping_mul(0x9e37_79b1)
-}
-
-#[inline]
-fn bucket_of(spread: u32) -> usize {
-    (spread >> (32 - BUCKET_BITS)) as usize
-}
-
-#[inline]
-fn item(value: u32, keys: &[u32]) -> Item {
-    let key = |i: usize| keys.get(i).copied().unwrap_or(NONE);
-    [value, key(0), key(1), key(2)]
-}
-
-/// Sorts the items of one bucket by value; values of a bucket share their
-/// top [`BUCKET_BITS`] bits (LSD radix on the rest, 12-bit digits; a digit
-/// equal in every item is skipped).
-fn sort_items(items: &mut Vec<Item>, scratch: &mut Vec<Item>) {
+/// Sorts by [`Valued::value`] (LSD radix, 13-bit digits from the bottom, a
+/// digit equal in every item skipped); `scratch` is working space.
+fn sort_by_value<T: Valued>(items: &mut Vec<T>, scratch: &mut Vec<T>) {
     let n = items.len();
     if n < 512 {
-        items.sort_unstable_by_key(|i| i[0]);
+        items.sort_unstable_by_key(|i| i.value());
         return;
     }
-    let mut counts = [[0u32; 4096]; 3];
+    const DIGIT: u32 = 13;
+    const MASK: u32 = (1 << DIGIT) - 1;
+    let mut counts = vec![[0u32; 1 << DIGIT]; 3];
     for i in items.iter() {
-        let v = i[0];
-        counts[0][(v & 0xfff) as usize] += 1;
-        counts[1][((v >> 12) & 0xfff) as usize] += 1;
-        counts[2][(v >> 24) as usize] += 1;
+        let v = i.value();
+        for (d, c) in counts.iter_mut().enumerate() {
+            c[((v >> (DIGIT * d as u32)) & MASK) as usize] += 1;
+        }
     }
     scratch.clear();
-    scratch.resize(n, [0; 4]);
+    scratch.resize(n, T::default());
     for (d, c) in counts.iter().enumerate() {
         if c.contains(&(n as u32)) {
             continue;
         }
-        let mut offsets = [0u32; 4096];
+        let mut offsets = vec![0u32; 1 << DIGIT];
         let mut sum = 0;
         for (o, &x) in offsets.iter_mut().zip(c.iter()) {
             *o = sum;
             sum += x;
         }
-        let shift = 12 * d as u32;
+        let shift = DIGIT * d as u32;
         for i in items.iter() {
-            let b = ((i[0] >> shift) & 0xfff) as usize;
+            let b = ((i.value() >> shift) & MASK) as usize;
             scratch[offsets[b] as usize] = *i;
             offsets[b] += 1;
         }
         std::mem::swap(items, scratch);
     }
 }
-
-/// At most: a protocol, two port (or ICMP, or ASN) series, four geo series.
-const SLOTS_PER_TUPLE: usize = 7;
 
 /// The source index (0 or 1) of a geo class among the rules' sources.
 fn geo_source(rules: &Rules, class: Class) -> usize {
@@ -770,27 +775,6 @@ fn geo_source(rules: &Rules, class: Class) -> usize {
         _ => GeoField::Maxmind,
     };
     rules.geo.iter().position(|&f| f == field).unwrap_or(0)
-}
-
-fn pick(counts: &PassCounts, table: Option<usize>, id: usize) -> u64 {
-    match table {
-        None => counts.summary,
-        Some(t) => counts.tables[t].get(id).copied().unwrap_or(0),
-    }
-}
-
-impl Tuple {
-    const EMPTY: Tuple = Tuple {
-        src: 0,
-        dst: 0,
-        asn: 0,
-        proto: NONE,
-        a: NONE,
-        b: NONE,
-        kind: Kind::None,
-        has_src: false,
-        has_dst: false,
-    };
 }
 
 /// Turns the filtered records of a file, block by block, into complete
@@ -1079,7 +1063,7 @@ mod tests {
     }
 
     #[test]
-    fn sort_items_matches_std() {
+    fn sort_by_value_matches_std() {
         let mut seed = 11u64;
         for n in [0, 5, 511, 512, 100_000] {
             let mut items: Vec<Item> = (0..n)
@@ -1091,7 +1075,7 @@ mod tests {
                 .collect();
             let mut want = items.clone();
             want.sort_unstable();
-            sort_items(&mut items, &mut Vec::new());
+            sort_by_value(&mut items, &mut Vec::new());
             assert!(items.windows(2).all(|w| w[0][0] <= w[1][0]), "n = {n}");
             items.sort_unstable();
             assert!(items == want, "n = {n}: the same items");

@@ -14,7 +14,6 @@ pub mod format;
 pub mod input;
 pub mod options;
 pub mod pipeline;
-mod prefetch;
 pub mod record;
 pub mod schema;
 pub mod sequence;

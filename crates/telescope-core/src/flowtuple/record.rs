@@ -33,6 +33,13 @@ impl GeoTag {
         Some(GeoTag(buf))
     }
 
+    /// The tag of printable ASCII bytes (`!` to `~`, one to
+    /// [`MAX_TAG_BYTES`] of them) given zero-padded: what
+    /// [`GeoTag::from_bytes`] gives for them. The caller checks the bytes.
+    pub(crate) const fn from_printable_padded(padded: [u8; MAX_TAG_BYTES]) -> GeoTag {
+        GeoTag(padded)
+    }
+
     /// The tag's text.
     pub fn as_str(&self) -> &str {
         let len = self.0.iter().position(|&b| b == 0).unwrap_or(MAX_TAG_BYTES);

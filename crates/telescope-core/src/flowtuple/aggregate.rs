@@ -192,18 +192,6 @@ impl<T: Copy> Bucket<T> {
     fn is_empty(&self) -> bool {
         self.last.is_empty() && self.full.is_empty()
     }
-
-    /// All items in one vector.
-    fn into_vec(self) -> Vec<T> {
-        if self.full.is_empty() {
-            return self.last;
-        }
-        let len = self.full.iter().map(Vec::len).sum::<usize>() + self.last.len();
-        let mut all = Vec::with_capacity(len);
-        self.full.iter().for_each(|c| all.extend_from_slice(c));
-        all.extend_from_slice(&self.last);
-        all
-    }
 }
 
 fn buckets<T>() -> Vec<Bucket<T>> {
@@ -661,8 +649,8 @@ impl Counts {
 /// stamp of the last value that counted it (high half) and its count.
 fn count_buckets(queue: &Mutex<Vec<Work>>, offsets: &[usize; TABLES + 1]) -> Counts {
     let mut out = Counts::empty(offsets[TABLES]);
-    let mut values: Vec<Item> = Vec::new();
-    let mut asns: Vec<SumItem> = Vec::new();
+    let (mut values, mut values_work): (Vec<Item>, Vec<Item>) = Default::default();
+    let (mut asns, mut asns_work): (Vec<SumItem>, Vec<SumItem>) = Default::default();
     let mut group = 0u64;
     let slot_of = |key: u32| offsets[(key >> ID_BITS) as usize] + (key & ID_MASK) as usize;
     #[inline]
@@ -677,7 +665,7 @@ fn count_buckets(queue: &Mutex<Vec<Work>>, offsets: &[usize; TABLES + 1]) -> Cou
         match next {
             None => return out,
             Some(Work::Values(pass, bucket)) => {
-                let items = sort_bucket(bucket, &mut values);
+                let items = sort_bucket(bucket, &mut values, &mut values_work);
                 let slots = &mut out.slots[pass];
                 let mut prev = None;
                 for item in items {
@@ -694,7 +682,7 @@ fn count_buckets(queue: &Mutex<Vec<Work>>, offsets: &[usize; TABLES + 1]) -> Cou
                 }
             }
             Some(Work::Asns(bucket)) => {
-                let items = sort_bucket(bucket, &mut asns);
+                let items = sort_bucket(bucket, &mut asns, &mut asns_work);
                 let slots = &mut out.slots[2];
                 let mut prev = None;
                 for item in items {
@@ -719,52 +707,78 @@ fn count_buckets(queue: &Mutex<Vec<Work>>, offsets: &[usize; TABLES + 1]) -> Cou
     }
 }
 
-/// The bucket's items sorted by value (values of a bucket share their top
-/// [`BUCKET_BITS`] bits; LSD radix on the rest, 13-bit digits, a digit that
-/// is equal in every item skipped). `scratch` is reused between buckets.
-fn sort_bucket<T: Valued>(bucket: Bucket<T>, scratch: &mut Vec<T>) -> &[T] {
-    let mut items = bucket.into_vec();
-    sort_by_value(&mut items, scratch);
-    *scratch = items;
-    scratch
+/// The bucket's items sorted by value, left in `out` (`work` is working
+/// space; both are reused between buckets). LSD radix with 13-bit digits
+/// (see [`sort_by_value`]), the first pass reading the bucket's chunks.
+fn sort_bucket<'a, T: Valued>(
+    bucket: Bucket<T>,
+    out: &'a mut Vec<T>,
+    work: &mut Vec<T>,
+) -> &'a [T] {
+    let chunks: Vec<&[T]> = bucket
+        .full
+        .iter()
+        .map(Vec::as_slice)
+        .chain(std::iter::once(bucket.last.as_slice()))
+        .collect();
+    let n: usize = chunks.iter().map(|c| c.len()).sum();
+    out.clear();
+    if n < 512 {
+        chunks.iter().for_each(|c| out.extend_from_slice(c));
+        out.sort_unstable_by_key(|i| i.value());
+        return out;
+    }
+    let mut counts = vec![[0u32; 1 << DIGIT]; 3];
+    for item in chunks.iter().flat_map(|c| c.iter()) {
+        let v = item.value();
+        for (d, c) in counts.iter_mut().enumerate() {
+            c[((v >> (DIGIT * d as u32)) & DIGIT_MASK) as usize] += 1;
+        }
+    }
+    let digits: Vec<usize> = (0..3)
+        .filter(|&d| !counts[d].contains(&(n as u32)))
+        .collect();
+    let Some((&first, rest)) = digits.split_first() else {
+        chunks.iter().for_each(|c| out.extend_from_slice(c));
+        return out;
+    };
+    out.resize(n, T::default());
+    scatter(
+        chunks.iter().flat_map(|c| c.iter()),
+        &counts[first],
+        first,
+        out,
+    );
+    for &d in rest {
+        work.clear();
+        work.resize(n, T::default());
+        scatter(out.iter(), &counts[d], d, work);
+        std::mem::swap(out, work);
+    }
+    out
 }
 
-/// Sorts by [`Valued::value`] (LSD radix, 13-bit digits from the bottom, a
-/// digit equal in every item skipped); `scratch` is working space.
-fn sort_by_value<T: Valued>(items: &mut Vec<T>, scratch: &mut Vec<T>) {
-    let n = items.len();
-    if n < 512 {
-        items.sort_unstable_by_key(|i| i.value());
-        return;
+const DIGIT: u32 = 13;
+const DIGIT_MASK: u32 = (1 << DIGIT) - 1;
+
+/// One LSD radix pass on digit `d`, whose histogram is `count`.
+fn scatter<'a, T: Valued + 'a>(
+    items: impl Iterator<Item = &'a T>,
+    count: &[u32; 1 << DIGIT],
+    d: usize,
+    into: &mut [T],
+) {
+    let mut offsets = vec![0u32; 1 << DIGIT];
+    let mut sum = 0;
+    for (o, &x) in offsets.iter_mut().zip(count.iter()) {
+        *o = sum;
+        sum += x;
     }
-    const DIGIT: u32 = 13;
-    const MASK: u32 = (1 << DIGIT) - 1;
-    let mut counts = vec![[0u32; 1 << DIGIT]; 3];
-    for i in items.iter() {
-        let v = i.value();
-        for (d, c) in counts.iter_mut().enumerate() {
-            c[((v >> (DIGIT * d as u32)) & MASK) as usize] += 1;
-        }
-    }
-    scratch.clear();
-    scratch.resize(n, T::default());
-    for (d, c) in counts.iter().enumerate() {
-        if c.contains(&(n as u32)) {
-            continue;
-        }
-        let mut offsets = vec![0u32; 1 << DIGIT];
-        let mut sum = 0;
-        for (o, &x) in offsets.iter_mut().zip(c.iter()) {
-            *o = sum;
-            sum += x;
-        }
-        let shift = DIGIT * d as u32;
-        for i in items.iter() {
-            let b = ((i.value() >> shift) & MASK) as usize;
-            scratch[offsets[b] as usize] = *i;
-            offsets[b] += 1;
-        }
-        std::mem::swap(items, scratch);
+    let shift = DIGIT * d as u32;
+    for item in items {
+        let b = ((item.value() >> shift) & DIGIT_MASK) as usize;
+        into[offsets[b] as usize] = *item;
+        offsets[b] += 1;
     }
 }
 
@@ -1063,10 +1077,10 @@ mod tests {
     }
 
     #[test]
-    fn sort_by_value_matches_std() {
+    fn sort_bucket_orders_by_value() {
         let mut seed = 11u64;
         for n in [0, 5, 511, 512, 100_000] {
-            let mut items: Vec<Item> = (0..n)
+            let items: Vec<Item> = (0..n)
                 .map(|i| {
                     let v = lcg(&mut seed) as u32;
                     let v = if i % 3 == 0 { v } else { v >> 20 };
@@ -1075,10 +1089,13 @@ mod tests {
                 .collect();
             let mut want = items.clone();
             want.sort_unstable();
-            sort_by_value(&mut items, &mut Vec::new());
-            assert!(items.windows(2).all(|w| w[0][0] <= w[1][0]), "n = {n}");
-            items.sort_unstable();
-            assert!(items == want, "n = {n}: the same items");
+            let mut bucket = Bucket::default();
+            items.iter().for_each(|&i| bucket.push(i));
+            let (mut out, mut work) = (Vec::new(), Vec::new());
+            let mut got = sort_bucket(bucket, &mut out, &mut work).to_vec();
+            assert!(got.windows(2).all(|w| w[0][0] <= w[1][0]), "n = {n}");
+            got.sort_unstable();
+            assert!(got == want, "n = {n}: the same items");
         }
     }
 

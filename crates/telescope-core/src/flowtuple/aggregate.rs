@@ -105,41 +105,57 @@ impl KeyTable {
 const ID_BITS: u32 = 28;
 const ID_MASK: u32 = (1 << ID_BITS) - 1;
 
-/// Series keys per item.
-const KEYS_PER_ITEM: usize = 3;
-
-/// A source or destination value and up to three series keys it counts in
-/// (unused keys are [`NONE`]).
-type Item = [u32; 1 + KEYS_PER_ITEM];
-
-/// An ASN value with up to three series keys, and the record's packets and
-/// length for the sums. `first` marks the first item of a record (a record
-/// with more series than one item holds gives several items).
-#[derive(Debug, Clone, Copy, Default)]
-struct SumItem {
+/// A source or destination value and up to `K` series keys it counts in
+/// (unused keys are [`NONE`]). `K` is the most series a record of the mode
+/// can touch, so a record makes one item per value.
+#[derive(Debug, Clone, Copy)]
+struct Item<const K: usize> {
     value: u32,
-    keys: [u32; KEYS_PER_ITEM],
+    keys: [u32; K],
+}
+
+/// An ASN value with up to `K` series keys, and the record's packets and
+/// length for the sums.
+#[derive(Debug, Clone, Copy)]
+struct SumItem<const K: usize> {
+    value: u32,
+    keys: [u32; K],
     packets: i64,
     ip_len: i32,
-    first: bool,
 }
 
 /// Sortable by a 32-bit value.
-trait Valued: Copy + Default {
+trait Valued: Copy {
     fn value(&self) -> u32;
+    /// A placeholder to fill working space with.
+    fn blank() -> Self;
 }
 
-impl Valued for Item {
-    #[inline]
-    fn value(&self) -> u32 {
-        self[0]
-    }
-}
-
-impl Valued for SumItem {
+impl<const K: usize> Valued for Item<K> {
     #[inline]
     fn value(&self) -> u32 {
         self.value
+    }
+    fn blank() -> Self {
+        Item {
+            value: 0,
+            keys: [NONE; K],
+        }
+    }
+}
+
+impl<const K: usize> Valued for SumItem<K> {
+    #[inline]
+    fn value(&self) -> u32 {
+        self.value
+    }
+    fn blank() -> Self {
+        SumItem {
+            value: 0,
+            keys: [NONE; K],
+            packets: 0,
+            ip_len: 0,
+        }
     }
 }
 
@@ -273,6 +289,16 @@ impl Rules {
         }
     }
 
+    /// The most series one record touches (besides the summary).
+    fn keys_per_record(&self) -> usize {
+        let transport = if self.ports {
+            2
+        } else {
+            usize::from(self.icmp)
+        };
+        usize::from(self.protocols) + transport + usize::from(self.asns) + 2 * self.geo.len()
+    }
+
     #[inline]
     fn wants_port(&self, transport: Transport, set: usize, port: i32) -> bool {
         (!self.popular_only || is_popular_port(transport, port))
@@ -302,13 +328,15 @@ impl GeoIds {
     }
 }
 
-/// The series of the interval being read.
-struct IntervalAgg {
+/// The series of the interval being read; `K` series keys per item.
+struct IntervalAgg<const K: usize> {
     ordinal: u64,
     tables: Vec<KeyTable>,
-    src: Vec<Bucket<Item>>,
-    dst: Vec<Bucket<Item>>,
-    asn: Vec<Bucket<SumItem>>,
+    src: Vec<Bucket<Item<K>>>,
+    dst: Vec<Bucket<Item<K>>>,
+    asn: Vec<Bucket<SumItem<K>>>,
+    /// Packets and bytes of every counted record.
+    summary: Sums,
     /// Continent geo id of each country geo id's first record, per source.
     first_continent: [Vec<u32>; 2],
     /// Counted records so far.
@@ -317,8 +345,8 @@ struct IntervalAgg {
     too_many_series: bool,
 }
 
-impl IntervalAgg {
-    fn new(ordinal: u64) -> IntervalAgg {
+impl<const K: usize> IntervalAgg<K> {
+    fn new(ordinal: u64) -> IntervalAgg<K> {
         let dense = |t: usize| -> u64 {
             match t {
                 0 => 256,
@@ -333,6 +361,7 @@ impl IntervalAgg {
             src: buckets(),
             dst: buckets(),
             asn: buckets(),
+            summary: Sums::default(),
             first_continent: [Vec::new(), Vec::new()],
             records: 0,
             too_many_series: false,
@@ -367,7 +396,7 @@ impl IntervalAgg {
 
     #[inline]
     fn add_one(&mut self, rules: &Rules, geo_ids: &mut GeoIds, rec: &FlowRecord) {
-        let mut keys = [NONE; 7];
+        let mut keys = [NONE; 8];
         let mut n = 0;
         let mut key = |table: Table, id: u32, too_many: &mut bool| {
             *too_many |= id > ID_MASK;
@@ -430,39 +459,26 @@ impl IntervalAgg {
                 first[coun as usize] = cont;
             }
         }
-        // At least one item per value, so that the value counts in the
-        // summary.
-        let groups = keys[..n.max(1)].chunks(KEYS_PER_ITEM);
-        let padded = |chunk: &[u32]| -> [u32; KEYS_PER_ITEM] {
-            std::array::from_fn(|i| chunk.get(i).copied().unwrap_or(NONE))
-        };
+        self.summary.add(rec.packet_cnt, rec.ip_len);
+        debug_assert!(n <= K, "{n} series keys, items hold {K}");
+        // `K` is at least the number of keys: one item per value, even
+        // with no keys (so that the value counts in the summary).
+        let keys: [u32; K] = std::array::from_fn(|i| if i < n { keys[i] } else { NONE });
         if let Some(src) = rules.src_counting.count_key(rec.src_ip, self.ordinal) {
-            let v = spread(src);
-            let bucket = &mut self.src[bucket_of(v)];
-            for chunk in groups.clone() {
-                let [a, b, c] = padded(chunk);
-                bucket.push([v, a, b, c]);
-            }
+            let value = spread(src);
+            self.src[bucket_of(value)].push(Item { value, keys });
         }
         if let Some(dst) = rules.dst_counting.count_key(rec.dst_ip, self.ordinal) {
-            let v = spread(dst);
-            let bucket = &mut self.dst[bucket_of(v)];
-            for chunk in groups.clone() {
-                let [a, b, c] = padded(chunk);
-                bucket.push([v, a, b, c]);
-            }
+            let value = spread(dst);
+            self.dst[bucket_of(value)].push(Item { value, keys });
         }
-        let v = spread(rec.prefix2asn);
-        let bucket = &mut self.asn[bucket_of(v)];
-        for (i, chunk) in groups.enumerate() {
-            bucket.push(SumItem {
-                value: v,
-                keys: padded(chunk),
-                packets: rec.packet_cnt,
-                ip_len: rec.ip_len,
-                first: i == 0,
-            });
-        }
+        let value = spread(rec.prefix2asn);
+        self.asn[bucket_of(value)].push(SumItem {
+            value,
+            keys,
+            packets: rec.packet_cnt,
+            ip_len: rec.ip_len,
+        });
     }
 
     /// The interval's rows: classes in order, keys ascending.
@@ -472,6 +488,7 @@ impl IntervalAgg {
             src,
             dst,
             asn,
+            summary,
             first_continent,
             records,
             ..
@@ -484,8 +501,8 @@ impl IntervalAgg {
         let counts = count(src, dst, asn, &offsets, threads);
         let counters = |slot: Option<usize>| match slot {
             None => Counters {
-                packets: counts.summary_sums.packets,
-                bytes: counts.summary_sums.bytes,
+                packets: summary.packets,
+                bytes: summary.bytes,
                 uniq_src_ips: counts.groups[0],
                 uniq_dst_ips: counts.groups[1],
                 uniq_src_asns: counts.groups[2],
@@ -578,26 +595,25 @@ impl IntervalAgg {
 struct Counts {
     groups: [u64; 3],
     slots: [Vec<u64>; 3],
-    summary_sums: Sums,
     sums: Vec<Sums>,
 }
 
 /// One bucket of one pass.
-enum Work {
-    Values(usize, Bucket<Item>),
-    Asns(Bucket<SumItem>),
+enum Work<const K: usize> {
+    Values(usize, Bucket<Item<K>>),
+    Asns(Bucket<SumItem<K>>),
 }
 
 /// Counts every bucket of the three passes on `threads` threads.
-fn count(
-    src: Vec<Bucket<Item>>,
-    dst: Vec<Bucket<Item>>,
-    asn: Vec<Bucket<SumItem>>,
+fn count<const K: usize>(
+    src: Vec<Bucket<Item<K>>>,
+    dst: Vec<Bucket<Item<K>>>,
+    asn: Vec<Bucket<SumItem<K>>>,
     offsets: &[usize; TABLES + 1],
     threads: usize,
 ) -> Counts {
     // The ASN buckets first: they are the biggest.
-    let mut work: Vec<Work> = Vec::new();
+    let mut work: Vec<Work<K>> = Vec::new();
     work.extend(src.into_iter().map(|b| Work::Values(0, b)));
     work.extend(dst.into_iter().map(|b| Work::Values(1, b)));
     work.extend(asn.into_iter().map(Work::Asns));
@@ -626,7 +642,6 @@ fn count(
                 *t += s & 0xffff_ffff;
             }
         }
-        total.summary_sums.merge(&part.summary_sums);
         for (t, s) in total.sums.iter_mut().zip(&part.sums) {
             t.merge(s);
         }
@@ -639,7 +654,6 @@ impl Counts {
         Counts {
             groups: [0; 3],
             slots: std::array::from_fn(|_| vec![0; slots]),
-            summary_sums: Sums::default(),
             sums: vec![Sums::default(); slots],
         }
     }
@@ -647,10 +661,13 @@ impl Counts {
 
 /// One thread's share of [`count`]. While counting, a slot holds the
 /// stamp of the last value that counted it (high half) and its count.
-fn count_buckets(queue: &Mutex<Vec<Work>>, offsets: &[usize; TABLES + 1]) -> Counts {
+fn count_buckets<const K: usize>(
+    queue: &Mutex<Vec<Work<K>>>,
+    offsets: &[usize; TABLES + 1],
+) -> Counts {
     let mut out = Counts::empty(offsets[TABLES]);
-    let (mut values, mut values_work): (Vec<Item>, Vec<Item>) = Default::default();
-    let (mut asns, mut asns_work): (Vec<SumItem>, Vec<SumItem>) = Default::default();
+    let (mut values, mut values_work): (Vec<Item<K>>, Vec<Item<K>>) = Default::default();
+    let (mut asns, mut asns_work): (Vec<SumItem<K>>, Vec<SumItem<K>>) = Default::default();
     let mut group = 0u64;
     let slot_of = |key: u32| offsets[(key >> ID_BITS) as usize] + (key & ID_MASK) as usize;
     #[inline]
@@ -669,12 +686,12 @@ fn count_buckets(queue: &Mutex<Vec<Work>>, offsets: &[usize; TABLES + 1]) -> Cou
                 let slots = &mut out.slots[pass];
                 let mut prev = None;
                 for item in items {
-                    if prev != Some(item[0]) {
-                        prev = Some(item[0]);
+                    if prev != Some(item.value) {
+                        prev = Some(item.value);
                         group += 1;
                         out.groups[pass] += 1;
                     }
-                    for &key in &item[1..] {
+                    for &key in &item.keys {
                         if key != NONE {
                             bump(slots, slot_of(key), group);
                         }
@@ -690,9 +707,6 @@ fn count_buckets(queue: &Mutex<Vec<Work>>, offsets: &[usize; TABLES + 1]) -> Cou
                         prev = Some(item.value);
                         group += 1;
                         out.groups[2] += 1;
-                    }
-                    if item.first {
-                        out.summary_sums.add(item.packets, item.ip_len);
                     }
                     for &key in &item.keys {
                         if key != NONE {
@@ -742,7 +756,7 @@ fn sort_bucket<'a, T: Valued>(
         chunks.iter().for_each(|c| out.extend_from_slice(c));
         return out;
     };
-    out.resize(n, T::default());
+    out.resize(n, T::blank());
     scatter(
         chunks.iter().flat_map(|c| c.iter()),
         &counts[first],
@@ -751,7 +765,7 @@ fn sort_bucket<'a, T: Valued>(
     );
     for &d in rest {
         work.clear();
-        work.resize(n, T::default());
+        work.resize(n, T::blank());
         scatter(out.iter(), &counts[d], d, work);
         std::mem::swap(out, work);
     }
@@ -796,9 +810,52 @@ fn geo_source(rules: &Rules, class: Class) -> usize {
 pub struct Aggregator {
     rules: Rules,
     sequencer: Sequencer,
-    current: Option<IntervalAgg>,
+    current: Option<Box<dyn Interval>>,
     geo_ids: GeoIds,
     threads: usize,
+}
+
+/// An [`IntervalAgg`] of any item width.
+trait Interval {
+    fn ordinal(&self) -> u64;
+    fn add(
+        &mut self,
+        rules: &Rules,
+        geo_ids: &mut GeoIds,
+        records: &[FlowRecord],
+        at: Position,
+    ) -> Result<(), FlowtupleError>;
+    fn finish(self: Box<Self>, rules: &Rules, geo_ids: &GeoIds, threads: usize) -> Vec<SeriesRow>;
+}
+
+impl<const K: usize> Interval for IntervalAgg<K> {
+    fn ordinal(&self) -> u64 {
+        self.ordinal
+    }
+
+    fn add(
+        &mut self,
+        rules: &Rules,
+        geo_ids: &mut GeoIds,
+        records: &[FlowRecord],
+        at: Position,
+    ) -> Result<(), FlowtupleError> {
+        IntervalAgg::add(self, rules, geo_ids, records, at)
+    }
+
+    fn finish(self: Box<Self>, rules: &Rules, geo_ids: &GeoIds, threads: usize) -> Vec<SeriesRow> {
+        IntervalAgg::finish(*self, rules, geo_ids, threads)
+    }
+}
+
+/// A new interval with items as wide as the mode needs.
+fn new_interval(rules: &Rules, ordinal: u64) -> Box<dyn Interval> {
+    match rules.keys_per_record() {
+        0..=3 => Box::new(IntervalAgg::<3>::new(ordinal)),
+        4..=5 => Box::new(IntervalAgg::<5>::new(ordinal)),
+        6..=7 => Box::new(IntervalAgg::<7>::new(ordinal)),
+        _ => Box::new(IntervalAgg::<8>::new(ordinal)),
+    }
 }
 
 impl Aggregator {
@@ -877,7 +934,7 @@ impl Aggregator {
 fn apply<E>(
     step: Step,
     rules: &Rules,
-    current: &mut Option<IntervalAgg>,
+    current: &mut Option<Box<dyn Interval>>,
     geo_ids: &mut GeoIds,
     threads: usize,
     (records, at): (&[FlowRecord], Position),
@@ -888,8 +945,8 @@ where
 {
     match step {
         Step::Records { ordinal, range } => {
-            if current.as_ref().map(|c| c.ordinal) != Some(ordinal) {
-                *current = Some(IntervalAgg::new(ordinal));
+            if current.as_ref().map(|c| c.ordinal()) != Some(ordinal) {
+                *current = Some(new_interval(rules, ordinal));
             }
             match current.as_mut() {
                 Some(agg) => agg.add(rules, geo_ids, &records[range], at),
@@ -898,8 +955,8 @@ where
         }
         Step::Close { time, ordinal } => {
             let agg = match current.take() {
-                Some(agg) if agg.ordinal == ordinal => agg,
-                _ => IntervalAgg::new(ordinal),
+                Some(agg) if agg.ordinal() == ordinal => agg,
+                _ => new_interval(rules, ordinal),
             };
             let rows = agg.finish(rules, geo_ids, threads);
             emit(IntervalSeries { time, rows })
@@ -1080,22 +1137,28 @@ mod tests {
     fn sort_bucket_orders_by_value() {
         let mut seed = 11u64;
         for n in [0, 5, 511, 512, 100_000] {
-            let items: Vec<Item> = (0..n)
+            let items: Vec<Item<3>> = (0..n)
                 .map(|i| {
                     let v = lcg(&mut seed) as u32;
-                    let v = if i % 3 == 0 { v } else { v >> 20 };
-                    [v, i as u32, 0, 0]
+                    let value = if i % 3 == 0 { v } else { v >> 20 };
+                    Item {
+                        value,
+                        keys: [i as u32, 0, 0],
+                    }
                 })
                 .collect();
-            let mut want = items.clone();
-            want.sort_unstable();
+            let pairs = |items: &[Item<3>]| {
+                let mut p: Vec<(u32, u32)> = items.iter().map(|i| (i.value, i.keys[0])).collect();
+                p.sort_unstable();
+                p
+            };
+            let want = pairs(&items);
             let mut bucket = Bucket::default();
             items.iter().for_each(|&i| bucket.push(i));
             let (mut out, mut work) = (Vec::new(), Vec::new());
-            let mut got = sort_bucket(bucket, &mut out, &mut work).to_vec();
-            assert!(got.windows(2).all(|w| w[0][0] <= w[1][0]), "n = {n}");
-            got.sort_unstable();
-            assert!(got == want, "n = {n}: the same items");
+            let got = sort_bucket(bucket, &mut out, &mut work).to_vec();
+            assert!(got.windows(2).all(|w| w[0].value <= w[1].value), "n = {n}");
+            assert!(pairs(&got) == want, "n = {n}: the same items");
         }
     }
 

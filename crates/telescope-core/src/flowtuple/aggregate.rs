@@ -105,8 +105,12 @@ impl KeyTable {
 const ID_BITS: u32 = 28;
 const ID_MASK: u32 = (1 << ID_BITS) - 1;
 
+/// The key of an unused place in an item: a spare slot after every
+/// table's, counted into and never read (so counting needs no branch).
+const UNUSED: u32 = (TABLES as u32) << ID_BITS;
+
 /// A source or destination value and up to `K` series keys it counts in
-/// (unused keys are [`NONE`]). `K` is the most series a record of the mode
+/// (unused keys are [`UNUSED`]). `K` is the most series a record of the mode
 /// can touch, so a record makes one item per value.
 #[derive(Debug, Clone, Copy)]
 struct Item<const K: usize> {
@@ -139,7 +143,7 @@ impl<const K: usize> Valued for Item<K> {
     fn blank() -> Self {
         Item {
             value: 0,
-            keys: [NONE; K],
+            keys: [UNUSED; K],
         }
     }
 }
@@ -152,7 +156,7 @@ impl<const K: usize> Valued for SumItem<K> {
     fn blank() -> Self {
         SumItem {
             value: 0,
-            keys: [NONE; K],
+            keys: [UNUSED; K],
             packets: 0,
             ip_len: 0,
         }
@@ -463,7 +467,7 @@ impl<const K: usize> IntervalAgg<K> {
         debug_assert!(n <= K, "{n} series keys, items hold {K}");
         // `K` is at least the number of keys: one item per value, even
         // with no keys (so that the value counts in the summary).
-        let keys: [u32; K] = std::array::from_fn(|i| if i < n { keys[i] } else { NONE });
+        let keys: [u32; K] = std::array::from_fn(|i| if i < n { keys[i] } else { UNUSED });
         if let Some(src) = rules.src_counting.count_key(rec.src_ip, self.ordinal) {
             let value = spread(src);
             self.src[bucket_of(value)].push(Item { value, keys });
@@ -634,7 +638,7 @@ fn count<const K: usize>(
     } else {
         vec![run()]
     };
-    let mut total = Counts::empty(offsets[TABLES]);
+    let mut total = Counts::empty(offsets[TABLES] + 1);
     for part in parts {
         for p in 0..3 {
             total.groups[p] += part.groups[p];
@@ -665,17 +669,19 @@ fn count_buckets<const K: usize>(
     queue: &Mutex<Vec<Work<K>>>,
     offsets: &[usize; TABLES + 1],
 ) -> Counts {
-    let mut out = Counts::empty(offsets[TABLES]);
+    let mut out = Counts::empty(offsets[TABLES] + 1);
     let (mut values, mut values_work): (Vec<Item<K>>, Vec<Item<K>>) = Default::default();
     let (mut asns, mut asns_work): (Vec<SumItem<K>>, Vec<SumItem<K>>) = Default::default();
     let mut group = 0u64;
     let slot_of = |key: u32| offsets[(key >> ID_BITS) as usize] + (key & ID_MASK) as usize;
+    // Branch-free: whether a value is new, or a slot already counted it,
+    // is unpredictable, and a mispredicted branch after a cache miss would
+    // stop the next items' loads from overlapping.
     #[inline]
     fn bump(slots: &mut [u64], slot: usize, group: u64) {
-        let s = &mut slots[slot];
-        if *s >> 32 != group {
-            *s = group << 32 | ((*s & 0xffff_ffff) + 1);
-        }
+        let s = slots[slot];
+        let new = u64::from(s >> 32 != group);
+        slots[slot] = group << 32 | ((s & 0xffff_ffff) + new);
     }
     loop {
         let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop();
@@ -684,36 +690,30 @@ fn count_buckets<const K: usize>(
             Some(Work::Values(pass, bucket)) => {
                 let items = sort_bucket(bucket, &mut values, &mut values_work);
                 let slots = &mut out.slots[pass];
-                let mut prev = None;
+                let mut prev = items.first().map_or(0, |i| !i.value);
                 for item in items {
-                    if prev != Some(item.value) {
-                        prev = Some(item.value);
-                        group += 1;
-                        out.groups[pass] += 1;
-                    }
+                    let new = u64::from(item.value != prev);
+                    prev = item.value;
+                    group += new;
+                    out.groups[pass] += new;
                     for &key in &item.keys {
-                        if key != NONE {
-                            bump(slots, slot_of(key), group);
-                        }
+                        bump(slots, slot_of(key), group);
                     }
                 }
             }
             Some(Work::Asns(bucket)) => {
                 let items = sort_bucket(bucket, &mut asns, &mut asns_work);
                 let slots = &mut out.slots[2];
-                let mut prev = None;
+                let mut prev = items.first().map_or(0, |i| !i.value);
                 for item in items {
-                    if prev != Some(item.value) {
-                        prev = Some(item.value);
-                        group += 1;
-                        out.groups[2] += 1;
-                    }
+                    let new = u64::from(item.value != prev);
+                    prev = item.value;
+                    group += new;
+                    out.groups[2] += new;
                     for &key in &item.keys {
-                        if key != NONE {
-                            let slot = slot_of(key);
-                            bump(slots, slot, group);
-                            out.sums[slot].add(item.packets, item.ip_len);
-                        }
+                        let slot = slot_of(key);
+                        bump(slots, slot, group);
+                        out.sums[slot].add(item.packets, item.ip_len);
                     }
                 }
             }

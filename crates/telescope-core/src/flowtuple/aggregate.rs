@@ -124,7 +124,9 @@ struct Item<const K: usize> {
 struct SumItem<const K: usize> {
     value: u32,
     keys: [u32; K],
-    packets: i64,
+    /// `packet_cnt` in two halves (low first), so the item needs no 8-byte
+    /// alignment.
+    packets: [u32; 2],
     ip_len: i32,
 }
 
@@ -157,7 +159,7 @@ impl<const K: usize> Valued for SumItem<K> {
         SumItem {
             value: 0,
             keys: [UNUSED; K],
-            packets: 0,
+            packets: [0; 2],
             ip_len: 0,
         }
     }
@@ -480,7 +482,7 @@ impl<const K: usize> IntervalAgg<K> {
         self.asn[bucket_of(value)].push(SumItem {
             value,
             keys,
-            packets: rec.packet_cnt,
+            packets: [rec.packet_cnt as u32, (rec.packet_cnt >> 32) as u32],
             ip_len: rec.ip_len,
         });
     }
@@ -710,10 +712,12 @@ fn count_buckets<const K: usize>(
                     prev = item.value;
                     group += new;
                     out.groups[2] += new;
+                    let packets =
+                        (u64::from(item.packets[1]) << 32 | u64::from(item.packets[0])) as i64;
                     for &key in &item.keys {
                         let slot = slot_of(key);
                         bump(slots, slot, group);
-                        out.sums[slot].add(item.packets, item.ip_len);
+                        out.sums[slot].add(packets, item.ip_len);
                     }
                 }
             }

@@ -1193,14 +1193,22 @@ mod tests {
                 };
                 FlowRecord {
                     time: 7,
-                    packet_cnt: lcg(seed) as i64 % 1000 - 10,
+                    packet_cnt: match lcg(seed) % 50 {
+                        0 => i64::MAX,
+                        1 => i64::MIN,
+                        _ => lcg(seed) as i64 % 1000 - 10,
+                    },
                     prefix2asn: [0, 1, 2, 70_000, u32::MAX][lcg(seed) as usize % 5],
                     src_ip: lcg(seed) as u32 % 300 * 7919,
                     dst_ip: 0x2c00_0000 | (lcg(seed) as u32 % 500),
                     src_port: port(seed),
                     dst_port: port(seed),
                     protocol: proto,
-                    ip_len: lcg(seed) as i32 % 1500,
+                    ip_len: match lcg(seed) % 50 {
+                        0 => i32::MAX,
+                        1 => i32::MIN,
+                        _ => lcg(seed) as i32 % 1500,
+                    },
                     is_spoofed: 0,
                     is_masscan: 0,
                     netacq: [

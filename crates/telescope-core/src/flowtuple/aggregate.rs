@@ -318,18 +318,37 @@ impl Rules {
 #[derive(Debug, Default)]
 struct GeoIds {
     ids: FxHashMap<GeoTag, u32>,
+    /// Ids of tags of at most two bytes (most are), by those bytes.
+    short: Vec<u32>,
     tags: Vec<GeoTag>,
 }
 
 impl GeoIds {
     #[inline]
     fn id(&mut self, tag: GeoTag) -> u32 {
-        if let Some(&id) = self.ids.get(&tag) {
-            return id;
+        let bytes = tag.padded();
+        let short = bytes[2..].iter().all(|&b| b == 0);
+        let index = usize::from(bytes[0]) << 8 | usize::from(bytes[1]);
+        if short {
+            if self.short.is_empty() {
+                self.short = vec![NONE; 1 << 16];
+            }
+            if self.short[index] != NONE {
+                return self.short[index];
+            }
         }
-        let id = self.tags.len() as u32;
-        self.ids.insert(tag, id);
-        self.tags.push(tag);
+        let id = match self.ids.get(&tag) {
+            Some(&id) => id,
+            None => {
+                let id = self.tags.len() as u32;
+                self.ids.insert(tag, id);
+                self.tags.push(tag);
+                id
+            }
+        };
+        if short {
+            self.short[index] = id;
+        }
         id
     }
 }
@@ -357,7 +376,8 @@ impl<const K: usize> IntervalAgg<K> {
             match t {
                 0 => 256,
                 1..=5 => 1 << 16,
-                6 => 0,
+                // ASNs: dense below 2^20, where nearly all assigned ones are;
+                // geo: the run's tag ids.
                 _ => 1 << 20,
             }
         };

@@ -40,6 +40,11 @@ impl GeoTag {
         GeoTag(padded)
     }
 
+    /// The tag's bytes, zero padded.
+    pub fn padded(&self) -> &[u8; MAX_TAG_BYTES] {
+        &self.0
+    }
+
     /// The tag's text.
     pub fn as_str(&self) -> &str {
         let len = self.0.iter().position(|&b| b == 0).unwrap_or(MAX_TAG_BYTES);

@@ -47,22 +47,29 @@ const TABLES: usize = 11;
 const GEO_TABLES: [Table; 4] = [Table::Geo0, Table::Geo1, Table::Geo2, Table::Geo3];
 
 /// The keys of one class as dense ids: keys below `dense` are their own
-/// id, others get ids from `dense` on.
+/// id (ports, protocols: nearly all of them occur); other keys get the next
+/// free id, found in a direct table for keys below `direct` (ASNs) and in
+/// a map above.
 #[derive(Debug)]
 struct KeyTable {
     dense: u64,
+    direct: u64,
     /// Above every id handed out.
     len: usize,
+    /// Ids of keys from `dense` to `direct`, [`NONE`] if none yet.
+    direct_ids: Vec<u32>,
     ids: FxHashMap<u64, u32>,
     /// Keys of the ids from `dense` on.
     sparse: Vec<u64>,
 }
 
 impl KeyTable {
-    fn new(dense: u64) -> KeyTable {
+    fn new(dense: u64, direct: u64) -> KeyTable {
         KeyTable {
             dense,
+            direct,
             len: 0,
+            direct_ids: Vec::new(),
             ids: FxHashMap::default(),
             sparse: Vec::new(),
         }
@@ -75,6 +82,16 @@ impl KeyTable {
             self.len = self.len.max(key as usize + 1);
             return key as u32;
         }
+        if key < self.direct {
+            let i = (key - self.dense) as usize;
+            if self.direct_ids.is_empty() {
+                self.direct_ids = vec![NONE; (self.direct - self.dense) as usize];
+            }
+            if self.direct_ids[i] == NONE {
+                self.direct_ids[i] = self.next_id(key);
+            }
+            return self.direct_ids[i];
+        }
         self.sparse_id(key)
     }
 
@@ -84,8 +101,13 @@ impl KeyTable {
         if let Some(&id) = self.ids.get(&key) {
             return id;
         }
+        let id = self.next_id(key);
+        self.ids.insert(key, id);
+        id
+    }
+
+    fn next_id(&mut self, key: u64) -> u32 {
         let id = self.dense + self.sparse.len() as u64;
-        self.ids.insert(key, id as u32);
         self.sparse.push(key);
         self.len = self.len.max(id as usize + 1);
         id as u32
@@ -372,18 +394,25 @@ struct IntervalAgg<const K: usize> {
 
 impl<const K: usize> IntervalAgg<K> {
     fn new(ordinal: u64) -> IntervalAgg<K> {
-        let dense = |t: usize| -> u64 {
+        // (dense, direct): protocols and ports are their own ids; ASNs
+        // below 2^20 (nearly all assigned ones) are found directly; geo
+        // keys are the run's small tag ids.
+        let limits = |t: usize| -> (u64, u64) {
             match t {
-                0 => 256,
-                1..=5 => 1 << 16,
-                // ASNs: dense below 2^20, where nearly all assigned ones are;
-                // geo: the run's tag ids.
-                _ => 1 << 20,
+                0 => (256, 256),
+                1..=5 => (1 << 16, 1 << 16),
+                6 => (0, 1 << 20),
+                _ => (1 << 16, 1 << 16),
             }
         };
         IntervalAgg {
             ordinal,
-            tables: (0..TABLES).map(|t| KeyTable::new(dense(t))).collect(),
+            tables: (0..TABLES)
+                .map(|t| {
+                    let (dense, direct) = limits(t);
+                    KeyTable::new(dense, direct)
+                })
+                .collect(),
             src: buckets(),
             dst: buckets(),
             asn: buckets(),

@@ -2,8 +2,10 @@
 //!
 //! Data flows one way: [`input`] (unwrap gzip/bzip2/zstd) → [`container`]
 //! (Avro blocks) → [`decode`] (records, by a [`schema::Plan`]) → [`filter`]
-//! → [`aggregate`] (per interval) → [`format`] (bytes). [`pipeline`] runs
-//! the decoding on several threads and aggregates in file order.
+//! → [`sequence`] (cut into intervals) → [`aggregate`] (per interval) →
+//! [`format`] (bytes). [`pipeline`] decodes on several threads and
+//! aggregates in file order; a complete interval's distinct counts are
+//! computed on several threads too.
 
 pub mod aggregate;
 pub mod container;

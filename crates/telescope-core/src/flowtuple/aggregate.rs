@@ -152,9 +152,12 @@ struct SumItem<const K: usize> {
     ip_len: i32,
 }
 
-/// Sortable by a 32-bit value.
+/// An item of a pass: sorted by its value, counted in its series.
 trait Valued: Copy {
     fn value(&self) -> u32;
+    fn keys(&self) -> &[u32];
+    /// Adds the item's record to `sums` (ASN items carry the sums).
+    fn add_to(&self, sums: &mut Sums);
     /// A placeholder to fill working space with.
     fn blank() -> Self;
 }
@@ -164,6 +167,12 @@ impl<const K: usize> Valued for Item<K> {
     fn value(&self) -> u32 {
         self.value
     }
+    #[inline]
+    fn keys(&self) -> &[u32] {
+        &self.keys
+    }
+    #[inline]
+    fn add_to(&self, _: &mut Sums) {}
     fn blank() -> Self {
         Item {
             value: 0,
@@ -176,6 +185,15 @@ impl<const K: usize> Valued for SumItem<K> {
     #[inline]
     fn value(&self) -> u32 {
         self.value
+    }
+    #[inline]
+    fn keys(&self) -> &[u32] {
+        &self.keys
+    }
+    #[inline]
+    fn add_to(&self, sums: &mut Sums) {
+        let packets = (u64::from(self.packets[1]) << 32 | u64::from(self.packets[0])) as i64;
+        sums.add(packets, self.ip_len);
     }
     fn blank() -> Self {
         SumItem {
@@ -724,54 +742,54 @@ fn count_buckets<const K: usize>(
     let (mut values, mut values_work): (Vec<Item<K>>, Vec<Item<K>>) = Default::default();
     let (mut asns, mut asns_work): (Vec<SumItem<K>>, Vec<SumItem<K>>) = Default::default();
     let mut group = 0u64;
-    let slot_of = |key: u32| offsets[(key >> ID_BITS) as usize] + (key & ID_MASK) as usize;
-    // Branch-free: whether a value is new, or a slot already counted it,
-    // is unpredictable, and a mispredicted branch after a cache miss would
-    // stop the next items' loads from overlapping.
-    #[inline]
-    fn bump(slots: &mut [u64], slot: usize, group: u64) {
-        let s = slots[slot];
-        let new = u64::from(s >> 32 != group);
-        slots[slot] = group << 32 | ((s & 0xffff_ffff) + new);
-    }
     loop {
         let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop();
         match next {
             None => return out,
             Some(Work::Values(pass, bucket)) => {
                 let items = sort_bucket(bucket, &mut values, &mut values_work);
-                let slots = &mut out.slots[pass];
-                let mut prev = items.first().map_or(0, |i| !i.value);
-                for item in items {
-                    let new = u64::from(item.value != prev);
-                    prev = item.value;
-                    group += new;
-                    out.groups[pass] += new;
-                    for &key in &item.keys {
-                        bump(slots, slot_of(key), group);
-                    }
-                }
+                let (slots, sums) = (&mut out.slots[pass], &mut out.sums);
+                out.groups[pass] += scan(items, offsets, slots, sums, &mut group);
             }
             Some(Work::Asns(bucket)) => {
                 let items = sort_bucket(bucket, &mut asns, &mut asns_work);
-                let slots = &mut out.slots[2];
-                let mut prev = items.first().map_or(0, |i| !i.value);
-                for item in items {
-                    let new = u64::from(item.value != prev);
-                    prev = item.value;
-                    group += new;
-                    out.groups[2] += new;
-                    let packets =
-                        (u64::from(item.packets[1]) << 32 | u64::from(item.packets[0])) as i64;
-                    for &key in &item.keys {
-                        let slot = slot_of(key);
-                        bump(slots, slot, group);
-                        out.sums[slot].add(packets, item.ip_len);
-                    }
-                }
+                let (slots, sums) = (&mut out.slots[2], &mut out.sums);
+                out.groups[2] += scan(items, offsets, slots, sums, &mut group);
             }
         }
     }
+}
+
+/// Counts sorted items: each distinct value once, and once in each series
+/// slot it has keys for (`group`, which numbers values across calls, is the
+/// slot's stamp). Returns the number of distinct values.
+///
+/// Branch-free: whether a value is new, or a slot already counted it, is
+/// unpredictable, and a mispredicted branch after a cache miss would stop
+/// the next items' loads from overlapping.
+fn scan<T: Valued>(
+    items: &[T],
+    offsets: &[usize; TABLES + 1],
+    slots: &mut [u64],
+    sums: &mut [Sums],
+    group: &mut u64,
+) -> u64 {
+    let mut values = 0;
+    let mut prev = items.first().map_or(0, |i| !i.value());
+    for item in items {
+        let new = u64::from(item.value() != prev);
+        prev = item.value();
+        *group += new;
+        values += new;
+        for &key in item.keys() {
+            let slot = offsets[(key >> ID_BITS) as usize] + (key & ID_MASK) as usize;
+            let s = slots[slot];
+            let counted = u64::from(s >> 32 != *group);
+            slots[slot] = *group << 32 | ((s & 0xffff_ffff) + counted);
+            item.add_to(&mut sums[slot]);
+        }
+    }
+    values
 }
 
 /// The bucket's items sorted by value, left in `out` (`work` is working
@@ -861,8 +879,13 @@ fn geo_source(rules: &Rules, class: Class) -> usize {
 /// Turns the filtered records of a file, block by block, into complete
 /// interval series, handed to a callback as each interval ends.
 pub struct Aggregator {
-    rules: Rules,
     sequencer: Sequencer,
+    intervals: Intervals,
+}
+
+/// The interval being read, and what every interval shares.
+struct Intervals {
+    rules: Rules,
     current: Option<Box<dyn Interval>>,
     geo_ids: GeoIds,
     threads: usize,
@@ -916,11 +939,13 @@ impl Aggregator {
     /// a complete interval on several threads.
     pub fn new(options: &SeriesOptions, threads: usize) -> Aggregator {
         Aggregator {
-            rules: Rules::new(options),
             sequencer: Sequencer::default(),
-            current: None,
-            geo_ids: GeoIds::default(),
-            threads,
+            intervals: Intervals {
+                rules: Rules::new(options),
+                current: None,
+                geo_ids: GeoIds::default(),
+                threads,
+            },
         }
     }
 
@@ -935,22 +960,11 @@ impl Aggregator {
         E: FnMut(IntervalSeries) -> Result<(), FlowtupleError>,
     {
         let Aggregator {
-            rules,
             sequencer,
-            current,
-            geo_ids,
-            threads,
+            intervals,
         } = self;
         sequencer.block(block, pos, &mut |step| {
-            apply(
-                step,
-                rules,
-                current,
-                geo_ids,
-                *threads,
-                (&block.records, pos),
-                emit,
-            )
+            intervals.apply(step, &block.records, pos, emit)
         })
     }
 
@@ -960,59 +974,53 @@ impl Aggregator {
         E: FnMut(IntervalSeries) -> Result<(), FlowtupleError>,
     {
         let Aggregator {
-            rules,
             sequencer,
-            current,
-            geo_ids,
-            threads,
+            intervals,
         } = self;
+        // Closing needs no records, so no position either.
         let nowhere = Position {
             offset: 0,
             block: None,
         };
-        sequencer.finish(&mut |step| {
-            apply(
-                step,
-                rules,
-                current,
-                geo_ids,
-                *threads,
-                (&[], nowhere),
-                emit,
-            )
-        })
+        sequencer.finish(&mut |step| intervals.apply(step, &[], nowhere, emit))
     }
 }
 
-fn apply<E>(
-    step: Step,
-    rules: &Rules,
-    current: &mut Option<Box<dyn Interval>>,
-    geo_ids: &mut GeoIds,
-    threads: usize,
-    (records, at): (&[FlowRecord], Position),
-    emit: &mut E,
-) -> Result<(), FlowtupleError>
-where
-    E: FnMut(IntervalSeries) -> Result<(), FlowtupleError>,
-{
-    match step {
-        Step::Records { ordinal, range } => {
-            if current.as_ref().map(|c| c.ordinal()) != Some(ordinal) {
-                *current = Some(new_interval(rules, ordinal));
+impl Intervals {
+    /// Carries out one step of the sequencer; `records` are the block's
+    /// kept records, read at `at`.
+    fn apply<E>(
+        &mut self,
+        step: Step,
+        records: &[FlowRecord],
+        at: Position,
+        emit: &mut E,
+    ) -> Result<(), FlowtupleError>
+    where
+        E: FnMut(IntervalSeries) -> Result<(), FlowtupleError>,
+    {
+        let Intervals {
+            rules,
+            current,
+            geo_ids,
+            threads,
+        } = self;
+        match step {
+            Step::Records { ordinal, range } => {
+                let agg = match current {
+                    Some(agg) if agg.ordinal() == ordinal => agg,
+                    _ => current.insert(new_interval(rules, ordinal)),
+                };
+                agg.add(rules, geo_ids, &records[range], at)
             }
-            match current.as_mut() {
-                Some(agg) => agg.add(rules, geo_ids, &records[range], at),
-                None => Ok(()),
+            Step::Close { time, ordinal } => {
+                let agg = match current.take() {
+                    Some(agg) if agg.ordinal() == ordinal => agg,
+                    _ => new_interval(rules, ordinal),
+                };
+                let rows = agg.finish(rules, geo_ids, *threads);
+                emit(IntervalSeries { time, rows })
             }
-        }
-        Step::Close { time, ordinal } => {
-            let agg = match current.take() {
-                Some(agg) if agg.ordinal() == ordinal => agg,
-                _ => new_interval(rules, ordinal),
-            };
-            let rows = agg.finish(rules, geo_ids, threads);
-            emit(IntervalSeries { time, rows })
         }
     }
 }

@@ -1030,6 +1030,7 @@ mod tests {
     use super::*;
     use crate::flowtuple::decode::Run;
     use crate::flowtuple::options::{GeoSource, Mode, SeriesOptions};
+    use crate::flowtuple::test_rng::Rng;
     use std::collections::{BTreeMap, BTreeSet};
 
     fn rec(time: i64, src: u32, dst: u32, sport: i32, dport: i32, asn: u32) -> FlowRecord {
@@ -1196,11 +1197,11 @@ mod tests {
 
     #[test]
     fn sort_bucket_orders_by_value() {
-        let mut seed = 11u64;
+        let mut seed = Rng(11);
         for n in [0, 5, 511, 512, 100_000] {
             let items: Vec<Item<3>> = (0..n)
                 .map(|i| {
-                    let v = lcg(&mut seed) as u32;
+                    let v = seed.next() as u32;
                     let value = if i % 3 == 0 { v } else { v >> 20 };
                     Item {
                         value,
@@ -1223,58 +1224,51 @@ mod tests {
         }
     }
 
-    fn lcg(seed: &mut u64) -> u64 {
-        *seed = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        *seed >> 33
-    }
-
     fn tag(s: &str) -> GeoTag {
         GeoTag::from_bytes(s.as_bytes()).unwrap()
     }
 
     /// Random records over small value ranges, so that values repeat
     /// within and across series.
-    fn random_records(n: usize, seed: &mut u64) -> Vec<FlowRecord> {
+    fn random_records(n: usize, seed: &mut Rng) -> Vec<FlowRecord> {
         let conts = ["EU", "NA", "AS", "??"];
         let countries = ["FR", "US", "CN", "DE", "??", "BR"];
         (0..n)
             .map(|_| {
-                let proto = [6, 17, 1, 47, 6, 6, 17][lcg(seed) as usize % 7];
-                let port = |seed: &mut u64| match lcg(seed) % 10 {
-                    0 => -(lcg(seed) as i32 % 3) - 1,
-                    1 => 65_536 + lcg(seed) as i32 % 3,
-                    2..=5 => lcg(seed) as i32 % 1100,
-                    _ => lcg(seed) as i32 % 65_536,
+                let proto = [6, 17, 1, 47, 6, 6, 17][seed.below(7) as usize];
+                let port = |seed: &mut Rng| match seed.below(10) {
+                    0 => -(seed.below(3) as i32) - 1,
+                    1 => 65_536 + seed.below(3) as i32,
+                    2..=5 => seed.below(1100) as i32,
+                    _ => seed.below(65_536) as i32,
                 };
                 FlowRecord {
                     time: 7,
-                    packet_cnt: match lcg(seed) % 50 {
+                    packet_cnt: match seed.below(50) {
                         0 => i64::MAX,
                         1 => i64::MIN,
-                        _ => lcg(seed) as i64 % 1000 - 10,
+                        _ => seed.below(1000) as i64 - 10,
                     },
-                    prefix2asn: [0, 1, 2, 70_000, u32::MAX][lcg(seed) as usize % 5],
-                    src_ip: lcg(seed) as u32 % 300 * 7919,
-                    dst_ip: 0x2c00_0000 | (lcg(seed) as u32 % 500),
+                    prefix2asn: [0, 1, 2, 70_000, u32::MAX][seed.below(5) as usize],
+                    src_ip: seed.below(300) as u32 * 7919,
+                    dst_ip: 0x2c00_0000 | (seed.below(500) as u32),
                     src_port: port(seed),
                     dst_port: port(seed),
                     protocol: proto,
-                    ip_len: match lcg(seed) % 50 {
+                    ip_len: match seed.below(50) {
                         0 => i32::MAX,
                         1 => i32::MIN,
-                        _ => lcg(seed) as i32 % 1500,
+                        _ => seed.below(1500) as i32,
                     },
                     is_spoofed: 0,
                     is_masscan: 0,
                     netacq: [
-                        tag(conts[lcg(seed) as usize % 4]),
-                        tag(countries[lcg(seed) as usize % 6]),
+                        tag(conts[seed.below(4) as usize]),
+                        tag(countries[seed.below(6) as usize]),
                     ],
                     maxmind: [
-                        tag(conts[lcg(seed) as usize % 4]),
-                        tag(countries[lcg(seed) as usize % 6]),
+                        tag(conts[seed.below(4) as usize]),
+                        tag(countries[seed.below(6) as usize]),
                     ],
                 }
             })
@@ -1370,7 +1364,7 @@ mod tests {
 
     #[test]
     fn random_records_agree_with_the_obvious_computation() {
-        let mut seed = 99;
+        let mut seed = Rng(99);
         for (mode, geo, counting) in [
             (Mode::Unfiltered, GeoSource::Netacq, IpCounting::All),
             (Mode::Nonspoofed, GeoSource::Netacq, IpCounting::All),

@@ -20,6 +20,8 @@ pub mod record;
 pub mod schema;
 pub mod sequence;
 pub mod series;
+#[cfg(test)]
+mod test_rng;
 
 pub use error::{FlowtupleError, Position};
 pub use format::{Format, Formatter};

@@ -406,8 +406,6 @@ struct IntervalAgg<const K: usize> {
     first_continent: [Vec<u32>; 2],
     /// Counted records so far.
     records: u64,
-    /// A series id too large for an item key was seen.
-    too_many_series: bool,
 }
 
 impl<const K: usize> IntervalAgg<K> {
@@ -437,7 +435,6 @@ impl<const K: usize> IntervalAgg<K> {
             summary: Sums::default(),
             first_continent: [Vec::new(), Vec::new()],
             records: 0,
-            too_many_series: false,
         }
     }
 
@@ -461,7 +458,8 @@ impl<const K: usize> IntervalAgg<K> {
         for rec in records {
             self.add_one(rules, geo_ids, rec);
         }
-        if self.too_many_series {
+        // Item keys hold ids below 2^ID_BITS.
+        if self.tables.iter().any(|t| t.len > ID_MASK as usize + 1) {
             return Err(FlowtupleError::IntervalTooLarge { at });
         }
         Ok(())
@@ -469,16 +467,15 @@ impl<const K: usize> IntervalAgg<K> {
 
     #[inline]
     fn add_one(&mut self, rules: &Rules, geo_ids: &mut GeoIds, rec: &FlowRecord) {
-        let mut keys = [NONE; 8];
+        let mut keys = [UNUSED; 8];
         let mut n = 0;
-        let mut key = |table: Table, id: u32, too_many: &mut bool| {
-            *too_many |= id > ID_MASK;
+        let mut key = |table: Table, id: u32| {
             keys[n] = (table as u32) << ID_BITS | (id & ID_MASK);
             n += 1;
         };
         if rules.protocols {
             let id = self.id(Table::Proto, u64::from(rec.protocol as u32));
-            key(Table::Proto, id, &mut self.too_many_series);
+            key(Table::Proto, id);
         }
         let port = |p: i32| u64::from(p as u32);
         if rules.ports && (rec.protocol == 6 || rec.protocol == 17) {
@@ -489,11 +486,11 @@ impl<const K: usize> IntervalAgg<K> {
             };
             if rules.wants_port(transport, first, rec.src_port) {
                 let id = self.id(tables[0], port(rec.src_port));
-                key(tables[0], id, &mut self.too_many_series);
+                key(tables[0], id);
             }
             if rules.wants_port(transport, first + 1, rec.dst_port) {
                 let id = self.id(tables[1], port(rec.dst_port));
-                key(tables[1], id, &mut self.too_many_series);
+                key(tables[1], id);
             }
         } else if rules.icmp && rec.protocol == 1 {
             let (ty, code) = (rec.src_port as u32, rec.dst_port as u32);
@@ -504,11 +501,11 @@ impl<const K: usize> IntervalAgg<K> {
             } else {
                 table.sparse_id(u64::from(ty) << 32 | u64::from(code))
             };
-            key(Table::Icmp, id, &mut self.too_many_series);
+            key(Table::Icmp, id);
         }
         if rules.asns && rec.prefix2asn != 0 {
             let id = self.id(Table::Asn, u64::from(rec.prefix2asn));
-            key(Table::Asn, id, &mut self.too_many_series);
+            key(Table::Asn, id);
         }
         for (source, field) in rules.geo.iter().enumerate() {
             let [continent, country] = match field {
@@ -518,12 +515,8 @@ impl<const K: usize> IntervalAgg<K> {
             let (cont, coun) = (geo_ids.id(continent), geo_ids.id(country));
             let cont_id = self.id(GEO_TABLES[source * 2], u64::from(cont));
             let coun_id = self.id(GEO_TABLES[source * 2 + 1], u64::from(coun));
-            key(GEO_TABLES[source * 2], cont_id, &mut self.too_many_series);
-            key(
-                GEO_TABLES[source * 2 + 1],
-                coun_id,
-                &mut self.too_many_series,
-            );
+            key(GEO_TABLES[source * 2], cont_id);
+            key(GEO_TABLES[source * 2 + 1], coun_id);
             let first = &mut self.first_continent[source];
             if first.len() <= coun as usize {
                 first.resize(coun as usize + 1, NONE);
@@ -536,7 +529,7 @@ impl<const K: usize> IntervalAgg<K> {
         debug_assert!(n <= K, "{n} series keys, items hold {K}");
         // `K` is at least the number of keys: one item per value, even
         // with no keys (so that the value counts in the summary).
-        let keys: [u32; K] = std::array::from_fn(|i| if i < n { keys[i] } else { UNUSED });
+        let keys: [u32; K] = std::array::from_fn(|i| keys[i]);
         if let Some(src) = rules.src_counting.count_key(rec.src_ip, self.ordinal) {
             let value = spread(src);
             self.src[bucket_of(value)].push(Item { value, keys });
@@ -685,7 +678,7 @@ fn count<const K: usize>(
     offsets: &[usize; TABLES + 1],
     threads: usize,
 ) -> Counts {
-    // The ASN buckets first: they are the biggest.
+    // Popped from the end: the ASN buckets, the biggest, go first.
     let mut work: Vec<Work<K>> = Vec::new();
     work.extend(src.into_iter().map(|b| Work::Values(0, b)));
     work.extend(dst.into_iter().map(|b| Work::Values(1, b)));

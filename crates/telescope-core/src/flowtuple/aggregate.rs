@@ -154,15 +154,34 @@ struct SumItem<const K: usize> {
 
 /// An item of a pass: sorted by its value, counted in its series.
 trait Valued: Copy {
+    /// What a series slot holds while the pass counts.
+    type Slot: Copy + Default;
     fn value(&self) -> u32;
     fn keys(&self) -> &[u32];
-    /// Adds the item's record to `sums` (ASN items carry the sums).
-    fn add_to(&self, sums: &mut Sums);
+    /// Counts the item in `slot`, the slot at `index`, once per `group`
+    /// (see [`scan`]); sums that would overflow the slot go to `spill`.
+    fn tally(
+        &self,
+        slot: &mut Self::Slot,
+        index: usize,
+        group: u64,
+        spill: &mut Vec<(usize, Sums)>,
+    );
     /// A placeholder to fill working space with.
     fn blank() -> Self;
 }
 
+/// Counts a value once per `group` in `slot`: the stamp of the last value
+/// that counted it (high half) and its count (low half). Branch-free:
+/// whether a slot already counted a value is unpredictable.
+#[inline]
+fn stamp(slot: &mut u64, group: u64) {
+    let counted = u64::from(*slot >> 32 != group);
+    *slot = group << 32 | ((*slot & 0xffff_ffff) + counted);
+}
+
 impl<const K: usize> Valued for Item<K> {
+    type Slot = u64;
     #[inline]
     fn value(&self) -> u32 {
         self.value
@@ -172,7 +191,9 @@ impl<const K: usize> Valued for Item<K> {
         &self.keys
     }
     #[inline]
-    fn add_to(&self, _: &mut Sums) {}
+    fn tally(&self, slot: &mut u64, _: usize, group: u64, _: &mut Vec<(usize, Sums)>) {
+        stamp(slot, group);
+    }
     fn blank() -> Self {
         Item {
             value: 0,
@@ -181,7 +202,26 @@ impl<const K: usize> Valued for Item<K> {
     }
 }
 
+/// A series slot of the ASN pass: its stamp and count (see [`stamp`]) and
+/// its sums, 32 bytes aligned to 32, so that counting an item touches one
+/// cache line per series. Sums that would overflow 64 bits are spilled.
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(C, align(32))]
+struct AsnSlot {
+    stamp: u64,
+    packets: i64,
+    bytes: i64,
+}
+
+impl<const K: usize> SumItem<K> {
+    #[inline]
+    fn packets(&self) -> i64 {
+        (u64::from(self.packets[1]) << 32 | u64::from(self.packets[0])) as i64
+    }
+}
+
 impl<const K: usize> Valued for SumItem<K> {
+    type Slot = AsnSlot;
     #[inline]
     fn value(&self) -> u32 {
         self.value
@@ -191,9 +231,27 @@ impl<const K: usize> Valued for SumItem<K> {
         &self.keys
     }
     #[inline]
-    fn add_to(&self, sums: &mut Sums) {
-        let packets = (u64::from(self.packets[1]) << 32 | u64::from(self.packets[0])) as i64;
-        sums.add(packets, self.ip_len);
+    fn tally(&self, slot: &mut AsnSlot, index: usize, group: u64, spill: &mut Vec<(usize, Sums)>) {
+        stamp(&mut slot.stamp, group);
+        let packets = self.packets();
+        let bytes = i128::from(packets) * i128::from(self.ip_len);
+        let sums = i64::try_from(bytes).ok().and_then(|bytes| {
+            Some((
+                slot.packets.checked_add(packets)?,
+                slot.bytes.checked_add(bytes)?,
+            ))
+        });
+        match sums {
+            Some((packets, bytes)) => {
+                slot.packets = packets;
+                slot.bytes = bytes;
+            }
+            None => {
+                let mut sums = Sums::default();
+                sums.add(packets, self.ip_len);
+                spill.push((index, sums));
+            }
+        }
     }
     fn blank() -> Self {
         SumItem {
@@ -689,7 +747,7 @@ fn count<const K: usize>(
     });
     let queue = Mutex::new(work);
     let run = || count_buckets(&queue, offsets);
-    let parts: Vec<Counts> = if threads > 1 {
+    let parts: Vec<Tally> = if threads > 1 {
         std::thread::scope(|s| {
             let handles: Vec<_> = (0..threads).map(|_| s.spawn(run)).collect();
             handles
@@ -700,38 +758,60 @@ fn count<const K: usize>(
     } else {
         vec![run()]
     };
-    let mut total = Counts::empty(offsets[TABLES] + 1);
+    let slots = offsets[TABLES] + 1;
+    let mut total = Counts {
+        groups: [0; 3],
+        slots: std::array::from_fn(|_| vec![0; slots]),
+        sums: vec![Sums::default(); slots],
+    };
+    let count_of = |slot: u64| slot & 0xffff_ffff;
     for part in parts {
         for p in 0..3 {
             total.groups[p] += part.groups[p];
-            for (t, s) in total.slots[p].iter_mut().zip(&part.slots[p]) {
-                *t += s & 0xffff_ffff;
+        }
+        for p in 0..2 {
+            for (t, &s) in total.slots[p].iter_mut().zip(&part.slots[p]) {
+                *t += count_of(s);
             }
         }
-        for (t, s) in total.sums.iter_mut().zip(&part.sums) {
-            t.merge(s);
+        for ((t, sums), a) in total.slots[2]
+            .iter_mut()
+            .zip(&mut total.sums)
+            .zip(&part.asn)
+        {
+            *t += count_of(a.stamp);
+            sums.packets += i128::from(a.packets);
+            sums.bytes += i128::from(a.bytes);
+        }
+        for (slot, spilled) in &part.spill {
+            total.sums[*slot].merge(spilled);
         }
     }
     total
 }
 
-impl Counts {
-    fn empty(slots: usize) -> Counts {
-        Counts {
-            groups: [0; 3],
-            slots: std::array::from_fn(|_| vec![0; slots]),
-            sums: vec![Sums::default(); slots],
-        }
-    }
+/// One thread's counts: per pass the number of distinct values, the
+/// slots of the source and destination passes, and those of the ASN pass
+/// with sums that overflowed them.
+struct Tally {
+    groups: [u64; 3],
+    slots: [Vec<u64>; 2],
+    asn: Vec<AsnSlot>,
+    spill: Vec<(usize, Sums)>,
 }
 
-/// One thread's share of [`count`]. While counting, a slot holds the
-/// stamp of the last value that counted it (high half) and its count.
+/// One thread's share of [`count`].
 fn count_buckets<const K: usize>(
     queue: &Mutex<Vec<Work<K>>>,
     offsets: &[usize; TABLES + 1],
-) -> Counts {
-    let mut out = Counts::empty(offsets[TABLES] + 1);
+) -> Tally {
+    let slots = offsets[TABLES] + 1;
+    let mut out = Tally {
+        groups: [0; 3],
+        slots: [vec![0; slots], vec![0; slots]],
+        asn: vec![AsnSlot::default(); slots],
+        spill: Vec::new(),
+    };
     let (mut values, mut values_work): (Vec<Item<K>>, Vec<Item<K>>) = Default::default();
     let (mut asns, mut asns_work): (Vec<SumItem<K>>, Vec<SumItem<K>>) = Default::default();
     let mut group = 0u64;
@@ -741,13 +821,13 @@ fn count_buckets<const K: usize>(
             None => return out,
             Some(Work::Values(pass, bucket)) => {
                 let items = sort_bucket(bucket, &mut values, &mut values_work);
-                let (slots, sums) = (&mut out.slots[pass], &mut out.sums);
-                out.groups[pass] += scan(items, offsets, slots, sums, &mut group);
+                let slots = &mut out.slots[pass];
+                out.groups[pass] += scan(items, offsets, slots, &mut out.spill, &mut group);
             }
             Some(Work::Asns(bucket)) => {
                 let items = sort_bucket(bucket, &mut asns, &mut asns_work);
-                let (slots, sums) = (&mut out.slots[2], &mut out.sums);
-                out.groups[2] += scan(items, offsets, slots, sums, &mut group);
+                let slots = &mut out.asn;
+                out.groups[2] += scan(items, offsets, slots, &mut out.spill, &mut group);
             }
         }
     }
@@ -763,31 +843,60 @@ fn count_buckets<const K: usize>(
 fn scan<T: Valued>(
     items: &[T],
     offsets: &[usize; TABLES + 1],
-    slots: &mut [u64],
-    sums: &mut [Sums],
+    slots: &mut [T::Slot],
+    spill: &mut Vec<(usize, Sums)>,
     group: &mut u64,
 ) -> u64 {
     let mut values = 0;
     let mut prev = items.first().map_or(0, |i| !i.value());
-    for item in items {
+    for (i, item) in items.iter().enumerate() {
+        // The slots of an item a few places on, so that their cache misses
+        // overlap with this item's work.
+        if let Some(next) = items.get(i + SCAN_AHEAD) {
+            for &key in next.keys() {
+                prefetch(
+                    slots,
+                    offsets[(key >> ID_BITS) as usize] + (key & ID_MASK) as usize,
+                );
+            }
+        }
         let new = u64::from(item.value() != prev);
         prev = item.value();
         *group += new;
         values += new;
         for &key in item.keys() {
             let slot = offsets[(key >> ID_BITS) as usize] + (key & ID_MASK) as usize;
-            let s = slots[slot];
-            let counted = u64::from(s >> 32 != *group);
-            slots[slot] = *group << 32 | ((s & 0xffff_ffff) + counted);
-            item.add_to(&mut sums[slot]);
+            item.tally(&mut slots[slot], slot, *group, spill);
         }
     }
     values
 }
 
-/// The bucket's items sorted by value, left in `out` (`work` is working
-/// space; both are reused between buckets). LSD radix with 13-bit digits
-/// (see [`sort_by_value`]), the first pass reading the bucket's chunks.
+/// How many items ahead [`scan`] prefetches series slots.
+const SCAN_AHEAD: usize = 16;
+
+/// Asks the CPU to bring `slots[index]` into its caches. Only a hint: it
+/// changes no result, and is a no-op where there is no such instruction.
+#[inline(always)]
+fn prefetch<T>(slots: &[T], index: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(slot) = slots.get(index) {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        // SAFETY: a prefetch reads nothing into the program and never
+        // faults; SSE, which provides it, is part of every x86-64 target.
+        #[allow(unsafe_code)]
+        unsafe {
+            _mm_prefetch::<_MM_HINT_T0>((slot as *const T).cast());
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (slots, index);
+}
+
+/// The bucket's items sorted by value, left at the start of `out` (`work`
+/// is working space; both are reused between buckets and only grow, so
+/// that they are not cleared for every bucket). LSD radix with 13-bit
+/// digits, the first pass reading the bucket's chunks.
 fn sort_bucket<'a, T: Valued>(
     bucket: Bucket<T>,
     out: &'a mut Vec<T>,
@@ -800,11 +909,20 @@ fn sort_bucket<'a, T: Valued>(
         .chain(std::iter::once(bucket.last.as_slice()))
         .collect();
     let n: usize = chunks.iter().map(|c| c.len()).sum();
-    out.clear();
+    if out.len() < n {
+        out.resize(n, T::blank());
+    }
+    let copy = |out: &mut [T]| {
+        let mut at = 0;
+        for c in &chunks {
+            out[at..at + c.len()].copy_from_slice(c);
+            at += c.len();
+        }
+    };
     if n < 512 {
-        chunks.iter().for_each(|c| out.extend_from_slice(c));
-        out.sort_unstable_by_key(|i| i.value());
-        return out;
+        copy(&mut out[..n]);
+        out[..n].sort_unstable_by_key(|i| i.value());
+        return &out[..n];
     }
     let mut counts = vec![[0u32; 1 << DIGIT]; 3];
     for item in chunks.iter().flat_map(|c| c.iter()) {
@@ -817,23 +935,23 @@ fn sort_bucket<'a, T: Valued>(
         .filter(|&d| !counts[d].contains(&(n as u32)))
         .collect();
     let Some((&first, rest)) = digits.split_first() else {
-        chunks.iter().for_each(|c| out.extend_from_slice(c));
-        return out;
+        copy(&mut out[..n]);
+        return &out[..n];
     };
-    out.resize(n, T::blank());
     scatter(
         chunks.iter().flat_map(|c| c.iter()),
         &counts[first],
         first,
-        out,
+        &mut out[..n],
     );
-    for &d in rest {
-        work.clear();
+    if !rest.is_empty() && work.len() < n {
         work.resize(n, T::blank());
-        scatter(out.iter(), &counts[d], d, work);
+    }
+    for &d in rest {
+        scatter(out[..n].iter(), &counts[d], d, &mut work[..n]);
         std::mem::swap(out, work);
     }
-    out
+    &out[..n]
 }
 
 const DIGIT: u32 = 13;

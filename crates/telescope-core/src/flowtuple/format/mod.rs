@@ -6,6 +6,7 @@ pub mod seed;
 pub mod timeseries;
 
 use std::fmt;
+use std::io::Write;
 use std::str::FromStr;
 
 use super::series::{IntervalSeries, Key};
@@ -95,6 +96,30 @@ impl Formatter {
     }
 }
 
+/// Appends `value` in decimal, as `Display` writes it (without its cost
+/// for the usual values, those that fit in 64 bits).
+pub fn push_decimal(out: &mut Vec<u8>, value: i128) {
+    if value < 0 {
+        out.push(b'-');
+    }
+    let Ok(mut rest) = u64::try_from(value.unsigned_abs()) else {
+        // Writing to a Vec cannot fail.
+        let _ = write!(out, "{}", value.unsigned_abs());
+        return;
+    };
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
 impl fmt::Display for Key {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -102,6 +127,44 @@ impl fmt::Display for Key {
             Key::Number(n) => write!(f, "{n}"),
             Key::Icmp(t, c) => write!(f, "{t}:{c}"),
             Key::Geo(tag) => f.write_str(tag.as_str()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::push_decimal;
+
+    #[test]
+    fn push_decimal_writes_what_display_writes() {
+        let mut values = vec![
+            0,
+            1,
+            -1,
+            9,
+            10,
+            -10,
+            i128::from(i64::MIN),
+            i128::from(i64::MAX),
+            i128::from(u64::MAX),
+            i128::from(u64::MAX) + 1,
+            -i128::from(u64::MAX),
+            -i128::from(u64::MAX) - 1,
+            i128::MIN,
+            i128::MAX,
+        ];
+        // Every power of ten and its neighbours, both signs.
+        let mut p: i128 = 1;
+        while let Some(next) = p.checked_mul(10) {
+            for v in [p - 1, p, p + 1] {
+                values.extend([v, -v]);
+            }
+            p = next;
+        }
+        for v in values {
+            let mut out = b"x".to_vec();
+            push_decimal(&mut out, v);
+            assert_eq!(out, format!("x{v}").into_bytes(), "{v}");
         }
     }
 }

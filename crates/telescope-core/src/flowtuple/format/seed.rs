@@ -3,7 +3,8 @@
 
 use std::io::Write;
 
-use crate::flowtuple::series::IntervalSeries;
+use super::push_decimal;
+use crate::flowtuple::series::{IntervalSeries, Key};
 
 /// Counter names, in print order.
 pub const COUNTERS: [&str; 5] = [
@@ -14,26 +15,40 @@ pub const COUNTERS: [&str; 5] = [
     "uniq_src_asns",
 ];
 
-/// Appends the interval's lines to `out`.
+/// Appends the interval's lines to `out`. Each row's `<time> <class> <key> `
+/// is formatted once and copied into its five lines.
 pub fn serialize(interval: &IntervalSeries, out: &mut Vec<u8>) {
+    let mut time = Vec::new();
+    push_decimal(&mut time, i128::from(interval.time));
+    let mut prefix = Vec::new();
     for row in &interval.rows {
+        prefix.clear();
+        prefix.extend_from_slice(&time);
+        prefix.push(b' ');
+        prefix.extend_from_slice(row.class.name().as_bytes());
+        prefix.push(b' ');
+        match row.key {
+            Key::Number(n) => push_decimal(&mut prefix, i128::from(n)),
+            // Writing to a Vec cannot fail.
+            key => {
+                let _ = write!(prefix, "{key}");
+            }
+        }
+        prefix.push(b' ');
         let c = &row.counters;
-        let values: [&dyn std::fmt::Display; 5] = [
-            &c.packets,
-            &c.bytes,
-            &c.uniq_src_ips,
-            &c.uniq_dst_ips,
-            &c.uniq_src_asns,
+        let values = [
+            c.packets,
+            c.bytes,
+            i128::from(c.uniq_src_ips),
+            i128::from(c.uniq_dst_ips),
+            i128::from(c.uniq_src_asns),
         ];
         for (name, value) in COUNTERS.iter().zip(values) {
-            // Writing to a Vec cannot fail.
-            let _ = writeln!(
-                out,
-                "{} {} {} {name} {value}",
-                interval.time,
-                row.class.name(),
-                row.key
-            );
+            out.extend_from_slice(&prefix);
+            out.extend_from_slice(name.as_bytes());
+            out.push(b' ');
+            push_decimal(out, value);
+            out.push(b'\n');
         }
     }
 }

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Benchmark of flowtuple-series: records/s and peak RSS per mode, against a
-# decode-only pass, on a generated deflate file (median of RUNS runs).
+# decode-only pass, on a generated deflate file.
 #   bench/flowtuple.sh [RECORDS] [RUNS]      (defaults: 10000000 3)
+# The runs are interleaved (round after round of every command), so that a
+# noisy neighbour slows all commands alike; each line reports the median wall
+# time of RUNS runs, the largest peak RSS, and the ratio of the median to the
+# decode-only median.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 records=${1:-10000000}
@@ -10,26 +14,40 @@ file=${BENCH_FILE:-/tmp/telescope-bench/flowtuple-$records.avro}
 cargo build --release --quiet --bin flowtuple-series --example gen_flowtuple --example flowtuple_decode
 mkdir -p "$(dirname "$file")" /tmp/telescope-bench
 [ -f "$file" ] || target/release/examples/gen_flowtuple "$file" --records "$records" --intervals 1 --codec deflate --seed 1
-echo "file: $file ($(du -m "$file" | cut -f1) MB, $records records, deflate)"
-measure() { # label, command...: median wall seconds and peak RSS of RUNS runs
-  local label=$1; shift
-  local walls=() rss=0
-  for _ in $(seq "$runs"); do
-    /usr/bin/time -v -o /tmp/telescope-bench/time.txt "$@" >/dev/null
-    walls+=("$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,t,":"); s=0; for(i=1;i<=n;i++) s=s*60+t[i]; print s}' /tmp/telescope-bench/time.txt)")
-    r=$(awk -F': ' '/Maximum resident/ {print $2}' /tmp/telescope-bench/time.txt)
-    [ "$r" -gt "$rss" ] && rss=$r
-  done
-  local med
-  med=$(printf '%s\n' "${walls[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-  awk -v l="$label" -v w="$med" -v n="$records" -v r="$rss" \
-    'BEGIN {printf "%-44s %7.2f s %7.2f M records/s %6d MB peak RSS\n", l, w, n/w/1e6, r/1024}'
-}
-measure "decode-only (unfiltered field plan)" target/release/examples/flowtuple_decode "$file"
+echo "file: $file ($(du -m "$file" | cut -f1) MB, $records records, deflate; $runs interleaved runs)"
+
+bin=target/release/flowtuple-series
+labels=("decode-only (unfiltered field plan)")
+commands=("target/release/examples/flowtuple_decode $file")
 for mode in unfiltered unfiltered-ipmeta nonspoofed unrouted-nonspoofed; do
-  measure "$mode" target/release/flowtuple-series "$file" "$mode"
+  labels+=("$mode")
+  commands+=("$bin $file $mode")
 done
 for method in prefixagg:24 sample:24; do
-  measure "unfiltered, src+dst counting $method" target/release/flowtuple-series \
-    --src-ip-counting "$method" --dst-ip-counting "$method" "$file" unfiltered
+  labels+=("unfiltered, src+dst counting $method")
+  commands+=("$bin --src-ip-counting $method --dst-ip-counting $method $file unfiltered")
+done
+
+results=/tmp/telescope-bench/results.txt
+: >"$results"
+for _ in $(seq "$runs"); do
+  for i in "${!commands[@]}"; do
+    # shellcheck disable=SC2086 # the command is split into words on purpose
+    /usr/bin/time -v -o /tmp/telescope-bench/time.txt ${commands[$i]} >/dev/null
+    awk -F': ' -v i="$i" '
+      /Elapsed \(wall clock\)/ {n = split($2, t, ":"); s = 0; for (k = 1; k <= n; k++) s = s * 60 + t[k]}
+      /Maximum resident/ {r = $2}
+      END {print i, s, r}' /tmp/telescope-bench/time.txt >>"$results"
+  done
+done
+
+median() { # command index: median wall seconds
+  awk -v i="$1" '$1 == i {print $2}' "$results" | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'
+}
+base=$(median 0)
+for i in "${!commands[@]}"; do
+  wall=$(median "$i")
+  rss=$(awk -v i="$i" '$1 == i && $3 > m {m = $3} END {print m}' "$results")
+  awk -v l="${labels[$i]}" -v w="$wall" -v n="$records" -v r="$rss" -v b="$base" \
+    'BEGIN {printf "%-44s %6.2f s %6.2f M records/s %5d MB peak RSS %5.2fx decode-only\n", l, w, n / w / 1e6, r / 1024, w / b}'
 done

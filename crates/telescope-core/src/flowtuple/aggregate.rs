@@ -925,10 +925,12 @@ fn sort_bucket<'a, T: Valued>(
         return &out[..n];
     }
     let mut counts = vec![[0u32; 1 << DIGIT]; 3];
-    for item in chunks.iter().flat_map(|c| c.iter()) {
-        let v = item.value();
-        for (d, c) in counts.iter_mut().enumerate() {
-            c[((v >> (DIGIT * d as u32)) & DIGIT_MASK) as usize] += 1;
+    for chunk in &chunks {
+        for item in chunk.iter() {
+            let v = item.value();
+            for (d, c) in counts.iter_mut().enumerate() {
+                c[((v >> (DIGIT * d as u32)) & DIGIT_MASK) as usize] += 1;
+            }
         }
     }
     let digits: Vec<usize> = (0..3)
@@ -938,17 +940,15 @@ fn sort_bucket<'a, T: Valued>(
         copy(&mut out[..n]);
         return &out[..n];
     };
-    scatter(
-        chunks.iter().flat_map(|c| c.iter()),
-        &counts[first],
-        first,
-        &mut out[..n],
-    );
+    let mut offsets = starts(&counts[first]);
+    for chunk in &chunks {
+        scatter(chunk, &mut offsets, first, &mut out[..n]);
+    }
     if !rest.is_empty() && work.len() < n {
         work.resize(n, T::blank());
     }
     for &d in rest {
-        scatter(out[..n].iter(), &counts[d], d, &mut work[..n]);
+        scatter(&out[..n], &mut starts(&counts[d]), d, &mut work[..n]);
         std::mem::swap(out, work);
     }
     &out[..n]
@@ -957,19 +957,22 @@ fn sort_bucket<'a, T: Valued>(
 const DIGIT: u32 = 13;
 const DIGIT_MASK: u32 = (1 << DIGIT) - 1;
 
-/// One LSD radix pass on digit `d`, whose histogram is `count`.
-fn scatter<'a, T: Valued + 'a>(
-    items: impl Iterator<Item = &'a T>,
-    count: &[u32; 1 << DIGIT],
-    d: usize,
-    into: &mut [T],
-) {
-    let mut offsets = vec![0u32; 1 << DIGIT];
+/// Where each digit value's items start, from the digit's histogram.
+fn starts(count: &[u32; 1 << DIGIT]) -> Vec<u32> {
     let mut sum = 0;
-    for (o, &x) in offsets.iter_mut().zip(count.iter()) {
-        *o = sum;
-        sum += x;
-    }
+    count
+        .iter()
+        .map(|&x| {
+            let start = sum;
+            sum += x;
+            start
+        })
+        .collect()
+}
+
+/// One LSD radix pass on digit `d` over `items`, placing each at the next
+/// free place of its digit value (`offsets`, advanced).
+fn scatter<T: Valued>(items: &[T], offsets: &mut [u32], d: usize, into: &mut [T]) {
     let shift = DIGIT * d as u32;
     for item in items {
         let b = ((item.value() >> shift) & DIGIT_MASK) as usize;
@@ -1309,7 +1312,10 @@ mod tests {
     #[test]
     fn sort_bucket_orders_by_value() {
         let mut seed = Rng(11);
-        for n in [0, 5, 511, 512, 100_000] {
+        // The working buffers are reused, as between buckets: they only grow
+        // and hold the previous bucket's items beyond `n`.
+        let (mut out, mut work) = (Vec::new(), Vec::new());
+        for n in [0, 5, 511, 512, 100_000, 3, 70_000, 600, 100_001] {
             let items: Vec<Item<3>> = (0..n)
                 .map(|i| {
                     let v = seed.next() as u32;
@@ -1328,7 +1334,6 @@ mod tests {
             let want = pairs(&items);
             let mut bucket = Bucket::default();
             items.iter().for_each(|&i| bucket.push(i));
-            let (mut out, mut work) = (Vec::new(), Vec::new());
             let got = sort_bucket(bucket, &mut out, &mut work).to_vec();
             assert!(got.windows(2).all(|w| w[0].value <= w[1].value), "n = {n}");
             assert!(pairs(&got) == want, "n = {n}: the same items");

@@ -393,14 +393,21 @@ impl Rules {
         }
     }
 
-    /// The most series one record touches (besides the summary).
+    /// The most series keys one record's items hold (besides the summary):
+    /// a port or ICMP key implies the protocol key, which takes a place of
+    /// its own only in records without one.
     fn keys_per_record(&self) -> usize {
         let transport = if self.ports {
             2
         } else {
             usize::from(self.icmp)
         };
-        usize::from(self.protocols) + transport + usize::from(self.asns) + 2 * self.geo.len()
+        let protocol = if self.protocols {
+            transport.max(1)
+        } else {
+            transport
+        };
+        protocol + usize::from(self.asns) + 2 * self.geo.len()
     }
 
     #[inline]
@@ -531,11 +538,13 @@ impl<const K: usize> IntervalAgg<K> {
             keys[n] = (table as u32) << ID_BITS | (id & ID_MASK);
             n += 1;
         };
-        if rules.protocols {
-            let id = self.id(Table::Proto, u64::from(rec.protocol as u32));
-            key(Table::Proto, id);
-        }
+        // Looked up even when a transport key implies it, so that the
+        // protocol table covers it.
+        let protocol = rules
+            .protocols
+            .then(|| self.id(Table::Proto, u64::from(rec.protocol as u32)));
         let port = |p: i32| u64::from(p as u32);
+        let mut transport_key = false;
         if rules.ports && (rec.protocol == 6 || rec.protocol == 17) {
             let (transport, first, tables) = if rec.protocol == 6 {
                 (Transport::Tcp, 0, [Table::TcpSrc, Table::TcpDst])
@@ -545,10 +554,12 @@ impl<const K: usize> IntervalAgg<K> {
             if rules.wants_port(transport, first, rec.src_port) {
                 let id = self.id(tables[0], port(rec.src_port));
                 key(tables[0], id);
+                transport_key = true;
             }
             if rules.wants_port(transport, first + 1, rec.dst_port) {
                 let id = self.id(tables[1], port(rec.dst_port));
                 key(tables[1], id);
+                transport_key = true;
             }
         } else if rules.icmp && rec.protocol == 1 {
             let (ty, code) = (rec.src_port as u32, rec.dst_port as u32);
@@ -560,6 +571,13 @@ impl<const K: usize> IntervalAgg<K> {
                 table.sparse_id(u64::from(ty) << 32 | u64::from(code))
             };
             key(Table::Icmp, id);
+            transport_key = true;
+        }
+        // The first key, a port or ICMP key if the record has one, also
+        // counts in its protocol's series (see `implied_slots`); without
+        // one, the protocol takes a key of its own.
+        if let (Some(id), false) = (protocol, transport_key) {
+            key(Table::Proto, id);
         }
         if rules.asns && rec.prefix2asn != 0 {
             let id = self.id(Table::Asn, u64::from(rec.prefix2asn));
@@ -622,7 +640,11 @@ impl<const K: usize> IntervalAgg<K> {
             offsets[t + 1] = offsets[t] + table.len;
         }
         let threads = if records > 1 << 16 { threads.max(1) } else { 1 };
-        let counts = count(src, dst, asn, &offsets, threads);
+        let slots = Slots {
+            offsets,
+            implied: implied_slots(rules, &offsets),
+        };
+        let counts = count(src, dst, asn, &slots, threads);
         let counters = |slot: Option<usize>| match slot {
             None => Counters {
                 packets: summary.packets,
@@ -714,6 +736,43 @@ impl<const K: usize> IntervalAgg<K> {
     }
 }
 
+/// Where series keys count: the tables' slots one after the other, then a
+/// spare slot for unused keys.
+struct Slots {
+    /// The first slot of each table, and the spare slot.
+    offsets: [usize; TABLES + 1],
+    /// By the table of an item's first key: the slot of the protocol that
+    /// key implies, or the spare slot.
+    implied: [usize; TABLES + 1],
+}
+
+impl Slots {
+    fn len(&self) -> usize {
+        self.offsets[TABLES] + 1
+    }
+
+    #[inline]
+    fn slot(&self, key: u32) -> usize {
+        self.offsets[(key >> ID_BITS) as usize] + (key & ID_MASK) as usize
+    }
+}
+
+/// The protocol series a port or ICMP key implies: its records are TCP
+/// (6), UDP (17) or ICMP (1). Only an item's first key implies one, so that
+/// a record counts in it once.
+fn implied_slots(rules: &Rules, offsets: &[usize; TABLES + 1]) -> [usize; TABLES + 1] {
+    let mut implied = [offsets[TABLES]; TABLES + 1];
+    if rules.protocols {
+        let protocol = |p: usize| offsets[Table::Proto as usize] + p;
+        implied[Table::TcpSrc as usize] = protocol(6);
+        implied[Table::TcpDst as usize] = protocol(6);
+        implied[Table::UdpSrc as usize] = protocol(17);
+        implied[Table::UdpDst as usize] = protocol(17);
+        implied[Table::Icmp as usize] = protocol(1);
+    }
+    implied
+}
+
 /// What the passes found: per pass the number of distinct values and the
 /// distinct count of every series slot, and the sums.
 struct Counts {
@@ -733,7 +792,7 @@ fn count<const K: usize>(
     src: Vec<Bucket<Item<K>>>,
     dst: Vec<Bucket<Item<K>>>,
     asn: Vec<Bucket<SumItem<K>>>,
-    offsets: &[usize; TABLES + 1],
+    slots: &Slots,
     threads: usize,
 ) -> Counts {
     // Popped from the end: the ASN buckets, the biggest, go first.
@@ -746,7 +805,7 @@ fn count<const K: usize>(
         Work::Asns(b) => !b.is_empty(),
     });
     let queue = Mutex::new(work);
-    let run = || count_buckets(&queue, offsets);
+    let run = || count_buckets(&queue, slots);
     let parts: Vec<Tally> = if threads > 1 {
         std::thread::scope(|s| {
             let handles: Vec<_> = (0..threads).map(|_| s.spawn(run)).collect();
@@ -758,7 +817,7 @@ fn count<const K: usize>(
     } else {
         vec![run()]
     };
-    let slots = offsets[TABLES] + 1;
+    let slots = slots.len();
     let mut total = Counts {
         groups: [0; 3],
         slots: std::array::from_fn(|_| vec![0; slots]),
@@ -801,11 +860,8 @@ struct Tally {
 }
 
 /// One thread's share of [`count`].
-fn count_buckets<const K: usize>(
-    queue: &Mutex<Vec<Work<K>>>,
-    offsets: &[usize; TABLES + 1],
-) -> Tally {
-    let slots = offsets[TABLES] + 1;
+fn count_buckets<const K: usize>(queue: &Mutex<Vec<Work<K>>>, layout: &Slots) -> Tally {
+    let slots = layout.len();
     let mut out = Tally {
         groups: [0; 3],
         slots: [vec![0; slots], vec![0; slots]],
@@ -822,12 +878,12 @@ fn count_buckets<const K: usize>(
             Some(Work::Values(pass, bucket)) => {
                 let items = sort_bucket(bucket, &mut values, &mut values_work);
                 let slots = &mut out.slots[pass];
-                out.groups[pass] += scan(items, offsets, slots, &mut out.spill, &mut group);
+                out.groups[pass] += scan(items, layout, slots, &mut out.spill, &mut group);
             }
             Some(Work::Asns(bucket)) => {
                 let items = sort_bucket(bucket, &mut asns, &mut asns_work);
                 let slots = &mut out.asn;
-                out.groups[2] += scan(items, offsets, slots, &mut out.spill, &mut group);
+                out.groups[2] += scan(items, layout, slots, &mut out.spill, &mut group);
             }
         }
     }
@@ -842,7 +898,7 @@ fn count_buckets<const K: usize>(
 /// the next items' loads from overlapping.
 fn scan<T: Valued>(
     items: &[T],
-    offsets: &[usize; TABLES + 1],
+    layout: &Slots,
     slots: &mut [T::Slot],
     spill: &mut Vec<(usize, Sums)>,
     group: &mut u64,
@@ -854,18 +910,18 @@ fn scan<T: Valued>(
         // overlap with this item's work.
         if let Some(next) = items.get(i + SCAN_AHEAD) {
             for &key in next.keys() {
-                prefetch(
-                    slots,
-                    offsets[(key >> ID_BITS) as usize] + (key & ID_MASK) as usize,
-                );
+                prefetch(slots, layout.slot(key));
             }
         }
         let new = u64::from(item.value() != prev);
         prev = item.value();
         *group += new;
         values += new;
-        for &key in item.keys() {
-            let slot = offsets[(key >> ID_BITS) as usize] + (key & ID_MASK) as usize;
+        let keys = item.keys();
+        let implied = layout.implied[(keys[0] >> ID_BITS) as usize];
+        item.tally(&mut slots[implied], implied, *group, spill);
+        for &key in keys {
+            let slot = layout.slot(key);
             item.tally(&mut slots[slot], slot, *group, spill);
         }
     }
@@ -1041,10 +1097,11 @@ impl<const K: usize> Interval for IntervalAgg<K> {
 /// A new interval with items as wide as the mode needs.
 fn new_interval(rules: &Rules, ordinal: u64) -> Box<dyn Interval> {
     match rules.keys_per_record() {
-        0..=3 => Box::new(IntervalAgg::<3>::new(ordinal)),
-        4..=5 => Box::new(IntervalAgg::<5>::new(ordinal)),
-        6..=7 => Box::new(IntervalAgg::<7>::new(ordinal)),
-        _ => Box::new(IntervalAgg::<8>::new(ordinal)),
+        0..=2 => Box::new(IntervalAgg::<2>::new(ordinal)),
+        3 => Box::new(IntervalAgg::<3>::new(ordinal)),
+        4 => Box::new(IntervalAgg::<4>::new(ordinal)),
+        5 => Box::new(IntervalAgg::<5>::new(ordinal)),
+        _ => Box::new(IntervalAgg::<7>::new(ordinal)),
     }
 }
 
@@ -1143,7 +1200,7 @@ impl Intervals {
 mod tests {
     use super::*;
     use crate::flowtuple::decode::Run;
-    use crate::flowtuple::options::{GeoSource, Mode, SeriesOptions};
+    use crate::flowtuple::options::{GeoSource, Mode, PortFilters, SeriesOptions};
     use crate::flowtuple::test_rng::Rng;
     use std::collections::{BTreeMap, BTreeSet};
 
@@ -1408,19 +1465,23 @@ mod tests {
                     !options.mode.popular_ports_only()
                         || transport.is_some_and(|t| is_popular_port(t, p))
                 };
+                let kept = |set: &Option<PortSet>, p: i32| {
+                    popular(p) && set.as_ref().is_none_or(|s| s.contains(p))
+                };
+                let ports = &options.ports;
                 let key = match class {
                     Class::Summary => Some(Key::Overall),
                     Class::IpProtocol => Some(Key::Number(i64::from(r.protocol))),
-                    Class::TcpSrcPorts if r.protocol == 6 && popular(r.src_port) => {
+                    Class::TcpSrcPorts if r.protocol == 6 && kept(&ports.tcp_src, r.src_port) => {
                         Some(Key::Number(i64::from(r.src_port)))
                     }
-                    Class::TcpDstPorts if r.protocol == 6 && popular(r.dst_port) => {
+                    Class::TcpDstPorts if r.protocol == 6 && kept(&ports.tcp_dst, r.dst_port) => {
                         Some(Key::Number(i64::from(r.dst_port)))
                     }
-                    Class::UdpSrcPorts if r.protocol == 17 && popular(r.src_port) => {
+                    Class::UdpSrcPorts if r.protocol == 17 && kept(&ports.udp_src, r.src_port) => {
                         Some(Key::Number(i64::from(r.src_port)))
                     }
-                    Class::UdpDstPorts if r.protocol == 17 && popular(r.dst_port) => {
+                    Class::UdpDstPorts if r.protocol == 17 && kept(&ports.udp_dst, r.dst_port) => {
                         Some(Key::Number(i64::from(r.dst_port)))
                     }
                     Class::Icmp if r.protocol == 1 => Some(Key::Icmp(r.src_port, r.dst_port)),
@@ -1481,21 +1542,62 @@ mod tests {
     #[test]
     fn random_records_agree_with_the_obvious_computation() {
         let mut seed = Rng(99);
-        for (mode, geo, counting) in [
-            (Mode::Unfiltered, GeoSource::Netacq, IpCounting::All),
-            (Mode::Nonspoofed, GeoSource::Netacq, IpCounting::All),
-            (Mode::UnfilteredIpmeta, GeoSource::Both, IpCounting::All),
+        let set = |s: &str| Some(s.parse::<PortSet>().unwrap());
+        // Port sets that keep a record's source port, its destination port,
+        // both or neither.
+        let some_ports = PortFilters {
+            tcp_src: set("0-1024,8080"),
+            tcp_dst: None,
+            udp_src: set("53"),
+            udp_dst: set("0-600,40000-65535"),
+        };
+        for (mode, geo, counting, ports) in [
+            (Mode::Unfiltered, GeoSource::Netacq, IpCounting::All, None),
+            (Mode::Nonspoofed, GeoSource::Netacq, IpCounting::All, None),
+            (
+                Mode::UnfilteredIpmeta,
+                GeoSource::Both,
+                IpCounting::All,
+                None,
+            ),
             (
                 Mode::Unfiltered,
                 GeoSource::Netacq,
                 IpCounting::PrefixAgg(20),
+                None,
             ),
-            (Mode::Nonspoofed, GeoSource::Maxmind, IpCounting::Sample(31)),
+            (
+                Mode::Nonspoofed,
+                GeoSource::Maxmind,
+                IpCounting::Sample(31),
+                None,
+            ),
+            (
+                Mode::Unfiltered,
+                GeoSource::Netacq,
+                IpCounting::All,
+                Some(&some_ports),
+            ),
+            (
+                Mode::Nonspoofed,
+                GeoSource::Both,
+                IpCounting::All,
+                Some(&some_ports),
+            ),
+            (
+                Mode::UnroutedNonspoofed,
+                GeoSource::Netacq,
+                IpCounting::All,
+                None,
+            ),
         ] {
             let mut options = SeriesOptions::new(mode);
             options.geo = geo;
             options.src_counting = counting;
             options.dst_counting = counting;
+            if let Some(ports) = ports {
+                options.ports = ports.clone();
+            }
             // Enough records that the passes run on several threads.
             let records = random_records(80_000, &mut seed);
             let want = naive(&options, &records);

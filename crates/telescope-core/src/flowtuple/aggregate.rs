@@ -132,8 +132,8 @@ const ID_MASK: u32 = (1 << ID_BITS) - 1;
 const UNUSED: u32 = (TABLES as u32) << ID_BITS;
 
 /// A source or destination value and up to `K` series keys it counts in
-/// (unused keys are [`UNUSED`]). `K` is the most series a record of the mode
-/// can touch, so a record makes one item per value.
+/// (unused keys are [`UNUSED`]). `K` is the most keys a record of the mode
+/// needs ([`Rules::keys_per_record`]), so a record makes one item per value.
 #[derive(Debug, Clone, Copy)]
 struct Item<const K: usize> {
     value: u32,

@@ -640,11 +640,11 @@ impl<const K: usize> IntervalAgg<K> {
             offsets[t + 1] = offsets[t] + table.len;
         }
         let threads = if records > 1 << 16 { threads.max(1) } else { 1 };
-        let slots = Slots {
+        let layout = Slots {
             offsets,
             implied: implied_slots(rules, &offsets),
         };
-        let counts = count(src, dst, asn, &slots, threads);
+        let counts = count(src, dst, asn, &layout, threads);
         let counters = |slot: Option<usize>| match slot {
             None => Counters {
                 packets: summary.packets,
@@ -792,7 +792,7 @@ fn count<const K: usize>(
     src: Vec<Bucket<Item<K>>>,
     dst: Vec<Bucket<Item<K>>>,
     asn: Vec<Bucket<SumItem<K>>>,
-    slots: &Slots,
+    layout: &Slots,
     threads: usize,
 ) -> Counts {
     // Popped from the end: the ASN buckets, the biggest, go first.
@@ -805,7 +805,7 @@ fn count<const K: usize>(
         Work::Asns(b) => !b.is_empty(),
     });
     let queue = Mutex::new(work);
-    let run = || count_buckets(&queue, slots);
+    let run = || count_buckets(&queue, layout);
     let parts: Vec<Tally> = if threads > 1 {
         std::thread::scope(|s| {
             let handles: Vec<_> = (0..threads).map(|_| s.spawn(run)).collect();
@@ -817,7 +817,7 @@ fn count<const K: usize>(
     } else {
         vec![run()]
     };
-    let slots = slots.len();
+    let slots = layout.len();
     let mut total = Counts {
         groups: [0; 3],
         slots: std::array::from_fn(|_| vec![0; slots]),

@@ -95,6 +95,14 @@ impl KeyTable {
         self.sparse_id(key)
     }
 
+    /// Asks for the direct table's entry of `key` to be cached.
+    #[inline]
+    fn prefetch(&self, key: u64) {
+        if key >= self.dense && key < self.direct {
+            prefetch(&self.direct_ids, (key - self.dense) as usize);
+        }
+    }
+
     /// The id of `key` from the ids above the dense ones, whatever `key` is.
     #[inline]
     fn sparse_id(&mut self, key: u64) -> u32 {
@@ -520,7 +528,12 @@ impl<const K: usize> IntervalAgg<K> {
         if self.records >= u64::from(u32::MAX) {
             return Err(FlowtupleError::IntervalTooLarge { at });
         }
-        for rec in records {
+        for (i, rec) in records.iter().enumerate() {
+            // The ASN table is too big for the caches: its entry for a
+            // record a few places on is fetched while this one is filed.
+            if let (true, Some(next)) = (rules.asns, records.get(i + ADD_AHEAD)) {
+                self.tables[Table::Asn as usize].prefetch(u64::from(next.prefix2asn));
+            }
             self.add_one(rules, geo_ids, rec);
         }
         // Item keys hold ids below 2^ID_BITS.
@@ -927,6 +940,9 @@ fn scan<T: Valued>(
     }
     values
 }
+
+/// How many records ahead [`IntervalAgg::add`] prefetches table entries.
+const ADD_AHEAD: usize = 8;
 
 /// How many items ahead [`scan`] prefetches series slots.
 const SCAN_AHEAD: usize = 16;

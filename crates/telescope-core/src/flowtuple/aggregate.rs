@@ -1117,6 +1117,8 @@ fn new_interval(rules: &Rules, ordinal: u64) -> Box<dyn Interval> {
         3 => Box::new(IntervalAgg::<3>::new(ordinal)),
         4 => Box::new(IntervalAgg::<4>::new(ordinal)),
         5 => Box::new(IntervalAgg::<5>::new(ordinal)),
+        6 => Box::new(IntervalAgg::<6>::new(ordinal)),
+        // At most: two ports, an ASN and two geo sources.
         _ => Box::new(IntervalAgg::<7>::new(ordinal)),
     }
 }

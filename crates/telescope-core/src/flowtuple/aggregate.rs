@@ -1562,7 +1562,7 @@ mod tests {
         let mut seed = Rng(99);
         let set = |s: &str| Some(s.parse::<PortSet>().unwrap());
         // Port sets that keep a record's source port, its destination port,
-        // both or neither.
+        // both or neither. The configurations cover items of 2 to 6 keys.
         let some_ports = PortFilters {
             tcp_src: set("0-1024,8080"),
             tcp_dst: None,
@@ -1606,6 +1606,12 @@ mod tests {
                 Mode::UnroutedNonspoofed,
                 GeoSource::Netacq,
                 IpCounting::All,
+                None,
+            ),
+            (
+                Mode::UnfilteredIpmeta,
+                GeoSource::Maxmind,
+                IpCounting::Sample(30),
                 None,
             ),
         ] {

@@ -317,8 +317,10 @@ impl<T: Copy> Bucket<T> {
         self.last.push(item);
     }
 
-    fn is_empty(&self) -> bool {
-        self.last.is_empty() && self.full.is_empty()
+    /// The size of the bucket's items.
+    fn bytes(&self) -> usize {
+        let items = self.full.iter().map(Vec::len).sum::<usize>() + self.last.len();
+        items * std::mem::size_of::<T>()
     }
 }
 
@@ -808,15 +810,18 @@ fn count<const K: usize>(
     layout: &Slots,
     threads: usize,
 ) -> Counts {
-    // Popped from the end: the ASN buckets, the biggest, go first.
     let mut work: Vec<Work<K>> = Vec::new();
     work.extend(src.into_iter().map(|b| Work::Values(0, b)));
     work.extend(dst.into_iter().map(|b| Work::Values(1, b)));
     work.extend(asn.into_iter().map(Work::Asns));
-    work.retain(|w| match w {
-        Work::Values(_, b) => !b.is_empty(),
-        Work::Asns(b) => !b.is_empty(),
-    });
+    // Popped from the end: the biggest buckets go first, so that the
+    // threads finish close together.
+    let bytes = |w: &Work<K>| match w {
+        Work::Values(_, b) => b.bytes(),
+        Work::Asns(b) => b.bytes(),
+    };
+    work.retain(|w| bytes(w) > 0);
+    work.sort_by_key(bytes);
     let queue = Mutex::new(work);
     let run = || count_buckets(&queue, layout);
     let parts: Vec<Tally> = if threads > 1 {

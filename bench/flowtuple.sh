@@ -4,8 +4,8 @@
 #   bench/flowtuple.sh [RECORDS] [RUNS]      (defaults: 10000000 3)
 # The runs are interleaved (round after round of every command), so that a
 # noisy neighbour slows all commands alike; each line reports the median wall
-# time of RUNS runs, the largest peak RSS, and the ratio of the median to the
-# decode-only median.
+# time of RUNS runs, the largest peak RSS, and the median over the rounds of
+# the ratio of the command's time to the decode-only time of the same round.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 records=${1:-10000000}
@@ -30,24 +30,25 @@ done
 
 results=/tmp/telescope-bench/results.txt
 : >"$results"
-for _ in $(seq "$runs"); do
+for round in $(seq "$runs"); do
   for i in "${!commands[@]}"; do
     # shellcheck disable=SC2086 # the command is split into words on purpose
     /usr/bin/time -v -o /tmp/telescope-bench/time.txt ${commands[$i]} >/dev/null
-    awk -F': ' -v i="$i" '
+    awk -F': ' -v i="$i" -v round="$round" '
       /Elapsed \(wall clock\)/ {n = split($2, t, ":"); s = 0; for (k = 1; k <= n; k++) s = s * 60 + t[k]}
       /Maximum resident/ {r = $2}
-      END {print i, s, r}' /tmp/telescope-bench/time.txt >>"$results"
+      END {print i, s, r, round}' /tmp/telescope-bench/time.txt >>"$results"
   done
 done
 
-median() { # command index: median wall seconds
-  awk -v i="$1" '$1 == i {print $2}' "$results" | sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'
+median() { # numbers on stdin: their median
+  sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'
 }
-base=$(median 0)
 for i in "${!commands[@]}"; do
-  wall=$(median "$i")
+  wall=$(awk -v i="$i" '$1 == i {print $2}' "$results" | median)
+  ratio=$(awk -v i="$i" '$1 == 0 {base[$4] = $2} $1 == i {wall[$4] = $2}
+    END {for (r in wall) print wall[r] / base[r]}' "$results" | median)
   rss=$(awk -v i="$i" '$1 == i && $3 > m {m = $3} END {print m}' "$results")
-  awk -v l="${labels[$i]}" -v w="$wall" -v n="$records" -v r="$rss" -v b="$base" \
-    'BEGIN {printf "%-44s %6.2f s %6.2f M records/s %5d MB peak RSS %5.2fx decode-only\n", l, w, n / w / 1e6, r / 1024, w / b}'
+  awk -v l="${labels[$i]}" -v w="$wall" -v n="$records" -v r="$rss" -v x="$ratio" \
+    'BEGIN {printf "%-44s %6.2f s %6.2f M records/s %5d MB peak RSS %5.2fx decode-only\n", l, w, n / w / 1e6, r / 1024, x}'
 done

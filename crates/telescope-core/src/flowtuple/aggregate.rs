@@ -22,6 +22,11 @@ use super::record::{FlowRecord, GeoTag};
 use super::sequence::{Sequencer, Step};
 use super::series::{Counters, IntervalSeries, Key, SeriesRow};
 
+/// The protocols with port or ICMP series.
+const TCP: i32 = 6;
+const UDP: i32 = 17;
+const ICMP: i32 = 1;
+
 /// Marks a missing id or key.
 const NONE: u32 = u32::MAX;
 
@@ -560,8 +565,8 @@ impl<const K: usize> IntervalAgg<K> {
             .then(|| self.id(Table::Proto, u64::from(rec.protocol as u32)));
         let port = |p: i32| u64::from(p as u32);
         let mut transport_key = false;
-        if rules.ports && (rec.protocol == 6 || rec.protocol == 17) {
-            let (transport, first, tables) = if rec.protocol == 6 {
+        if rules.ports && (rec.protocol == TCP || rec.protocol == UDP) {
+            let (transport, first, tables) = if rec.protocol == TCP {
                 (Transport::Tcp, 0, [Table::TcpSrc, Table::TcpDst])
             } else {
                 (Transport::Udp, 2, [Table::UdpSrc, Table::UdpDst])
@@ -576,7 +581,7 @@ impl<const K: usize> IntervalAgg<K> {
                 key(tables[1], id);
                 transport_key = true;
             }
-        } else if rules.icmp && rec.protocol == 1 {
+        } else if rules.icmp && rec.protocol == ICMP {
             let (ty, code) = (rec.src_port as u32, rec.dst_port as u32);
             let table = &mut self.tables[Table::Icmp as usize];
             // Dense ids for types and codes below 256, the full pair else.
@@ -589,7 +594,7 @@ impl<const K: usize> IntervalAgg<K> {
             transport_key = true;
         }
         // The first key, a port or ICMP key if the record has one, also
-        // counts in its protocol's series (see `implied_slots`); without
+        // counts in its protocol's series (see `Slots::new`); without
         // one, the protocol takes a key of its own.
         if let (Some(id), false) = (protocol, transport_key) {
             key(Table::Proto, id);
@@ -650,15 +655,8 @@ impl<const K: usize> IntervalAgg<K> {
             records,
             ..
         } = self;
-        let mut offsets = [0usize; TABLES + 1];
-        for (t, table) in tables.iter().enumerate() {
-            offsets[t + 1] = offsets[t] + table.len;
-        }
+        let layout = Slots::new(rules, &tables);
         let threads = if records > 1 << 16 { threads.max(1) } else { 1 };
-        let layout = Slots {
-            offsets,
-            implied: implied_slots(rules, &offsets),
-        };
         let counts = count(src, dst, asn, &layout, threads);
         let counters = |slot: Option<usize>| match slot {
             None => Counters {
@@ -706,7 +704,7 @@ impl<const K: usize> IntervalAgg<K> {
             let t = table as usize;
             let keys = &tables[t];
             for id in 0..keys.len {
-                let slot = offsets[t] + id;
+                let slot = layout.offsets[t] + id;
                 // Every record has an ASN, so a series with records has an
                 // ASN count.
                 if counts.slots[2][slot] == 0 {
@@ -762,6 +760,26 @@ struct Slots {
 }
 
 impl Slots {
+    /// The slots of `tables`, which imply protocols if the rules count
+    /// them: a port or ICMP key's records are TCP, UDP or ICMP. Only an
+    /// item's first key implies one, so that a record counts in it once.
+    fn new(rules: &Rules, tables: &[KeyTable]) -> Slots {
+        let mut offsets = [0usize; TABLES + 1];
+        for (t, table) in tables.iter().enumerate() {
+            offsets[t + 1] = offsets[t] + table.len;
+        }
+        let mut implied = [offsets[TABLES]; TABLES + 1];
+        if rules.protocols {
+            let protocol = |p: i32| offsets[Table::Proto as usize] + p as usize;
+            implied[Table::TcpSrc as usize] = protocol(TCP);
+            implied[Table::TcpDst as usize] = protocol(TCP);
+            implied[Table::UdpSrc as usize] = protocol(UDP);
+            implied[Table::UdpDst as usize] = protocol(UDP);
+            implied[Table::Icmp as usize] = protocol(ICMP);
+        }
+        Slots { offsets, implied }
+    }
+
     fn len(&self) -> usize {
         self.offsets[TABLES] + 1
     }
@@ -770,22 +788,6 @@ impl Slots {
     fn slot(&self, key: u32) -> usize {
         self.offsets[(key >> ID_BITS) as usize] + (key & ID_MASK) as usize
     }
-}
-
-/// The protocol series a port or ICMP key implies: its records are TCP
-/// (6), UDP (17) or ICMP (1). Only an item's first key implies one, so that
-/// a record counts in it once.
-fn implied_slots(rules: &Rules, offsets: &[usize; TABLES + 1]) -> [usize; TABLES + 1] {
-    let mut implied = [offsets[TABLES]; TABLES + 1];
-    if rules.protocols {
-        let protocol = |p: usize| offsets[Table::Proto as usize] + p;
-        implied[Table::TcpSrc as usize] = protocol(6);
-        implied[Table::TcpDst as usize] = protocol(6);
-        implied[Table::UdpSrc as usize] = protocol(17);
-        implied[Table::UdpDst as usize] = protocol(17);
-        implied[Table::Icmp as usize] = protocol(1);
-    }
-    implied
 }
 
 /// What the passes found: per pass the number of distinct values and the

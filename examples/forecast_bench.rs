@@ -13,6 +13,9 @@
 use std::hint::black_box;
 use std::time::Instant;
 use telescope_core::forecast::{ForecastConfig, SeasonalityMode};
+use telescope_core::netprofile::nemea;
+use telescope_core::netprofile::protocol::Protocol;
+use telescope_core::netprofile::series::{self, Metric};
 
 const HOUR_US: i64 = 3_600_000_000;
 const START_US: i64 = 1_534_704_514_098_000;
@@ -97,46 +100,28 @@ fn nemea(n: usize, count: usize) -> Vec<Series> {
         .collect()
 }
 
-/// netprofile's outlier drop: keep `y <= ` its 0.95 quantile (linear).
-fn drop_outliers(ts: Vec<i64>, y: Vec<f64>) -> Series {
-    let mut sorted = y.clone();
-    sorted.sort_by(f64::total_cmp);
-    let pos = 0.95 * (sorted.len() - 1) as f64;
-    let lo = pos.floor() as usize;
-    let hi = pos.ceil() as usize;
-    let q = sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64);
-    ts.into_iter().zip(y).filter(|(_, v)| *v <= q).unzip()
+/// netprofile's outlier drop: keep `y <= ` its 0.95 quantile.
+fn drop_outliers(timestamps: Vec<i64>, values: Vec<f64>) -> Series {
+    let kept = series::Series { timestamps, values }.drop_above_quantile(0.95);
+    (kept.timestamps, kept.values)
 }
 
-/// The 9 CESNET series (protocol x bytes/packets/flows), sorted by time.
+/// The 9 CESNET series (protocol x bytes/packets/flows), read as netprofile
+/// reads them, after the outlier drop.
 fn cesnet(path: &str) -> Vec<Series> {
-    let Ok(text) = std::fs::read_to_string(path) else {
-        eprintln!("{path}: unreadable, skipping the CESNET series");
-        return Vec::new();
+    let parsed = match std::fs::File::open(path).map(nemea::parse) {
+        Ok(Ok(parsed)) => parsed,
+        _ => {
+            eprintln!("{path}: unreadable, skipping the CESNET series");
+            return Vec::new();
+        }
     };
-    let mut rows: Vec<(u8, i64, [f64; 3])> = Vec::new();
-    for line in text.lines().skip(1) {
-        let f: Vec<&str> = line.split(',').collect();
-        let (Some(ts), Ok(proto)) = (
-            telescope_core::netprofile::time::parse_timestamp(f[1].as_bytes()),
-            f[5].parse::<u8>(),
-        ) else {
-            continue;
-        };
-        let num = |s: &str| s.parse::<f64>().unwrap_or(0.0);
-        rows.push((proto, ts, [num(f[0]), num(f[4]), num(f[3])]));
-    }
     let mut out = Vec::new();
-    for proto in [1u8, 6, 17] {
-        for m in 0..3 {
-            let mut r: Vec<(i64, f64)> = rows
-                .iter()
-                .filter(|x| x.0 == proto)
-                .map(|x| (x.1, x.2[m]))
-                .collect();
-            r.sort_by_key(|x| x.0);
-            let (ts, y) = r.into_iter().unzip();
-            out.push(drop_outliers(ts, y));
+    for protocol in [1, 6, 17] {
+        let rows = series::protocol_rows(&parsed.rows, Protocol(protocol));
+        for metric in Metric::ALL {
+            let kept = series::series(rows, metric).drop_above_quantile(0.95);
+            out.push((kept.timestamps, kept.values));
         }
     }
     out

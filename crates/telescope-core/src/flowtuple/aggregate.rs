@@ -153,12 +153,11 @@ struct Item<const K: usize> {
     keys: [u32; K],
 }
 
-/// An ASN value with up to `K` series keys, and the record's packets and
-/// length for the sums.
+/// An ASN item: the ASN value and its series keys, and the record's
+/// packets and length for the sums.
 #[derive(Debug, Clone, Copy)]
 struct SumItem<const K: usize> {
-    value: u32,
-    keys: [u32; K],
+    item: Item<K>,
     /// `packet_cnt` in two halves (low first), so the item needs no 8-byte
     /// alignment.
     packets: [u32; 2],
@@ -237,11 +236,11 @@ impl<const K: usize> Valued for SumItem<K> {
     type Slot = AsnSlot;
     #[inline]
     fn value(&self) -> u32 {
-        self.value
+        self.item.value
     }
     #[inline]
     fn keys(&self) -> &[u32] {
-        &self.keys
+        &self.item.keys
     }
     #[inline]
     fn tally(&self, slot: &mut AsnSlot, index: usize, group: u64, spill: &mut Vec<(usize, Sums)>) {
@@ -268,8 +267,7 @@ impl<const K: usize> Valued for SumItem<K> {
     }
     fn blank() -> Self {
         SumItem {
-            value: 0,
-            keys: [UNUSED; K],
+            item: Item::blank(),
             packets: [0; 2],
             ip_len: 0,
         }
@@ -636,8 +634,7 @@ impl<const K: usize> IntervalAgg<K> {
         }
         let value = spread(rec.prefix2asn);
         self.asn[bucket_of(value)].push(SumItem {
-            value,
-            keys,
+            item: Item { value, keys },
             packets: [rec.packet_cnt as u32, (rec.packet_cnt >> 32) as u32],
             ip_len: rec.ip_len,
         });

@@ -42,6 +42,25 @@ pub enum Field {
 }
 
 impl Field {
+    /// Every field: the eleven numbers, then the four geo tags.
+    pub const ALL: [Field; 15] = [
+        Field::Time,
+        Field::SrcIp,
+        Field::DstIp,
+        Field::SrcPort,
+        Field::DstPort,
+        Field::Protocol,
+        Field::IpLen,
+        Field::PacketCnt,
+        Field::IsSpoofed,
+        Field::IsMasscan,
+        Field::Prefix2Asn,
+        Field::NetacqContinent,
+        Field::NetacqCountry,
+        Field::MaxmindContinent,
+        Field::MaxmindCountry,
+    ];
+
     /// The field's name in the schema.
     pub fn name(self) -> &'static str {
         match self {

@@ -1,5 +1,6 @@
 //! Integration tests of the `flowtuple-series` and `netprofile` binaries.
 
 mod flowtuple;
+mod flowtuple_input;
 mod netprofile;
 mod util;

@@ -495,6 +495,17 @@ fn decode_record(ops: &[Op<'_>], cur: &mut Cursor<'_>, rec: &mut FlowRecord) -> 
     Ok(())
 }
 
+/// The fewest bytes a record of `plan` takes, at least 1: a block of `n`
+/// bytes holds at most `n / min_record_bytes(plan)` records.
+pub fn min_record_bytes(plan: &Plan) -> usize {
+    let mut ops = Vec::with_capacity(plan.steps.len());
+    compile(plan, &mut ops);
+    ops.iter()
+        .map(Op::min_bytes)
+        .fold(0, usize::saturating_add)
+        .max(1)
+}
+
 /// Decodes the `count` records of an uncompressed block, keeping those that
 /// pass `filter`. The error says which record was bad.
 pub fn decode_block(

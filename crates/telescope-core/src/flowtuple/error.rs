@@ -25,12 +25,22 @@ impl std::fmt::Display for Position {
 #[derive(Debug, Error)]
 pub enum FlowtupleError {
     /// Reading the input failed.
-    #[error("read error at byte offset {offset}: {source}")]
+    #[error("read error at byte offset {offset}: {error}")]
     Io {
         /// Byte offset reached in the Avro stream.
         offset: u64,
-        /// The underlying error.
-        source: std::io::Error,
+        /// The underlying error (in the message, so not also a `source`).
+        error: std::io::Error,
+    },
+    /// The gzip, bzip2 or zstd wrapper around the Avro stream is corrupt or
+    /// fails its checksum. Intervals already printed came from unverified
+    /// data.
+    #[error("{what} (found at byte offset {offset} of the Avro stream); the output already printed for this file must not be trusted")]
+    Wrapper {
+        /// Byte offset reached in the Avro stream.
+        offset: u64,
+        /// What was wrong, starting with the wrapper's name.
+        what: String,
     },
     /// The input is not an Avro object container file.
     #[error("not an Avro object container file: {0}")]

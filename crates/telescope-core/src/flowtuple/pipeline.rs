@@ -1,5 +1,6 @@
 //! read → decompress/decode/filter (in parallel, in groups of blocks) →
-//! aggregate (in file order). Groups in flight are bounded, so memory is too.
+//! aggregate (in file order). Groups in flight are bounded in number and in
+//! the bytes they may hold ([`IN_FLIGHT_BYTES`]), so memory is too.
 //!
 //! With several threads: a reader thread reads groups of blocks; worker
 //! threads decode groups; the calling thread takes the decoded groups in
@@ -8,16 +9,18 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{BufReader, Read};
-use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use super::aggregate::Aggregator;
-use super::container::{decompress, BlockReader, Codec, RawBlock};
-use super::decode::{decode_block, DecodedBlock};
+use super::decode::{decode_block, min_record_bytes, DecodedBlock, Run};
 use super::error::{FlowtupleError, Position};
 use super::filter::Filter;
-use super::input::unwrap_stream;
 use super::options::{GeoSource, Mode, SeriesOptions};
+use super::read::codec::{decompress, Codec, MAX_BLOCK_BYTES};
+use super::read::container::{read_error, BlockReader, RawBlock};
+use super::read::input::unwrap_stream;
+use super::record::FlowRecord;
 use super::schema::Plan;
 use super::series::IntervalSeries;
 
@@ -81,8 +84,14 @@ pub fn decode_only<R: Read + Send + 'static>(
 
 /// Blocks read, decoded and handed on together (fewer thread hand-offs).
 const GROUP_BLOCKS: usize = 32;
-/// A group also ends once its compressed blocks reach this size.
-const GROUP_BYTES: usize = 1 << 20;
+/// A group also ends once its weight (see [`Decoder::weight`]) reaches this.
+const GROUP_BYTES: usize = 2 << 20;
+/// Groups read and not yet aggregated may weigh this much together; a
+/// group heavier than that alone is let through when nothing else is in
+/// flight. With the reader's next group and one decompression buffer per
+/// worker, the blocks in flight at `-j2` stay within ~100 MB whatever the
+/// file (~30 MB for corsaro's 16 KiB blocks).
+const IN_FLIGHT_BYTES: usize = 32 << 20;
 
 /// Receives each decoded block, in file order.
 type OnBlock<'a> = dyn FnMut(&DecodedBlock, Position) -> Result<(), FlowtupleError> + 'a;
@@ -98,7 +107,7 @@ fn drive<R>(
 where
     R: Read + Send + 'static,
 {
-    let stream = unwrap_stream(input).map_err(|source| FlowtupleError::Io { offset: 0, source })?;
+    let stream = unwrap_stream(input).map_err(|e| read_error(0, e))?;
     let (header, reader) = BlockReader::open(BufReader::with_capacity(1 << 20, stream))?;
     let why = format!(" (needed by mode {mode})");
     let plan = Plan::new(&header.schema_json, &mode.needed_fields(geo), &why)?;
@@ -106,6 +115,7 @@ where
         codec: header.codec,
         plan: &plan,
         filter,
+        min_record_bytes: min_record_bytes(&plan),
     };
     let mut stats = RunStats::default();
     let mut counted = |block: &DecodedBlock, pos: Position| {
@@ -127,17 +137,44 @@ struct Decoder<'a> {
     codec: Codec,
     plan: &'a Plan,
     filter: Filter,
+    /// The fewest bytes a record takes.
+    min_record_bytes: usize,
 }
 
 impl Decoder<'_> {
+    /// The most records a block of `bytes` uncompressed bytes can hold.
+    fn fit(&self, bytes: usize) -> u64 {
+        (bytes / self.min_record_bytes) as u64
+    }
+
+    /// An upper bound on the bytes `raw` holds until it is aggregated: its
+    /// data, and its records once decoded (as many as it claims and can
+    /// hold, a run each at most).
+    fn weight(&self, raw: &RawBlock) -> usize {
+        let records = raw.count.min(self.fit(MAX_BLOCK_BYTES)) as usize;
+        let record = std::mem::size_of::<FlowRecord>() + std::mem::size_of::<Run>();
+        raw.data.len() + records * record
+    }
+
     fn block(&self, raw: &RawBlock, buf: &mut Vec<u8>) -> Result<DecodedBlock, FlowtupleError> {
         let corrupt = |what: String| FlowtupleError::Corrupt { at: raw.pos, what };
-        let data: &[u8] = if self.codec == Codec::Null {
-            &raw.data
-        } else {
-            decompress(self.codec, &raw.data, buf).map_err(corrupt)?;
-            buf
+        let cannot_fit = |bytes: usize| {
+            corrupt(format!(
+                "the block claims {} records, but {bytes} bytes hold at most {} (a record takes at least {} bytes)",
+                raw.count,
+                self.fit(bytes),
+                self.min_record_bytes
+            ))
         };
+        // Checked before decompressing, against the most a block may hold,
+        // then against what it holds.
+        if raw.count > self.fit(MAX_BLOCK_BYTES) {
+            return Err(cannot_fit(MAX_BLOCK_BYTES));
+        }
+        let data = decompress(self.codec, &raw.data, buf).map_err(corrupt)?;
+        if raw.count > self.fit(data.len()) {
+            return Err(cannot_fit(data.len()));
+        }
         let mut block = DecodedBlock::default();
         decode_block(self.plan, self.filter, data, raw.count, &mut block).map_err(corrupt)?;
         Ok(block)
@@ -157,12 +194,67 @@ fn sequential<R: Read>(
     Ok(())
 }
 
-/// Returns a group's token to the reader when the group is dropped.
-struct Permit(SyncSender<()>);
+/// What is in flight: groups read and not yet dropped, and their weight.
+#[derive(Default)]
+struct InFlight {
+    groups: usize,
+    bytes: usize,
+    stop: bool,
+}
+
+/// The in-flight budget the reader waits on.
+#[derive(Default)]
+struct Budget {
+    state: Mutex<InFlight>,
+    freed: Condvar,
+}
+
+impl Budget {
+    fn lock(&self) -> MutexGuard<'_, InFlight> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Waits until a group of `bytes` fits (at most `groups` groups and
+    /// [`IN_FLIGHT_BYTES`], or nothing else in flight) and takes its share;
+    /// `None` once the run stops.
+    fn take(self: &Arc<Self>, groups: usize, bytes: usize) -> Option<Permit> {
+        let mut s = self.lock();
+        loop {
+            if s.stop {
+                return None;
+            }
+            if s.groups == 0 || (s.groups < groups && s.bytes + bytes <= IN_FLIGHT_BYTES) {
+                s.groups += 1;
+                s.bytes += bytes;
+                return Some(Permit {
+                    budget: Arc::clone(self),
+                    bytes,
+                });
+            }
+            s = self.freed.wait(s).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    fn stop(&self) {
+        self.lock().stop = true;
+        self.freed.notify_all();
+    }
+}
+
+/// A group's share of the in-flight budget, given back when the group is
+/// dropped (once aggregated, or when the run stops).
+struct Permit {
+    budget: Arc<Budget>,
+    bytes: usize,
+}
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        let _ = self.0.send(());
+        let mut s = self.budget.lock();
+        s.groups -= 1;
+        s.bytes -= self.bytes;
+        drop(s);
+        self.budget.freed.notify_all();
     }
 }
 
@@ -197,7 +289,7 @@ enum Event {
     WorkerStopped,
 }
 
-/// The work queues, under one lock.
+/// The work queue, under one lock.
 #[derive(Default)]
 struct Queues {
     raw: VecDeque<RawGroup>,
@@ -207,6 +299,7 @@ struct Queues {
 struct Shared {
     queues: Mutex<Queues>,
     wake: Condvar,
+    budget: Arc<Budget>,
 }
 
 impl Shared {
@@ -221,6 +314,7 @@ impl Shared {
         q.raw.clear();
         drop(q);
         self.wake.notify_all();
+        self.budget.stop();
     }
 }
 
@@ -250,20 +344,16 @@ fn parallel<R: Read + Send>(
     workers: usize,
     on_block: &mut OnBlock<'_>,
 ) -> Result<(), FlowtupleError> {
-    let in_flight = workers * 4;
     let shared = Shared {
         queues: Mutex::new(Queues::default()),
         wake: Condvar::new(),
+        budget: Arc::default(),
     };
     std::thread::scope(|scope| {
         let _stop = StopOnDrop(&shared);
         let (event_tx, event_rx) = channel::<Event>();
-        let (token_tx, token_rx) = sync_channel::<()>(in_flight);
-        for _ in 0..in_flight {
-            let _ = token_tx.send(());
-        }
         let shared = &shared;
-        scope.spawn(move || read_groups(reader, shared, token_rx, token_tx));
+        scope.spawn(move || read_groups(reader, decoder, shared, workers * 4));
         for _ in 0..workers {
             let events = event_tx.clone();
             scope.spawn(move || work(decoder, shared, events));
@@ -305,22 +395,23 @@ fn in_order(events: &Receiver<Event>, on_block: &mut OnBlock<'_>) -> Result<(), 
     Ok(())
 }
 
-/// The reader thread: groups of raw blocks, one token each.
+/// The reader thread: groups of raw blocks, each let through once the
+/// in-flight budget has room for it (at most `groups` groups).
 fn read_groups<R: Read>(
     mut reader: BlockReader<R>,
+    decoder: &Decoder<'_>,
     shared: &Shared,
-    tokens: Receiver<()>,
-    token_tx: SyncSender<()>,
+    groups: usize,
 ) {
     let mut seq = 0;
-    while tokens.recv().is_ok() {
+    loop {
         let mut blocks = Vec::new();
         let mut bytes = 0;
         let mut end = None;
         while blocks.len() < GROUP_BLOCKS && bytes < GROUP_BYTES {
             match reader.next_block() {
                 Ok(Some(raw)) => {
-                    bytes += raw.data.len();
+                    bytes += decoder.weight(&raw);
                     blocks.push(raw);
                 }
                 Ok(None) => {
@@ -334,11 +425,14 @@ fn read_groups<R: Read>(
             }
         }
         let last = end.is_some();
+        let Some(permit) = shared.budget.take(groups, bytes) else {
+            return;
+        };
         let group = RawGroup {
             seq,
             blocks,
             end,
-            permit: Permit(token_tx.clone()),
+            permit,
         };
         let mut q = shared.lock();
         if q.stop {

@@ -5,43 +5,9 @@
 
 use std::io::{self, Read};
 
-use super::error::{FlowtupleError, Position};
-
-/// Largest block accepted (corsaro writes 16 KiB blocks; anything near this
-/// is corruption, not data).
-const MAX_BLOCK_BYTES: u64 = 1 << 30;
-
-/// A block's compression codec, from the header's `avro.codec`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Codec {
-    /// Uncompressed.
-    Null,
-    /// Raw deflate (RFC 1951).
-    Deflate,
-    /// Snappy, followed by the big-endian CRC32 of the uncompressed data.
-    Snappy,
-    /// Zstandard.
-    Zstandard,
-    /// bzip2.
-    Bzip2,
-}
-
-impl Codec {
-    fn from_name(name: &[u8]) -> Result<Codec, FlowtupleError> {
-        Ok(match name {
-            b"null" | b"" => Codec::Null,
-            b"deflate" => Codec::Deflate,
-            b"snappy" => Codec::Snappy,
-            b"zstandard" => Codec::Zstandard,
-            b"bzip2" => Codec::Bzip2,
-            other => {
-                return Err(FlowtupleError::UnsupportedCodec(
-                    String::from_utf8_lossy(other).into_owned(),
-                ))
-            }
-        })
-    }
-}
+use super::super::error::{FlowtupleError, Position};
+use super::codec::{Codec, MAX_BLOCK_BYTES, MAX_STORED_BYTES};
+use super::input::WrapperFault;
 
 /// The container file header.
 #[derive(Debug, Clone)]
@@ -80,8 +46,7 @@ impl<R: Read> BlockReader<R> {
     /// Reads and checks the file header.
     pub fn open(mut inner: R) -> Result<(Header, BlockReader<R>), FlowtupleError> {
         let mut magic = [0u8; 4];
-        let got = read_full(&mut inner, &mut magic)
-            .map_err(|source| FlowtupleError::Io { offset: 0, source })?;
+        let got = read_full(&mut inner, &mut magic).map_err(|e| read_error(0, e))?;
         if got == 0 {
             return Err(FlowtupleError::NotAvro("the input is empty".into()));
         }
@@ -119,7 +84,13 @@ impl<R: Read> BlockReader<R> {
                 let value = reader.header_bytes(header_pos, "metadata value")?;
                 match key.as_slice() {
                     b"avro.schema" => schema = Some(value),
-                    b"avro.codec" => codec = Codec::from_name(&value)?,
+                    b"avro.codec" => {
+                        codec = Codec::from_name(&value).ok_or_else(|| {
+                            FlowtupleError::UnsupportedCodec(
+                                String::from_utf8_lossy(&value).into_owned(),
+                            )
+                        })?
+                    }
                     _ => {}
                 }
             }
@@ -148,20 +119,29 @@ impl<R: Read> BlockReader<R> {
             Ok(v) => v,
             Err(_) => return Err(truncated(pos, "block size")),
         };
-        if count < 0 || size < 0 || size as u64 > MAX_BLOCK_BYTES {
-            return Err(FlowtupleError::Corrupt {
-                at: pos,
-                what: format!("implausible block header (count {count}, size {size})"),
-            });
+        let corrupt = |what: String| FlowtupleError::Corrupt { at: pos, what };
+        if count < 0 || size < 0 {
+            return Err(corrupt(format!(
+                "implausible block header (count {count}, size {size})"
+            )));
         }
-        let mut data = Vec::new();
+        if size as u64 > MAX_STORED_BYTES as u64 {
+            return Err(corrupt(format!(
+                "the block claims to store {size} bytes, more than the {MAX_STORED_BYTES} this reader accepts"
+            )));
+        }
+        // Every record takes at least one byte of the uncompressed block.
+        if count as u64 > MAX_BLOCK_BYTES as u64 {
+            return Err(corrupt(format!(
+                "the block claims {count} records, more than a block of at most {MAX_BLOCK_BYTES} bytes can hold"
+            )));
+        }
+        // The size is bounded, so the claim can be allocated up front.
+        let mut data = Vec::with_capacity(size as usize);
         let got = (&mut self.inner)
             .take(size as u64)
             .read_to_end(&mut data)
-            .map_err(|source| FlowtupleError::Io {
-                offset: self.offset,
-                source,
-            })?;
+            .map_err(|e| read_error(self.offset, e))?;
         self.offset += got as u64;
         if (got as u64) < size as u64 {
             return Err(truncated(
@@ -192,12 +172,7 @@ impl<R: Read> BlockReader<R> {
                     return Ok(Some(b[0]));
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(source) => {
-                    return Err(FlowtupleError::Io {
-                        offset: self.offset,
-                        source,
-                    })
-                }
+                Err(e) => return Err(read_error(self.offset, e)),
             }
         }
     }
@@ -237,21 +212,41 @@ impl<R: Read> BlockReader<R> {
         if !(0..=(64 << 20)).contains(&len) {
             return Err(bad_header(&format!("{what} has implausible length {len}")));
         }
-        let mut buf = vec![0u8; len as usize];
-        self.exact(&mut buf, pos, what)?;
+        // Grows with the bytes present, not with what the length claims.
+        let mut buf = Vec::with_capacity((len as usize).min(64 << 10));
+        let got = (&mut self.inner)
+            .take(len as u64)
+            .read_to_end(&mut buf)
+            .map_err(|e| read_error(self.offset, e))?;
+        self.offset += got as u64;
+        if got < len as usize {
+            return Err(truncated(pos, what));
+        }
         Ok(buf)
     }
 
     fn exact(&mut self, buf: &mut [u8], pos: Position, what: &str) -> Result<(), FlowtupleError> {
-        let got = read_full(&mut self.inner, buf).map_err(|source| FlowtupleError::Io {
-            offset: self.offset,
-            source,
-        })?;
+        let got = read_full(&mut self.inner, buf).map_err(|e| read_error(self.offset, e))?;
         self.offset += got as u64;
         if got < buf.len() {
             return Err(truncated(pos, what));
         }
         Ok(())
+    }
+}
+
+/// A failure to read the Avro stream at `offset`: a fault a wrapper's
+/// decompressor found, or an error reading the file.
+pub fn read_error(offset: u64, error: io::Error) -> FlowtupleError {
+    match error
+        .get_ref()
+        .and_then(|e| e.downcast_ref::<WrapperFault>())
+    {
+        Some(fault) => FlowtupleError::Wrapper {
+            offset,
+            what: fault.0.clone(),
+        },
+        None => FlowtupleError::Io { offset, error },
     }
 }
 
@@ -286,44 +281,4 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
         }
     }
     Ok(got)
-}
-
-/// Decompresses one block's data into `out` (cleared first). For the null
-/// codec the data is copied.
-pub fn decompress(codec: Codec, data: &[u8], out: &mut Vec<u8>) -> Result<(), String> {
-    out.clear();
-    match codec {
-        Codec::Null => out.extend_from_slice(data),
-        Codec::Deflate => {
-            flate2::read::DeflateDecoder::new(data)
-                .read_to_end(out)
-                .map_err(|e| format!("deflate: {e}"))?;
-        }
-        Codec::Snappy => {
-            if data.len() < 4 {
-                return Err("snappy block shorter than its CRC".into());
-            }
-            let (body, crc) = data.split_at(data.len() - 4);
-            let len = snap::raw::decompress_len(body).map_err(|e| format!("snappy: {e}"))?;
-            out.resize(len, 0);
-            snap::raw::Decoder::new()
-                .decompress(body, out)
-                .map_err(|e| format!("snappy: {e}"))?;
-            let want = u32::from_be_bytes([crc[0], crc[1], crc[2], crc[3]]);
-            if crc32fast::hash(out) != want {
-                return Err("snappy block fails its CRC32 check".into());
-            }
-        }
-        Codec::Zstandard => {
-            super::input::zstd_reader(data)
-                .read_to_end(out)
-                .map_err(|e| e.to_string())?;
-        }
-        Codec::Bzip2 => {
-            bzip2::read::BzDecoder::new(data)
-                .read_to_end(out)
-                .map_err(|e| format!("bzip2: {e}"))?;
-        }
-    }
-    Ok(())
 }

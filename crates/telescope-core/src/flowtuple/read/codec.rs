@@ -1,0 +1,271 @@
+//! Decompressing one Avro block, bounded and checked: no block makes the
+//! process allocate more than [`MAX_BLOCK_BYTES`] for its contents, whatever
+//! its headers claim, and every checksum the codec has is compared.
+//!
+//! | codec | what is checked |
+//! |---|---|
+//! | null | size |
+//! | deflate | size (raw deflate has no checksum) |
+//! | snappy | the length header before allocating, the big-endian CRC32 of the block |
+//! | zstandard | declared window and content size before allocating, size, the frame's content checksum (when the writer stored one) |
+//! | bzip2 | size, block and stream CRCs |
+
+use std::io::Read;
+
+use super::input::explain;
+use super::zstd::{Frames, Limits};
+
+/// Largest uncompressed block accepted: 4 MiB. corsaro writes blocks of at
+/// most 16 KiB and the common Avro writers (Java, Python, fastavro, Spark)
+/// 16–64 KB; a few MiB is the most seen elsewhere. A block's decoded
+/// records take up to ~7 times its bytes (136 bytes for a record of ~19), so
+/// a 4 MiB block may hold ~33 MB in flight: with the pipeline's in-flight
+/// budget this keeps the fixed overhead under ~100 MB at `-j2`.
+pub const MAX_BLOCK_BYTES: usize = 4 << 20;
+
+/// Largest stored (compressed) block accepted: the bound plus room for the
+/// few bytes a codec adds to data it cannot compress.
+pub const MAX_STORED_BYTES: usize = MAX_BLOCK_BYTES + (MAX_BLOCK_BYTES >> 3);
+
+/// A block's compression codec, from the header's `avro.codec`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Codec {
+    /// Uncompressed.
+    Null,
+    /// Raw deflate (RFC 1951).
+    Deflate,
+    /// Snappy, followed by the big-endian CRC32 of the uncompressed data.
+    Snappy,
+    /// Zstandard.
+    Zstandard,
+    /// bzip2.
+    Bzip2,
+}
+
+impl Codec {
+    /// The codec of an `avro.codec` value; `None` when unknown.
+    pub fn from_name(name: &[u8]) -> Option<Codec> {
+        Some(match name {
+            b"null" | b"" => Codec::Null,
+            b"deflate" => Codec::Deflate,
+            b"snappy" => Codec::Snappy,
+            b"zstandard" => Codec::Zstandard,
+            b"bzip2" => Codec::Bzip2,
+            _ => return None,
+        })
+    }
+}
+
+/// What a block passing the bound is told.
+fn limit() -> String {
+    format!("{MAX_BLOCK_BYTES} bytes (4 MiB), the most this reader accepts for a block")
+}
+
+/// Reads `r` to its end into `out`, failing once it would pass
+/// [`MAX_BLOCK_BYTES`]; `out` never grows past the bound.
+fn read_bounded(mut r: impl Read, out: &mut Vec<u8>, codec: &str) -> Result<(), String> {
+    let cause = |e: std::io::Error| format!("{codec}: {}", explain(codec, &e.to_string()));
+    // Room for the largest block, once per (reused) buffer: reading never
+    // grows it past the bound, and only the pages written are touched.
+    out.reserve_exact(MAX_BLOCK_BYTES);
+    (&mut r)
+        .take(MAX_BLOCK_BYTES as u64)
+        .read_to_end(out)
+        .map_err(cause)?;
+    let mut probe = [0u8; 1];
+    if out.len() == MAX_BLOCK_BYTES && r.read(&mut probe).map_err(cause)? > 0 {
+        return Err(format!(
+            "{codec}: the block inflates to more than {}",
+            limit()
+        ));
+    }
+    Ok(())
+}
+
+/// Decompresses one block's `data`, into `buf` (cleared first) unless the
+/// codec is null, and returns the uncompressed bytes.
+pub fn decompress<'a>(
+    codec: Codec,
+    data: &'a [u8],
+    buf: &'a mut Vec<u8>,
+) -> Result<&'a [u8], String> {
+    buf.clear();
+    match codec {
+        Codec::Null => {
+            if data.len() > MAX_BLOCK_BYTES {
+                return Err(format!(
+                    "null: the block holds {} bytes, more than {}",
+                    data.len(),
+                    limit()
+                ));
+            }
+            return Ok(data);
+        }
+        Codec::Deflate => read_bounded(flate2::read::DeflateDecoder::new(data), buf, "deflate")?,
+        Codec::Snappy => {
+            if data.len() < 4 {
+                return Err("snappy: block shorter than its CRC".into());
+            }
+            let (body, crc) = data.split_at(data.len() - 4);
+            let len = snap::raw::decompress_len(body).map_err(|e| format!("snappy: {e}"))?;
+            if len > MAX_BLOCK_BYTES {
+                return Err(format!(
+                    "snappy: the block's length header claims {len} bytes, more than {}",
+                    limit()
+                ));
+            }
+            buf.resize(len, 0);
+            snap::raw::Decoder::new()
+                .decompress(body, buf)
+                .map_err(|e| format!("snappy: {e}"))?;
+            let want = u32::from_be_bytes([crc[0], crc[1], crc[2], crc[3]]);
+            let got = crc32fast::hash(buf);
+            if got != want {
+                return Err(format!(
+                    "snappy: checksum mismatch (stored CRC32 {want:#010x}, data hashes to {got:#010x})"
+                ));
+            }
+        }
+        Codec::Zstandard => {
+            // Streaming writers declare the window of their level whatever
+            // the block's size (8 MiB at zstd -19); ruzstd reserves it.
+            let limits = Limits {
+                max_window: 2 * MAX_BLOCK_BYTES as u64,
+                max_content: MAX_BLOCK_BYTES as u64,
+            };
+            read_bounded(Frames::new(data, limits), buf, "zstandard")?;
+        }
+        Codec::Bzip2 => read_bounded(bzip2::read::BzDecoder::new(data), buf, "bzip2")?,
+    }
+    Ok(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+
+    /// Bytes that compress: random runs of random bytes (not periodic:
+    /// bzip2's sort is slow on repeats; runs keep it quick in debug builds).
+    fn data(n: usize) -> Vec<u8> {
+        let mut x = 0x9E37_79B9_7F4A_7C15u64;
+        let mut out = Vec::with_capacity(n + 300);
+        while out.len() < n {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            out.extend(std::iter::repeat_n(x as u8, 1 + (x >> 56) as usize));
+        }
+        out.truncate(n);
+        out
+    }
+
+    fn compress(codec: Codec, raw: &[u8]) -> Vec<u8> {
+        match codec {
+            Codec::Null => raw.to_vec(),
+            Codec::Deflate => {
+                let mut e =
+                    flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+                e.write_all(raw).unwrap();
+                e.finish().unwrap()
+            }
+            Codec::Snappy => {
+                let mut out = snap::raw::Encoder::new().compress_vec(raw).unwrap();
+                out.extend_from_slice(&crc32fast::hash(raw).to_be_bytes());
+                out
+            }
+            Codec::Zstandard => super::super::zstd::tests::raw_frame(raw, true, 0),
+            Codec::Bzip2 => {
+                let mut e = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+                e.write_all(raw).unwrap();
+                e.finish().unwrap()
+            }
+        }
+    }
+
+    const ALL: [Codec; 5] = [
+        Codec::Null,
+        Codec::Deflate,
+        Codec::Snappy,
+        Codec::Zstandard,
+        Codec::Bzip2,
+    ];
+
+    #[test]
+    fn blocks_up_to_the_bound_decompress_and_larger_ones_are_refused() {
+        for codec in ALL {
+            let raw = data(MAX_BLOCK_BYTES);
+            let mut buf = Vec::new();
+            let block = compress(codec, &raw);
+            let got = decompress(codec, &block, &mut buf);
+            assert!(got == Ok(&raw[..]), "{codec:?}: {:?}", got.err());
+            assert!(buf.capacity() <= MAX_BLOCK_BYTES, "{codec:?}");
+
+            let raw = data(MAX_BLOCK_BYTES + 1);
+            let err = decompress(codec, &compress(codec, &raw), &mut buf).unwrap_err();
+            // zstandard refuses the frame's declared size, the others the
+            // bytes past the bound.
+            let want = match codec {
+                Codec::Zstandard => "declares 4194305 bytes of content, more than the 4194304",
+                _ => "more than 4194304 bytes (4 MiB), the most this reader accepts for a block",
+            };
+            assert!(err.contains(want), "{codec:?}: {err}");
+            assert!(buf.capacity() <= MAX_BLOCK_BYTES + 1, "{codec:?}");
+        }
+    }
+
+    #[test]
+    fn a_snappy_length_header_past_the_bound_is_refused_before_allocating() {
+        // Length varint 2^32-1, four literal bytes, a CRC.
+        let block = [0xff, 0xff, 0xff, 0xff, 0x0f, 0x0c, 1, 2, 3, 4, 0, 0, 0, 0];
+        let mut buf = Vec::new();
+        let err = decompress(Codec::Snappy, &block, &mut buf).unwrap_err();
+        assert!(
+            err.starts_with("snappy: the block's length header claims 4294967295 bytes"),
+            "{err}"
+        );
+        assert_eq!(buf.capacity(), 0);
+    }
+
+    #[test]
+    fn every_checksum_a_codec_has_is_checked() {
+        let raw = data(50_000);
+        let mut buf = Vec::new();
+        // snappy: the big-endian CRC32 after the block.
+        let mut block = compress(Codec::Snappy, &raw);
+        let n = block.len();
+        block[n - 1] ^= 1;
+        let err = decompress(Codec::Snappy, &block, &mut buf).unwrap_err();
+        assert!(
+            err.starts_with("snappy: checksum mismatch (stored CRC32"),
+            "{err}"
+        );
+        // zstandard: the frame's content checksum, stored or content flipped.
+        let mut block = compress(Codec::Zstandard, &raw);
+        let n = block.len();
+        block[n - 1] ^= 1;
+        let err = decompress(Codec::Zstandard, &block, &mut buf).unwrap_err();
+        assert!(
+            err.starts_with("zstandard: frame 1 at compressed byte 0: checksum mismatch"),
+            "{err}"
+        );
+        let mut block = compress(Codec::Zstandard, &raw);
+        block[1000] ^= 0x40;
+        let err = decompress(Codec::Zstandard, &block, &mut buf).unwrap_err();
+        assert!(err.contains("checksum mismatch"), "{err}");
+        // bzip2: the block CRC (bytes 10..14, after "BZh" + level + the block
+        // magic) and the stream CRC (in the last bytes, not byte-aligned).
+        let good = compress(Codec::Bzip2, &raw);
+        for at in [10, 13, good.len() - 2] {
+            let mut block = good.clone();
+            block[at] ^= 0x01;
+            let err = decompress(Codec::Bzip2, &block, &mut buf).unwrap_err();
+            assert_eq!(
+                err, "bzip2: invalid data (corrupt, or a block or stream CRC does not match)",
+                "byte {at}"
+            );
+        }
+        assert_eq!(decompress(Codec::Bzip2, &good, &mut buf), Ok(&raw[..]));
+    }
+}

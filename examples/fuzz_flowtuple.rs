@@ -1,0 +1,343 @@
+//! Fuzz driver for the flowtuple reader: the Avro container, every block
+//! codec (null, deflate, snappy, zstandard, bzip2) and every wrapper (gzip,
+//! bzip2, zstd), down to decoded records. Stable Rust, no C toolchain: a
+//! seeded mutation loop over the fixtures in `testdata/flowtuple/`.
+//!
+//! ```sh
+//! cargo run --release --example fuzz_flowtuple -- --seconds 600 --seed 7
+//! cargo run --release --example fuzz_flowtuple -- --seed 7 --replay 12345 --out bad.avro
+//! ```
+//!
+//! Each execution mutates a fixture and reads it with
+//! [`decode_only`] (the same reading path as a real run: wrappers,
+//! checksums, bounds, decoding), on one thread and now and then on two.
+//! It fails (exit 1) on a panic, on an execution slower than
+//! `--timeout-ms` (a watchdog thread), or when the live heap passes
+//! `--max-heap-mb` (a counting global allocator); the input is written to
+//! `target/fuzz_flowtuple-failure.bin`. Inputs follow from the seed and the
+//! execution number, so `--replay N` rebuilds input N.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::io::Cursor;
+use std::panic::AssertUnwindSafe;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use telescope_core::flowtuple::{decode_only, Mode};
+
+/// Counts live heap bytes and the peak since the last reset; refuses any
+/// allocation that would take the live heap past [`HARD_LIMIT`].
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+/// Far above the checked bound: what a bomb would reach before the check
+/// after the execution could see it.
+const HARD_LIMIT: usize = 1 << 30;
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        if !charge(layout.size()) {
+            return std::ptr::null_mut();
+        }
+        let p = System.alloc(layout);
+        if p.is_null() {
+            LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        System.dealloc(ptr, layout);
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if new_size > layout.size() && !charge(new_size - layout.size()) {
+            return std::ptr::null_mut();
+        }
+        let p = System.realloc(ptr, layout, new_size);
+        if p.is_null() {
+            if new_size > layout.size() {
+                LIVE.fetch_sub(new_size - layout.size(), Ordering::Relaxed);
+            }
+        } else if new_size < layout.size() {
+            LIVE.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
+        }
+        p
+    }
+}
+
+/// Adds `bytes` to the live heap unless that passes the hard limit.
+fn charge(bytes: usize) -> bool {
+    let live = LIVE.fetch_add(bytes, Ordering::Relaxed) + bytes;
+    if live > HARD_LIMIT {
+        LIVE.fetch_sub(bytes, Ordering::Relaxed);
+        return false;
+    }
+    PEAK.fetch_max(live, Ordering::Relaxed);
+    true
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+/// xorshift64*: small, seeded, good enough to pick mutations.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n.max(1) as u64) as usize
+    }
+}
+
+/// Bytes that matter in Avro and in compressed streams: varint edges,
+/// lengths, magic numbers.
+const INTERESTING: [u8; 10] = [0x00, 0x01, 0x02, 0x7f, 0x80, 0xff, 0xfe, 0x28, 0xb5, 0x1f];
+
+/// Applies one to eight random mutations to `data`.
+fn mutate(data: &mut Vec<u8>, corpus: &[Vec<u8>], rng: &mut Rng) {
+    for _ in 0..1 + rng.below(8) {
+        let len = data.len();
+        match rng.below(9) {
+            0 if len > 0 => {
+                let i = rng.below(len);
+                data[i] ^= 1 << rng.below(8);
+            }
+            1 if len > 0 => {
+                let i = rng.below(len);
+                data[i] = rng.next() as u8;
+            }
+            2 if len > 0 => {
+                let i = rng.below(len);
+                data[i] = INTERESTING[rng.below(INTERESTING.len())];
+            }
+            3 => {
+                let i = rng.below(len + 1);
+                let n = 1 + rng.below(16);
+                let bytes: Vec<u8> = (0..n).map(|_| rng.next() as u8).collect();
+                data.splice(i..i, bytes);
+            }
+            4 if len > 0 => {
+                let i = rng.below(len);
+                let n = (1 + rng.below(64)).min(len - i);
+                data.drain(i..i + n);
+            }
+            5 if len > 0 => data.truncate(rng.below(len)),
+            6 if len > 0 => {
+                // Repeat a chunk: more blocks, longer strings.
+                let i = rng.below(len);
+                let n = (1 + rng.below(256)).min(len - i);
+                let chunk = data[i..i + n].to_vec();
+                let at = rng.below(len + 1);
+                data.splice(at..at, chunk);
+            }
+            7 => {
+                // Splice in part of another fixture.
+                let other = &corpus[rng.below(corpus.len())];
+                if !other.is_empty() {
+                    let i = rng.below(other.len());
+                    let n = (1 + rng.below(512)).min(other.len() - i);
+                    let at = rng.below(len + 1);
+                    let end = (at + n).min(len);
+                    data.splice(at..end, other[i..i + n].iter().copied());
+                }
+            }
+            _ if len > 0 => {
+                // A varint-sized field rewritten: counts and lengths.
+                let i = rng.below(len);
+                let n = (1 + rng.below(10)).min(len - i);
+                for (k, b) in data[i..i + n].iter_mut().enumerate() {
+                    *b = if k + 1 < n {
+                        0x80 | rng.next() as u8
+                    } else {
+                        0x7f & rng.next() as u8
+                    };
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The input of execution `n`, and how it is read.
+fn input(seed: u64, n: u64, corpus: &[Vec<u8>]) -> (Vec<u8>, Mode, usize) {
+    let mut rng = Rng((seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15)) | 1);
+    for _ in 0..4 {
+        rng.next();
+    }
+    let mut data = corpus[rng.below(corpus.len())].clone();
+    // One execution in 32 reads a fixture unchanged.
+    if rng.below(32) != 0 {
+        mutate(&mut data, corpus, &mut rng);
+    }
+    let mode = Mode::ALL[rng.below(Mode::ALL.len())];
+    let threads = if rng.below(16) == 0 { 2 } else { 1 };
+    (data, mode, threads)
+}
+
+struct Args {
+    seconds: f64,
+    seed: u64,
+    timeout: Duration,
+    max_heap: usize,
+    replay: Option<u64>,
+    out: PathBuf,
+    corpus: PathBuf,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let mut args = Args {
+        seconds: 30.0,
+        seed: 1,
+        timeout: Duration::from_millis(2000),
+        max_heap: 128 << 20,
+        replay: None,
+        out: root.join("target/fuzz_flowtuple-failure.bin"),
+        corpus: root.join("testdata/flowtuple"),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or(format!("{flag} needs a value"));
+        let bad = |e: &dyn std::fmt::Display| format!("{flag}: {e}");
+        match flag.as_str() {
+            "--seconds" => args.seconds = value()?.parse().map_err(|e| bad(&e))?,
+            "--seed" => args.seed = value()?.parse().map_err(|e| bad(&e))?,
+            "--timeout-ms" => {
+                args.timeout = Duration::from_millis(value()?.parse().map_err(|e| bad(&e))?)
+            }
+            "--max-heap-mb" => {
+                args.max_heap = value()?.parse::<usize>().map_err(|e| bad(&e))? << 20
+            }
+            "--replay" => args.replay = Some(value()?.parse().map_err(|e| bad(&e))?),
+            "--out" => args.out = value()?.into(),
+            "--corpus" => args.corpus = value()?.into(),
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    Ok(args)
+}
+
+/// The fixtures: every Avro file and wrapped Avro file in the corpus folder.
+fn load_corpus(dir: &PathBuf) -> Result<Vec<Vec<u8>>, String> {
+    let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            let name = p.to_string_lossy();
+            [".avro", ".gz", ".bz2", ".zst", ".bin"]
+                .iter()
+                .any(|ext| name.ends_with(ext))
+        })
+        .collect();
+    names.sort();
+    let corpus: Vec<Vec<u8>> = names.iter().filter_map(|p| std::fs::read(p).ok()).collect();
+    if corpus.is_empty() {
+        return Err(format!("no fixtures in {}", dir.display()));
+    }
+    Ok(corpus)
+}
+
+/// Execution number in progress and when it started (ms since `epoch`),
+/// for the watchdog; `u64::MAX` between executions.
+static CURRENT: AtomicU64 = AtomicU64::new(u64::MAX);
+static STARTED_MS: AtomicU64 = AtomicU64::new(0);
+
+fn fail(args: &Args, n: u64, data: &[u8], why: &str) -> ! {
+    let _ = std::fs::write(&args.out, data);
+    eprintln!(
+        "fuzz_flowtuple: FAILED at execution {n} (seed {}): {why}; input written to {} (rebuild with --seed {} --replay {n})",
+        args.seed,
+        args.out.display(),
+        args.seed
+    );
+    std::process::exit(1);
+}
+
+fn main() {
+    let args = parse_args().unwrap_or_else(|e| {
+        eprintln!("fuzz_flowtuple: {e}");
+        std::process::exit(2);
+    });
+    let corpus = load_corpus(&args.corpus).unwrap_or_else(|e| {
+        eprintln!("fuzz_flowtuple: {e}");
+        std::process::exit(2);
+    });
+    if let Some(n) = args.replay {
+        let (data, mode, threads) = input(args.seed, n, &corpus);
+        let _ = std::fs::write(&args.out, &data);
+        let result = decode_only(Cursor::new(data), mode, threads);
+        println!(
+            "execution {n}: mode {mode}, -j{threads}, written to {}: {result:?}",
+            args.out.display()
+        );
+        return;
+    }
+    let epoch = Instant::now();
+    let timeout = args.timeout;
+    let seed = args.seed;
+    std::thread::spawn(move || loop {
+        std::thread::sleep(Duration::from_millis(100));
+        let n = CURRENT.load(Ordering::Relaxed);
+        let started = STARTED_MS.load(Ordering::Relaxed);
+        let now = epoch.elapsed().as_millis() as u64;
+        if n != u64::MAX && now.saturating_sub(started) > timeout.as_millis() as u64 {
+            eprintln!(
+                "fuzz_flowtuple: FAILED: execution {n} (seed {seed}) has run for more than {} ms; rebuild it with --seed {seed} --replay {n}",
+                timeout.as_millis()
+            );
+            std::process::exit(1);
+        }
+    });
+    let deadline = Duration::from_secs_f64(args.seconds);
+    let (mut ok, mut errors, mut max_peak) = (0u64, 0u64, 0usize);
+    let mut n = 0u64;
+    while epoch.elapsed() < deadline {
+        let (data, mode, threads) = input(args.seed, n, &corpus);
+        let copy = data.clone();
+        let base = LIVE.load(Ordering::Relaxed);
+        PEAK.store(base, Ordering::Relaxed);
+        STARTED_MS.store(epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
+        CURRENT.store(n, Ordering::Relaxed);
+        let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            decode_only(Cursor::new(data), mode, threads)
+        }));
+        CURRENT.store(u64::MAX, Ordering::Relaxed);
+        let peak = PEAK.load(Ordering::Relaxed).saturating_sub(base);
+        max_peak = max_peak.max(peak);
+        match result {
+            Err(_) => fail(&args, n, &copy, "panic"),
+            Ok(Ok(_)) => ok += 1,
+            Ok(Err(_)) => errors += 1,
+        }
+        if peak > args.max_heap {
+            fail(
+                &args,
+                n,
+                &copy,
+                &format!(
+                    "{peak} bytes of heap, more than the {} allowed",
+                    args.max_heap
+                ),
+            );
+        }
+        n += 1;
+    }
+    let secs = epoch.elapsed().as_secs_f64();
+    println!(
+        "fuzz_flowtuple: seed {}, {} fixtures, {n} executions in {secs:.1} s ({:.0}/s): {ok} read, {errors} rejected with an error, 0 panics, 0 timeouts; largest heap of one execution {:.1} MB",
+        args.seed,
+        corpus.len(),
+        n as f64 / secs,
+        max_peak as f64 / 1e6
+    );
+}

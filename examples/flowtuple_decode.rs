@@ -1,6 +1,8 @@
 //! The decode-only baseline of the flowtuple benchmark: reads, decompresses
-//! and decodes every record with the field plan of a mode (the same work as
-//! `flowtuple-series` before filtering and aggregation) and prints counts.
+//! and decodes every record with the field plan of a mode and prints counts.
+//! It goes through the same reading path as `flowtuple-series` (wrappers,
+//! checksums, size bounds, the parallel pipeline), stopping before
+//! filtering and aggregation.
 //!
 //! ```sh
 //! cargo run --release --example flowtuple_decode -- FILE [MODE] [THREADS]

@@ -8,16 +8,21 @@
 //! cargo run --release --example fuzz_flowtuple -- --seed 7 --replay 12345 --out bad.avro
 //! ```
 //!
+//! `--messages` lists the kinds of errors met (numbers taken out), most
+//! frequent first.
+//!
 //! Each execution mutates a fixture and reads it with
 //! [`decode_only`] (the same reading path as a real run: wrappers,
 //! checksums, bounds, decoding), on one thread and now and then on two.
 //! It fails (exit 1) on a panic, on an execution slower than
-//! `--timeout-ms` (a watchdog thread), or when the live heap passes
-//! `--max-heap-mb` (a counting global allocator); the input is written to
+//! `--timeout-ms` (a watchdog thread), when the live heap passes
+//! `--max-heap-mb` (a counting global allocator), or when an error message
+//! says the same thing twice in a row (`x: y: x: y`); the input is written to
 //! `target/fuzz_flowtuple-failure.bin`. Inputs follow from the seed and the
 //! execution number, so `--replay N` rebuilds input N.
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::collections::BTreeMap;
 use std::io::Cursor;
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
@@ -184,7 +189,48 @@ fn input(seed: u64, n: u64, corpus: &[Vec<u8>]) -> (Vec<u8>, Mode, usize) {
     (data, mode, threads)
 }
 
+/// The message as the binary prints it: the error and its sources.
+fn message(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
+}
+
+/// A part of `text` (split at `: `) said twice in a row, if any.
+fn repeated(text: &str) -> Option<String> {
+    let parts: Vec<&str> = text.split(": ").collect();
+    for k in 1..=parts.len() / 2 {
+        for i in 0..=parts.len() - 2 * k {
+            if parts[i..i + k] == parts[i + k..i + 2 * k] {
+                return Some(parts[i..i + k].join(": "));
+            }
+        }
+    }
+    None
+}
+
+/// A message with its numbers taken out, to count kinds of errors.
+fn shape(text: &str) -> String {
+    let mut out = String::new();
+    for c in text.chars() {
+        if c.is_ascii_digit() {
+            if !out.ends_with('#') {
+                out.push('#');
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out.chars().take(110).collect()
+}
+
 struct Args {
+    messages: bool,
     seconds: f64,
     seed: u64,
     timeout: Duration,
@@ -197,6 +243,7 @@ struct Args {
 fn parse_args() -> Result<Args, String> {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let mut args = Args {
+        messages: false,
         seconds: 30.0,
         seed: 1,
         timeout: Duration::from_millis(2000),
@@ -218,6 +265,7 @@ fn parse_args() -> Result<Args, String> {
             "--max-heap-mb" => {
                 args.max_heap = value()?.parse::<usize>().map_err(|e| bad(&e))? << 20
             }
+            "--messages" => args.messages = true,
             "--replay" => args.replay = Some(value()?.parse().map_err(|e| bad(&e))?),
             "--out" => args.out = value()?.into(),
             "--corpus" => args.corpus = value()?.into(),
@@ -300,6 +348,7 @@ fn main() {
     });
     let deadline = Duration::from_secs_f64(args.seconds);
     let (mut ok, mut errors, mut max_peak) = (0u64, 0u64, 0usize);
+    let mut shapes: BTreeMap<String, u64> = BTreeMap::new();
     let mut n = 0u64;
     while epoch.elapsed() < deadline {
         let (data, mode, threads) = input(args.seed, n, &corpus);
@@ -317,7 +366,16 @@ fn main() {
         match result {
             Err(_) => fail(&args, n, &copy, "panic"),
             Ok(Ok(_)) => ok += 1,
-            Ok(Err(_)) => errors += 1,
+            Ok(Err(e)) => {
+                errors += 1;
+                let text = message(&e);
+                if let Some(part) = repeated(&text) {
+                    fail(&args, n, &copy, &format!("`{part}` said twice in {text:?}"));
+                }
+                if args.messages {
+                    *shapes.entry(shape(&text)).or_default() += 1;
+                }
+            }
         }
         if peak > args.max_heap {
             fail(
@@ -340,4 +398,9 @@ fn main() {
         n as f64 / secs,
         max_peak as f64 / 1e6
     );
+    let mut shapes: Vec<(u64, String)> = shapes.into_iter().map(|(s, n)| (n, s)).collect();
+    shapes.sort_by(|a, b| b.cmp(a));
+    for (n, s) in shapes {
+        println!("{n:>9}  {s}");
+    }
 }

@@ -107,7 +107,8 @@ pub fn decompress<'a>(
                 return Err("snappy: block shorter than its CRC".into());
             }
             let (body, crc) = data.split_at(data.len() - 4);
-            let len = snap::raw::decompress_len(body).map_err(|e| format!("snappy: {e}"))?;
+            let snappy = |e: snap::Error| format!("snappy: {}", explain("snappy", &e.to_string()));
+            let len = snap::raw::decompress_len(body).map_err(snappy)?;
             if len > MAX_BLOCK_BYTES {
                 return Err(format!(
                     "snappy: the block's length header claims {len} bytes, more than {}",
@@ -117,7 +118,7 @@ pub fn decompress<'a>(
             buf.resize(len, 0);
             snap::raw::Decoder::new()
                 .decompress(body, buf)
-                .map_err(|e| format!("snappy: {e}"))?;
+                .map_err(snappy)?;
             let want = u32::from_be_bytes([crc[0], crc[1], crc[2], crc[3]]);
             let got = crc32fast::hash(buf);
             if got != want {

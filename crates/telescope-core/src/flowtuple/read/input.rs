@@ -110,7 +110,7 @@ impl<R: Read> Read for Faults<R> {
 }
 
 /// The decompressors' own words, said plainly where they are vague, without
-/// a repeated `bzip2: ` prefix.
+/// their own `<name>: ` prefix (the caller adds it).
 pub(crate) fn explain(wrapper: &str, message: &str) -> String {
     match (wrapper, message) {
         (_, m) if m.contains("does not have a matching checksum") => {
@@ -121,7 +121,8 @@ pub(crate) fn explain(wrapper: &str, message: &str) -> String {
         }
         ("bzip2", m) if m.contains("EOF reached") => "the stream ends early".into(),
         _ => message
-            .strip_prefix("bzip2: ")
+            .strip_prefix(wrapper)
+            .and_then(|m| m.strip_prefix(": "))
             .unwrap_or(message)
             .to_string(),
     }

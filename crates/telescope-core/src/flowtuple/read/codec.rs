@@ -230,6 +230,21 @@ mod tests {
     }
 
     #[test]
+    fn codec_errors_name_the_codec_once() {
+        let mut buf = Vec::new();
+        // A snappy copy reaching before the start of the output.
+        let block = [0x05, 0x02, 0x10, 0x00, 0, 0, 0, 0];
+        let err = decompress(Codec::Snappy, &block, &mut buf).unwrap_err();
+        assert!(err.starts_with("snappy: corrupt input"), "{err}");
+        assert_eq!(err.matches("snappy").count(), 1, "{err}");
+        let err = decompress(Codec::Bzip2, b"BZh9garbage", &mut buf).unwrap_err();
+        assert!(err.starts_with("bzip2: invalid data ("), "{err}");
+        assert_eq!(err.matches("bzip2").count(), 1, "{err}");
+        let err = decompress(Codec::Deflate, &[0xff; 8], &mut buf).unwrap_err();
+        assert!(err.starts_with("deflate: "), "{err}");
+    }
+
+    #[test]
     fn every_checksum_a_codec_has_is_checked() {
         let raw = data(50_000);
         let mut buf = Vec::new();

@@ -1697,13 +1697,18 @@ mod tests {
                 }
                 acc.0 += i128::from(r.packet_cnt);
                 acc.1 += i128::from(r.packet_cnt) * i128::from(r.ip_len);
-                if let Some(s) = options.src_counting.count_key(r.src_ip, 0) {
+                let src = options.src_counting.count_key(r.src_ip, 0);
+                if let Some(s) = src {
                     acc.2.insert(s);
                 }
                 if let Some(d) = options.dst_counting.count_key(r.dst_ip, 0) {
                     acc.3.insert(d);
                 }
-                acc.4.insert(r.prefix2asn);
+                // Report rules (no geo, `all` or `sample`): non-zero ASNs
+                // of records whose source counts.
+                if options.compat == Compat::Script || (src.is_some() && r.prefix2asn != 0) {
+                    acc.4.insert(r.prefix2asn);
+                }
             }
         }
         if classes.contains(&Class::Summary) {
@@ -1724,6 +1729,25 @@ mod tests {
                 },
             })
             .collect()
+    }
+
+    #[test]
+    fn report_asn_rules_agree_with_the_obvious_computation() {
+        let mut seed = Rng(5);
+        for counting in [IpCounting::All, IpCounting::Sample(30)] {
+            let mut options = SeriesOptions::new(Mode::Unfiltered);
+            options.compat = Compat::Report;
+            options.src_counting = counting;
+            // Enough records that the passes run on several threads.
+            let records = random_records(80_000, &mut seed);
+            let want = naive(&options, &records);
+            let blocks: Vec<DecodedBlock> =
+                records.chunks(333).map(|c| block(c.to_vec())).collect();
+            for threads in [1, 2] {
+                let got = run_opts(&options, &blocks, threads).unwrap();
+                assert_eq!(got[0].rows, want, "{counting:?} threads {threads}");
+            }
+        }
     }
 
     #[test]

@@ -92,6 +92,24 @@ def repeated():
     write_avro(os.path.join(HERE, "thread-b.avro"), V3, run(160, [3, 4, 260]) + run(100, [5]) + run(40, [6]))
 
 
+def cutoff():
+    """Three intervals in three blocks, the file cut inside block 3: interval
+    200 is read whole but never printed (nothing shows it ended), and its keys
+    (ASN 99999, ICMP 13:0) occur nowhere else."""
+    groups = [
+        [rec(100, "8.8.8.1", "44.0.0.1", 80, 23, 6, 40, 1, na=("EU", "FR"), mm=("EU", "FR"), asn=64500)],
+        [rec(200, "8.8.8.2", "44.0.0.2", 7777, 7777, 6, 40, 1, na=("AS", "JP"), mm=("AS", "JP"), asn=99999),
+         rec(200, "8.8.8.2", "44.0.0.2", 13, 0, 1, 40, 1, na=("AS", "JP"), mm=("AS", "JP"), asn=99999)],
+        [rec(300, "8.8.8.3", "44.0.0.3", 80, 23, 6, 40, 1, na=("EU", "FR"), mm=("EU", "FR"), asn=64500)] * 20,
+    ]
+    path = os.path.join(HERE, "cutoff.avro")
+    write_blocks(path, V3, groups, codec="null")
+    with open(path, "rb") as f:
+        data = f.read()
+    with open(path, "wb") as f:
+        f.write(data[:-200])
+
+
 PORTS = "--tcp-src-ports 80-81 --tcp-dst-ports 20-25,8080 --udp-src-ports 53 --udp-dst-ports 53"
 
 CASES = [
@@ -119,6 +137,10 @@ CASES = [
     ("report.unrouted-nonspoofed.report.txt", "@report.avro unrouted-nonspoofed --compat report"),
     ("report.unfiltered-ipmeta.report-carried.txt",
      "--mode unfiltered-ipmeta --compat report --geo maxmind @report.avro @truncated.avro @minute0.avro"),
+    ("cutoff.unfiltered.report-carried.txt",
+     "--mode unfiltered --compat report " + PORTS + " @cutoff.avro @minute0.avro"),
+    ("cutoff.unfiltered-ipmeta.report-carried.txt",
+     "--mode unfiltered-ipmeta --compat report @minute0.avro @cutoff.avro @minute1.avro"),
     ("repeated.unfiltered.merge.txt", "@repeated.avro unfiltered --merge-repeated"),
     ("repeated.unfiltered-ipmeta.merge-report-prefixagg24.txt",
      "@repeated.avro unfiltered-ipmeta --merge-repeated --compat report --src-ip-counting prefixagg:24"),
@@ -151,6 +173,7 @@ def main():
     minutes()
     write_avro(os.path.join(HERE, "report.avro"), V3, report_records(), sync_interval=400)
     repeated()
+    cutoff()
     lines = []
     for name, args in CASES:
         r = subprocess.run([sys.executable, "reference.py"] + reference_argv(args), capture_output=True)

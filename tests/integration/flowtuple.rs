@@ -262,7 +262,7 @@ fn report_rules_and_merging_cases() {
             if status == "0" {
                 assert_eq!(err, "", "{name}");
             } else {
-                assert!(err.contains("truncated.avro"), "{name}: {err}");
+                assert!(err.contains(": truncated file: "), "{name}: {err}");
                 assert_eq!(err.lines().count(), 1, "{name}: {err}");
             }
         }

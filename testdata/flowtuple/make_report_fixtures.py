@@ -24,15 +24,18 @@ EXP = os.path.join(HERE, "expected")
 def minutes():
     """One-interval files at consecutive minutes whose /24 sample index is
     253, 254, 255 and (the wrap) 0; each holds sources with host parts 0, 1,
-    2, 253, 254 and 255 in two /24s, so that exactly the index's hosts count."""
+    2, 253, 254 and 255, host h in 1 + h % 3 /24s and to port 1000 + h, so
+    that which hosts were sampled shows."""
     base = 256 * 1000 * 60  # index 0 at /24
     files = []
     for k, idx in enumerate([253, 254, 255, 0]):
         t = base + (253 + k) * 60 + (7 if k == 1 else 0)  # not aligned: still minute 254
         recs = []
-        for net in ("10.0.0.", "10.0.1."):
-            for h in (0, 1, 2, 253, 254, 255):
-                recs.append(rec(t, net + str(h), "44.0.0.%d" % h, 1234, 80, 6, 40, 1, asn=64500 + h))
+        for h in (0, 1, 2, 253, 254, 255):
+            # host h in 1 + h % 3 of the /24s, to destination port 1000 + h:
+            # which host was sampled shows in the counts and the port key.
+            for net in ("10.0.0.", "10.0.1.", "10.0.2.")[:1 + h % 3]:
+                recs.append(rec(t, net + str(h), "44.0.0.%d" % h, 1234, 1000 + h, 6, 40, 1, asn=64500 + h))
         name = "minute%d.avro" % k
         write_avro(os.path.join(HERE, name), V3, recs)
         files.append(name)

@@ -27,6 +27,18 @@ for method in prefixagg:24 sample:24; do
   labels+=("unfiltered, src+dst counting $method")
   commands+=("$bin --src-ip-counting $method --dst-ip-counting $method $file unfiltered")
 done
+for mode in unfiltered nonspoofed; do
+  labels+=("$mode --compat report (dense keys)")
+  commands+=("$bin --compat report $file $mode")
+done
+# BASELINE=path/to/an/older/flowtuple-series adds its default-mode runs, to
+# compare two builds within one interleaved run.
+if [ -n "${BASELINE:-}" ]; then
+  for mode in unfiltered unfiltered-ipmeta nonspoofed unrouted-nonspoofed; do
+    labels+=("baseline $mode")
+    commands+=("$BASELINE $file $mode")
+  done
+fi
 
 results=/tmp/telescope-bench/results.txt
 : >"$results"

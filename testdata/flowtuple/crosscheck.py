@@ -132,9 +132,9 @@ def main():
         ("unfiltered.src-prefixagg24", "unfiltered", "src_ip / 256", "dst_ip"),
         ("unfiltered.src-prefixagg1", "unfiltered", "src_ip / 2147483648", "dst_ip"),
         ("nonspoofed.src-sample24", "nonspoofed",
-         "CASE WHEN src_ip % 256 = ordinal % 256 THEN src_ip END", "dst_ip"),
+         "CASE WHEN src_ip % 256 = (time / 60) % 256 THEN src_ip END", "dst_ip"),
         ("nonspoofed.dst-sample1", "nonspoofed", "src_ip",
-         "CASE WHEN dst_ip % 2147483648 = ordinal THEN dst_ip END"),
+         "CASE WHEN dst_ip % 2147483648 = (time / 60) % 2147483648 THEN dst_ip END"),
     ]
     for name, mode, src, dst in checks:
         got = render(db, mode, src, dst)

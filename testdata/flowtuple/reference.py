@@ -12,6 +12,15 @@ it is kept so that anyone can regenerate / re-check the expected outputs.
 
 Requires: pip install fastavro zstandard cramjam   (cramjam only for snappy files)
 
+Issue 9 added (written from the issue text, not from the Rust code):
+--interval-length L (sample index = (time // L) mod 2^(32-N)), --compat
+script|report (report: ASN 0 never counted; `all`: distinct non-zero ASNs;
+`sample`: those of records whose source is sampled; `prefixagg`: the ASN of
+the first record of each (series, aggregate); `??` geo tags make no key;
+countries keyed under libipmeta's continent, missing ones make no key;
+dense keys and keys carried from earlier printed intervals; label
+`unlabeled`), --merge-repeated, and --also FILE (more files, in order).
+
 Errors are not emulated precisely: on an input error the intervals already
 complete have been printed, a message goes to stderr and the exit status is 1.
 """
@@ -114,7 +123,52 @@ def parse_counting(text):
     return (kind, n)
 
 
-def make_ip_mapper(method, ordinal):
+# libipmeta's country -> continent table (MaxMind legacy list), from the arrays
+# country_code_iso2 / country_continent of lib/providers/ipmeta_provider_maxmind.c,
+# CAIDA/libipmeta commit e84853e5b991c98a6160895e2f2c07c8011c3e3f.
+COUNTRY_CONTINENT = {
+    "??": "??", "AP": "AS", "EU": "EU", "AD": "EU", "AE": "AS", "AF": "AS", "AG": "NA",
+    "AI": "NA", "AL": "EU", "AM": "AS", "CW": "NA", "AO": "AF", "AQ": "AN", "AR": "SA",
+    "AS": "OC", "AT": "EU", "AU": "OC", "AW": "NA", "AZ": "AS", "BA": "EU", "BB": "NA",
+    "BD": "AS", "BE": "EU", "BF": "AF", "BG": "EU", "BH": "AS", "BI": "AF", "BJ": "AF",
+    "BM": "NA", "BN": "AS", "BO": "SA", "BR": "SA", "BS": "NA", "BT": "AS", "BV": "AN",
+    "BW": "AF", "BY": "EU", "BZ": "NA", "CA": "NA", "CC": "AS", "CD": "AF", "CF": "AF",
+    "CG": "AF", "CH": "EU", "CI": "AF", "CK": "OC", "CL": "SA", "CM": "AF", "CN": "AS",
+    "CO": "SA", "CR": "NA", "CU": "NA", "CV": "AF", "CX": "AS", "CY": "AS", "CZ": "EU",
+    "DE": "EU", "DJ": "AF", "DK": "EU", "DM": "NA", "DO": "NA", "DZ": "AF", "EC": "SA",
+    "EE": "EU", "EG": "AF", "EH": "AF", "ER": "AF", "ES": "EU", "ET": "AF", "FI": "EU",
+    "FJ": "OC", "FK": "SA", "FM": "OC", "FO": "EU", "FR": "EU", "SX": "NA", "GA": "AF",
+    "GB": "EU", "GD": "NA", "GE": "AS", "GF": "SA", "GH": "AF", "GI": "EU", "GL": "NA",
+    "GM": "AF", "GN": "AF", "GP": "NA", "GQ": "AF", "GR": "EU", "GS": "AN", "GT": "NA",
+    "GU": "OC", "GW": "AF", "GY": "SA", "HK": "AS", "HM": "AN", "HN": "NA", "HR": "EU",
+    "HT": "NA", "HU": "EU", "ID": "AS", "IE": "EU", "IL": "AS", "IN": "AS", "IO": "AS",
+    "IQ": "AS", "IR": "AS", "IS": "EU", "IT": "EU", "JM": "NA", "JO": "AS", "JP": "AS",
+    "KE": "AF", "KG": "AS", "KH": "AS", "KI": "OC", "KM": "AF", "KN": "NA", "KP": "AS",
+    "KR": "AS", "KW": "AS", "KY": "NA", "KZ": "AS", "LA": "AS", "LB": "AS", "LC": "NA",
+    "LI": "EU", "LK": "AS", "LR": "AF", "LS": "AF", "LT": "EU", "LU": "EU", "LV": "EU",
+    "LY": "AF", "MA": "AF", "MC": "EU", "MD": "EU", "MG": "AF", "MH": "OC", "MK": "EU",
+    "ML": "AF", "MM": "AS", "MN": "AS", "MO": "AS", "MP": "OC", "MQ": "NA", "MR": "AF",
+    "MS": "NA", "MT": "EU", "MU": "AF", "MV": "AS", "MW": "AF", "MX": "NA", "MY": "AS",
+    "MZ": "AF", "NA": "AF", "NC": "OC", "NE": "AF", "NF": "OC", "NG": "AF", "NI": "NA",
+    "NL": "EU", "NO": "EU", "NP": "AS", "NR": "OC", "NU": "OC", "NZ": "OC", "OM": "AS",
+    "PA": "NA", "PE": "SA", "PF": "OC", "PG": "OC", "PH": "AS", "PK": "AS", "PL": "EU",
+    "PM": "NA", "PN": "OC", "PR": "NA", "PS": "AS", "PT": "EU", "PW": "OC", "PY": "SA",
+    "QA": "AS", "RE": "AF", "RO": "EU", "RU": "EU", "RW": "AF", "SA": "AS", "SB": "OC",
+    "SC": "AF", "SD": "AF", "SE": "EU", "SG": "AS", "SH": "AF", "SI": "EU", "SJ": "EU",
+    "SK": "EU", "SL": "AF", "SM": "EU", "SN": "AF", "SO": "AF", "SR": "SA", "ST": "AF",
+    "SV": "NA", "SY": "AS", "SZ": "AF", "TC": "NA", "TD": "AF", "TF": "AN", "TG": "AF",
+    "TH": "AS", "TJ": "AS", "TK": "OC", "TM": "AS", "TN": "AF", "TO": "OC", "TL": "AS",
+    "TR": "EU", "TT": "NA", "TV": "OC", "TW": "AS", "TZ": "AF", "UA": "EU", "UG": "AF",
+    "UM": "OC", "US": "NA", "UY": "SA", "UZ": "AS", "VA": "EU", "VC": "NA", "VE": "SA",
+    "VG": "NA", "VI": "NA", "VN": "AS", "VU": "OC", "WF": "OC", "WS": "OC", "YE": "AS",
+    "YT": "AF", "RS": "EU", "ZA": "AF", "ZM": "AF", "ME": "EU", "ZW": "AF", "A1": "??",
+    "A2": "??", "O1": "??", "AX": "EU", "GG": "EU", "IM": "EU", "JE": "EU", "BL": "NA",
+    "MF": "NA", "BQ": "NA", "SS": "AF", "AN": "NA",
+}
+CONTINENTS = ["??", "AF", "AN", "AS", "EU", "NA", "OC", "SA"]
+
+
+def make_ip_mapper(method, index):
     """Function ip -> value to put in the distinct set, or None (not counted)."""
     kind, n = method
     if kind == "all":
@@ -123,7 +177,7 @@ def make_ip_mapper(method, ordinal):
         shift = 32 - n
         return lambda ip: ip >> shift
     mask = (1 << (32 - n)) - 1
-    idx = ordinal % (1 << (32 - n))
+    idx = index % (1 << (32 - n))
     return lambda ip: ip if (ip & mask) == idx else None
 
 
@@ -164,7 +218,7 @@ def open_input(path):
 
 
 class Cell:
-    __slots__ = ("packets", "bytes", "src", "dst", "asns")
+    __slots__ = ("packets", "bytes", "src", "dst", "asns", "first_asn")
 
     def __init__(self):
         self.packets = 0
@@ -172,9 +226,11 @@ class Cell:
         self.src = set()
         self.dst = set()
         self.asns = set()
+        self.first_asn = {}  # report + prefixagg: aggregate -> ASN of its first record
 
     def counters(self):
-        return [self.packets, self.bytes, len(self.src), len(self.dst), len(self.asns)]
+        asns = len(self.asns) + len(set(a for a in self.first_asn.values() if a != 0))
+        return [self.packets, self.bytes, len(self.src), len(self.dst), asns]
 
 
 def sort_keys(cls, keys):
@@ -256,15 +312,19 @@ class Emitter:
 
 
 class Interval:
-    def __init__(self, t, ordinal, classes, src_method, dst_method):
+    def __init__(self, t, index, classes, src_method, dst_method, report):
         self.t = t
         self.classes = classes
         self.cells = {c: {} for c in classes}
         self.continent_of = {c: {} for c in classes}  # for *_countries: country -> continent
-        self.map_src = make_ip_mapper(src_method, ordinal)
-        self.map_dst = make_ip_mapper(dst_method, ordinal)
+        self.map_src = make_ip_mapper(src_method, index)
+        self.map_dst = make_ip_mapper(dst_method, index)
+        self.report = report
+        self.src_kind = src_method[0]
 
     def add(self, cls, key, rec, s, d):
+        if self.report:
+            return self.add_report(cls, key, rec, s, d)
         cells = self.cells[cls]
         cell = cells.get(key)
         if cell is None:
@@ -277,13 +337,63 @@ class Interval:
             cell.dst.add(d)
         cell.asns.add(rec["prefix2asn"])
 
-    def emit(self, emitter):
+    def add_report(self, cls, key, rec, s, d):
+        cells = self.cells[cls]
+        cell = cells.get(key)
+        if cell is None:
+            cell = cells[key] = Cell()
+        cell.packets += rec["packet_cnt"]
+        cell.bytes += rec["packet_cnt"] * rec["ip_len"]
+        if d is not None:
+            cell.dst.add(d)
+        asn = rec["prefix2asn"]
+        if s is not None:
+            cell.src.add(s)
+            if self.src_kind == "prefixagg":
+                cell.first_asn.setdefault(s, asn)
+            elif asn != 0:
+                cell.asns.add(asn)
+
+    def emit(self, emitter, dense=None):
         for cls in self.classes:
             cells = self.cells[cls]
             if cls == "summary" and "overall" not in cells:
                 cells["overall"] = Cell()
-            for key in sort_keys(cls, cells.keys()):
-                emitter.emit(self.t, cls, key, cells[key].counters(), self.continent_of[cls])
+            keys = set(cells.keys())
+            if dense is not None:
+                keys |= dense.keys_of(cls)
+                dense.carried[cls] |= set(cells.keys())
+            for key in sort_keys(cls, keys):
+                counters = cells[key].counters() if key in cells else [0, 0, 0, 0, 0]
+                cont = self.continent_of[cls]
+                if dense is not None and cls.endswith("_countries"):
+                    cont = COUNTRY_CONTINENT
+                emitter.emit(self.t, cls, key, counters, cont)
+
+
+class Dense:
+    """Report rules: keys pre-created per class, plus keys printed before."""
+
+    def __init__(self, classes, mode, ranges):
+        self.pre = {}
+        self.carried = {c: set() for c in classes}
+        for cls in classes:
+            keys = set()
+            if cls == "ipprotocol":
+                keys = set(range(256))
+            elif cls in ("tcp_src_ports", "tcp_dst_ports", "udp_src_ports", "udp_dst_ports"):
+                proto = 6 if cls.startswith("tcp") else 17
+                keys = set(p for p in range(65536)
+                           if (mode != "nonspoofed" or popular(p, proto))
+                           and (cls not in ranges or p in ranges[cls]))
+            elif cls.endswith("_continents"):
+                keys = set(CONTINENTS)
+            elif cls.endswith("_countries"):
+                keys = set(COUNTRY_CONTINENT)
+            self.pre[cls] = keys
+
+    def keys_of(self, cls):
+        return self.pre[cls] | self.carried[cls]
 
 
 def run(args, out):
@@ -306,27 +416,67 @@ def run(args, out):
         geo_fields.append(("maxmind_continents", "maxmind_countries", "maxmind_continent", "maxmind_country"))
     want = set(classes)
 
-    fo = open_input(args.file)
-    rd = fastavro.reader(fo, handle_unicode_errors="surrogateescape")
-    cur = None
-    seen_times = set()
-    ordinal = -1
-    for rec in rd:
-        t = rec["time"]
-        if cur is None or t != cur.t:
-            if cur is not None:
-                cur.emit(emitter)
-                seen_times.add(cur.t)
-            if t in seen_times:
-                raise RuntimeError("interval %d reappears after it was printed" % t)
-            ordinal += 1
-            cur = Interval(t, ordinal, classes, src_method, dst_method)
+    report = args.compat == "report"
+    dense = Dense(classes, mode, ranges) if report else None
+    length = args.interval_length
+
+    def new_interval(t):
+        return Interval(t, t // length, classes, src_method, dst_method, report)
+
+    add_record = add_record_factory(mode, want, ranges, popular_only, geo_fields, report)
+
+    def run_file(path):
+        rd = fastavro.reader(open_input(path), handle_unicode_errors="surrogateescape")
+        cur = None
+        seen_times = set()
+        for rec in rd:
+            t = rec["time"]
+            if cur is None or t != cur.t:
+                if cur is not None:
+                    cur.emit(emitter, dense)
+                    seen_times.add(cur.t)
+                if t in seen_times:
+                    raise RuntimeError("interval %d reappears after it was printed" % t)
+                cur = new_interval(t)
+            add_record(cur, rec)
+        if cur is not None:
+            cur.emit(emitter, dense)
+
+    files = [args.file] + (args.also or [])
+    errors = []
+    if args.merge_repeated:
+        intervals = {}
+        for path in files:
+            try:  # read the whole file first: a bad file leaves nothing behind
+                recs = list(fastavro.reader(open_input(path), handle_unicode_errors="surrogateescape"))
+            except Exception as e:
+                errors.append("%s: %s: %s" % (path, type(e).__name__, e))
+                continue
+            for rec in recs:
+                t = rec["time"]
+                if t not in intervals:
+                    intervals[t] = new_interval(t)
+                add_record(intervals[t], rec)
+        for t in sorted(intervals):
+            intervals[t].emit(emitter, dense)
+    else:
+        for path in files:
+            try:
+                run_file(path)
+            except Exception as e:
+                errors.append("%s: %s: %s" % (path, type(e).__name__, e))
+    if errors:
+        raise RuntimeError("; ".join(errors))
+
+
+def add_record_factory(mode, want, ranges, popular_only, geo_fields, report):
+    def add_record(cur, rec):
         # which records count
         if mode in ("nonspoofed", "unrouted-nonspoofed"):
             if not is_nonspoofed(rec):
-                continue
+                return
             if mode == "unrouted-nonspoofed" and not is_unrouted(rec["src_ip"]):
-                continue
+                return
         s = cur.map_src(rec["src_ip"])
         d = cur.map_dst(rec["dst_ip"])
         proto = rec["protocol"]
@@ -348,13 +498,18 @@ def run(args, out):
         for cont_cls, ctry_cls, cont_f, ctry_f in geo_fields:
             cont = sanitize(rec[cont_f])
             ctry = sanitize(rec[ctry_f])
+            if report:
+                if cont != "??":
+                    cur.add(cont_cls, cont, rec, s, d)
+                if ctry != "??" and ctry in COUNTRY_CONTINENT:
+                    cur.add(ctry_cls, ctry, rec, s, d)
+                continue
             cur.add(cont_cls, cont, rec, s, d)
             cur.add(ctry_cls, ctry, rec, s, d)
             cur.continent_of[ctry_cls].setdefault(ctry, cont)
         if "asn" in want and rec["prefix2asn"] != 0:
             cur.add("asn", rec["prefix2asn"], rec, s, d)
-    if cur is not None:
-        cur.emit(emitter)
+    return add_record
 
 
 def parse_args(argv):
@@ -364,13 +519,20 @@ def parse_args(argv):
     ap.add_argument("--src-ip-counting", default="all")
     ap.add_argument("--dst-ip-counting", default="all")
     ap.add_argument("--format", default="seed", choices=("seed", "timeseries", "jsonl", "csv"))
-    ap.add_argument("--label", default="flowtuple")
+    ap.add_argument("--label")
+    ap.add_argument("--compat", default="script", choices=("script", "report"))
+    ap.add_argument("--interval-length", type=int, default=60)
+    ap.add_argument("--merge-repeated", action="store_true")
+    ap.add_argument("--also", action="append", help="more FILEs, after FILE, in order")
     ap.add_argument("--geo", default="netacq", choices=("netacq", "maxmind", "both"))
     ap.add_argument("--tcp-src-ports")
     ap.add_argument("--tcp-dst-ports")
     ap.add_argument("--udp-src-ports")
     ap.add_argument("--udp-dst-ports")
-    return ap.parse_args(argv)
+    args = ap.parse_args(argv)
+    if args.label is None:
+        args.label = "unlabeled" if args.compat == "report" else "flowtuple"
+    return args
 
 
 def run_capture(argv):

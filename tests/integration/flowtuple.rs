@@ -233,3 +233,83 @@ fn closed_stdout_is_a_quiet_success() {
         "no error on a closed pipe"
     );
 }
+
+/// Issue 9's cases (REPORT.tsv: expected file, exit status, arguments with
+/// `@fixture` for input files): the sample index from the time, report
+/// rules, dense and carried keys, merged repeated timestamps. Expected
+/// outputs come from `reference.py` (see `make_report_fixtures.py`).
+#[test]
+fn report_rules_and_merging_cases() {
+    let cases = tsv("REPORT.tsv");
+    assert!(cases.len() >= 18, "only {} cases", cases.len());
+    for case in &cases {
+        let (name, status, args) = (&case[0], &case[1], &case[2]);
+        let expected =
+            std::fs::read_to_string(testdata(&format!("flowtuple/expected/{name}"))).unwrap();
+        for threads in ["1", "2"] {
+            let mut argv: Vec<String> = args
+                .split(' ')
+                .map(|a| match a.strip_prefix('@') {
+                    Some(f) => fixture(f),
+                    None => a.to_string(),
+                })
+                .collect();
+            argv.extend(["-j".to_string(), threads.to_string()]);
+            let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+            let (out, err, code) = run(&argv);
+            assert!(out == expected, "{name} -j{threads}: output differs");
+            assert_eq!(code == 0, status == "0", "{name}: exit {code}, {err}");
+            if status == "0" {
+                assert_eq!(err, "", "{name}");
+            } else {
+                assert!(err.contains(": truncated file: "), "{name}: {err}");
+                assert_eq!(err.lines().count(), 1, "{name}: {err}");
+            }
+        }
+    }
+}
+
+#[test]
+fn report_dense_keys_without_port_ranges_cover_every_port() {
+    // unfiltered: summary, 256 protocols, 4 x 65,536 ports, the one ICMP key
+    // seen (8:0); 5 counters a row; three intervals.
+    let (out, err, code) = run(&[&fixture("report.avro"), "unfiltered", "--compat", "report"]);
+    assert_eq!(code, 0, "{err}");
+    let rows_per_interval = 1 + 256 + 4 * 65_536 + 1;
+    assert_eq!(out.lines().count(), 3 * 5 * rows_per_interval);
+    // Hand-computed from report.avro: interval 1 tcp_src_ports 80 holds
+    // 1.1.1.1 (2 and 1 packets), 1.1.1.3 and 1.1.1.4 (1 each): 5 packets,
+    // 200 bytes, 3 sources, 4 destinations, ASNs {100, 300}: 2.
+    for line in [
+        "1700000040 tcp_src_ports 80 packets 5",
+        "1700000040 tcp_src_ports 80 bytes 200",
+        "1700000040 tcp_src_ports 80 uniq_src_ips 3",
+        "1700000040 tcp_src_ports 80 uniq_dst_ips 4",
+        "1700000040 tcp_src_ports 80 uniq_src_asns 2",
+        "1700000040 udp_dst_ports 65535 packets 0",
+        "1700000160 tcp_src_ports 80 packets 0",
+        "1700000160 icmp 8:0 packets 0",
+        "1700000160 ipprotocol 255 uniq_src_ips 0",
+    ] {
+        assert!(out.lines().any(|l| l == line), "missing {line}");
+    }
+}
+
+#[test]
+fn a_repeated_timestamp_without_the_flag_names_it() {
+    let (out, err, code) = run(&[&fixture("repeated.avro"), "unfiltered"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("timestamp 100 reappears"), "{err}");
+    assert!(err.contains("--merge-repeated"), "{err}");
+    // The first two intervals were complete and printed.
+    assert!(out.starts_with("100 summary overall packets"), "{out}");
+    let (help, _, _) = run(&["--help"]);
+    for needle in [
+        "--compat",
+        "--merge-repeated",
+        "--interval-length",
+        "(time / L)",
+    ] {
+        assert!(help.contains(needle), "--help lacks {needle}");
+    }
+}

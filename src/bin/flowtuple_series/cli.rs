@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::{CommandFactory, Parser, ValueEnum};
 use telescope_core::flowtuple::{
-    Format, Formatter, GeoSource, IpCounting, Mode, PortFilters, PortSet, SeriesOptions,
+    Compat, Format, Formatter, GeoSource, IpCounting, Mode, PortFilters, PortSet, SeriesOptions,
 };
 
 const AFTER_HELP: &str = "\
@@ -34,8 +34,25 @@ plugin; the counters keep their names:
   all           distinct addresses (default)
   prefixagg:N   distinct /N prefixes (1 <= N <= 32)
   sample:N      only addresses whose host part within their /N equals the
-                sample index: 0 for the first interval of each file, +1 per
-                interval, modulo 2^(32-N)
+                sample index (time / L) mod 2^(32-N), L = --interval-length.
+                corsaro's index counts intervals since its process started;
+                ours comes from the interval's time, so a minute is sampled
+                the same way whatever files it is read with, and successive
+                minutes walk through the host parts as corsaro's do.
+
+COMPAT (--compat): `script` (default) follows the original script: every
+ASN (0 included) and geo tag counts, only touched keys print. `report`
+follows corsaro's report plugin: ASN 0 never counts and an ASN counts only
+with a newly counted source; `??` geo tags make no key; countries are keyed
+under libipmeta's continent (none: no key); every interval prints all 256
+protocols, every allowed port, the eight continents and the table's
+countries (zeros included) and every key printed before; --label defaults
+to `unlabeled`.
+
+MERGING (--merge-repeated): runs of a timestamp seen before, in the same
+FILE or another, are merged into one interval (concatenated per-thread
+interim files); everything prints, in ascending time, after the last FILE.
+A bad FILE is reported and none of its records count.
 
 INPUT: Avro object container files (codecs null, deflate, snappy, zstandard,
 bzip2), optionally wrapped in gzip, bzip2 or zstd (detected by magic bytes).
@@ -69,9 +86,23 @@ pub struct Cli {
     #[arg(long, value_enum, default_value_t = FormatArg::Seed)]
     format: FormatArg,
 
-    /// Key prefix of the timeseries format.
-    #[arg(long, default_value = "flowtuple")]
-    label: String,
+    /// Key prefix of the timeseries format [default: flowtuple, or
+    /// unlabeled with --compat report].
+    #[arg(long)]
+    label: Option<String>,
+
+    /// Whose rules: the original script's or corsaro's report plugin's.
+    #[arg(long, value_enum, default_value_t = CompatArg::Script)]
+    compat: CompatArg,
+
+    /// Interval length in seconds, for the sample index of sample:N.
+    #[arg(long, value_name = "SECS", default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..))]
+    interval_length: u32,
+
+    /// Merge runs of a repeated timestamp (in one FILE or several) into one
+    /// interval; print every interval in ascending time at the end.
+    #[arg(long)]
+    merge_repeated: bool,
 
     /// How uniq_src_ips counts addresses: all, prefixagg:N or sample:N.
     #[arg(long, value_name = "METHOD", default_value = "all", value_parser = parse_counting)]
@@ -135,6 +166,14 @@ enum FormatArg {
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
+enum CompatArg {
+    /// the original script's rules
+    Script,
+    /// corsaro's report plugin's rules
+    Report,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
 enum GeoArg {
     Netacq,
     Maxmind,
@@ -170,6 +209,8 @@ pub struct Options {
     pub formatter: Formatter,
     /// Worker threads.
     pub threads: usize,
+    /// Merge repeated timestamps across all inputs.
+    pub merge_repeated: bool,
 }
 
 fn usage_error(msg: String) -> ! {
@@ -203,8 +244,15 @@ pub fn parse() -> Options {
     if files.iter().filter(|f| f.as_str() == "-").count() > 1 {
         usage_error("stdin (`-`) can be read only once".into());
     }
-    let formatter =
-        Formatter::new(format_of(cli.format), &cli.label).unwrap_or_else(|e| usage_error(e));
+    let compat = match cli.compat {
+        CompatArg::Script => Compat::Script,
+        CompatArg::Report => Compat::Report,
+    };
+    let label = cli.label.as_deref().unwrap_or(match compat {
+        Compat::Script => "flowtuple",
+        Compat::Report => "unlabeled",
+    });
+    let formatter = Formatter::new(format_of(cli.format), label).unwrap_or_else(|e| usage_error(e));
     let threads = cli
         .threads
         .map(usize::from)
@@ -235,9 +283,12 @@ pub fn parse() -> Options {
                 udp_src: cli.udp_src_ports,
                 udp_dst: cli.udp_dst_ports,
             },
+            compat,
+            interval_length: cli.interval_length,
         },
         formatter,
         threads,
+        merge_repeated: cli.merge_repeated,
     }
 }
 

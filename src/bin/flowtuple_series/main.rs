@@ -11,7 +11,9 @@ use std::sync::Mutex;
 
 use anyhow::Context;
 use cli::{Options, Source};
-use telescope_core::flowtuple::{self, FlowtupleError};
+use telescope_core::flowtuple::{
+    self, Aggregator, Compat, Densifier, FlowtupleError, IntervalSeries,
+};
 
 fn main() -> ExitCode {
     match run() {
@@ -44,10 +46,13 @@ fn run() -> anyhow::Result<ExitCode> {
     let mut out = io::BufWriter::with_capacity(1 << 18, stdout.lock());
     out.write_all(opts.formatter.header())
         .context("writing output")?;
-    let ok = if opts.sources.len() == 1 {
-        one_file(&opts, &opts.sources[0], &mut out)?
+    let mut printer = Printer::new(&opts);
+    let ok = if opts.merge_repeated {
+        merged(&opts, &mut printer, &mut out)?
+    } else if opts.sources.len() == 1 {
+        one_file(&opts, &opts.sources[0], &mut printer, &mut out)?
     } else {
-        many_files(&opts, &mut out)?
+        many_files(&opts, &mut printer, &mut out)?
     };
     out.flush().context("writing output")?;
     Ok(if ok {
@@ -66,23 +71,47 @@ fn open(source: &Source) -> anyhow::Result<Box<dyn Read + Send>> {
     })
 }
 
-/// Processes one input, writing each interval to `out` as it completes.
+/// Prints complete intervals in order: report rules' dense keys (which
+/// carry keys from one printed interval to the next), then the format.
+struct Printer<'a> {
+    opts: &'a Options,
+    dense: Option<Densifier>,
+    buf: Vec<u8>,
+}
+
+impl<'a> Printer<'a> {
+    fn new(opts: &'a Options) -> Printer<'a> {
+        Printer {
+            opts,
+            dense: (opts.series.compat == Compat::Report).then(|| Densifier::new(&opts.series)),
+            buf: Vec::new(),
+        }
+    }
+
+    fn print(&mut self, mut interval: IntervalSeries, out: &mut dyn Write) -> std::io::Result<()> {
+        if let Some(dense) = &mut self.dense {
+            dense.apply(&mut interval);
+        }
+        self.buf.clear();
+        self.opts.formatter.serialize(&interval, &mut self.buf);
+        out.write_all(&self.buf)
+    }
+}
+
+/// Processes one input, handing each interval to `emit` as it completes.
 /// Returns the error of a bad input (output errors are returned as `Err`).
 fn process(
     opts: &Options,
     source: &Source,
     threads: usize,
-    out: &mut dyn Write,
+    mut emit: impl FnMut(IntervalSeries) -> std::io::Result<()>,
 ) -> anyhow::Result<Option<anyhow::Error>> {
     let input = match open(source) {
         Ok(i) => i,
         Err(e) => return Ok(Some(e)),
     };
-    let mut buf = Vec::new();
     let result = flowtuple::series(input, &opts.series, threads, |interval| {
-        buf.clear();
-        opts.formatter.serialize(&interval, &mut buf);
-        out.write_all(&buf).map_err(FlowtupleError::Output)
+        emit(interval).map_err(FlowtupleError::Output)
     });
     match result {
         Ok(_) => Ok(None),
@@ -91,8 +120,13 @@ fn process(
     }
 }
 
-fn one_file(opts: &Options, source: &Source, out: &mut dyn Write) -> anyhow::Result<bool> {
-    match process(opts, source, opts.threads, out)? {
+fn one_file(
+    opts: &Options,
+    source: &Source,
+    printer: &mut Printer<'_>,
+    out: &mut dyn Write,
+) -> anyhow::Result<bool> {
+    match process(opts, source, opts.threads, |iv| printer.print(iv, out))? {
         None => Ok(true),
         Some(e) => {
             out.flush().context("writing output")?;
@@ -102,10 +136,74 @@ fn one_file(opts: &Options, source: &Source, out: &mut dyn Write) -> anyhow::Res
     }
 }
 
+/// `--merge-repeated`: every file, in the order given, into one merging
+/// aggregator; every interval printed in ascending time at the end. A file
+/// is read once to check it and once to count it, so that a bad file
+/// leaves no record behind (stdin is held in memory for the second read).
+fn merged(opts: &Options, printer: &mut Printer<'_>, out: &mut dyn Write) -> anyhow::Result<bool> {
+    let mut agg = Aggregator::merging(&opts.series, opts.threads);
+    let mut ok = true;
+    for source in &opts.sources {
+        let stdin = match source {
+            Source::Stdin => {
+                let mut data = Vec::new();
+                io::stdin()
+                    .read_to_end(&mut data)
+                    .context("<stdin>: cannot read")?;
+                Some(data)
+            }
+            Source::Path(_) => None,
+        };
+        let reopen = || -> anyhow::Result<Box<dyn Read + Send>> {
+            match &stdin {
+                Some(data) => Ok(Box::new(io::Cursor::new(data.clone()))),
+                None => open(source),
+            }
+        };
+        let checked = reopen().and_then(|input| {
+            flowtuple::check(input, &opts.series, opts.threads)
+                .map_err(|e| anyhow::Error::new(e).context(source.to_string()))
+        });
+        if let Err(e) = checked {
+            out.flush().context("writing output")?;
+            eprintln!("flowtuple-series: {e:#}");
+            ok = false;
+            continue;
+        }
+        // Checked: an error now (the file changed under us) would leave
+        // part of it counted, so nothing is printed.
+        let input = reopen()?;
+        flowtuple::feed(input, &opts.series, opts.threads, &mut agg, |_| {
+            Err(FlowtupleError::Internal(
+                "a merging aggregator printed early".into(),
+            ))
+        })
+        .and_then(|_| agg.end_input())
+        .with_context(|| {
+            format!("{source}: failed on the second read after a good first read; nothing printed")
+        })?;
+    }
+    agg.finish_merged(&mut |iv| printer.print(iv, out).map_err(FlowtupleError::Output))
+        .context("writing output")?;
+    Ok(ok)
+}
+
+/// What a worker hands back for one file: formatted bytes, or with dense
+/// keys (which depend on the files before) the intervals themselves.
+enum FileOutput {
+    Bytes(Vec<u8>),
+    Intervals(Vec<IntervalSeries>),
+}
+
 /// Processes files on all threads, one file per thread, printing each
 /// file's output whole and in the order given. At most `2 * workers` files
 /// are taken and not yet printed, so memory stays bounded.
-fn many_files(opts: &Options, out: &mut dyn Write) -> anyhow::Result<bool> {
+fn many_files(
+    opts: &Options,
+    printer: &mut Printer<'_>,
+    out: &mut dyn Write,
+) -> anyhow::Result<bool> {
+    let dense = printer.dense.is_some();
     let n = opts.sources.len();
     let workers = opts.threads.min(n).max(1);
     let next = Mutex::new(0usize);
@@ -116,7 +214,7 @@ fn many_files(opts: &Options, out: &mut dyn Write) -> anyhow::Result<bool> {
     let token_rx = Mutex::new(token_rx);
     let mut ok = true;
     std::thread::scope(|scope| -> anyhow::Result<()> {
-        let (tx, rx) = sync_channel::<(usize, Vec<u8>, Option<anyhow::Error>)>(workers);
+        let (tx, rx) = sync_channel::<(usize, FileOutput, Option<anyhow::Error>)>(workers);
         for _ in 0..workers {
             let tx = tx.clone();
             let (next, token_rx) = (&next, &token_rx);
@@ -135,9 +233,23 @@ fn many_files(opts: &Options, out: &mut dyn Write) -> anyhow::Result<bool> {
                 let Some(source) = opts.sources.get(i) else {
                     return;
                 };
-                let mut buf = Vec::new();
-                let err = process(opts, source, 1, &mut buf).unwrap_or_else(Some);
-                if tx.send((i, buf, err)).is_err() {
+                let (output, err) = if dense {
+                    let mut intervals = Vec::new();
+                    let err = process(opts, source, 1, |iv| {
+                        intervals.push(iv);
+                        Ok(())
+                    });
+                    (FileOutput::Intervals(intervals), err)
+                } else {
+                    let mut buf = Vec::new();
+                    let err = process(opts, source, 1, |iv| {
+                        opts.formatter.serialize(&iv, &mut buf);
+                        Ok(())
+                    });
+                    (FileOutput::Bytes(buf), err)
+                };
+                let err = err.unwrap_or_else(Some);
+                if tx.send((i, output, err)).is_err() {
                     return;
                 }
             });
@@ -148,8 +260,14 @@ fn many_files(opts: &Options, out: &mut dyn Write) -> anyhow::Result<bool> {
         while printed < n {
             let Ok((i, buf, err)) = rx.recv() else { break };
             pending.insert(i, (buf, err));
-            while let Some((buf, err)) = pending.remove(&printed) {
-                out.write_all(&buf).context("writing output")?;
+            while let Some((output, err)) = pending.remove(&printed) {
+                match output {
+                    FileOutput::Bytes(buf) => out.write_all(&buf),
+                    FileOutput::Intervals(intervals) => intervals
+                        .into_iter()
+                        .try_for_each(|iv| printer.print(iv, out)),
+                }
+                .context("writing output")?;
                 if let Some(e) = err {
                     out.flush().context("writing output")?;
                     eprintln!("flowtuple-series: {e:#}");

@@ -10,6 +10,7 @@
 //! work, and memory is touched in order rather than at random as hash sets
 //! per series would.
 
+use std::collections::BTreeMap;
 use std::sync::Mutex;
 
 use rustc_hash::FxHashMap;
@@ -17,8 +18,9 @@ use rustc_hash::FxHashMap;
 use super::decode::DecodedBlock;
 use super::error::{FlowtupleError, Position};
 use super::filter::{is_popular_port, Transport};
-use super::options::{Class, IpCounting, PortSet, SeriesOptions};
+use super::options::{sample_index, Class, Compat, IpCounting, PortSet, SeriesOptions};
 use super::record::{FlowRecord, GeoTag};
+use super::rules::{self, FirstAsns};
 use super::sequence::{Sequencer, Step};
 use super::series::{Counters, IntervalSeries, Key, SeriesRow};
 
@@ -366,6 +368,11 @@ struct Rules {
     port_sets: [Option<PortSet>; 4],
     src_counting: IpCounting,
     dst_counting: IpCounting,
+    /// The report plugin's rules ([`rules`]) rather than the script's.
+    report: bool,
+    /// Under report rules with `prefixagg` sources: ASNs by [`FirstAsns`].
+    first_asns: bool,
+    interval_length: u32,
 }
 
 /// Which tags of a record a geo table pair reads.
@@ -402,6 +409,10 @@ impl Rules {
             ],
             src_counting: options.src_counting,
             dst_counting: options.dst_counting,
+            report: options.compat == Compat::Report,
+            first_asns: options.compat == Compat::Report
+                && matches!(options.src_counting, IpCounting::PrefixAgg(_)),
+            interval_length: options.interval_length,
             classes,
         }
     }
@@ -474,6 +485,8 @@ impl GeoIds {
 /// The series of the interval being read; `K` series keys per item.
 struct IntervalAgg<const K: usize> {
     ordinal: u64,
+    /// The sample index of the interval's time.
+    index: u64,
     tables: Vec<KeyTable>,
     src: Vec<Bucket<Item<K>>>,
     dst: Vec<Bucket<Item<K>>>,
@@ -484,10 +497,16 @@ struct IntervalAgg<const K: usize> {
     first_continent: [Vec<u32>; 2],
     /// Counted records so far.
     records: u64,
+    /// Report rules, `prefixagg` sources: the first ASN per series and
+    /// source aggregate.
+    first_asns: FirstAsns,
 }
 
+/// The series id of the summary in [`FirstAsns`] (item keys are below).
+const SUMMARY_SERIES: u32 = u32::MAX;
+
 impl<const K: usize> IntervalAgg<K> {
-    fn new(ordinal: u64) -> IntervalAgg<K> {
+    fn new(ordinal: u64, index: u64) -> IntervalAgg<K> {
         // (dense, direct): protocols and ports are their own ids; ASNs
         // below 2^20 (nearly all assigned ones) are found directly; geo
         // keys are the run's small tag ids.
@@ -501,6 +520,7 @@ impl<const K: usize> IntervalAgg<K> {
         };
         IntervalAgg {
             ordinal,
+            index,
             tables: (0..TABLES)
                 .map(|t| {
                     let (dense, direct) = limits(t);
@@ -513,6 +533,7 @@ impl<const K: usize> IntervalAgg<K> {
             summary: Sums::default(),
             first_continent: [Vec::new(), Vec::new()],
             records: 0,
+            first_asns: FirstAsns::default(),
         }
     }
 
@@ -606,10 +627,28 @@ impl<const K: usize> IntervalAgg<K> {
                 GeoField::Netacq => rec.netacq,
                 GeoField::Maxmind => rec.maxmind,
             };
-            let (cont, coun) = (geo_ids.id(continent), geo_ids.id(country));
-            let cont_id = self.id(GEO_TABLES[source * 2], u64::from(cont));
+            // Under report rules a `??` tag makes no key, and a country
+            // is keyed under the table's continent (none: no key).
+            let (continent, country, country_continent) = if rules.report {
+                let keyed = rules::country_continent(country);
+                (
+                    rules::continent_key(continent),
+                    keyed.map(|_| country),
+                    keyed,
+                )
+            } else {
+                (Some(continent), Some(country), Some(continent))
+            };
+            if let Some(continent) = continent {
+                let cont = geo_ids.id(continent);
+                let cont_id = self.id(GEO_TABLES[source * 2], u64::from(cont));
+                key(GEO_TABLES[source * 2], cont_id);
+            }
+            let (Some(country), Some(country_continent)) = (country, country_continent) else {
+                continue;
+            };
+            let (cont, coun) = (geo_ids.id(country_continent), geo_ids.id(country));
             let coun_id = self.id(GEO_TABLES[source * 2 + 1], u64::from(coun));
-            key(GEO_TABLES[source * 2], cont_id);
             key(GEO_TABLES[source * 2 + 1], coun_id);
             let first = &mut self.first_continent[source];
             if first.len() <= coun as usize {
@@ -624,15 +663,29 @@ impl<const K: usize> IntervalAgg<K> {
         // `K` is at least the number of keys: one item per value, even
         // with no keys (so that the value counts in the summary).
         let keys: [u32; K] = std::array::from_fn(|i| keys[i]);
-        if let Some(src) = rules.src_counting.count_key(rec.src_ip, self.ordinal) {
+        let src = rules.src_counting.count_key(rec.src_ip, self.index);
+        if let Some(src) = src {
             let value = spread(src);
             self.src[bucket_of(value)].push(Item { value, keys });
         }
-        if let Some(dst) = rules.dst_counting.count_key(rec.dst_ip, self.ordinal) {
+        if let Some(dst) = rules.dst_counting.count_key(rec.dst_ip, self.index) {
             let value = spread(dst);
             self.dst[bucket_of(value)].push(Item { value, keys });
         }
-        let value = spread(rec.prefix2asn);
+        let asn = if !rules.report {
+            rec.prefix2asn
+        } else if rules.first_asns {
+            let aggregate = src.unwrap_or_default();
+            let implied = protocol.filter(|_| transport_key);
+            let implied = implied.map(|id| (Table::Proto as u32) << ID_BITS | id);
+            for &series in keys[..n].iter().chain(&implied).chain(&[SUMMARY_SERIES]) {
+                self.first_asns.note(series, aggregate, rec.prefix2asn);
+            }
+            rules::NO_ASN
+        } else {
+            rules::asn_value(rec.prefix2asn, src.is_some())
+        };
+        let value = spread(asn);
         self.asn[bucket_of(value)].push(SumItem {
             item: Item { value, keys },
             packets: [rec.packet_cnt as u32, (rec.packet_cnt >> 32) as u32],
@@ -650,25 +703,33 @@ impl<const K: usize> IntervalAgg<K> {
             summary,
             first_continent,
             records,
+            first_asns,
             ..
         } = self;
         let layout = Slots::new(rules, &tables);
         let threads = if records > 1 << 16 { threads.max(1) } else { 1 };
-        let counts = count(src, dst, asn, &layout, threads);
-        let counters = |slot: Option<usize>| match slot {
+        let counts = count(src, dst, asn, &layout, threads, rules.report);
+        let first_asns = rules.first_asns.then(|| first_asns.counts());
+        // `series` is the item key of the slot (see `FirstAsns` notes).
+        let asns = |slot: Option<usize>, series: u32| match (&first_asns, slot) {
+            (Some(first), _) => first.get(&series).copied().unwrap_or(0),
+            (None, None) => counts.groups[2] - u64::from(counts.any_no_asn),
+            (None, Some(s)) => counts.slots[2][s] - counts.no_asn.get(s).copied().unwrap_or(0),
+        };
+        let counters = |slot: Option<usize>, series: u32| match slot {
             None => Counters {
                 packets: summary.packets,
                 bytes: summary.bytes,
                 uniq_src_ips: counts.groups[0],
                 uniq_dst_ips: counts.groups[1],
-                uniq_src_asns: counts.groups[2],
+                uniq_src_asns: asns(slot, series),
             },
             Some(s) => Counters {
                 packets: counts.sums[s].packets,
                 bytes: counts.sums[s].bytes,
                 uniq_src_ips: counts.slots[0][s],
                 uniq_dst_ips: counts.slots[1][s],
-                uniq_src_asns: counts.slots[2][s],
+                uniq_src_asns: asns(slot, series),
             },
         };
         let mut out = Vec::new();
@@ -680,7 +741,7 @@ impl<const K: usize> IntervalAgg<K> {
                         class,
                         key: Key::Overall,
                         continent: None,
-                        counters: counters(None),
+                        counters: counters(None, SUMMARY_SERIES),
                     });
                     continue;
                 }
@@ -702,8 +763,9 @@ impl<const K: usize> IntervalAgg<K> {
             let keys = &tables[t];
             for id in 0..keys.len {
                 let slot = layout.offsets[t] + id;
-                // Every record has an ASN, so a series with records has an
-                // ASN count.
+                // Every record files an ASN item, so a series with records
+                // has an ASN count (before report rules take out
+                // `NO_ASN`).
                 if counts.slots[2][slot] == 0 {
                     continue;
                 }
@@ -737,7 +799,7 @@ impl<const K: usize> IntervalAgg<K> {
                     class,
                     key,
                     continent,
-                    counters: counters(Some(slot)),
+                    counters: counters(Some(slot), (t as u32) << ID_BITS | id as u32),
                 });
             }
             out[start..].sort_by_key(|r| r.key);
@@ -793,31 +855,44 @@ struct Counts {
     groups: [u64; 3],
     slots: [Vec<u64>; 3],
     sums: Vec<Sums>,
+    /// Report rules: per slot, 1 when [`rules::NO_ASN`] was counted in it
+    /// (empty otherwise), and whether it was counted at all.
+    no_asn: Vec<u64>,
+    any_no_asn: bool,
 }
 
 /// One bucket of one pass.
 enum Work<const K: usize> {
     Values(usize, Bucket<Item<K>>),
-    Asns(Bucket<SumItem<K>>),
+    /// An ASN bucket; `true` for the one [`rules::NO_ASN`] falls in, when
+    /// report rules need its slots.
+    Asns(bool, Bucket<SumItem<K>>),
 }
 
-/// Counts every bucket of the three passes on `threads` threads.
+/// Counts every bucket of the three passes on `threads` threads; with
+/// `report`, also which slots counted [`rules::NO_ASN`].
 fn count<const K: usize>(
     src: Vec<Bucket<Item<K>>>,
     dst: Vec<Bucket<Item<K>>>,
     asn: Vec<Bucket<SumItem<K>>>,
     layout: &Slots,
     threads: usize,
+    report: bool,
 ) -> Counts {
     let mut work: Vec<Work<K>> = Vec::new();
     work.extend(src.into_iter().map(|b| Work::Values(0, b)));
     work.extend(dst.into_iter().map(|b| Work::Values(1, b)));
-    work.extend(asn.into_iter().map(Work::Asns));
+    let no_asn_bucket = bucket_of(spread(rules::NO_ASN));
+    work.extend(
+        asn.into_iter()
+            .enumerate()
+            .map(|(i, b)| Work::Asns(report && i == no_asn_bucket, b)),
+    );
     // Popped from the end: the biggest buckets go first, so that the
     // threads finish close together.
     let bytes = |w: &Work<K>| match w {
         Work::Values(_, b) => b.bytes(),
-        Work::Asns(b) => b.bytes(),
+        Work::Asns(_, b) => b.bytes(),
     };
     work.retain(|w| bytes(w) > 0);
     work.sort_by_key(bytes);
@@ -839,6 +914,8 @@ fn count<const K: usize>(
         groups: [0; 3],
         slots: std::array::from_fn(|_| vec![0; slots]),
         sums: vec![Sums::default(); slots],
+        no_asn: if report { vec![0; slots] } else { Vec::new() },
+        any_no_asn: false,
     };
     let count_of = |slot: u64| slot & 0xffff_ffff;
     for part in parts {
@@ -862,6 +939,12 @@ fn count<const K: usize>(
         for (slot, spilled) in &part.spill {
             total.sums[*slot].merge(spilled);
         }
+        if let Some((any, no_asn)) = part.no_asn {
+            total.any_no_asn |= any;
+            for (t, &s) in total.no_asn.iter_mut().zip(&no_asn) {
+                *t += count_of(s);
+            }
+        }
     }
     total
 }
@@ -874,6 +957,9 @@ struct Tally {
     slots: [Vec<u64>; 2],
     asn: Vec<AsnSlot>,
     spill: Vec<(usize, Sums)>,
+    /// Whether [`rules::NO_ASN`] was counted, and in which slots (only the
+    /// thread that took its bucket).
+    no_asn: Option<(bool, Vec<u64>)>,
 }
 
 /// One thread's share of [`count`].
@@ -884,6 +970,7 @@ fn count_buckets<const K: usize>(queue: &Mutex<Vec<Work<K>>>, layout: &Slots) ->
         slots: [vec![0; slots], vec![0; slots]],
         asn: vec![AsnSlot::default(); slots],
         spill: Vec::new(),
+        no_asn: None,
     };
     let (mut values, mut values_work): (Vec<Item<K>>, Vec<Item<K>>) = Default::default();
     let (mut asns, mut asns_work): (Vec<SumItem<K>>, Vec<SumItem<K>>) = Default::default();
@@ -897,8 +984,17 @@ fn count_buckets<const K: usize>(queue: &Mutex<Vec<Work<K>>>, layout: &Slots) ->
                 let slots = &mut out.slots[pass];
                 out.groups[pass] += scan(items, layout, slots, &mut out.spill, &mut group);
             }
-            Some(Work::Asns(bucket)) => {
+            Some(Work::Asns(no_asn, bucket)) => {
                 let items = sort_bucket(bucket, &mut asns, &mut asns_work);
+                if no_asn {
+                    // Sorted by spread value: NO_ASN's items come first.
+                    let none = spread(rules::NO_ASN);
+                    let end = items.partition_point(|i| i.value() == none);
+                    let plain: Vec<Item<K>> = items[..end].iter().map(|i| i.item).collect();
+                    let mut slots = vec![0u64; layout.len()];
+                    scan(&plain, layout, &mut slots, &mut out.spill, &mut group);
+                    out.no_asn = Some((end > 0, slots));
+                }
                 let slots = &mut out.asn;
                 out.groups[2] += scan(items, layout, slots, &mut out.spill, &mut group);
             }
@@ -1068,6 +1164,11 @@ fn geo_source(rules: &Rules, class: Class) -> usize {
 
 /// Turns the filtered records of a file, block by block, into complete
 /// interval series, handed to a callback as each interval ends.
+///
+/// A merging aggregator ([`Aggregator::merging`]) instead keeps every
+/// interval open, adds runs of a time seen before (in any input it is
+/// given) to that time's interval, and hands out every interval, in
+/// ascending time, when [`Aggregator::finish`] is called.
 pub struct Aggregator {
     sequencer: Sequencer,
     intervals: Intervals,
@@ -1077,6 +1178,8 @@ pub struct Aggregator {
 struct Intervals {
     rules: Rules,
     current: Option<Box<dyn Interval>>,
+    /// Merging: every interval read, by time.
+    open: Option<BTreeMap<i64, Box<dyn Interval>>>,
     geo_ids: GeoIds,
     threads: usize,
 }
@@ -1114,16 +1217,17 @@ impl<const K: usize> Interval for IntervalAgg<K> {
     }
 }
 
-/// A new interval with items as wide as the mode needs.
-fn new_interval(rules: &Rules, ordinal: u64) -> Box<dyn Interval> {
+/// A new interval at `time` with items as wide as the mode needs.
+fn new_interval(rules: &Rules, ordinal: u64, time: i64) -> Box<dyn Interval> {
+    let index = sample_index(time, rules.interval_length);
     match rules.keys_per_record() {
-        0..=2 => Box::new(IntervalAgg::<2>::new(ordinal)),
-        3 => Box::new(IntervalAgg::<3>::new(ordinal)),
-        4 => Box::new(IntervalAgg::<4>::new(ordinal)),
-        5 => Box::new(IntervalAgg::<5>::new(ordinal)),
-        6 => Box::new(IntervalAgg::<6>::new(ordinal)),
+        0..=2 => Box::new(IntervalAgg::<2>::new(ordinal, index)),
+        3 => Box::new(IntervalAgg::<3>::new(ordinal, index)),
+        4 => Box::new(IntervalAgg::<4>::new(ordinal, index)),
+        5 => Box::new(IntervalAgg::<5>::new(ordinal, index)),
+        6 => Box::new(IntervalAgg::<6>::new(ordinal, index)),
         // At most: two ports, an ASN and two geo sources.
-        _ => Box::new(IntervalAgg::<7>::new(ordinal)),
+        _ => Box::new(IntervalAgg::<7>::new(ordinal, index)),
     }
 }
 
@@ -1132,14 +1236,34 @@ impl Aggregator {
     /// a complete interval on several threads.
     pub fn new(options: &SeriesOptions, threads: usize) -> Aggregator {
         Aggregator {
-            sequencer: Sequencer::default(),
+            sequencer: Sequencer::new(false),
             intervals: Intervals {
                 rules: Rules::new(options),
                 current: None,
+                open: None,
                 geo_ids: GeoIds::default(),
                 threads,
             },
         }
+    }
+
+    /// A merging aggregator (see [`Aggregator`]): memory holds every
+    /// interval until [`Aggregator::finish`].
+    pub fn merging(options: &SeriesOptions, threads: usize) -> Aggregator {
+        let mut agg = Aggregator::new(options, threads);
+        agg.sequencer = Sequencer::new(true);
+        agg.intervals.open = Some(BTreeMap::new());
+        agg
+    }
+
+    /// Ends one input of a merging aggregator: its last run is complete,
+    /// nothing is handed out. (The next input starts a new run.)
+    pub fn end_input(&mut self) -> Result<(), FlowtupleError> {
+        self.finish(&mut |_| {
+            Err(FlowtupleError::Internal(
+                "end_input on an aggregator that does not merge".into(),
+            ))
+        })
     }
 
     /// Adds a decoded block; every interval it completes is passed to `emit`.
@@ -1177,6 +1301,27 @@ impl Aggregator {
         };
         sequencer.finish(&mut |step| intervals.apply(step, &[], nowhere, emit))
     }
+
+    /// Ends every input of a merging aggregator: every interval, in
+    /// ascending time, is passed to `emit`.
+    pub fn finish_merged<E>(&mut self, emit: &mut E) -> Result<(), FlowtupleError>
+    where
+        E: FnMut(IntervalSeries) -> Result<(), FlowtupleError>,
+    {
+        self.end_input()?;
+        let Intervals {
+            rules,
+            open,
+            geo_ids,
+            threads,
+            ..
+        } = &mut self.intervals;
+        for (time, agg) in std::mem::take(open).unwrap_or_default() {
+            let rows = agg.finish(rules, geo_ids, *threads);
+            emit(IntervalSeries { time, rows })?;
+        }
+        Ok(())
+    }
 }
 
 impl Intervals {
@@ -1195,21 +1340,41 @@ impl Intervals {
         let Intervals {
             rules,
             current,
+            open,
             geo_ids,
             threads,
         } = self;
-        match step {
-            Step::Records { ordinal, range } => {
+        match (step, open) {
+            (Step::Records { time, range, .. }, Some(open)) => {
+                let agg = open
+                    .entry(time)
+                    .or_insert_with(|| new_interval(rules, 0, time));
+                agg.add(rules, geo_ids, &records[range], at)
+            }
+            (Step::Close { time, .. }, Some(open)) => {
+                // An interval none of whose records counted still prints.
+                open.entry(time)
+                    .or_insert_with(|| new_interval(rules, 0, time));
+                Ok(())
+            }
+            (
+                Step::Records {
+                    time,
+                    ordinal,
+                    range,
+                },
+                None,
+            ) => {
                 let agg = match current {
                     Some(agg) if agg.ordinal() == ordinal => agg,
-                    _ => current.insert(new_interval(rules, ordinal)),
+                    _ => current.insert(new_interval(rules, ordinal, time)),
                 };
                 agg.add(rules, geo_ids, &records[range], at)
             }
-            Step::Close { time, ordinal } => {
+            (Step::Close { time, ordinal }, None) => {
                 let agg = match current.take() {
                     Some(agg) if agg.ordinal() == ordinal => agg,
-                    _ => new_interval(rules, ordinal),
+                    _ => new_interval(rules, ordinal, time),
                 };
                 let rows = agg.finish(rules, geo_ids, *threads);
                 emit(IntervalSeries { time, rows })
@@ -1532,13 +1697,18 @@ mod tests {
                 }
                 acc.0 += i128::from(r.packet_cnt);
                 acc.1 += i128::from(r.packet_cnt) * i128::from(r.ip_len);
-                if let Some(s) = options.src_counting.count_key(r.src_ip, 0) {
+                let src = options.src_counting.count_key(r.src_ip, 0);
+                if let Some(s) = src {
                     acc.2.insert(s);
                 }
                 if let Some(d) = options.dst_counting.count_key(r.dst_ip, 0) {
                     acc.3.insert(d);
                 }
-                acc.4.insert(r.prefix2asn);
+                // Report rules (no geo, `all` or `sample`): non-zero ASNs
+                // of records whose source counts.
+                if options.compat == Compat::Script || (src.is_some() && r.prefix2asn != 0) {
+                    acc.4.insert(r.prefix2asn);
+                }
             }
         }
         if classes.contains(&Class::Summary) {
@@ -1559,6 +1729,25 @@ mod tests {
                 },
             })
             .collect()
+    }
+
+    #[test]
+    fn report_asn_rules_agree_with_the_obvious_computation() {
+        let mut seed = Rng(5);
+        for counting in [IpCounting::All, IpCounting::Sample(30)] {
+            let mut options = SeriesOptions::new(Mode::Unfiltered);
+            options.compat = Compat::Report;
+            options.src_counting = counting;
+            // Enough records that the passes run on several threads.
+            let records = random_records(80_000, &mut seed);
+            let want = naive(&options, &records);
+            let blocks: Vec<DecodedBlock> =
+                records.chunks(333).map(|c| block(c.to_vec())).collect();
+            for threads in [1, 2] {
+                let got = run_opts(&options, &blocks, threads).unwrap();
+                assert_eq!(got[0].rows, want, "{counting:?} threads {threads}");
+            }
+        }
     }
 
     #[test]

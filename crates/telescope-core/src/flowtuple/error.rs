@@ -95,7 +95,7 @@ pub enum FlowtupleError {
         what: String,
     },
     /// An interval's timestamp started a second run after it was printed.
-    #[error("timestamp {time} reappears ({at}) after its interval was complete; refusing to print a second block for it")]
+    #[error("timestamp {time} reappears ({at}) after its interval was complete; refusing to print a second block for it (--merge-repeated merges repeated runs, e.g. of concatenated per-thread interim files)")]
     IntervalReappears {
         /// The repeated interval timestamp.
         time: i64,

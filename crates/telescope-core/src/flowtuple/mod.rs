@@ -3,12 +3,15 @@
 //! Data flows one way: [`read`] (unwrap gzip/bzip2/zstd, Avro blocks,
 //! decompress; bounded and checked) → [`decode`] (records, by a
 //! [`schema::Plan`]) → [`filter`] → [`sequence`] (cut into intervals) →
-//! [`aggregate`] (per interval) → [`format`] (bytes). [`pipeline`] decodes on several threads and
+//! [`aggregate`] (per interval, by the script's or the report plugin's
+//! [`rules`]) → [`dense`] (report rules' zero keys) → [`format`] (bytes).
+//! [`pipeline`] decodes on several threads and
 //! aggregates in file order; a complete interval's distinct counts are
 //! computed on several threads too.
 
 pub mod aggregate;
 pub mod decode;
+pub mod dense;
 pub mod error;
 pub mod filter;
 pub mod format;
@@ -16,14 +19,19 @@ pub mod options;
 pub mod pipeline;
 pub mod read;
 pub mod record;
+pub mod rules;
 pub mod schema;
 pub mod sequence;
 pub mod series;
 #[cfg(test)]
 mod test_rng;
 
+pub use aggregate::Aggregator;
+pub use dense::Densifier;
 pub use error::{FlowtupleError, Position};
 pub use format::{Format, Formatter};
-pub use options::{GeoSource, IpCounting, Mode, PortFilters, PortSet, SeriesOptions};
-pub use pipeline::{decode_only, series, RunStats};
+pub use options::{
+    sample_index, Compat, GeoSource, IpCounting, Mode, PortFilters, PortSet, SeriesOptions,
+};
+pub use pipeline::{check, decode_only, feed, series, RunStats};
 pub use series::{Counters, IntervalSeries, Key, SeriesRow};

@@ -209,23 +209,35 @@ pub enum IpCounting {
     /// Distinct /N prefixes (1 <= N <= 32).
     PrefixAgg(u8),
     /// Only addresses whose host part within their /N equals the interval's
-    /// sample index (interval ordinal modulo 2^(32-N)).
+    /// sample index ([`sample_index`] modulo 2^(32-N)).
     Sample(u8),
 }
 
+/// The sample index of the interval starting at `time` with intervals of
+/// `length` seconds: `time / length` (rounded down), before the modulo
+/// 2^(32-N) that [`IpCounting::count_key`] takes. It depends only on the
+/// interval's time, so a minute is sampled the same way whatever the
+/// grouping or order of the files, and successive minutes walk through the
+/// host parts as corsaro's index (intervals since its start) does.
+pub fn sample_index(time: i64, length: u32) -> u64 {
+    // Modulo 2^32, which every 2^(32-N) divides.
+    time.div_euclid(i64::from(length.max(1)))
+        .rem_euclid(1 << 32) as u64
+}
+
 impl IpCounting {
-    /// The value counted for `ip` in the interval with ordinal `ordinal`
-    /// (0 for the first interval of the input), or `None` when the address
-    /// is not sampled.
+    /// The value counted for `ip` in the interval whose sample index is
+    /// `index` (see [`sample_index`]), or `None` when the address is not
+    /// sampled.
     #[inline]
-    pub fn count_key(self, ip: u32, ordinal: u64) -> Option<u32> {
+    pub fn count_key(self, ip: u32, index: u64) -> Option<u32> {
         match self {
             IpCounting::All => Some(ip),
             IpCounting::PrefixAgg(n) => Some(((u64::from(ip)) >> (32 - u32::from(n))) as u32),
             IpCounting::Sample(n) => {
                 let host_bits = 32 - u32::from(n);
                 let mask = ((1u64 << host_bits) - 1) as u32;
-                let index = (ordinal & u64::from(mask)) as u32;
+                let index = (index & u64::from(mask)) as u32;
                 (ip & mask == index).then_some(ip)
             }
         }
@@ -323,6 +335,31 @@ pub struct SeriesOptions {
     pub dst_counting: IpCounting,
     /// Port ranges per port class.
     pub ports: PortFilters,
+    /// Whose rules decide what counts and which keys print.
+    pub compat: Compat,
+    /// The interval length in seconds (for the sample index), at least 1.
+    pub interval_length: u32,
+}
+
+/// Whose rules the series follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Compat {
+    /// The original script's: every geo tag and ASN counts, only touched
+    /// keys print (the default).
+    #[default]
+    Script,
+    /// corsaro's report plugin: see [`super::rules`].
+    Report,
+}
+
+impl Compat {
+    /// The name on the command line.
+    pub fn name(self) -> &'static str {
+        match self {
+            Compat::Script => "script",
+            Compat::Report => "report",
+        }
+    }
 }
 
 impl SeriesOptions {
@@ -334,6 +371,8 @@ impl SeriesOptions {
             src_counting: IpCounting::All,
             dst_counting: IpCounting::All,
             ports: PortFilters::default(),
+            compat: Compat::Script,
+            interval_length: 60,
         }
     }
 }
@@ -376,6 +415,28 @@ mod tests {
         assert_eq!(
             s(1).count_key(ip("0.0.0.3"), (1 << 31) + 3),
             Some(ip("0.0.0.3"))
+        );
+    }
+
+    #[test]
+    fn sample_index_comes_from_the_time() {
+        assert_eq!(sample_index(0, 60), 0);
+        assert_eq!(sample_index(59, 60), 0);
+        assert_eq!(sample_index(60, 60), 1);
+        // 1700000000 / 60 = 28333333 (rounded down); 28333333 mod 256 = 21.
+        assert_eq!(sample_index(1_700_000_000, 60), 28_333_333);
+        assert_eq!(sample_index(1_700_000_000, 60) % 256, 21);
+        assert_eq!(sample_index(-1, 60), (1 << 32) - 1, "rounded down");
+        assert_eq!(sample_index(300, 1), 300);
+        let s24 = IpCounting::Sample(24);
+        // Minute 255 samples .255, the next minute wraps to .0.
+        assert_eq!(
+            s24.count_key(ip("1.2.3.255"), sample_index(255 * 60, 60)),
+            Some(ip("1.2.3.255"))
+        );
+        assert_eq!(
+            s24.count_key(ip("1.2.3.0"), sample_index(256 * 60, 60)),
+            Some(ip("1.2.3.0"))
         );
     }
 

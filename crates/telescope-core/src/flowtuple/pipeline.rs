@@ -64,6 +64,48 @@ where
     Ok(stats)
 }
 
+/// Streams `input` into `aggregator` (built for `options`), passing any
+/// interval it completes to `emit`, without ending the input: the caller
+/// calls [`Aggregator::finish`] or, merging, [`Aggregator::end_input`].
+pub fn feed<R, E>(
+    input: R,
+    options: &SeriesOptions,
+    threads: usize,
+    aggregator: &mut Aggregator,
+    mut emit: E,
+) -> Result<RunStats, FlowtupleError>
+where
+    R: Read + Send + 'static,
+    E: FnMut(IntervalSeries) -> Result<(), FlowtupleError>,
+{
+    drive(
+        input,
+        options.mode,
+        options.geo,
+        options.mode.filter(),
+        threads,
+        &mut |block, pos| aggregator.push_block(block, pos, &mut emit),
+    )
+}
+
+/// Reads and decodes all of `input` as [`series`] would, counting nothing:
+/// `Ok` when every block reads and decodes (for merging, where a bad file
+/// must leave no record behind, so it is checked before it is counted).
+pub fn check<R: Read + Send + 'static>(
+    input: R,
+    options: &SeriesOptions,
+    threads: usize,
+) -> Result<RunStats, FlowtupleError> {
+    drive(
+        input,
+        options.mode,
+        options.geo,
+        options.mode.filter(),
+        threads,
+        &mut |_, _| Ok(()),
+    )
+}
+
 /// Reads, decompresses and decodes `input` with the field plan of `mode`,
 /// and cuts it into intervals, doing nothing with the records: the
 /// decode-only baseline of the benchmark.

@@ -12,6 +12,8 @@ use super::error::{FlowtupleError, Position};
 pub enum Step {
     /// These kept records of the block belong to interval `ordinal`.
     Records {
+        /// The interval's `time`.
+        time: i64,
         /// The interval's position in the file (0 for the first).
         ordinal: u64,
         /// Indices into the block's kept records.
@@ -32,11 +34,22 @@ pub struct Sequencer {
     current: Option<(i64, u64)>,
     done: FxHashSet<i64>,
     next: u64,
+    merge: bool,
 }
 
 impl Sequencer {
-    /// Passes the steps of one block, in order, to `step`. A `time` whose
-    /// interval is already complete is an error.
+    /// A sequencer; with `merge`, a run whose time was seen before is not
+    /// an error (its records go to that time's interval, see
+    /// [`super::aggregate::Aggregator`]).
+    pub fn new(merge: bool) -> Sequencer {
+        Sequencer {
+            merge,
+            ..Sequencer::default()
+        }
+    }
+
+    /// Passes the steps of one block, in order, to `step`. Without merging,
+    /// a `time` whose interval is already complete is an error.
     pub fn block(
         &mut self,
         block: &DecodedBlock,
@@ -49,7 +62,7 @@ impl Sequencer {
                 Some((time, ordinal)) if time == run.time => ordinal,
                 _ => {
                     self.close(step)?;
-                    if self.done.contains(&run.time) {
+                    if !self.merge && self.done.contains(&run.time) {
                         return Err(FlowtupleError::IntervalReappears {
                             time: run.time,
                             at: pos,
@@ -64,7 +77,11 @@ impl Sequencer {
             let range = start..start + run.kept;
             start += run.kept;
             if !range.is_empty() {
-                step(Step::Records { ordinal, range })?;
+                step(Step::Records {
+                    time: run.time,
+                    ordinal,
+                    range,
+                })?;
             }
         }
         Ok(())

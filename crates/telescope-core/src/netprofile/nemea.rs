@@ -216,6 +216,25 @@ impl<R: Read> Read for LastByte<R> {
     }
 }
 
+/// `input` without a leading UTF-8 byte order mark, however its reads are
+/// cut (csv strips one only when its first read holds all three bytes: a
+/// BOM-only file read a byte at a time was "header lacks fields", not
+/// "empty file"; found by `examples/fuzz_nemea.rs`).
+fn without_bom<R: Read>(mut input: R) -> std::io::Result<impl Read> {
+    let mut head = [0u8; 3];
+    let mut n = 0;
+    while n < head.len() {
+        match input.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let start = if head[..n] == *b"\xEF\xBB\xBF" { 3 } else { 0 };
+    Ok(std::io::Cursor::new(head[start..n].to_vec()).chain(input))
+}
+
 /// Parses NEMEA CSV from `input`, accepting rows of any time from 1970 to
 /// the year 9999 ([`TimeWindow::default`]).
 pub fn parse<R: Read>(input: R) -> Result<Parsed, ParseError> {
@@ -227,6 +246,7 @@ pub fn parse<R: Read>(input: R) -> Result<Parsed, ParseError> {
 /// A last line without a line end is treated as malformed: the logger may
 /// still be writing it, and a cut row (`17` read as `1`) must not count.
 pub fn parse_within<R: Read>(input: R, window: TimeWindow) -> Result<Parsed, ParseError> {
+    let input = without_bom(input).map_err(ParseError::Io)?;
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -419,6 +439,36 @@ mod tests {
         let s = format!("{HEADER}1,2018-08-19T18:00:00,2018-08-19T19:00:00,1\r1,6\n");
         let d = p(&s).unwrap();
         assert_eq!((d.malformed, d.malformed_lines.clone()), (2, vec![2]));
+    }
+
+    /// Hands out one byte per read.
+    struct Bytewise<'a>(&'a [u8]);
+
+    impl Read for Bytewise<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let Some((&b, rest)) = self.0.split_first() else {
+                return Ok(0);
+            };
+            buf[0] = b;
+            self.0 = rest;
+            Ok(1)
+        }
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_dropped_however_the_reads_are_cut() {
+        let bom = "\u{feff}";
+        assert!(matches!(p(bom), Err(ParseError::Empty)));
+        assert!(matches!(
+            parse(Bytewise(bom.as_bytes())),
+            Err(ParseError::Empty)
+        ));
+        let s = format!("{bom}{HEADER}1,2018-08-19T18:00:00,2018-08-19T19:00:00,1,1,6\n");
+        let whole = p(&s).unwrap();
+        assert_eq!((whole.rows.len(), whole.malformed), (1, 0));
+        assert_eq!(parse(Bytewise(s.as_bytes())).unwrap(), whole);
+        // Short inputs are kept whole.
+        assert!(matches!(p("ab"), Err(ParseError::MissingFields(_))));
     }
 
     #[test]

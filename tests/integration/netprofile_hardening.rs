@@ -307,6 +307,7 @@ fn kill_9_mid_write_then_the_next_run_cleans_up() {
         }
         child.wait().unwrap();
     };
+    eprintln!("kill test: caught a write in run {attempt}");
     assert!(caught[0]
         .file_name()
         .unwrap()

@@ -32,7 +32,7 @@ Exit status:
   0  every tag succeeded
   1  at least one tag failed (all other tags were still processed), the lock
      was busy, or writing stdout failed
-  2  usage error or unreadable DATA_ROOT
+  2  usage error, unreadable DATA_ROOT or lock file
 
 Environment:
   NETPROFILE_NOW=YYYY-MM-DDTHH:MM:SS[.ffffff]  use this as the run's local

@@ -42,20 +42,32 @@ impl RootLock {
     /// One attempt, without blocking, to lock `root`'s [`LOCK_FILE`]
     /// (created if absent). The error is the file's open, lock or write
     /// failure; its path is [`lock_path`].
+    ///
+    /// When DATA_ROOT is not writable but the lock file exists, it is locked
+    /// read-only and the pid is not recorded.
     pub fn try_acquire(root: &Path) -> io::Result<TryLock> {
         let path = lock_path(root);
-        let file = OpenOptions::new()
+        let writable = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
-            .open(&path)?;
+            .open(&path);
+        let (file, can_write) = match writable {
+            Ok(f) => (f, true),
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                (File::open(&path).map_err(|_| e)?, false)
+            }
+            Err(e) => return Err(e),
+        };
         if !sys::try_lock(&file)? {
             return Ok(TryLock::Held {
                 pid: holder_pid(root),
             });
         }
-        sys::write_pid(&file, std::process::id())?;
+        if can_write {
+            sys::write_pid(&file, std::process::id())?;
+        }
         Ok(TryLock::Acquired(RootLock { _file: file, path }))
     }
 }

@@ -5,10 +5,39 @@ use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
+use anyhow::bail;
 use telescope_core::netprofile::lock::{lock_path, RootLock, TryLock};
 
+/// Takes `root`'s lock for a run that writes. `Ok(None)`: another run held
+/// it for the whole `wait`, reported on `err` with its pid (exit 1). `Err`:
+/// the lock file cannot be used (exit 2).
+pub fn for_writing(
+    root: &Path,
+    wait: Duration,
+    err: &mut impl Write,
+) -> anyhow::Result<Option<RootLock>> {
+    match acquire(root, wait, err) {
+        Ok(lock) => Ok(Some(lock)),
+        Err(LockError::Io(msg)) => bail!("{msg}"),
+        Err(LockError::Busy { pid }) => {
+            let how = if wait.is_zero() {
+                "--no-wait".to_string()
+            } else {
+                format!("gave up after {} s", wait.as_secs())
+            };
+            let _ = writeln!(
+                err,
+                "netprofile: error: {} is being written by another netprofile run ({}); {how}, nothing done",
+                root.display(),
+                pid_text(pid)
+            );
+            Ok(None)
+        }
+    }
+}
+
 /// Why the lock was not taken.
-pub enum LockError {
+enum LockError {
     /// Another run held it for the whole wait (its pid if known).
     Busy {
         /// The holder's pid.
@@ -21,7 +50,7 @@ pub enum LockError {
 
 /// Takes `root`'s lock, retrying until `wait` has passed (a zero `wait`
 /// tries once). Says on `err` when it has to wait, and for whom.
-pub fn acquire(root: &Path, wait: Duration, err: &mut impl Write) -> Result<RootLock, LockError> {
+fn acquire(root: &Path, wait: Duration, err: &mut impl Write) -> Result<RootLock, LockError> {
     let start = Instant::now();
     let mut pause = Duration::from_millis(10);
     let mut told = false;
@@ -57,6 +86,6 @@ pub fn acquire(root: &Path, wait: Duration, err: &mut impl Write) -> Result<Root
 }
 
 /// `pid 1234`, or `pid unknown`.
-pub fn pid_text(pid: Option<u32>) -> String {
+fn pid_text(pid: Option<u32>) -> String {
     pid.map_or_else(|| "pid unknown".to_string(), |p| format!("pid {p}"))
 }

@@ -192,23 +192,9 @@ fn run() -> anyhow::Result<ExitCode> {
     let _lock = if cli.evaluate {
         None
     } else {
-        match lock::acquire(&cli.data_root, cli.lock_wait(), &mut err) {
-            Ok(l) => Some(l),
-            Err(lock::LockError::Io(msg)) => bail!("{msg}"),
-            Err(lock::LockError::Busy { pid }) => {
-                let how = if cli.lock_wait().is_zero() {
-                    "--no-wait".to_string()
-                } else {
-                    format!("gave up after {} s", cli.lock_wait().as_secs())
-                };
-                let _ = writeln!(
-                    err,
-                    "netprofile: error: {} is being written by another netprofile run ({}); {how}, nothing done",
-                    cli.data_root.display(),
-                    lock::pid_text(pid)
-                );
-                return Ok(ExitCode::from(1));
-            }
+        match lock::for_writing(&cli.data_root, cli.lock_wait(), &mut err)? {
+            Some(l) => Some(l),
+            None => return Ok(ExitCode::from(1)),
         }
     };
     if !cli.evaluate {

@@ -3,4 +3,5 @@
 mod flowtuple;
 mod flowtuple_input;
 mod netprofile;
+mod netprofile_hardening;
 mod util;

@@ -21,14 +21,24 @@ Output (per tag; nothing is written with --evaluate):
   order, timestamps ascending (last kept row + 1 h ... + horizon h, UTC).
   Files are written atomically; a failed tag keeps its previous files.
 
+Concurrent runs:
+  A run that writes locks DATA_ROOT/.netprofile.lock (flock) for its whole
+  duration; a second one waits up to --lock-timeout (default 3000 s) or, with
+  --no-wait, fails at once (exit 1, naming the holder's pid). --evaluate takes
+  no lock. The run holding the lock first removes what killed runs left in its
+  tag directories (.profile-*.json.<pid>.tmp, latest.json.new).
+
 Exit status:
   0  every tag succeeded
-  1  at least one tag failed (all other tags were still processed)
-  2  usage error or unreadable DATA_ROOT
+  1  at least one tag failed (all other tags were still processed), the lock
+     was busy, or writing stdout failed
+  2  usage error, unreadable DATA_ROOT or lock file
 
 Environment:
-  NETPROFILE_NOW=YYYY-MM-DDTHH:MM:SS[.ffffff]  use this as the run's time
-                                              (for tests; names the profiles)";
+  NETPROFILE_NOW=YYYY-MM-DDTHH:MM:SS[.ffffff]  use this as the run's local
+                                              time (for tests; names the profiles)
+  TZ                                          the local time zone; rows dated
+              after the run's time (in UTC) + 1 h, or before 1970, are malformed";
 
 /// Hourly traffic profiles (next hours of bytes, packets and flows per
 /// protocol, with a band) from NEMEA aggregates, one per tag directory.
@@ -84,6 +94,15 @@ pub struct Cli {
     /// Daily forecast origins of --evaluate, the last N days (1-365).
     #[arg(long, value_name = "N", default_value_t = 5, value_parser = days, requires = "evaluate")]
     pub evaluate_days: u32,
+
+    /// Wait up to SECS for another run holding DATA_ROOT's lock, then fail
+    /// (exit 1). Only runs that write take the lock.
+    #[arg(long, value_name = "SECS", default_value_t = 3000, value_parser = lock_seconds)]
+    pub lock_timeout: u64,
+
+    /// Fail at once when another run holds DATA_ROOT's lock.
+    #[arg(long, conflicts_with = "lock_timeout")]
+    pub no_wait: bool,
 }
 
 /// `--seasonality-mode` values.
@@ -134,6 +153,13 @@ fn days(s: &str) -> Result<u32, String> {
     }
 }
 
+fn lock_seconds(s: &str) -> Result<u64, String> {
+    match s.trim().parse::<u64>() {
+        Ok(t @ 0..=604_800) => Ok(t),
+        _ => Err("expected whole seconds from 0 to 604800 (a week)".into()),
+    }
+}
+
 fn tag(s: &str) -> Result<String, String> {
     tag_number(s)
         .map(|_| s.to_string())
@@ -159,6 +185,11 @@ fn protocols(s: &str) -> Result<Protocols, String> {
 }
 
 impl Cli {
+    /// How long to wait for DATA_ROOT's lock.
+    pub fn lock_wait(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(if self.no_wait { 0 } else { self.lock_timeout })
+    }
+
     /// The library's options.
     pub fn profile_options(&self) -> ProfileOptions {
         let mode = match self.seasonality_mode {
@@ -194,6 +225,9 @@ mod tests {
         assert!(quantile("0").is_err());
         assert_eq!(quantile("1"), Ok(1.0));
         assert!(tag("0").is_err());
+        assert_eq!(lock_seconds("0"), Ok(0));
+        assert!(lock_seconds("-1").is_err());
+        assert!(lock_seconds("604801").is_err());
         assert!(tag("abc").is_err());
         assert_eq!(
             protocols("tcp,6,udp,47").unwrap().0,

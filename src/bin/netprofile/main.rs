@@ -5,6 +5,7 @@
 //! `telescope_core::netprofile`.
 
 mod cli;
+mod lock;
 
 use std::io::{self, Write};
 use std::panic::{self, AssertUnwindSafe};
@@ -13,11 +14,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::Instant;
 
-use anyhow::{bail, Context};
+use anyhow::bail;
+use chrono::{LocalResult, Offset, TimeZone};
 use clap::Parser;
 use telescope_core::netprofile::evaluate::format_table;
 use telescope_core::netprofile::time::parse_timestamp;
-use telescope_core::netprofile::{self as np, Tag, TagOutcome};
+use telescope_core::netprofile::{self as np, Tag, TagOutcome, TimeWindow};
 
 use cli::Cli;
 
@@ -34,18 +36,51 @@ fn main() -> ExitCode {
     }
 }
 
-/// The run's local wall-clock time in µs since the epoch (read once).
-fn now() -> anyhow::Result<i64> {
+/// The run's clock, read once, in µs since the epoch.
+struct Clock {
+    /// Local wall-clock time (names the profiles).
+    local: i64,
+    /// The same instant in UTC (bounds the rows' times, which are UTC).
+    utc: i64,
+}
+
+/// The run's clock: `NETPROFILE_NOW` (local time) or the system clock.
+fn now() -> anyhow::Result<Clock> {
     match std::env::var(NOW_ENV) {
         Ok(s) => match parse_timestamp(s.as_bytes()) {
-            Some(t) => Ok(t),
+            Some(local) => Ok(Clock {
+                local,
+                utc: local_to_utc(local),
+            }),
             None => bail!("{NOW_ENV}={s:?}: expected YYYY-MM-DDTHH:MM:SS[.ffffff]"),
         },
-        Err(_) => Ok(chrono::Local::now()
-            .naive_local()
-            .and_utc()
-            .timestamp_micros()),
+        Err(_) => {
+            let t = chrono::Local::now();
+            Ok(Clock {
+                local: t.naive_local().and_utc().timestamp_micros(),
+                utc: t.timestamp_micros(),
+            })
+        }
     }
+}
+
+/// The UTC instant of a local wall-clock time (µs). A repeated local time
+/// (clocks going back) is its later instant; a skipped one (clocks going
+/// forward) uses the offset from before the jump.
+fn local_to_utc(local: i64) -> i64 {
+    let Some(naive) = chrono::DateTime::from_timestamp_micros(local).map(|t| t.naive_utc()) else {
+        return local;
+    };
+    let seconds = |o: chrono::FixedOffset| i64::from(o.local_minus_utc());
+    let offset = match chrono::Local.from_local_datetime(&naive) {
+        LocalResult::Single(t) => seconds(t.offset().fix()),
+        LocalResult::Ambiguous(a, b) => seconds(a.offset().fix()).min(seconds(b.offset().fix())),
+        LocalResult::None => {
+            let before = naive - chrono::TimeDelta::days(1);
+            seconds(chrono::Local.offset_from_utc_datetime(&before).fix())
+        }
+    };
+    local - offset * 1_000_000
 }
 
 /// Runs `f` on every tag with `jobs` threads; results in tag order. A panic
@@ -111,11 +146,30 @@ fn report<T>(err: &mut impl Write, tag: &Tag, outcome: &TagOutcome<T>) -> bool {
     true
 }
 
+/// Removes killed runs' temporary files from the tags' directories (the
+/// caller holds DATA_ROOT's lock) and reports them.
+fn remove_leftovers(err: &mut impl Write, tags: &[Tag], verbose: bool) {
+    for tag in tags {
+        let (removed, warnings) = np::write::remove_leftovers(&tag.dir);
+        for w in warnings {
+            let _ = writeln!(err, "netprofile: tag {}: warning: {w}", tag.name);
+        }
+        if verbose && removed > 0 {
+            let _ = writeln!(
+                err,
+                "netprofile: tag {}: removed {removed} temporary file(s) left by a killed run",
+                tag.name
+            );
+        }
+    }
+}
+
 fn run() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     let start = Instant::now();
-    let now = now()?;
-    let opts = cli.profile_options();
+    let clock = now()?;
+    let mut opts = cli.profile_options();
+    opts.window = TimeWindow::until(clock.utc);
     let jobs = cli
         .jobs
         .unwrap_or_else(|| thread::available_parallelism().map_or(1, |n| n.get()));
@@ -134,6 +188,18 @@ fn run() -> anyhow::Result<ExitCode> {
             cli.data_root.display()
         );
     }
+    // Runs that write hold DATA_ROOT's lock to the end (dropped on return).
+    let _lock = if cli.evaluate {
+        None
+    } else {
+        match lock::for_writing(&cli.data_root, cli.lock_wait(), &mut err)? {
+            Some(l) => Some(l),
+            None => return Ok(ExitCode::from(1)),
+        }
+    };
+    if !cli.evaluate {
+        remove_leftovers(&mut err, &found.tags, cli.verbose);
+    }
     let mut failed = 0usize;
     for tag in &found.missing {
         let e = np::Error::NoSuchTag {
@@ -143,6 +209,7 @@ fn run() -> anyhow::Result<ExitCode> {
         failed += 1;
     }
     let (mut done, mut series) = (0usize, 0usize);
+    let mut stdout_failed = false;
     if cli.evaluate {
         let outcomes = run_tags(&found.tags, jobs, |t| {
             np::evaluate_tag(t, &opts, cli.evaluate_days)
@@ -160,13 +227,19 @@ fn run() -> anyhow::Result<ExitCode> {
             }
         }
         let text = format_table(&table, opts.interval_width);
-        match io::stdout().lock().write_all(text.as_bytes()) {
+        let mut out = io::stdout().lock();
+        match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
-            other => other.context("writing to stdout")?,
+            // Not a usage error: the table is lost, exit 1.
+            Err(e) => {
+                let _ = writeln!(err, "netprofile: error: cannot write to stdout: {e}");
+                stdout_failed = true;
+            }
+            Ok(()) => {}
         }
     } else {
         let outcomes = run_tags(&found.tags, jobs, |t| {
-            np::profile_tag(t, &opts, now, cli.keep)
+            np::profile_tag(t, &opts, clock.local, cli.keep)
         });
         for (tag, outcome) in found.tags.iter().zip(outcomes.into_iter().map(or_internal)) {
             if !report(&mut err, tag, &outcome) {
@@ -198,7 +271,7 @@ fn run() -> anyhow::Result<ExitCode> {
         if cli.evaluate { "evaluated" } else { "fitted" },
         start.elapsed().as_secs_f64()
     );
-    Ok(if failed > 0 {
+    Ok(if failed > 0 || stdout_failed {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS

@@ -59,7 +59,8 @@ pub fn discover(root: &Path, only: &[String]) -> Result<Discovery, Error> {
     for entry in fs::read_dir(root).map_err(rerr)? {
         let entry = entry.map_err(rerr)?;
         let path = entry.path();
-        if !path.is_dir() {
+        // The lock file is never a tag, nor an ignored directory.
+        if !path.is_dir() || entry.file_name() == super::lock::LOCK_FILE {
             continue;
         }
         let name = entry.file_name().to_string_lossy().into_owned();

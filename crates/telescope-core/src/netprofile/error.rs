@@ -68,6 +68,8 @@ pub enum Warning {
         count: usize,
         /// Line numbers of the first ones.
         lines: Vec<u64>,
+        /// How many of them are dated before 1970 or after the run's clock.
+        out_of_window: usize,
     },
     /// A protocol has no rows.
     NoRows {
@@ -90,12 +92,24 @@ pub enum Warning {
         /// The cause.
         source: io::Error,
     },
+    /// A killed run's temporary file could not be removed.
+    Leftover {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: io::Error,
+    },
 }
 
 impl fmt::Display for Warning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Warning::MalformedRows { path, count, lines } => {
+            Warning::MalformedRows {
+                path,
+                count,
+                lines,
+                out_of_window,
+            } => {
                 let lines: Vec<String> = lines.iter().map(u64::to_string).collect();
                 let more = if *count > lines.len() { ", ..." } else { "" };
                 let word = if lines.len() == 1 { "line" } else { "lines" };
@@ -104,7 +118,14 @@ impl fmt::Display for Warning {
                     "{}: skipped {count} malformed row(s) ({word} {}{more})",
                     path.display(),
                     lines.join(", ")
-                )
+                )?;
+                if *out_of_window > 0 {
+                    write!(
+                        f,
+                        ", {out_of_window} of them dated before 1970 or after the run's clock"
+                    )?;
+                }
+                Ok(())
             }
             Warning::NoRows { protocol } => {
                 write!(f, "{protocol}: no rows, left out of the profile")
@@ -117,6 +138,11 @@ impl fmt::Display for Warning {
             Warning::Prune { path, source } => {
                 write!(f, "cannot remove old profile {}: {source}", path.display())
             }
+            Warning::Leftover { path, source } => write!(
+                f,
+                "cannot remove a killed run's temporary file {}: {source}",
+                path.display()
+            ),
         }
     }
 }

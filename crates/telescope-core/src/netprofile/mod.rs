@@ -12,6 +12,7 @@
 pub mod discover;
 pub mod error;
 pub mod evaluate;
+pub mod lock;
 pub mod nemea;
 pub mod profile;
 pub mod protocol;
@@ -26,6 +27,7 @@ use std::path::PathBuf;
 pub use discover::{discover, Discovery, Tag};
 pub use error::{Error, Warning};
 pub use evaluate::SeriesScore;
+pub use nemea::TimeWindow;
 pub use profile::Profile;
 pub use protocol::Protocol;
 pub use series::Metric;
@@ -45,6 +47,8 @@ pub struct ProfileOptions {
     pub outlier_quantile: f64,
     /// The forecaster.
     pub forecast: ForecastConfig,
+    /// Rows dated outside this window are malformed (see [`TimeWindow::until`]).
+    pub window: TimeWindow,
 }
 
 impl Default for ProfileOptions {
@@ -56,6 +60,7 @@ impl Default for ProfileOptions {
             interval_width: 0.8,
             outlier_quantile: 0.95,
             forecast: ForecastConfig::default(),
+            window: TimeWindow::default(),
         }
     }
 }
@@ -88,14 +93,19 @@ pub struct Written {
     pub pruned: usize,
 }
 
-/// Reads and parses a tag's `data.csv`, adding a warning for malformed rows.
-pub fn read_data(tag: &Tag, warnings: &mut Vec<Warning>) -> Result<nemea::Parsed, Error> {
+/// Reads and parses a tag's `data.csv` (rows dated outside `window` are
+/// malformed), adding a warning for malformed rows.
+pub fn read_data(
+    tag: &Tag,
+    window: TimeWindow,
+    warnings: &mut Vec<Warning>,
+) -> Result<nemea::Parsed, Error> {
     let path = tag.data_path();
     let file = File::open(&path).map_err(|source| Error::ReadData {
         path: path.clone(),
         source,
     })?;
-    let parsed = nemea::parse(file).map_err(|source| match source {
+    let parsed = nemea::parse_within(file, window).map_err(|source| match source {
         nemea::ParseError::Io(source) => Error::ReadData {
             path: path.clone(),
             source,
@@ -110,6 +120,7 @@ pub fn read_data(tag: &Tag, warnings: &mut Vec<Warning>) -> Result<nemea::Parsed
             path,
             count: parsed.malformed,
             lines: parsed.malformed_lines.clone(),
+            out_of_window: parsed.out_of_window,
         });
     }
     Ok(parsed)
@@ -127,7 +138,7 @@ pub fn profile_tag(
 ) -> TagOutcome<Written> {
     let mut warnings = Vec::new();
     let result = (|| {
-        let parsed = read_data(tag, &mut warnings)?;
+        let parsed = read_data(tag, opts.window, &mut warnings)?;
         let (profile, w) = profile::build(&parsed.rows, opts);
         warnings.extend(w);
         if profile.is_empty() {
@@ -155,7 +166,7 @@ pub fn profile_tag(
 /// Backtests `tag` at `days` daily origins; writes nothing.
 pub fn evaluate_tag(tag: &Tag, opts: &ProfileOptions, days: u32) -> TagOutcome<Vec<SeriesScore>> {
     let mut warnings = Vec::new();
-    let result =
-        read_data(tag, &mut warnings).map(|parsed| evaluate::evaluate(&parsed.rows, opts, days));
+    let result = read_data(tag, opts.window, &mut warnings)
+        .map(|parsed| evaluate::evaluate(&parsed.rows, opts, days));
     TagOutcome { warnings, result }
 }

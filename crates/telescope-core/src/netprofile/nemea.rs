@@ -5,11 +5,12 @@
 //! columns are found by field name in any order and extra columns are
 //! ignored. Repeated header lines (the logger rewrites one on restart) are
 //! skipped and may reorder the columns. Malformed rows are counted and
-//! skipped; exact duplicate rows count once.
+//! skipped; exact duplicate rows count once. A row dated outside the
+//! [`TimeWindow`] (before 1970, or after the run's clock) is malformed.
 
 use std::io::Read;
 
-use super::time::parse_timestamp;
+use super::time::{parse_timestamp, HOUR_US, MAX_TIMESTAMP};
 
 /// The field names read from the header, in [`Row`] order.
 pub const FIELDS: [&str; 6] = [
@@ -23,6 +24,48 @@ pub const FIELDS: [&str; 6] = [
 
 /// How many malformed line numbers [`Parsed`] keeps.
 pub const MAX_LINE_NUMBERS: usize = 5;
+
+/// The row times accepted: TIME_FIRST and TIME_LAST both within
+/// `not_before..=not_after` (µs since the epoch, UTC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeWindow {
+    /// Earliest accepted time.
+    pub not_before: i64,
+    /// Latest accepted time.
+    pub not_after: i64,
+}
+
+impl TimeWindow {
+    /// How far past the run's clock a row may be dated (clock skew between
+    /// the logger and this host, a row of the hour still being written).
+    pub const FUTURE_TOLERANCE: i64 = HOUR_US;
+
+    /// From 1970 up to `now_utc` (the run's clock in UTC) plus
+    /// [`Self::FUTURE_TOLERANCE`].
+    pub fn until(now_utc: i64) -> Self {
+        TimeWindow {
+            not_before: 0,
+            not_after: now_utc
+                .saturating_add(Self::FUTURE_TOLERANCE)
+                .min(MAX_TIMESTAMP),
+        }
+    }
+
+    /// True when `t` is inside the window.
+    pub fn contains(&self, t: i64) -> bool {
+        (self.not_before..=self.not_after).contains(&t)
+    }
+}
+
+impl Default for TimeWindow {
+    /// 1970-01-01T00:00:00 to 9999-12-31T23:59:59.999999 (no clock).
+    fn default() -> Self {
+        TimeWindow {
+            not_before: 0,
+            not_after: MAX_TIMESTAMP,
+        }
+    }
+}
 
 /// One aggregate row. Field order defines the sort order (protocol, then
 /// time), so sorted rows group by protocol in time order.
@@ -49,12 +92,29 @@ pub struct Parsed {
     pub rows: Vec<Row>,
     /// Number of malformed rows skipped.
     pub malformed: usize,
-    /// Line numbers (1-based) of the first malformed rows.
+    /// Line numbers (1-based, ascending, each once) of the first malformed
+    /// rows.
     pub malformed_lines: Vec<u64>,
+    /// How many of the malformed rows were well formed but dated outside
+    /// the [`TimeWindow`].
+    pub out_of_window: usize,
     /// Exact duplicate rows dropped.
     pub duplicates: usize,
     /// Repeated header lines skipped.
     pub repeated_headers: usize,
+}
+
+impl Parsed {
+    /// Counts a malformed row at `line` (a stray `\r` can make two records
+    /// of one line: the line is named once).
+    fn skip(&mut self, line: u64) {
+        self.malformed += 1;
+        if self.malformed_lines.len() < MAX_LINE_NUMBERS
+            && self.malformed_lines.last() != Some(&line)
+        {
+            self.malformed_lines.push(line);
+        }
+    }
 }
 
 /// Why a file could not be parsed at all.
@@ -156,11 +216,37 @@ impl<R: Read> Read for LastByte<R> {
     }
 }
 
-/// Parses NEMEA CSV from `input`.
+/// `input` without a leading UTF-8 byte order mark, however its reads are
+/// cut (csv strips one only when its first read holds all three bytes: a
+/// BOM-only file read a byte at a time was "header lacks fields", not
+/// "empty file"; found by `examples/fuzz_nemea.rs`).
+fn without_bom<R: Read>(mut input: R) -> std::io::Result<impl Read> {
+    let mut head = [0u8; 3];
+    let mut n = 0;
+    while n < head.len() {
+        match input.read(&mut head[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    let start = if head[..n] == *b"\xEF\xBB\xBF" { 3 } else { 0 };
+    Ok(std::io::Cursor::new(head[start..n].to_vec()).chain(input))
+}
+
+/// Parses NEMEA CSV from `input`, accepting rows of any time from 1970 to
+/// the year 9999 ([`TimeWindow::default`]).
+pub fn parse<R: Read>(input: R) -> Result<Parsed, ParseError> {
+    parse_within(input, TimeWindow::default())
+}
+
+/// Parses NEMEA CSV from `input`; rows dated outside `window` are malformed.
 ///
 /// A last line without a line end is treated as malformed: the logger may
 /// still be writing it, and a cut row (`17` read as `1`) must not count.
-pub fn parse<R: Read>(input: R) -> Result<Parsed, ParseError> {
+pub fn parse_within<R: Read>(input: R, window: TimeWindow) -> Result<Parsed, ParseError> {
+    let input = without_bom(input).map_err(ParseError::Io)?;
     let mut rdr = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -183,8 +269,13 @@ pub fn parse<R: Read>(input: R) -> Result<Parsed, ParseError> {
         last_line = line;
         last_was_row = false;
         if let Some(r) = row(&rec, &cols, width) {
-            out.rows.push(r);
-            last_was_row = true;
+            if window.contains(r.first) && window.contains(r.last) {
+                out.rows.push(r);
+                last_was_row = true;
+            } else {
+                out.out_of_window += 1;
+                out.skip(line);
+            }
             continue;
         }
         let looks_like_header = rec
@@ -199,18 +290,12 @@ pub fn parse<R: Read>(input: R) -> Result<Parsed, ParseError> {
                 continue;
             }
         }
-        out.malformed += 1;
-        if out.malformed_lines.len() < MAX_LINE_NUMBERS {
-            out.malformed_lines.push(line);
-        }
+        out.skip(line);
     }
     let unterminated = !matches!(rdr.get_ref().last, Some(b'\n' | b'\r'));
     if unterminated && last_was_row {
         out.rows.pop();
-        out.malformed += 1;
-        if out.malformed_lines.len() < MAX_LINE_NUMBERS {
-            out.malformed_lines.push(last_line);
-        }
+        out.skip(last_line);
     }
     out.rows.sort_unstable();
     let before = out.rows.len();
@@ -323,6 +408,67 @@ mod tests {
             Err(ParseError::MissingFields(f)) if f == ["PROTOCOL", "TIME_LAST", "PACKETS", "COUNT"]
         ));
         assert_eq!(p(HEADER).unwrap().rows.len(), 0);
+    }
+
+    #[test]
+    fn rows_outside_the_window_are_malformed() {
+        let t = |s: &str| parse_timestamp(s.as_bytes()).unwrap();
+        let s = format!(
+            "{HEADER}1,2026-01-02T02:00:00,2026-01-02T03:00:00,1,1,6\n\
+             2,9999-12-31T23:30:00,9999-12-31T23:59:00,1,1,6\n\
+             3,1969-12-31T23:00:00,1970-01-01T00:00:00,1,1,6\n\
+             4,2026-01-02T04:00:00,2026-01-02T04:00:00,1,1,6\n\
+             5,2026-01-02T04:00:00,2026-01-02T04:00:00.000001,1,1,6\n"
+        );
+        // now = 03:00 UTC: up to 04:00 accepted (TIME_FIRST and TIME_LAST).
+        let w = TimeWindow::until(t("2026-01-02T03:00:00"));
+        assert_eq!(w.not_after, t("2026-01-02T04:00:00"));
+        let d = parse_within(s.as_bytes(), w).unwrap();
+        let bytes: Vec<u64> = d.rows.iter().map(|r| r.bytes).collect();
+        assert_eq!(bytes, [1, 4]);
+        assert_eq!((d.malformed, d.out_of_window), (3, 3));
+        assert_eq!(d.malformed_lines, [3, 4, 6]);
+        // Without a clock only the year-9999 row stays in, pre-1970 is out.
+        let d = parse(s.as_bytes()).unwrap();
+        assert_eq!((d.rows.len(), d.out_of_window), (4, 1));
+        assert_eq!(d.malformed_lines, [4]);
+    }
+
+    #[test]
+    fn a_stray_carriage_return_names_its_line_once() {
+        let s = format!("{HEADER}1,2018-08-19T18:00:00,2018-08-19T19:00:00,1\r1,6\n");
+        let d = p(&s).unwrap();
+        assert_eq!((d.malformed, d.malformed_lines.clone()), (2, vec![2]));
+    }
+
+    /// Hands out one byte per read.
+    struct Bytewise<'a>(&'a [u8]);
+
+    impl Read for Bytewise<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let Some((&b, rest)) = self.0.split_first() else {
+                return Ok(0);
+            };
+            buf[0] = b;
+            self.0 = rest;
+            Ok(1)
+        }
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_dropped_however_the_reads_are_cut() {
+        let bom = "\u{feff}";
+        assert!(matches!(p(bom), Err(ParseError::Empty)));
+        assert!(matches!(
+            parse(Bytewise(bom.as_bytes())),
+            Err(ParseError::Empty)
+        ));
+        let s = format!("{bom}{HEADER}1,2018-08-19T18:00:00,2018-08-19T19:00:00,1,1,6\n");
+        let whole = p(&s).unwrap();
+        assert_eq!((whole.rows.len(), whole.malformed), (1, 0));
+        assert_eq!(parse(Bytewise(s.as_bytes())).unwrap(), whole);
+        // Short inputs are kept whole.
+        assert!(matches!(p("ab"), Err(ParseError::MissingFields(_))));
     }
 
     #[test]

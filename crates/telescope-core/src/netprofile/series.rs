@@ -5,7 +5,7 @@ use std::fmt;
 use super::nemea::Row;
 use super::protocol::Protocol;
 use super::quantile::quantile;
-use super::time::HOUR_US;
+use super::time::{HOUR_US, MAX_TIMESTAMP};
 use crate::forecast::{ForecastConfig, ForecastError};
 
 /// A forecast metric and its profile key.
@@ -140,6 +140,9 @@ pub enum SeriesError {
     /// The forecaster returned NaN or an infinite value.
     #[error("forecaster returned a non-finite value")]
     NonFinite,
+    /// The last row plus the horizon passes 9999-12-31 (no 4-digit year).
+    #[error("the horizon would pass the year 9999")]
+    PastYear9999,
 }
 
 fn at_least_zero(v: f64) -> f64 {
@@ -162,8 +165,11 @@ pub fn forecast(
         return Err(SeriesError::TooFewRows { kept: kept.len() });
     }
     let last = *kept.timestamps.last().unwrap_or(&0);
+    if last > MAX_TIMESTAMP - i64::from(horizon) * HOUR_US {
+        return Err(SeriesError::PastYear9999);
+    }
     let future: Vec<i64> = (1..=i64::from(horizon))
-        .map(|k| last.saturating_add(k * HOUR_US))
+        .map(|k| last + k * HOUR_US)
         .collect();
     let model = config.fit(&kept.timestamps, &kept.values)?;
     let fc = model.predict(&future, level)?;
@@ -226,6 +232,28 @@ mod tests {
         assert_eq!(
             forecast(&s(&[1.0]), &ForecastConfig::default(), 24, 0.8),
             Err(SeriesError::TooFewRows { kept: 1 })
+        );
+    }
+
+    #[test]
+    fn the_horizon_may_not_pass_the_year_9999() {
+        let at = |last: i64| Series {
+            timestamps: vec![last - HOUR_US, last],
+            values: vec![1.0, 2.0],
+        };
+        let cfg = ForecastConfig::default();
+        // The last forecast instant exactly 9999-12-31T23:00 is fine, an
+        // hour later (10000-01-01T00:00) is not.
+        let last_ok = MAX_TIMESTAMP + 1 - HOUR_US - 24 * HOUR_US;
+        let pts = forecast(&at(last_ok), &cfg, 24, 0.8).unwrap();
+        assert_eq!(pts[23].timestamp, MAX_TIMESTAMP + 1 - HOUR_US);
+        assert_eq!(
+            forecast(&at(last_ok + HOUR_US), &cfg, 24, 0.8),
+            Err(SeriesError::PastYear9999)
+        );
+        assert_eq!(
+            forecast(&at(MAX_TIMESTAMP), &cfg, 1, 0.8),
+            Err(SeriesError::PastYear9999)
         );
     }
 

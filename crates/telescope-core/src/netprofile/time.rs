@@ -6,6 +6,9 @@
 /// Microseconds in one hour.
 pub const HOUR_US: i64 = 3_600_000_000;
 const DAY_US: i64 = 24 * HOUR_US;
+/// 9999-12-31T23:59:59.999999, the last instant with a 4-digit year (the
+/// last one Python's `datetime.fromisoformat` reads).
+pub const MAX_TIMESTAMP: i64 = 253_402_300_800_000_000 - 1;
 
 /// Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm).
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
@@ -204,6 +207,8 @@ mod tests {
         ] {
             assert_eq!(format_timestamp(p(s).unwrap()), s);
         }
+        // date -u -d 10000-01-01 +%s = 253402300800
+        assert_eq!(p("9999-12-31T23:59:59.999999"), Some(MAX_TIMESTAMP));
         let mut us = -3 * DAY_US;
         while us < 400 * DAY_US * 60 {
             assert_eq!(p(&format_timestamp(us)), Some(us));

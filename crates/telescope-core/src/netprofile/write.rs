@@ -50,7 +50,7 @@ pub fn latest_target(dir: &Path) -> Option<String> {
 /// symlink made as `latest.json.new` and renamed over. On error the new
 /// profile is removed and `latest.json` is unchanged.
 pub fn write_profile(dir: &Path, name: &str, contents: &[u8]) -> Result<PathBuf, Error> {
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let tmp = dir.join(temp_name(name, std::process::id()));
     let dest = dir.join(name);
     let written = (|| {
         let mut f = File::create(&tmp)?;
@@ -63,32 +63,32 @@ pub fn write_profile(dir: &Path, name: &str, contents: &[u8]) -> Result<PathBuf,
     }
     sync_dir(dir);
     let new_link = dir.join(LATEST_NEW);
-    if let Err(e) = point_latest(dir, name, &new_link) {
+    if let Err((path, e)) = point_latest(dir, name, &new_link) {
         let _ = fs::remove_file(&new_link);
         if latest_target(dir).as_deref() != Some(name) {
             let _ = fs::remove_file(&dest);
         }
-        return Err(werr(&dir.join(LATEST))(e));
+        return Err(werr(&path)(e));
     }
     sync_dir(dir);
     Ok(dest)
 }
 
-#[cfg(unix)]
-fn point_latest(dir: &Path, name: &str, new_link: &Path) -> io::Result<()> {
+/// Makes `new_link` point to `name` and renames it over `latest.json`; the
+/// error names the path it is about (`latest.json.new` or `latest.json`).
+fn point_latest(dir: &Path, name: &str, new_link: &Path) -> Result<(), (PathBuf, io::Error)> {
+    let at_new = |e| (new_link.to_path_buf(), e);
     match fs::remove_file(new_link) {
-        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(at_new(e)),
         _ => {}
     }
-    std::os::unix::fs::symlink(name, new_link)?;
-    fs::rename(new_link, dir.join(LATEST))
-}
-
-#[cfg(not(unix))]
-fn point_latest(dir: &Path, name: &str, new_link: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(name, new_link).map_err(at_new)?;
     // No portable symlinks: an atomically replaced copy instead.
-    fs::copy(dir.join(name), new_link)?;
-    fs::rename(new_link, dir.join(LATEST))
+    #[cfg(not(unix))]
+    fs::copy(dir.join(name), new_link).map_err(at_new)?;
+    let latest = dir.join(LATEST);
+    fs::rename(new_link, &latest).map_err(|e| (latest, e))
 }
 
 /// Removes all but the newest `keep` `profile-<TS>.json` files of `dir`
@@ -121,6 +121,50 @@ pub fn prune(dir: &Path, keep: usize) -> (usize, Vec<Warning>) {
     (removed, warnings)
 }
 
+/// The temporary file [`write_profile`] writes `name` to in process `pid`.
+fn temp_name(name: &str, pid: u32) -> String {
+    format!(".{name}.{pid}.tmp")
+}
+
+/// True for the names [`temp_name`] makes: `.profile-<TS>.json.<pid>.tmp`.
+fn is_temp_name(name: &str) -> bool {
+    let Some(rest) = name.strip_prefix('.').and_then(|r| r.strip_suffix(".tmp")) else {
+        return false;
+    };
+    let Some((profile, pid)) = rest.rsplit_once('.') else {
+        return false;
+    };
+    !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()) && profile_time(profile).is_some()
+}
+
+/// Removes what a killed run leaves in the tag directory `dir`: temporary
+/// profiles (`.profile-<TS>.json.<pid>.tmp`) and `latest.json.new`, when
+/// they are not directories; nothing else. Call it only while holding the
+/// data root's lock: a running writer's files look the same. Returns how
+/// many were removed, and a warning per file that could not be.
+pub fn remove_leftovers(dir: &Path) -> (usize, Vec<Warning>) {
+    let mut warnings = Vec::new();
+    let Ok(entries) = fs::read_dir(dir) else {
+        return (0, warnings);
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        if is_dir || !(name == LATEST_NEW || is_temp_name(name)) {
+            continue;
+        }
+        let path = entry.path();
+        match fs::remove_file(&path) {
+            Ok(()) => removed += 1,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(source) => warnings.push(Warning::Leftover { path, source }),
+        }
+    }
+    (removed, warnings)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,5 +180,21 @@ mod tests {
             profile_file_name(a),
             "profile-2026-01-02T03:04:05.json".to_string()
         );
+    }
+
+    #[test]
+    fn only_the_tools_own_temporary_names_are_leftovers() {
+        let name = profile_file_name(profile_time("profile-2026-01-02T03:04:05.5.json").unwrap());
+        assert!(is_temp_name(&temp_name(&name, 4242)));
+        for other in [
+            "profile-2026-01-02T03:04:05.json.4242.tmp",
+            ".profile-2026-01-02T03:04:05.json.tmp",
+            ".profile-2026-01-02T03:04:05.json.42a.tmp",
+            ".profile-x.json.4242.tmp",
+            ".data.csv.4242.tmp",
+            ".profile-2026-01-02T03:04:05.json.4242.tmp~",
+        ] {
+            assert!(!is_temp_name(other), "{other}");
+        }
     }
 }

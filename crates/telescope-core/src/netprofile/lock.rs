@@ -1,0 +1,167 @@
+//! The data root's advisory lock: one writing run per DATA_ROOT at a time.
+//!
+//! A run that writes takes an exclusive `flock(2)` on `DATA_ROOT/`[`LOCK_FILE`]
+//! and records its pid in it, so a second run can name the holder. The
+//! kernel drops the lock when the holder's process ends, however it ends
+//! (`kill -9` included): a stale lock file is harmless. The file itself is
+//! never removed (removing it would let two runs lock two different files).
+//! On platforms without `flock` no lock is taken.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+
+/// Name of the lock file in DATA_ROOT (a hidden regular file, never a tag).
+pub const LOCK_FILE: &str = ".netprofile.lock";
+
+/// The held lock; dropping it (or the process ending) releases it.
+#[derive(Debug)]
+pub struct RootLock {
+    _file: File,
+    path: PathBuf,
+}
+
+/// The result of one attempt to take the lock.
+#[derive(Debug)]
+pub enum TryLock {
+    /// The lock is ours.
+    Acquired(RootLock),
+    /// Another process holds it; its pid if it could be read.
+    Held {
+        /// The holder's pid.
+        pid: Option<u32>,
+    },
+}
+
+impl RootLock {
+    /// The lock file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// One attempt, without blocking, to lock `root`'s [`LOCK_FILE`]
+    /// (created if absent). The error is the file's open, lock or write
+    /// failure; its path is [`lock_path`].
+    ///
+    /// When DATA_ROOT is not writable but the lock file exists, it is locked
+    /// read-only and the pid is not recorded.
+    pub fn try_acquire(root: &Path) -> io::Result<TryLock> {
+        let path = lock_path(root);
+        let writable = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path);
+        let (file, can_write) = match writable {
+            Ok(f) => (f, true),
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                (File::open(&path).map_err(|_| e)?, false)
+            }
+            Err(e) => return Err(e),
+        };
+        if !sys::try_lock(&file)? {
+            return Ok(TryLock::Held {
+                pid: holder_pid(root),
+            });
+        }
+        if can_write {
+            sys::write_pid(&file, std::process::id())?;
+        }
+        Ok(TryLock::Acquired(RootLock { _file: file, path }))
+    }
+}
+
+/// `root`'s lock file.
+pub fn lock_path(root: &Path) -> PathBuf {
+    root.join(LOCK_FILE)
+}
+
+/// The pid recorded in `root`'s lock file (the holder's, or the last
+/// holder's when the lock is free).
+pub fn holder_pid(root: &Path) -> Option<u32> {
+    let mut text = String::new();
+    File::open(lock_path(root))
+        .ok()?
+        .take(64)
+        .read_to_string(&mut text)
+        .ok()?;
+    text.trim().parse().ok()
+}
+
+#[cfg(unix)]
+mod sys {
+    use std::fs::File;
+    use std::io;
+    use std::os::unix::fs::FileExt;
+
+    use rustix::fs::{flock, FlockOperation};
+
+    /// True when the exclusive lock was taken, false when someone holds it.
+    pub fn try_lock(file: &File) -> io::Result<bool> {
+        loop {
+            match flock(file, FlockOperation::NonBlockingLockExclusive) {
+                Ok(()) => return Ok(true),
+                Err(rustix::io::Errno::WOULDBLOCK) => return Ok(false),
+                Err(rustix::io::Errno::INTR) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
+
+    /// Overwrites the file with `pid`, padded to a fixed width so a reader
+    /// never sees it empty or mixed with a longer old pid.
+    pub fn write_pid(file: &File, pid: u32) -> io::Result<()> {
+        file.write_all_at(format!("{pid:>10}\n").as_bytes(), 0)?;
+        file.set_len(11)
+    }
+}
+
+#[cfg(not(unix))]
+mod sys {
+    use std::fs::File;
+    use std::io;
+
+    pub fn try_lock(_file: &File) -> io::Result<bool> {
+        Ok(true)
+    }
+
+    pub fn write_pid(_file: &File, _pid: u32) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn second_attempt_sees_the_holder_until_release() {
+        let root = tempfile::tempdir().unwrap();
+        let TryLock::Acquired(lock) = RootLock::try_acquire(root.path()).unwrap() else {
+            panic!("a fresh root is free");
+        };
+        assert_eq!(lock.path(), root.path().join(LOCK_FILE));
+        // flock locks belong to the open file description: a second open in
+        // the same process conflicts like another process would.
+        match RootLock::try_acquire(root.path()).unwrap() {
+            TryLock::Held { pid } => assert_eq!(pid, Some(std::process::id())),
+            TryLock::Acquired(_) => panic!("lock taken twice"),
+        }
+        drop(lock);
+        assert!(matches!(
+            RootLock::try_acquire(root.path()).unwrap(),
+            TryLock::Acquired(_)
+        ));
+        assert_eq!(
+            std::fs::read_to_string(root.path().join(LOCK_FILE)).unwrap(),
+            format!("{:>10}\n", std::process::id())
+        );
+    }
+
+    #[test]
+    fn an_unwritable_place_is_an_error() {
+        let root = tempfile::tempdir().unwrap();
+        assert!(RootLock::try_acquire(&root.path().join("missing")).is_err());
+    }
+}

@@ -2,4 +2,5 @@
 
 mod flowtuple;
 mod netprofile;
+mod netprofile_ops;
 mod util;

@@ -44,6 +44,25 @@ pub struct Cli {
     #[arg(short, long)]
     pub verbose: bool,
 
+    /// Nothing on stderr unless a tag failed or warned (then only those lines).
+    #[arg(short, long, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Write one JSON document about the run (per tag status, rows, series,
+    /// warnings, errors) to FILE, atomically; `-` is stdout (not with --evaluate).
+    #[arg(long, value_name = "FILE")]
+    pub summary_json: Option<PathBuf>,
+
+    /// Fail a tag whose newest row ends more than HOURS before the run (UTC);
+    /// for cron, to notice a stopped logger. Not with --evaluate.
+    #[arg(long, value_name = "HOURS", value_parser = max_age, conflicts_with = "evaluate")]
+    pub max_age: Option<f64>,
+
+    /// Write a tag's profile only when every protocol and metric could be
+    /// forecast; otherwise the tag fails and keeps its previous files.
+    #[arg(long, conflicts_with = "evaluate")]
+    pub complete_only: bool,
+
     /// Hours to forecast (1-8760).
     #[arg(long, value_name = "HOURS", default_value_t = 24, value_parser = horizon)]
     pub horizon: u32,
@@ -65,7 +84,7 @@ pub struct Cli {
     pub seasonality_mode: Mode,
 
     /// Keep only the newest N profile-*.json per tag (default: all).
-    #[arg(long, value_name = "N", value_parser = positive)]
+    #[arg(long, value_name = "N", value_parser = positive, conflicts_with = "evaluate")]
     pub keep: Option<usize>,
 
     /// Only this tag (repeatable).
@@ -124,6 +143,13 @@ fn positive(s: &str) -> Result<usize, String> {
     match s.trim().parse::<usize>() {
         Ok(n) if n > 0 => Ok(n),
         _ => Err("expected a whole number >= 1".into()),
+    }
+}
+
+fn max_age(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(h) if h > 0.0 && h <= 1e6 => Ok(h),
+        _ => Err("expected a number of hours > 0, e.g. 3 or 1.5".into()),
     }
 }
 

@@ -5,6 +5,7 @@
 //! `telescope_core::netprofile`.
 
 mod cli;
+mod summary;
 
 use std::io::{self, Write};
 use std::panic::{self, AssertUnwindSafe};
@@ -14,9 +15,10 @@ use std::thread;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
-use clap::Parser;
+use chrono::TimeZone;
+use clap::{CommandFactory, Parser};
 use telescope_core::netprofile::evaluate::format_table;
-use telescope_core::netprofile::time::parse_timestamp;
+use telescope_core::netprofile::time::{format_timestamp, parse_timestamp};
 use telescope_core::netprofile::{self as np, Tag, TagOutcome};
 
 use cli::Cli;
@@ -34,17 +36,30 @@ fn main() -> ExitCode {
     }
 }
 
-/// The run's local wall-clock time in µs since the epoch (read once).
-fn now() -> anyhow::Result<i64> {
+/// The run's clock, read once: local wall-clock and UTC µs since the epoch.
+/// `NETPROFILE_NOW` gives the local time (its UTC follows from the time zone).
+fn now() -> anyhow::Result<(i64, i64)> {
     match std::env::var(NOW_ENV) {
         Ok(s) => match parse_timestamp(s.as_bytes()) {
-            Some(t) => Ok(t),
+            Some(t) => {
+                let naive = chrono::DateTime::from_timestamp_micros(t)
+                    .map(|d| d.naive_utc())
+                    .context("NETPROFILE_NOW out of range")?;
+                let utc = chrono::Local
+                    .from_local_datetime(&naive)
+                    .earliest()
+                    .map_or(t, |d| d.timestamp_micros());
+                Ok((t, utc))
+            }
             None => bail!("{NOW_ENV}={s:?}: expected YYYY-MM-DDTHH:MM:SS[.ffffff]"),
         },
-        Err(_) => Ok(chrono::Local::now()
-            .naive_local()
-            .and_utc()
-            .timestamp_micros()),
+        Err(_) => {
+            let now = chrono::Local::now();
+            Ok((
+                now.naive_local().and_utc().timestamp_micros(),
+                now.timestamp_micros(),
+            ))
+        }
     }
 }
 
@@ -96,6 +111,7 @@ fn or_internal<T>(r: Result<TagOutcome<T>, String>) -> TagOutcome<T> {
     r.unwrap_or_else(|msg| TagOutcome {
         warnings: Vec::new(),
         result: Err(np::Error::Internal(msg)),
+        data: None,
     })
 }
 
@@ -113,39 +129,136 @@ fn report<T>(err: &mut impl Write, tag: &Tag, outcome: &TagOutcome<T>) -> bool {
 
 fn run() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
+    if cli.evaluate && cli.summary_json.as_deref() == Some(std::path::Path::new("-")) {
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "--summary-json - (stdout) cannot be used with --evaluate: stdout holds the table",
+            )
+            .exit();
+    }
     let start = Instant::now();
-    let now = now()?;
+    let (now, now_utc) = now()?;
     let opts = cli.profile_options();
+    let mut doc = summary::Summary {
+        schema: summary::SCHEMA,
+        tool: "netprofile",
+        version: env!("CARGO_PKG_VERSION"),
+        run_time: format_timestamp(now),
+        run_time_utc: format!("{}Z", format_timestamp(now_utc)),
+        mode: if cli.evaluate { "evaluate" } else { "profile" },
+        data_root: cli.data_root.display().to_string(),
+        options: summary::Options::new(&cli, &opts),
+        exit_code: 0,
+        error: None,
+        counts: summary::Counts::default(),
+        ignored_entries: Vec::new(),
+        tags: Vec::new(),
+    };
+    let code = match process(&cli, &opts, now, now_utc, &mut doc, start) {
+        Ok(code) => code,
+        Err(e) => {
+            // The whole run failed (unreadable DATA_ROOT): still tell monitoring.
+            doc.exit_code = 2;
+            doc.error = Some(format!("{e:#}"));
+            write_summary(&cli, &doc)?;
+            return Err(e);
+        }
+    };
+    doc.exit_code = code;
+    write_summary(&cli, &doc)?;
+    Ok(ExitCode::from(code))
+}
+
+/// Writes `--summary-json`, if asked for.
+fn write_summary(cli: &Cli, doc: &summary::Summary) -> anyhow::Result<()> {
+    if let Some(path) = &cli.summary_json {
+        summary::write_atomically(path, &doc.to_json())
+            .with_context(|| format!("cannot write summary {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Processes every tag; returns the exit status and fills `doc`.
+fn process(
+    cli: &Cli,
+    opts: &np::ProfileOptions,
+    now: i64,
+    now_utc: i64,
+    doc: &mut summary::Summary,
+    start: Instant,
+) -> anyhow::Result<u8> {
     let jobs = cli
         .jobs
         .unwrap_or_else(|| thread::available_parallelism().map_or(1, |n| n.get()));
     // The library's message names the root and its cause: no second chain.
     let found = np::discover(&cli.data_root, &cli.tags).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut err = io::stderr().lock();
+    let info = !cli.quiet;
     if cli.verbose {
         for name in &found.ignored {
-            let _ = writeln!(err, "netprofile: ignored {name}: not a positive integer");
+            let _ = writeln!(err, "netprofile: ignored {name}: not a tag directory");
         }
     }
-    if found.tags.is_empty() && found.missing.is_empty() {
-        let _ = writeln!(
-            err,
-            "netprofile: warning: no tag directories in {}",
-            cli.data_root.display()
-        );
-    }
+    doc.ignored_entries = found.ignored.clone();
+    doc.counts.ignored_entries = found.ignored.len();
     let mut failed = 0usize;
+    if found.tags.is_empty() && found.missing.is_empty() && found.conflicts.is_empty() {
+        // A cron run must alert on an unmounted root or a dead logger.
+        let e = np::Error::NoTags {
+            path: cli.data_root.clone(),
+        };
+        let _ = writeln!(err, "netprofile: error: {e}");
+        doc.error = Some(e.to_string());
+        failed += 1;
+    }
+    if !cli.tags.is_empty() {
+        // Tag directories present but not selected.
+        if let Ok(all) = np::discover(&cli.data_root, &[]) {
+            let selected = |name: &str| {
+                let n = np::discover::tag_number(name);
+                found
+                    .tags
+                    .iter()
+                    .any(|t| np::discover::tag_number(&t.name) == n)
+                    || found.conflicts.iter().any(|c| Some(c.number.as_str()) == n)
+            };
+            for t in all.tags.iter().filter(|t| !selected(&t.name)) {
+                doc.tags
+                    .push(summary::TagSummary::bare(&t.name, "skipped", None));
+                doc.counts.skipped += 1;
+            }
+        }
+    }
+    for c in &found.conflicts {
+        let e = np::Error::Conflict {
+            number: c.number.clone(),
+            names: c.names.clone(),
+        };
+        let _ = writeln!(err, "netprofile: tag {}: error: {e}", c.number);
+        doc.tags.push(summary::TagSummary::bare(
+            &c.number,
+            "failed",
+            Some(e.to_string()),
+        ));
+        failed += 1;
+    }
     for tag in &found.missing {
         let e = np::Error::NoSuchTag {
             path: tag.dir.clone(),
         };
         let _ = writeln!(err, "netprofile: tag {}: error: {e}", tag.name);
+        doc.tags.push(summary::TagSummary::bare(
+            &tag.name,
+            "failed",
+            Some(e.to_string()),
+        ));
         failed += 1;
     }
     let (mut done, mut series) = (0usize, 0usize);
     if cli.evaluate {
         let outcomes = run_tags(&found.tags, jobs, |t| {
-            np::evaluate_tag(t, &opts, cli.evaluate_days)
+            np::evaluate_tag(t, opts, cli.evaluate_days)
         });
         let mut table = Vec::new();
         for (tag, outcome) in found.tags.iter().zip(outcomes.into_iter().map(or_internal)) {
@@ -153,6 +266,22 @@ fn run() -> anyhow::Result<ExitCode> {
                 done += 1;
             } else {
                 failed += 1;
+            }
+            let scored: Vec<_> = match &outcome.result {
+                Ok(scores) => scores.iter().map(|s| (s.protocol, s.metric)).collect(),
+                Err(_) => Vec::new(),
+            };
+            doc.tags.push(summary::TagSummary::processed(
+                &tag.name,
+                opts,
+                outcome.data.as_ref(),
+                &outcome.warnings,
+                outcome.result.as_ref().err().map(ToString::to_string),
+                &scored,
+                "scored",
+            ));
+            if cli.verbose {
+                unterminated_note(&mut err, tag, &outcome);
             }
             if let Ok(scores) = outcome.result {
                 series += scores.len();
@@ -165,17 +294,39 @@ fn run() -> anyhow::Result<ExitCode> {
             other => other.context("writing to stdout")?,
         }
     } else {
-        let outcomes = run_tags(&found.tags, jobs, |t| {
-            np::profile_tag(t, &opts, now, cli.keep)
-        });
+        let run = np::RunOptions {
+            now,
+            now_utc,
+            keep: cli.keep,
+            max_age: cli.max_age.map(|h| (h * 3.6e9).round() as i64),
+            complete_only: cli.complete_only,
+        };
+        let outcomes = run_tags(&found.tags, jobs, |t| np::profile_tag(t, opts, &run));
         for (tag, outcome) in found.tags.iter().zip(outcomes.into_iter().map(or_internal)) {
-            if !report(&mut err, tag, &outcome) {
+            let ok = report(&mut err, tag, &outcome);
+            let fitted = outcome.result.as_ref().map_or(&[][..], |w| &w.fitted[..]);
+            let mut entry = summary::TagSummary::processed(
+                &tag.name,
+                opts,
+                outcome.data.as_ref(),
+                &outcome.warnings,
+                outcome.result.as_ref().err().map(ToString::to_string),
+                fitted,
+                "fitted",
+            );
+            if cli.verbose {
+                unterminated_note(&mut err, tag, &outcome);
+            }
+            if !ok {
                 failed += 1;
+                doc.tags.push(entry);
                 continue;
             }
             done += 1;
             if let Ok(w) = &outcome.result {
                 series += w.series;
+                entry.profile = Some(w.path.clone());
+                entry.pruned = w.pruned;
                 if cli.verbose {
                     let name = w.path.file_name().unwrap_or_default().to_string_lossy();
                     let pruned = match w.pruned {
@@ -189,18 +340,41 @@ fn run() -> anyhow::Result<ExitCode> {
                     );
                 }
             }
+            doc.tags.push(entry);
         }
     }
-    let _ = writeln!(
-        err,
-        "netprofile: {done} tag(s) done, {failed} failed, {} skipped; {series} series {}; {:.2} s",
-        found.ignored.len(),
-        if cli.evaluate { "evaluated" } else { "fitted" },
-        start.elapsed().as_secs_f64()
-    );
-    Ok(if failed > 0 {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    doc.tags.sort_by(|a, b| numeric_order(&a.tag, &b.tag));
+    doc.counts.done = done;
+    doc.counts.failed = failed;
+    doc.counts.series = series;
+    if info {
+        let _ = writeln!(
+            err,
+            "netprofile: {done} tag(s) done, {failed} failed, {} other entries ignored; {series} series {}; {:.2} s",
+            found.ignored.len(),
+            if cli.evaluate { "evaluated" } else { "fitted" },
+            start.elapsed().as_secs_f64()
+        );
+    }
+    Ok(if failed > 0 { 1 } else { 0 })
+}
+
+/// `-v`: says that a last line without a line end was not counted.
+fn unterminated_note<T>(err: &mut impl Write, tag: &Tag, outcome: &TagOutcome<T>) {
+    if outcome.data.is_some_and(|d| d.unterminated) {
+        let _ = writeln!(
+            err,
+            "netprofile: tag {}: last line of data.csv has no line end yet: not counted",
+            tag.name
+        );
+    }
+}
+
+/// Tag names in numeric order (`9` before `10`).
+fn numeric_order(a: &str, b: &str) -> std::cmp::Ordering {
+    let key = |s: &str| {
+        let t = np::discover::tag_number(s).unwrap_or(s).to_string();
+        (t.len(), t)
+    };
+    key(a).cmp(&key(b)).then_with(|| a.cmp(b))
 }

@@ -146,9 +146,13 @@ fn median_us(cfg: &ForecastConfig, set: &[Series], reps: usize) -> f64 {
 }
 
 fn main() {
-    let csv = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/netprofile/cesnet/1/data.csv").to_string());
+    let csv = std::env::args().nth(1).unwrap_or_else(|| {
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/testdata/netprofile/cesnet/1/data.csv"
+        )
+        .to_string()
+    });
     let cesnet_all = cesnet(&csv);
     let mut sets: Vec<(String, Vec<Series>, usize)> = vec![
         ("smooth 400".into(), vec![smooth(400)], 301),

@@ -1,5 +1,6 @@
 //! Integration tests of the `flowtuple-series` and `netprofile` binaries.
 
+mod cli_extras;
 mod flowtuple;
 mod netprofile;
 mod netprofile_ops;

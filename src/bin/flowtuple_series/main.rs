@@ -1,7 +1,10 @@
 //! `flowtuple-series`: corsaro3 flowtuple Avro files to report-style time
 //! series on stdout.
 
+mod checks;
 mod cli;
+#[path = "../common/docs.rs"]
+mod docs;
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -41,9 +44,8 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 fn run() -> anyhow::Result<ExitCode> {
     let opts = cli::parse();
     let stdout = io::stdout();
-    let mut out = io::BufWriter::with_capacity(1 << 18, stdout.lock());
-    out.write_all(opts.formatter.header())
-        .context("writing output")?;
+    let buffered = io::BufWriter::with_capacity(1 << 18, stdout.lock());
+    let mut out = HeaderFirst::new(opts.formatter.header(), buffered);
     let ok = if opts.sources.len() == 1 {
         one_file(&opts, &opts.sources[0], &mut out)?
     } else {
@@ -55,6 +57,44 @@ fn run() -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Output that starts with the format's header (csv) once: before the
+/// first byte of output, or when a file succeeded without any (so a run
+/// where every file fails prints no header).
+struct HeaderFirst<'h, W> {
+    header: &'h [u8],
+    inner: W,
+}
+
+impl<'h, W: Write> HeaderFirst<'h, W> {
+    fn new(header: &'h [u8], inner: W) -> Self {
+        HeaderFirst { header, inner }
+    }
+
+    /// A file succeeded: the header is due even if it printed nothing.
+    fn succeeded(&mut self) -> io::Result<()> {
+        self.write_all(&[])
+    }
+}
+
+impl<W: Write> Write for HeaderFirst<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        if !self.header.is_empty() {
+            self.inner.write_all(self.header)?;
+            self.header = &[];
+        }
+        self.inner.write_all(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 fn open(source: &Source) -> anyhow::Result<Box<dyn Read + Send>> {
@@ -91,9 +131,16 @@ fn process(
     }
 }
 
-fn one_file(opts: &Options, source: &Source, out: &mut dyn Write) -> anyhow::Result<bool> {
-    match process(opts, source, opts.threads, out)? {
-        None => Ok(true),
+fn one_file<W: Write>(
+    opts: &Options,
+    source: &Source,
+    out: &mut HeaderFirst<'_, W>,
+) -> anyhow::Result<bool> {
+    match process(opts, source, opts.threads, &mut *out)? {
+        None => {
+            out.succeeded().context("writing output")?;
+            Ok(true)
+        }
         Some(e) => {
             out.flush().context("writing output")?;
             eprintln!("flowtuple-series: {e:#}");
@@ -105,7 +152,7 @@ fn one_file(opts: &Options, source: &Source, out: &mut dyn Write) -> anyhow::Res
 /// Processes files on all threads, one file per thread, printing each
 /// file's output whole and in the order given. At most `2 * workers` files
 /// are taken and not yet printed, so memory stays bounded.
-fn many_files(opts: &Options, out: &mut dyn Write) -> anyhow::Result<bool> {
+fn many_files<W: Write>(opts: &Options, out: &mut HeaderFirst<'_, W>) -> anyhow::Result<bool> {
     let n = opts.sources.len();
     let workers = opts.threads.min(n).max(1);
     let next = Mutex::new(0usize);
@@ -149,7 +196,9 @@ fn many_files(opts: &Options, out: &mut dyn Write) -> anyhow::Result<bool> {
             let Ok((i, buf, err)) = rx.recv() else { break };
             pending.insert(i, (buf, err));
             while let Some((buf, err)) = pending.remove(&printed) {
-                out.write_all(&buf).context("writing output")?;
+                if !buf.is_empty() || err.is_none() {
+                    out.write_all(&buf).context("writing output")?;
+                }
                 if let Some(e) = err {
                     out.flush().context("writing output")?;
                     eprintln!("flowtuple-series: {e:#}");

@@ -37,8 +37,8 @@ Environment:
 #[command(after_help = "Use --help for input, output layout and exit codes.")]
 pub struct Cli {
     /// Directory holding one subdirectory per tag, each with data.csv.
-    #[arg(value_name = "DATA_ROOT")]
-    pub data_root: PathBuf,
+    #[arg(value_name = "DATA_ROOT", required_unless_present_any = ["completions", "man"])]
+    pub data_root: Option<PathBuf>,
 
     /// Report each tag and ignored directories on stderr.
     #[arg(short, long)]
@@ -103,6 +103,14 @@ pub struct Cli {
     /// Daily forecast origins of --evaluate, the last N days (1-365).
     #[arg(long, value_name = "N", default_value_t = 5, value_parser = days, requires = "evaluate")]
     pub evaluate_days: u32,
+
+    /// Print a completion script for SHELL (bash, zsh, fish, ...) and exit.
+    #[arg(long, value_name = "SHELL", exclusive = true)]
+    pub completions: Option<clap_complete::Shell>,
+
+    /// Print the man page (roff) and exit.
+    #[arg(long, exclusive = true)]
+    pub man: bool,
 }
 
 /// `--seasonality-mode` values.
@@ -185,6 +193,13 @@ fn protocols(s: &str) -> Result<Protocols, String> {
 }
 
 impl Cli {
+    /// DATA_ROOT (clap requires it unless --completions or --man).
+    pub fn root(&self) -> &std::path::Path {
+        self.data_root
+            .as_deref()
+            .unwrap_or(std::path::Path::new("."))
+    }
+
     /// The library's options.
     pub fn profile_options(&self) -> ProfileOptions {
         let mode = match self.seasonality_mode {

@@ -5,6 +5,8 @@
 //! `telescope_core::netprofile`.
 
 mod cli;
+#[path = "../common/docs.rs"]
+mod docs;
 mod summary;
 
 use std::io::{self, Write};
@@ -129,6 +131,11 @@ fn report<T>(err: &mut impl Write, tag: &Tag, outcome: &TagOutcome<T>) -> bool {
 
 fn run() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
+    if docs::print_if_asked(Cli::command(), cli.completions, cli.man)
+        .context("writing to stdout")?
+    {
+        return Ok(ExitCode::SUCCESS);
+    }
     if cli.evaluate && cli.summary_json.as_deref() == Some(std::path::Path::new("-")) {
         Cli::command()
             .error(
@@ -147,7 +154,7 @@ fn run() -> anyhow::Result<ExitCode> {
         run_time: format_timestamp(now),
         run_time_utc: format!("{}Z", format_timestamp(now_utc)),
         mode: if cli.evaluate { "evaluate" } else { "profile" },
-        data_root: cli.data_root.display().to_string(),
+        data_root: cli.root().display().to_string(),
         options: summary::Options::new(&cli, &opts),
         exit_code: 0,
         error: None,
@@ -192,7 +199,7 @@ fn process(
         .jobs
         .unwrap_or_else(|| thread::available_parallelism().map_or(1, |n| n.get()));
     // The library's message names the root and its cause: no second chain.
-    let found = np::discover(&cli.data_root, &cli.tags).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let found = np::discover(cli.root(), &cli.tags).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut err = io::stderr().lock();
     let info = !cli.quiet;
     if cli.verbose {
@@ -206,7 +213,7 @@ fn process(
     if found.tags.is_empty() && found.missing.is_empty() && found.conflicts.is_empty() {
         // A cron run must alert on an unmounted root or a dead logger.
         let e = np::Error::NoTags {
-            path: cli.data_root.clone(),
+            path: cli.root().to_path_buf(),
         };
         let _ = writeln!(err, "netprofile: error: {e}");
         doc.error = Some(e.to_string());
@@ -214,7 +221,7 @@ fn process(
     }
     if !cli.tags.is_empty() {
         // Tag directories present but not selected.
-        if let Ok(all) = np::discover(&cli.data_root, &[]) {
+        if let Ok(all) = np::discover(cli.root(), &[]) {
             let selected = |name: &str| {
                 let n = np::discover::tag_number(name);
                 found

@@ -395,3 +395,35 @@ fn options_that_do_not_apply_are_usage_errors() {
     }
     assert!(!root.path().join("1/latest.json").exists());
 }
+
+/// README shows real output of the shipped data: the start of tag 1's
+/// profile and the built-in accuracy check on the CESNET file.
+#[test]
+fn readme_examples_match_the_shipped_data() {
+    let readme = fs::read_to_string(crate::util::testdata("../README.md")).unwrap();
+    let root = temp_copy("netprofile/root");
+    assert_eq!(run(root.path(), NOW, &["-q"]).status.code(), Some(0));
+    let profile = fs::read_to_string(root.path().join("1/latest.json")).unwrap();
+    let first_point_end = profile.find('}').unwrap() + 1;
+    let start = &profile[..first_point_end];
+    assert!(
+        start.starts_with("{\"ICMP\": {\"bytes\": {\"2018-"),
+        "{start}"
+    );
+    assert!(
+        readme.contains(start),
+        "README's example profile is stale: {start}"
+    );
+    let out = run(
+        &crate::util::testdata("netprofile/cesnet"),
+        NOW,
+        &["--evaluate"],
+    );
+    let (table, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(table.lines().count(), 11, "{table}");
+    assert!(
+        readme.contains(&format!("```\n{table}```")),
+        "README's accuracy check is stale:\n{table}"
+    );
+}

@@ -4,4 +4,5 @@ mod cli_extras;
 mod flowtuple;
 mod netprofile;
 mod netprofile_ops;
+mod netprofile_plot;
 mod util;

@@ -10,12 +10,14 @@ use telescope_core::netprofile::{ProfileOptions, Protocol};
 const AFTER_HELP: &str = "\
 Input:
   DATA_ROOT/<tag>/data.csv for every subdirectory <tag> named by a positive
-  integer (others are ignored): NEMEA logger CSV with a typed header, e.g.
+  integer (other entries are ignored; 7/ and 007/ together are an error for
+  tag 7; no tag directory at all is an error): NEMEA logger CSV with a typed header, e.g.
   'uint64 BYTES,time TIME_FIRST,time TIME_LAST,uint32 COUNT,uint32 PACKETS,uint8 PROTOCOL'.
 
 Output (per tag; nothing is written with --evaluate):
   DATA_ROOT/<tag>/profile-<TS>.json   TS = the run's local time, e.g. 2026-11-22T17:25:23.123456
   DATA_ROOT/<tag>/latest.json         relative symlink to the newest profile
+  DATA_ROOT/<tag>/profile-<TS>.svg    with --plot: its picture; latest.svg
   JSON: protocol -> metric (bytes, packets, flow_count) -> timestamp ->
   {\"yhat\", \"yhat_lower\", \"yhat_upper\"}, values >= 0. Protocols in --protocols
   order, timestamps ascending (last kept row + 1 h ... + horizon h, UTC).
@@ -23,7 +25,8 @@ Output (per tag; nothing is written with --evaluate):
 
 Exit status:
   0  every tag succeeded
-  1  at least one tag failed (all other tags were still processed)
+  1  at least one tag failed (all other tags were still processed), or
+     DATA_ROOT holds no tag directory
   2  usage error or unreadable DATA_ROOT
 
 Environment:
@@ -62,6 +65,11 @@ pub struct Cli {
     /// forecast; otherwise the tag fails and keeps its previous files.
     #[arg(long, conflicts_with = "evaluate")]
     pub complete_only: bool,
+
+    /// Also draw each profile as profile-<TS>.svg (history, outliers,
+    /// forecast and band per protocol and metric) and point latest.svg at it.
+    #[arg(long, conflicts_with = "evaluate")]
+    pub plot: bool,
 
     /// Hours to forecast (1-8760).
     #[arg(long, value_name = "HOURS", default_value_t = 24, value_parser = horizon)]

@@ -307,6 +307,7 @@ fn process(
             keep: cli.keep,
             max_age: cli.max_age.map(|h| (h * 3.6e9).round() as i64),
             complete_only: cli.complete_only,
+            plot: cli.plot,
         };
         let outcomes = run_tags(&found.tags, jobs, |t| np::profile_tag(t, opts, &run));
         for (tag, outcome) in found.tags.iter().zip(outcomes.into_iter().map(or_internal)) {
@@ -333,6 +334,7 @@ fn process(
             if let Ok(w) = &outcome.result {
                 series += w.series;
                 entry.profile = Some(w.path.clone());
+                entry.plot = w.plot.clone();
                 entry.pruned = w.pruned;
                 if cli.verbose {
                     let name = w.path.file_name().unwrap_or_default().to_string_lossy();
@@ -340,9 +342,16 @@ fn process(
                         0 => String::new(),
                         n => format!(", {n} old profile(s) removed"),
                     };
+                    let plot = match &w.plot {
+                        Some(p) => format!(
+                            " and {}",
+                            p.file_name().unwrap_or_default().to_string_lossy()
+                        ),
+                        None => String::new(),
+                    };
                     let _ = writeln!(
                         err,
-                        "netprofile: tag {}: wrote {name} ({} series{pruned})",
+                        "netprofile: tag {}: wrote {name}{plot} ({} series{pruned})",
                         tag.name, w.series
                     );
                 }

@@ -75,6 +75,8 @@ pub struct Options {
     pub max_age_hours: Option<f64>,
     /// `--complete-only`.
     pub complete_only: bool,
+    /// `--plot`.
+    pub plot: bool,
     /// `--evaluate-days` (null unless `--evaluate`).
     pub evaluate_days: Option<u32>,
 }
@@ -109,6 +111,8 @@ pub struct TagSummary {
     pub series: Vec<SeriesSummary>,
     /// The profile written (null when none).
     pub profile: Option<PathBuf>,
+    /// Its picture with `--plot` (null when none).
+    pub plot: Option<PathBuf>,
     /// Old profiles removed by `--keep`.
     pub pruned: usize,
     /// Warnings, as printed on stderr.
@@ -161,6 +165,7 @@ impl Options {
             tags: cli.tags.clone(),
             max_age_hours: cli.max_age,
             complete_only: cli.complete_only,
+            plot: cli.plot,
             evaluate_days: cli.evaluate.then_some(cli.evaluate_days),
         }
     }
@@ -188,6 +193,7 @@ impl TagSummary {
             last_data_utc: None,
             series: Vec::new(),
             profile: None,
+            plot: None,
             pruned: 0,
             warnings: Vec::new(),
             error,
@@ -234,6 +240,7 @@ impl TagSummary {
                 .map(|t| format!("{}Z", format_timestamp(t))),
             series,
             profile: None,
+            plot: None,
             pruned: 0,
             warnings: warnings.iter().map(ToString::to_string).collect(),
             error,

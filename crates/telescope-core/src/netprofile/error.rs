@@ -126,6 +126,9 @@ pub enum Warning {
         /// Why.
         reason: String,
     },
+    /// `latest.svg` could not be pointed at the new picture (the profile
+    /// and `latest.json` were written).
+    LatestPlot(String),
     /// An old profile could not be removed by `--keep`.
     Prune {
         /// The file.
@@ -162,6 +165,7 @@ impl fmt::Display for Warning {
                 metric,
                 reason,
             } => write!(f, "{protocol} {metric}: no score: {reason}"),
+            Warning::LatestPlot(e) => write!(f, "{e} (latest.svg not updated)"),
             Warning::Prune { path, source } => {
                 write!(f, "cannot remove old profile {}: {source}", path.display())
             }

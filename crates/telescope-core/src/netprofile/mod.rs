@@ -13,6 +13,7 @@ pub mod discover;
 pub mod error;
 pub mod evaluate;
 pub mod nemea;
+pub mod plot;
 pub mod profile;
 pub mod protocol;
 pub mod quantile;
@@ -121,6 +122,8 @@ pub struct Written {
     pub pruned: usize,
     /// The forecast series, in profile order.
     pub fitted: Vec<(Protocol, Metric)>,
+    /// The new `profile-<TS>.svg` (with `RunOptions::plot`).
+    pub plot: Option<PathBuf>,
 }
 
 /// How a normal (writing) run treats each tag, besides [`ProfileOptions`].
@@ -137,6 +140,9 @@ pub struct RunOptions {
     pub max_age: Option<i64>,
     /// Fail a tag unless every protocol and metric could be forecast.
     pub complete_only: bool,
+    /// Also draw the profile as `profile-<TS>.svg` and point `latest.svg`
+    /// at it.
+    pub plot: bool,
 }
 
 /// Reads and parses a tag's `data.csv`, adding a warning for malformed rows.
@@ -221,7 +227,35 @@ pub fn profile_tag(tag: &Tag, opts: &ProfileOptions, run: &RunOptions) -> TagOut
             }
         }
         let name = write::profile_file_name(run.now);
-        let path = write::write_profile(&tag.dir, &name, &profile.to_json())?;
+        // The picture is written first and `latest.svg` switched right after
+        // `latest.json`, so both point at one run's files.
+        let plot = match run.plot {
+            true => {
+                let svg =
+                    plot::render_svg(&format!("tag {}", tag.name), &parsed.rows, &profile, opts)
+                        .map_err(Error::Internal)?;
+                Some(write::write_file(
+                    &tag.dir,
+                    &write::plot_file_name(&name),
+                    svg.as_bytes(),
+                )?)
+            }
+            false => None,
+        };
+        let path = match write::write_profile(&tag.dir, &name, &profile.to_json()) {
+            Ok(path) => path,
+            Err(e) => {
+                if let Some(svg) = &plot {
+                    let _ = std::fs::remove_file(svg);
+                }
+                return Err(e);
+            }
+        };
+        if plot.is_some() {
+            if let Err(e) = write::point_latest_svg(&tag.dir, &write::plot_file_name(&name)) {
+                warnings.push(Warning::LatestPlot(e.to_string()));
+            }
+        }
         let fitted = profile
             .protocols
             .iter()
@@ -240,6 +274,7 @@ pub fn profile_tag(tag: &Tag, opts: &ProfileOptions, run: &RunOptions) -> TagOut
             series: profile.series_count(),
             pruned,
             fitted,
+            plot,
         })
     })();
     TagOutcome {

@@ -114,11 +114,74 @@ pub fn prune(dir: &Path, keep: usize) -> (usize, Vec<Warning>) {
         }
         let path = dir.join(name);
         match fs::remove_file(&path) {
-            Ok(()) => removed += 1,
+            Ok(()) => {
+                removed += 1;
+                // The profile's picture (`--plot`) goes with it.
+                let svg = path.with_extension("svg");
+                match fs::remove_file(&svg) {
+                    Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                        warnings.push(Warning::Prune {
+                            path: svg,
+                            source: e,
+                        })
+                    }
+                    _ => {}
+                }
+            }
             Err(source) => warnings.push(Warning::Prune { path, source }),
         }
     }
     (removed, warnings)
+}
+
+/// Name of the symlink to the newest profile's picture.
+pub const LATEST_SVG: &str = "latest.svg";
+
+/// `profile-<TS>.svg`: the picture of `profile-<TS>.json`.
+pub fn plot_file_name(profile_name: &str) -> String {
+    let stem = profile_name.strip_suffix(SUFFIX).unwrap_or(profile_name);
+    format!("{stem}.svg")
+}
+
+/// Writes `dir/name` atomically (temporary file in `dir`, fsync, rename).
+pub fn write_file(dir: &Path, name: &str, contents: &[u8]) -> Result<PathBuf, Error> {
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let dest = dir.join(name);
+    let written = (|| {
+        let mut f = File::create(&tmp)?;
+        f.write_all(contents)?;
+        f.sync_all()?;
+        fs::rename(&tmp, &dest)
+    })();
+    if let Err(e) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(werr(&dest)(e));
+    }
+    sync_dir(dir);
+    Ok(dest)
+}
+
+/// Points `dir/latest.svg` at `name` (a relative symlink made as
+/// `latest.svg.new` and renamed over).
+pub fn point_latest_svg(dir: &Path, name: &str) -> Result<(), Error> {
+    let new_link = dir.join("latest.svg.new");
+    let result = (|| {
+        match fs::remove_file(&new_link) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(name, &new_link)?;
+        #[cfg(not(unix))]
+        fs::copy(dir.join(name), &new_link)?;
+        fs::rename(&new_link, dir.join(LATEST_SVG))
+    })();
+    if let Err(e) = result {
+        let _ = fs::remove_file(&new_link);
+        return Err(werr(&dir.join(LATEST_SVG))(e));
+    }
+    sync_dir(dir);
+    Ok(())
 }
 
 #[cfg(test)]

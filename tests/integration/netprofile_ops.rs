@@ -427,3 +427,22 @@ fn readme_examples_match_the_shipped_data() {
         "README's accuracy check is stale:\n{table}"
     );
 }
+
+#[test]
+fn an_unwritable_summary_is_an_error() {
+    let root = temp_copy("netprofile/root");
+    let path = root.path().join("no-such-dir/summary.json");
+    let out = run(
+        root.path(),
+        NOW,
+        &["--tag", "1", "--summary-json", path.to_str().unwrap()],
+    );
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("--summary-json: cannot write") && stderr.contains("summary.json"),
+        "{stderr}"
+    );
+    // The profile itself was written.
+    assert!(root.path().join("1").join(PROFILE).is_file());
+}

@@ -180,8 +180,7 @@ fn run() -> anyhow::Result<ExitCode> {
 /// Writes `--summary-json`, if asked for.
 fn write_summary(cli: &Cli, doc: &summary::Summary) -> anyhow::Result<()> {
     if let Some(path) = &cli.summary_json {
-        summary::write_atomically(path, &doc.to_json())
-            .with_context(|| format!("cannot write summary {}", path.display()))?;
+        summary::write_atomically(path, &doc.to_json()).context("--summary-json")?;
     }
     Ok(())
 }
@@ -359,7 +358,8 @@ fn process(
             doc.tags.push(entry);
         }
     }
-    doc.tags.sort_by(|a, b| numeric_order(&a.tag, &b.tag));
+    doc.tags
+        .sort_by(|a, b| np::discover::numeric_order(&a.tag, &b.tag));
     doc.counts.done = done;
     doc.counts.failed = failed;
     doc.counts.series = series;
@@ -384,13 +384,4 @@ fn unterminated_note<T>(err: &mut impl Write, tag: &Tag, outcome: &TagOutcome<T>
             tag.name
         );
     }
-}
-
-/// Tag names in numeric order (`9` before `10`).
-fn numeric_order(a: &str, b: &str) -> std::cmp::Ordering {
-    let key = |s: &str| {
-        let t = np::discover::tag_number(s).unwrap_or(s).to_string();
-        (t.len(), t)
-    };
-    key(a).cmp(&key(b)).then_with(|| a.cmp(b))
 }

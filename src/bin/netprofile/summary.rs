@@ -4,12 +4,12 @@
 //! order is the order of the structs below. `schema` changes when a field
 //! is renamed or removed (adding a field does not change it).
 
-use std::fs::{self, File};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 use telescope_core::netprofile::time::format_timestamp;
+use telescope_core::netprofile::write;
 use telescope_core::netprofile::{DataStats, Metric, ProfileOptions, Protocol, Warning};
 
 use crate::cli::Cli;
@@ -276,31 +276,23 @@ impl Summary {
 }
 
 /// Writes `bytes` to `path` atomically (temporary file beside it, fsync,
-/// rename), or to stdout when `path` is `-`.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> io::Result<()> {
+/// rename, as profiles are written), or to stdout when `path` is `-`.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     if path == Path::new("-") {
         let mut out = io::stdout().lock();
         return match out.write_all(bytes).and_then(|()| out.flush()) {
             Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
-            other => other,
+            other => Ok(other?),
         };
     }
     let name = path
         .file_name()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a file name"))?;
-    let tmp = path.with_file_name(format!(
-        ".{}.{}.tmp",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let written = (|| {
-        let mut f = File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    if written.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    written
+        .and_then(|n| n.to_str())
+        .ok_or_else(|| anyhow::anyhow!("{}: not a file name", path.display()))?;
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    write::write_file(dir, name, bytes)?;
+    Ok(())
 }

@@ -58,7 +58,8 @@ pub fn tag_number(name: &str) -> Option<&str> {
     (!t.is_empty()).then_some(t)
 }
 
-fn numeric_order(a: &str, b: &str) -> Ordering {
+/// Tag names in numeric order (`9` before `10`, `09` before `9`).
+pub fn numeric_order(a: &str, b: &str) -> Ordering {
     let (x, y) = (tag_number(a).unwrap_or(a), tag_number(b).unwrap_or(b));
     x.len().cmp(&y.len()).then(x.cmp(y)).then(a.cmp(b))
 }

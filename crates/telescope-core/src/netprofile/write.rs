@@ -50,18 +50,7 @@ pub fn latest_target(dir: &Path) -> Option<String> {
 /// symlink made as `latest.json.new` and renamed over. On error the new
 /// profile is removed and `latest.json` is unchanged.
 pub fn write_profile(dir: &Path, name: &str, contents: &[u8]) -> Result<PathBuf, Error> {
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let dest = dir.join(name);
-    let written = (|| {
-        let mut f = File::create(&tmp)?;
-        f.write_all(contents)?;
-        f.sync_all()
-    })();
-    if let Err(e) = written.and_then(|()| fs::rename(&tmp, &dest)) {
-        let _ = fs::remove_file(&tmp);
-        return Err(werr(&dest)(e));
-    }
-    sync_dir(dir);
+    let dest = write_file(dir, name, contents)?;
     let new_link = dir.join(LATEST_NEW);
     if let Err(e) = point_latest(dir, name, &new_link) {
         let _ = fs::remove_file(&new_link);

@@ -1,24 +1,34 @@
 #!/usr/bin/env bash
 # Benchmark of flowtuple-series: records/s and peak RSS per mode, against a
 # decode-only pass, on a generated deflate file.
-#   bench/flowtuple.sh [RECORDS] [RUNS]      (defaults: 10000000 3)
+#   bench/flowtuple.sh [--scratch DIR] [RECORDS] [RUNS]   (defaults: 10000000 3)
+# Generated data and timings go to DIR (default: $TMPDIR/telescope-bench, or
+# /tmp/telescope-bench); binaries come from cargo's target directory (so
+# CARGO_TARGET_DIR is honoured).
 # The runs are interleaved (round after round of every command), so that a
 # noisy neighbour slows all commands alike; each line reports the median wall
 # time of RUNS runs, the largest peak RSS, and the median over the rounds of
 # the ratio of the command's time to the decode-only time of the same round.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+scratch=${TMPDIR:-/tmp}/telescope-bench
+if [ "${1:-}" = --scratch ]; then
+  scratch=${2:?--scratch needs a directory}
+  shift 2
+fi
 records=${1:-10000000}
 runs=${2:-3}
-file=${BENCH_FILE:-/tmp/telescope-bench/flowtuple-$records.avro}
+file=${BENCH_FILE:-$scratch/flowtuple-$records.avro}
 cargo build --release --quiet --bin flowtuple-series --example gen_flowtuple --example flowtuple_decode
-mkdir -p "$(dirname "$file")" /tmp/telescope-bench
-[ -f "$file" ] || target/release/examples/gen_flowtuple "$file" --records "$records" --intervals 1 --codec deflate --seed 1
+target=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+release=$target/release
+mkdir -p "$(dirname "$file")" "$scratch"
+[ -f "$file" ] || "$release"/examples/gen_flowtuple "$file" --records "$records" --intervals 1 --codec deflate --seed 1
 echo "file: $file ($(du -m "$file" | cut -f1) MB, $records records, deflate; $runs interleaved runs)"
 
-bin=target/release/flowtuple-series
+bin=$release/flowtuple-series
 labels=("decode-only (unfiltered field plan)")
-commands=("target/release/examples/flowtuple_decode $file")
+commands=("$release/examples/flowtuple_decode $file")
 for mode in unfiltered unfiltered-ipmeta nonspoofed unrouted-nonspoofed; do
   labels+=("$mode")
   commands+=("$bin $file $mode")
@@ -40,16 +50,16 @@ if [ -n "${BASELINE:-}" ]; then
   done
 fi
 
-results=/tmp/telescope-bench/results.txt
+results=$scratch/results.txt
 : >"$results"
 for round in $(seq "$runs"); do
   for i in "${!commands[@]}"; do
     # shellcheck disable=SC2086 # the command is split into words on purpose
-    /usr/bin/time -v -o /tmp/telescope-bench/time.txt ${commands[$i]} >/dev/null
+    /usr/bin/time -v -o "$scratch"/time.txt ${commands[$i]} >/dev/null
     awk -F': ' -v i="$i" -v round="$round" '
       /Elapsed \(wall clock\)/ {n = split($2, t, ":"); s = 0; for (k = 1; k <= n; k++) s = s * 60 + t[k]}
       /Maximum resident/ {r = $2}
-      END {print i, s, r, round}' /tmp/telescope-bench/time.txt >>"$results"
+      END {print i, s, r, round}' "$scratch"/time.txt >>"$results"
   done
 done
 

@@ -30,7 +30,11 @@ struct Score {
 }
 
 fn main() {
-    let mut csv = "/work/shared/data/nemea/cesnet-hourly.csv".to_string();
+    let mut csv = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/testdata/netprofile/cesnet/1/data.csv"
+    )
+    .to_string();
     let mut cfg = ForecastConfig::default();
     let mut level = 0.8;
     let mut per_series = false;

@@ -5,7 +5,7 @@
 //! - `nemea`: series of the shape `gen_nemea` writes (per-series level,
 //!   daily cycle, quieter weekends, slow trend, log-normal noise, 1% spikes,
 //!   55-minute steps), after netprofile's 0.95 outlier drop;
-//! - `cesnet`: the 9 series of `/work/shared/data/nemea/cesnet-hourly.csv`
+//! - `cesnet`: the 9 series of `testdata/netprofile/cesnet/1/data.csv`
 //!   (~360 points each), also after the outlier drop.
 //!
 //! `cargo run --release --example forecast_bench -- [CSV]`
@@ -146,9 +146,13 @@ fn median_us(cfg: &ForecastConfig, set: &[Series], reps: usize) -> f64 {
 }
 
 fn main() {
-    let csv = std::env::args()
-        .nth(1)
-        .unwrap_or_else(|| "/work/shared/data/nemea/cesnet-hourly.csv".to_string());
+    let csv = std::env::args().nth(1).unwrap_or_else(|| {
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/testdata/netprofile/cesnet/1/data.csv"
+        )
+        .to_string()
+    });
     let cesnet_all = cesnet(&csv);
     let mut sets: Vec<(String, Vec<Series>, usize)> = vec![
         ("smooth 400".into(), vec![smooth(400)], 301),

@@ -120,7 +120,7 @@ fn usage_errors_exit_2_and_list_modes() {
         vec!["--src-ip-counting", "prefixagg:33"],
         vec!["--dst-ip-counting", "sample:0"],
         vec!["--format", "xml"],
-        vec!["--label", "a b"],
+        vec!["--format", "timeseries", "--label", "a b"],
         vec!["--mode", "bogus"],
         vec!["-j", "0"],
     ] {

@@ -1,7 +1,10 @@
 //! Integration tests of the `flowtuple-series` and `netprofile` binaries.
 
+mod cli_extras;
 mod flowtuple;
 mod flowtuple_input;
 mod netprofile;
 mod netprofile_hardening;
+mod netprofile_ops;
+mod netprofile_plot;
 mod util;

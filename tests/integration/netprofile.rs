@@ -97,7 +97,7 @@ fn writes_profiles_for_the_shipped_root() {
     assert_eq!(list(&root.path().join("notes")), ["README.txt"]);
     let summary = stderr.lines().last().unwrap();
     assert!(
-        summary.contains("3 tag(s) done, 0 failed, 1 skipped; 24 series fitted;"),
+        summary.contains("3 tag(s) done, 0 failed, 1 other entries ignored; 24 series fitted;"),
         "{summary}"
     );
     assert_eq!(stderr.lines().count(), 3, "quiet without -v: {stderr}");
@@ -149,7 +149,7 @@ fn failing_tags_keep_their_files_and_exit_1() {
     assert!(stderr.contains("tag 3: error: cannot read") && stderr.contains("data.csv"));
     assert!(stderr.contains("tag 4: error: nothing could be forecast"));
     assert!(stderr.contains("tag 5: error:") && stderr.contains("header lacks"));
-    assert!(stderr.contains("1 tag(s) done, 4 failed, 0 skipped; 9 series fitted;"));
+    assert!(stderr.contains("1 tag(s) done, 4 failed, 0 other entries ignored; 9 series fitted;"));
     // The good tag was still processed.
     check_profile(&root.path().join("1").join(PROFILE));
     check_latest(&root.path().join("1"), PROFILE);
@@ -363,7 +363,7 @@ fn a_failed_write_leaves_the_tag_untouched() {
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(stderr.contains("tag 1: error: cannot write"), "{stderr}");
     assert!(
-        stderr.contains("ignored notes: not a positive integer"),
+        stderr.contains("ignored notes: not a tag directory"),
         "{stderr}"
     );
     assert!(stderr.contains("tag 2: wrote"), "{stderr}");

@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
-use clap::{CommandFactory, Parser, ValueEnum};
+use crate::checks;
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
 use telescope_core::flowtuple::{
     Compat, Format, Formatter, GeoSource, IpCounting, Mode, PortFilters, PortSet, SeriesOptions,
 };
@@ -66,19 +68,33 @@ EXAMPLES:
   flowtuple-series ucsd-nt.1600000000.flowtuple.avro nonspoofed
   flowtuple-series --mode unfiltered --format timeseries day/*.avro | nc graphite 2003";
 
+/// Help layout: the positional arguments are described by their two forms
+/// (clap would show one `<ARGS>...`).
+const HELP_TEMPLATE: &str = "\
+{about-with-newline}
+{usage-heading} {usage}
+
+Arguments:
+  <FILE> <MODE>               one file (`-` is stdin) and its mode
+  --mode <MODE> <FILE>...     many files in one mode, processed in parallel
+
+{all-args}{after-help}";
+
 /// Streams corsaro3 flowtuple Avro files and prints report-plugin style time
 /// series.
 #[derive(Debug, Parser)]
 #[command(name = "flowtuple-series", version, after_help = AFTER_HELP)]
+#[command(help_template = HELP_TEMPLATE)]
 #[command(
     override_usage = "flowtuple-series [OPTIONS] <FILE> <MODE>\n       flowtuple-series [OPTIONS] --mode <MODE> <FILE>..."
 )]
 pub struct Cli {
-    /// `FILE MODE`, or with --mode one or more FILEs (`-` is stdin).
-    #[arg(value_name = "ARGS", required = true)]
+    /// `<FILE> <MODE>`, or with `--mode <MODE>` one or more `<FILE>...`
+    /// (`-` is stdin).
+    #[arg(value_name = "ARGS", required_unless_present_any = ["completions", "man"], hide = true)]
     args: Vec<String>,
 
-    /// The mode, for the multi-file form (then every ARG is a file).
+    /// The mode, for the multi-file form (then every positional argument is a file).
     #[arg(short, long, value_enum)]
     mode: Option<ModeArg>,
 
@@ -135,6 +151,14 @@ pub struct Cli {
     /// Worker threads [default: the number of cores].
     #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     threads: Option<u16>,
+
+    /// Print a completion script for SHELL (bash, zsh, fish, ...) and exit.
+    #[arg(long, value_name = "SHELL", exclusive = true)]
+    completions: Option<clap_complete::Shell>,
+
+    /// Print the man page (roff) and exit.
+    #[arg(long, exclusive = true)]
+    man: bool,
 }
 
 fn parse_counting(s: &str) -> Result<IpCounting, String> {
@@ -219,9 +243,19 @@ fn usage_error(msg: String) -> ! {
         .exit()
 }
 
-/// Parses the command line; usage errors exit with status 2.
+/// Parses the command line; usage errors exit with status 2; `--completions`
+/// and `--man` print and exit 0.
 pub fn parse() -> Options {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    match crate::docs::print_if_asked(Cli::command(), cli.completions, cli.man) {
+        Ok(true) => std::process::exit(0),
+        Ok(false) => {}
+        Err(e) => {
+            eprintln!("flowtuple-series: writing output: {e}");
+            std::process::exit(1)
+        }
+    }
     let valid_modes = Mode::ALL
         .iter()
         .map(|m| m.name())
@@ -237,10 +271,27 @@ pub fn parse() -> Options {
             }
             let mode = cli.args[1]
                 .parse::<Mode>()
-                .unwrap_or_else(|e| usage_error(e));
+                .unwrap_or_else(|e| usage_error(checks::with_suggestion(e, &cli.args[1])));
             (mode, vec![cli.args[0].clone()])
         }
     };
+    if cli.mode.is_some() {
+        checks::no_mode_names_as_missing_files(&files).unwrap_or_else(|e| usage_error(e));
+    }
+    let given = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
+    checks::options_apply(
+        mode,
+        format_of(cli.format),
+        &checks::Given {
+            label: given("label"),
+            geo: given("geo"),
+            tcp_src_ports: given("tcp_src_ports"),
+            tcp_dst_ports: given("tcp_dst_ports"),
+            udp_src_ports: given("udp_src_ports"),
+            udp_dst_ports: given("udp_dst_ports"),
+        },
+    )
+    .unwrap_or_else(|e| usage_error(e));
     if files.iter().filter(|f| f.as_str() == "-").count() > 1 {
         usage_error("stdin (`-`) can be read only once".into());
     }

@@ -1,7 +1,10 @@
 //! `flowtuple-series`: corsaro3 flowtuple Avro files to report-style time
 //! series on stdout.
 
+mod checks;
 mod cli;
+#[path = "../common/docs.rs"]
+mod docs;
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -43,9 +46,8 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 fn run() -> anyhow::Result<ExitCode> {
     let opts = cli::parse();
     let stdout = io::stdout();
-    let mut out = io::BufWriter::with_capacity(1 << 18, stdout.lock());
-    out.write_all(opts.formatter.header())
-        .context("writing output")?;
+    let buffered = io::BufWriter::with_capacity(1 << 18, stdout.lock());
+    let mut out = HeaderFirst::new(opts.formatter.header(), buffered);
     let mut printer = Printer::new(&opts);
     let ok = if opts.merge_repeated {
         merged(&opts, &mut printer, &mut out)?
@@ -60,6 +62,44 @@ fn run() -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::FAILURE
     })
+}
+
+/// Output that starts with the format's header (csv) once: before the
+/// first byte of output, or when a file succeeded without any (so a run
+/// where every file fails prints no header).
+struct HeaderFirst<'h, W> {
+    header: &'h [u8],
+    inner: W,
+}
+
+impl<'h, W: Write> HeaderFirst<'h, W> {
+    fn new(header: &'h [u8], inner: W) -> Self {
+        HeaderFirst { header, inner }
+    }
+
+    /// A file succeeded: the header is due even if it printed nothing.
+    fn succeeded(&mut self) -> io::Result<()> {
+        self.write_all(&[])
+    }
+}
+
+impl<W: Write> Write for HeaderFirst<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        if !self.header.is_empty() {
+            self.inner.write_all(self.header)?;
+            self.header = &[];
+        }
+        self.inner.write_all(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 fn open(source: &Source) -> anyhow::Result<Box<dyn Read + Send>> {
@@ -94,6 +134,10 @@ impl<'a> Printer<'a> {
         }
         self.buf.clear();
         self.opts.formatter.serialize(&interval, &mut self.buf);
+        if self.buf.is_empty() {
+            // Nothing to print: not even the header is due yet.
+            return Ok(());
+        }
         out.write_all(&self.buf)
     }
 }
@@ -120,14 +164,19 @@ fn process(
     }
 }
 
-fn one_file(
+fn one_file<W: Write>(
     opts: &Options,
     source: &Source,
     printer: &mut Printer<'_>,
-    out: &mut dyn Write,
+    out: &mut HeaderFirst<'_, W>,
 ) -> anyhow::Result<bool> {
-    match process(opts, source, opts.threads, |iv| printer.print(iv, out))? {
-        None => Ok(true),
+    match process(opts, source, opts.threads, |iv| {
+        printer.print(iv, &mut *out)
+    })? {
+        None => {
+            out.succeeded().context("writing output")?;
+            Ok(true)
+        }
         Some(e) => {
             out.flush().context("writing output")?;
             eprintln!("flowtuple-series: {e:#}");
@@ -140,9 +189,14 @@ fn one_file(
 /// aggregator; every interval printed in ascending time at the end. A file
 /// is read once to check it and once to count it, so that a bad file
 /// leaves no record behind (stdin is held in memory for the second read).
-fn merged(opts: &Options, printer: &mut Printer<'_>, out: &mut dyn Write) -> anyhow::Result<bool> {
+fn merged<W: Write>(
+    opts: &Options,
+    printer: &mut Printer<'_>,
+    out: &mut HeaderFirst<'_, W>,
+) -> anyhow::Result<bool> {
     let mut agg = Aggregator::merging(&opts.series, opts.threads);
     let mut ok = true;
+    let mut any_ok = false;
     for source in &opts.sources {
         let stdin = match source {
             Source::Stdin => {
@@ -182,9 +236,13 @@ fn merged(opts: &Options, printer: &mut Printer<'_>, out: &mut dyn Write) -> any
         .with_context(|| {
             format!("{source}: failed on the second read after a good first read; nothing printed")
         })?;
+        any_ok = true;
     }
-    agg.finish_merged(&mut |iv| printer.print(iv, out).map_err(FlowtupleError::Output))
+    agg.finish_merged(&mut |iv| printer.print(iv, &mut *out).map_err(FlowtupleError::Output))
         .context("writing output")?;
+    if any_ok {
+        out.succeeded().context("writing output")?;
+    }
     Ok(ok)
 }
 
@@ -198,10 +256,10 @@ enum FileOutput {
 /// Processes files on all threads, one file per thread, printing each
 /// file's output whole and in the order given. At most `2 * workers` files
 /// are taken and not yet printed, so memory stays bounded.
-fn many_files(
+fn many_files<W: Write>(
     opts: &Options,
     printer: &mut Printer<'_>,
-    out: &mut dyn Write,
+    out: &mut HeaderFirst<'_, W>,
 ) -> anyhow::Result<bool> {
     let dense = printer.dense.is_some();
     let n = opts.sources.len();
@@ -262,12 +320,17 @@ fn many_files(
             pending.insert(i, (buf, err));
             while let Some((output, err)) = pending.remove(&printed) {
                 match output {
+                    // An empty write would still print the header.
+                    FileOutput::Bytes(buf) if buf.is_empty() => Ok(()),
                     FileOutput::Bytes(buf) => out.write_all(&buf),
                     FileOutput::Intervals(intervals) => intervals
                         .into_iter()
-                        .try_for_each(|iv| printer.print(iv, out)),
+                        .try_for_each(|iv| printer.print(iv, &mut *out)),
                 }
                 .context("writing output")?;
+                if err.is_none() {
+                    out.succeeded().context("writing output")?;
+                }
                 if let Some(e) = err {
                     out.flush().context("writing output")?;
                     eprintln!("flowtuple-series: {e:#}");

@@ -10,12 +10,14 @@ use telescope_core::netprofile::{ProfileOptions, Protocol};
 const AFTER_HELP: &str = "\
 Input:
   DATA_ROOT/<tag>/data.csv for every subdirectory <tag> named by a positive
-  integer (others are ignored): NEMEA logger CSV with a typed header, e.g.
+  integer (other entries are ignored; 7/ and 007/ together are an error for
+  tag 7; no tag directory at all is an error): NEMEA logger CSV with a typed header, e.g.
   'uint64 BYTES,time TIME_FIRST,time TIME_LAST,uint32 COUNT,uint32 PACKETS,uint8 PROTOCOL'.
 
 Output (per tag; nothing is written with --evaluate):
   DATA_ROOT/<tag>/profile-<TS>.json   TS = the run's local time, e.g. 2026-11-22T17:25:23.123456
   DATA_ROOT/<tag>/latest.json         relative symlink to the newest profile
+  DATA_ROOT/<tag>/profile-<TS>.svg    with --plot: its picture; latest.svg
   JSON: protocol -> metric (bytes, packets, flow_count) -> timestamp ->
   {\"yhat\", \"yhat_lower\", \"yhat_upper\"}, values >= 0. Protocols in --protocols
   order, timestamps ascending (last kept row + 1 h ... + horizon h, UTC).
@@ -26,12 +28,12 @@ Concurrent runs:
   duration; a second one waits up to --lock-timeout (default 3000 s) or, with
   --no-wait, fails at once (exit 1, naming the holder's pid). --evaluate takes
   no lock. The run holding the lock first removes what killed runs left in its
-  tag directories (.profile-*.json.<pid>.tmp, latest.json.new).
+  tag directories (.profile-*.<pid>.tmp, latest.json.new, latest.svg.new).
 
 Exit status:
   0  every tag succeeded
-  1  at least one tag failed (all other tags were still processed), the lock
-     was busy, or writing stdout failed
+  1  at least one tag failed (all other tags were still processed), DATA_ROOT
+     holds no tag directory, the lock was busy, or writing stdout failed
   2  usage error, unreadable DATA_ROOT or lock file
 
 Environment:
@@ -47,12 +49,36 @@ Environment:
 #[command(after_help = "Use --help for input, output layout and exit codes.")]
 pub struct Cli {
     /// Directory holding one subdirectory per tag, each with data.csv.
-    #[arg(value_name = "DATA_ROOT")]
-    pub data_root: PathBuf,
+    #[arg(value_name = "DATA_ROOT", required_unless_present_any = ["completions", "man"])]
+    pub data_root: Option<PathBuf>,
 
     /// Report each tag and ignored directories on stderr.
     #[arg(short, long)]
     pub verbose: bool,
+
+    /// Nothing on stderr unless a tag failed or warned (then only those lines).
+    #[arg(short, long, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Write one JSON document about the run (per tag status, rows, series,
+    /// warnings, errors) to FILE, atomically; `-` is stdout (not with --evaluate).
+    #[arg(long, value_name = "FILE")]
+    pub summary_json: Option<PathBuf>,
+
+    /// Fail a tag whose newest row ends more than HOURS before the run (UTC);
+    /// for cron, to notice a stopped logger. Not with --evaluate.
+    #[arg(long, value_name = "HOURS", value_parser = max_age, conflicts_with = "evaluate")]
+    pub max_age: Option<f64>,
+
+    /// Write a tag's profile only when every protocol and metric could be
+    /// forecast; otherwise the tag fails and keeps its previous files.
+    #[arg(long, conflicts_with = "evaluate")]
+    pub complete_only: bool,
+
+    /// Also draw each profile as profile-<TS>.svg (history, outliers,
+    /// forecast and band per protocol and metric) and point latest.svg at it.
+    #[arg(long, conflicts_with = "evaluate")]
+    pub plot: bool,
 
     /// Hours to forecast (1-8760).
     #[arg(long, value_name = "HOURS", default_value_t = 24, value_parser = horizon)]
@@ -75,7 +101,7 @@ pub struct Cli {
     pub seasonality_mode: Mode,
 
     /// Keep only the newest N profile-*.json per tag (default: all).
-    #[arg(long, value_name = "N", value_parser = positive)]
+    #[arg(long, value_name = "N", value_parser = positive, conflicts_with = "evaluate")]
     pub keep: Option<usize>,
 
     /// Only this tag (repeatable).
@@ -103,6 +129,14 @@ pub struct Cli {
     /// Fail at once when another run holds DATA_ROOT's lock.
     #[arg(long, conflicts_with = "lock_timeout")]
     pub no_wait: bool,
+
+    /// Print a completion script for SHELL (bash, zsh, fish, ...) and exit.
+    #[arg(long, value_name = "SHELL", exclusive = true)]
+    pub completions: Option<clap_complete::Shell>,
+
+    /// Print the man page (roff) and exit.
+    #[arg(long, exclusive = true)]
+    pub man: bool,
 }
 
 /// `--seasonality-mode` values.
@@ -143,6 +177,13 @@ fn positive(s: &str) -> Result<usize, String> {
     match s.trim().parse::<usize>() {
         Ok(n) if n > 0 => Ok(n),
         _ => Err("expected a whole number >= 1".into()),
+    }
+}
+
+fn max_age(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(h) if h > 0.0 && h <= 1e6 => Ok(h),
+        _ => Err("expected a number of hours > 0, e.g. 3 or 1.5".into()),
     }
 }
 
@@ -188,6 +229,13 @@ impl Cli {
     /// How long to wait for DATA_ROOT's lock.
     pub fn lock_wait(&self) -> std::time::Duration {
         std::time::Duration::from_secs(if self.no_wait { 0 } else { self.lock_timeout })
+    }
+
+    /// DATA_ROOT (clap requires it unless --completions or --man).
+    pub fn root(&self) -> &std::path::Path {
+        self.data_root
+            .as_deref()
+            .unwrap_or(std::path::Path::new("."))
     }
 
     /// The library's options.

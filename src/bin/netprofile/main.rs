@@ -5,7 +5,10 @@
 //! `telescope_core::netprofile`.
 
 mod cli;
+#[path = "../common/docs.rs"]
+mod docs;
 mod lock;
+mod summary;
 
 use std::io::{self, Write};
 use std::panic::{self, AssertUnwindSafe};
@@ -14,11 +17,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::Instant;
 
-use anyhow::bail;
+use anyhow::{bail, Context};
 use chrono::{LocalResult, Offset, TimeZone};
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use telescope_core::netprofile::evaluate::format_table;
-use telescope_core::netprofile::time::parse_timestamp;
+use telescope_core::netprofile::time::{format_timestamp, parse_timestamp};
 use telescope_core::netprofile::{self as np, Tag, TagOutcome, TimeWindow};
 
 use cli::Cli;
@@ -131,6 +134,7 @@ fn or_internal<T>(r: Result<TagOutcome<T>, String>) -> TagOutcome<T> {
     r.unwrap_or_else(|msg| TagOutcome {
         warnings: Vec::new(),
         result: Err(np::Error::Internal(msg)),
+        data: None,
     })
 }
 
@@ -166,53 +170,156 @@ fn remove_leftovers(err: &mut impl Write, tags: &[Tag], verbose: bool) {
 
 fn run() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
+    if docs::print_if_asked(Cli::command(), cli.completions, cli.man)
+        .context("writing to stdout")?
+    {
+        return Ok(ExitCode::SUCCESS);
+    }
+    if cli.evaluate && cli.summary_json.as_deref() == Some(std::path::Path::new("-")) {
+        Cli::command()
+            .error(
+                clap::error::ErrorKind::ArgumentConflict,
+                "--summary-json - (stdout) cannot be used with --evaluate: stdout holds the table",
+            )
+            .exit();
+    }
     let start = Instant::now();
     let clock = now()?;
     let mut opts = cli.profile_options();
     opts.window = TimeWindow::until(clock.utc);
+    let mut doc = summary::Summary {
+        schema: summary::SCHEMA,
+        tool: "netprofile",
+        version: env!("CARGO_PKG_VERSION"),
+        run_time: format_timestamp(clock.local),
+        run_time_utc: format!("{}Z", format_timestamp(clock.utc)),
+        mode: if cli.evaluate { "evaluate" } else { "profile" },
+        data_root: cli.root().display().to_string(),
+        options: summary::Options::new(&cli, &opts),
+        exit_code: 0,
+        error: None,
+        counts: summary::Counts::default(),
+        ignored_entries: Vec::new(),
+        tags: Vec::new(),
+    };
+    let code = match process(&cli, &opts, &clock, &mut doc, start) {
+        Ok(code) => code,
+        Err(e) => {
+            // The whole run failed (unreadable DATA_ROOT): still tell monitoring.
+            doc.exit_code = 2;
+            doc.error = Some(format!("{e:#}"));
+            write_summary(&cli, &doc)?;
+            return Err(e);
+        }
+    };
+    doc.exit_code = code;
+    write_summary(&cli, &doc)?;
+    Ok(ExitCode::from(code))
+}
+
+/// Writes `--summary-json`, if asked for.
+fn write_summary(cli: &Cli, doc: &summary::Summary) -> anyhow::Result<()> {
+    if let Some(path) = &cli.summary_json {
+        summary::write_atomically(path, &doc.to_json()).context("--summary-json")?;
+    }
+    Ok(())
+}
+
+/// Processes every tag; returns the exit status and fills `doc`.
+fn process(
+    cli: &Cli,
+    opts: &np::ProfileOptions,
+    clock: &Clock,
+    doc: &mut summary::Summary,
+    start: Instant,
+) -> anyhow::Result<u8> {
     let jobs = cli
         .jobs
         .unwrap_or_else(|| thread::available_parallelism().map_or(1, |n| n.get()));
     // The library's message names the root and its cause: no second chain.
-    let found = np::discover(&cli.data_root, &cli.tags).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let found = np::discover(cli.root(), &cli.tags).map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut err = io::stderr().lock();
+    let info = !cli.quiet;
     if cli.verbose {
         for name in &found.ignored {
-            let _ = writeln!(err, "netprofile: ignored {name}: not a positive integer");
+            let _ = writeln!(err, "netprofile: ignored {name}: not a tag directory");
         }
     }
-    if found.tags.is_empty() && found.missing.is_empty() {
-        let _ = writeln!(
-            err,
-            "netprofile: warning: no tag directories in {}",
-            cli.data_root.display()
-        );
-    }
+    doc.ignored_entries = found.ignored.clone();
+    doc.counts.ignored_entries = found.ignored.len();
     // Runs that write hold DATA_ROOT's lock to the end (dropped on return).
     let _lock = if cli.evaluate {
         None
     } else {
-        match lock::for_writing(&cli.data_root, cli.lock_wait(), &mut err)? {
+        match lock::for_writing(cli.root(), cli.lock_wait(), &mut err)? {
             Some(l) => Some(l),
-            None => return Ok(ExitCode::from(1)),
+            None => {
+                doc.error = Some("DATA_ROOT is locked by another netprofile run".into());
+                return Ok(1);
+            }
         }
     };
     if !cli.evaluate {
         remove_leftovers(&mut err, &found.tags, cli.verbose);
     }
     let mut failed = 0usize;
+    if found.tags.is_empty() && found.missing.is_empty() && found.conflicts.is_empty() {
+        // A cron run must alert on an unmounted root or a dead logger.
+        let e = np::Error::NoTags {
+            path: cli.root().to_path_buf(),
+        };
+        let _ = writeln!(err, "netprofile: error: {e}");
+        doc.error = Some(e.to_string());
+        failed += 1;
+    }
+    if !cli.tags.is_empty() {
+        // Tag directories present but not selected.
+        if let Ok(all) = np::discover(cli.root(), &[]) {
+            let selected = |name: &str| {
+                let n = np::discover::tag_number(name);
+                found
+                    .tags
+                    .iter()
+                    .any(|t| np::discover::tag_number(&t.name) == n)
+                    || found.conflicts.iter().any(|c| Some(c.number.as_str()) == n)
+            };
+            for t in all.tags.iter().filter(|t| !selected(&t.name)) {
+                doc.tags
+                    .push(summary::TagSummary::bare(&t.name, "skipped", None));
+                doc.counts.skipped += 1;
+            }
+        }
+    }
+    for c in &found.conflicts {
+        let e = np::Error::Conflict {
+            number: c.number.clone(),
+            names: c.names.clone(),
+        };
+        let _ = writeln!(err, "netprofile: tag {}: error: {e}", c.number);
+        doc.tags.push(summary::TagSummary::bare(
+            &c.number,
+            "failed",
+            Some(e.to_string()),
+        ));
+        failed += 1;
+    }
     for tag in &found.missing {
         let e = np::Error::NoSuchTag {
             path: tag.dir.clone(),
         };
         let _ = writeln!(err, "netprofile: tag {}: error: {e}", tag.name);
+        doc.tags.push(summary::TagSummary::bare(
+            &tag.name,
+            "failed",
+            Some(e.to_string()),
+        ));
         failed += 1;
     }
     let (mut done, mut series) = (0usize, 0usize);
     let mut stdout_failed = false;
     if cli.evaluate {
         let outcomes = run_tags(&found.tags, jobs, |t| {
-            np::evaluate_tag(t, &opts, cli.evaluate_days)
+            np::evaluate_tag(t, opts, cli.evaluate_days)
         });
         let mut table = Vec::new();
         for (tag, outcome) in found.tags.iter().zip(outcomes.into_iter().map(or_internal)) {
@@ -220,6 +327,22 @@ fn run() -> anyhow::Result<ExitCode> {
                 done += 1;
             } else {
                 failed += 1;
+            }
+            let scored: Vec<_> = match &outcome.result {
+                Ok(scores) => scores.iter().map(|s| (s.protocol, s.metric)).collect(),
+                Err(_) => Vec::new(),
+            };
+            doc.tags.push(summary::TagSummary::processed(
+                &tag.name,
+                opts,
+                outcome.data.as_ref(),
+                &outcome.warnings,
+                outcome.result.as_ref().err().map(ToString::to_string),
+                &scored,
+                "scored",
+            ));
+            if cli.verbose {
+                unterminated_note(&mut err, tag, &outcome);
             }
             if let Ok(scores) = outcome.result {
                 series += scores.len();
@@ -238,42 +361,88 @@ fn run() -> anyhow::Result<ExitCode> {
             Ok(()) => {}
         }
     } else {
-        let outcomes = run_tags(&found.tags, jobs, |t| {
-            np::profile_tag(t, &opts, clock.local, cli.keep)
-        });
+        let run = np::RunOptions {
+            now: clock.local,
+            now_utc: clock.utc,
+            keep: cli.keep,
+            max_age: cli.max_age.map(|h| (h * 3.6e9).round() as i64),
+            complete_only: cli.complete_only,
+            plot: cli.plot,
+        };
+        let outcomes = run_tags(&found.tags, jobs, |t| np::profile_tag(t, opts, &run));
         for (tag, outcome) in found.tags.iter().zip(outcomes.into_iter().map(or_internal)) {
-            if !report(&mut err, tag, &outcome) {
+            let ok = report(&mut err, tag, &outcome);
+            let fitted = outcome.result.as_ref().map_or(&[][..], |w| &w.fitted[..]);
+            let mut entry = summary::TagSummary::processed(
+                &tag.name,
+                opts,
+                outcome.data.as_ref(),
+                &outcome.warnings,
+                outcome.result.as_ref().err().map(ToString::to_string),
+                fitted,
+                "fitted",
+            );
+            if cli.verbose {
+                unterminated_note(&mut err, tag, &outcome);
+            }
+            if !ok {
                 failed += 1;
+                doc.tags.push(entry);
                 continue;
             }
             done += 1;
             if let Ok(w) = &outcome.result {
                 series += w.series;
+                entry.profile = Some(w.path.clone());
+                entry.plot = w.plot.clone();
+                entry.pruned = w.pruned;
                 if cli.verbose {
                     let name = w.path.file_name().unwrap_or_default().to_string_lossy();
                     let pruned = match w.pruned {
                         0 => String::new(),
                         n => format!(", {n} old profile(s) removed"),
                     };
+                    let plot = match &w.plot {
+                        Some(p) => format!(
+                            " and {}",
+                            p.file_name().unwrap_or_default().to_string_lossy()
+                        ),
+                        None => String::new(),
+                    };
                     let _ = writeln!(
                         err,
-                        "netprofile: tag {}: wrote {name} ({} series{pruned})",
+                        "netprofile: tag {}: wrote {name}{plot} ({} series{pruned})",
                         tag.name, w.series
                     );
                 }
             }
+            doc.tags.push(entry);
         }
     }
-    let _ = writeln!(
-        err,
-        "netprofile: {done} tag(s) done, {failed} failed, {} skipped; {series} series {}; {:.2} s",
-        found.ignored.len(),
-        if cli.evaluate { "evaluated" } else { "fitted" },
-        start.elapsed().as_secs_f64()
-    );
-    Ok(if failed > 0 || stdout_failed {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    doc.tags
+        .sort_by(|a, b| np::discover::numeric_order(&a.tag, &b.tag));
+    doc.counts.done = done;
+    doc.counts.failed = failed;
+    doc.counts.series = series;
+    if info {
+        let _ = writeln!(
+            err,
+            "netprofile: {done} tag(s) done, {failed} failed, {} other entries ignored; {series} series {}; {:.2} s",
+            found.ignored.len(),
+            if cli.evaluate { "evaluated" } else { "fitted" },
+            start.elapsed().as_secs_f64()
+        );
+    }
+    Ok(if failed > 0 || stdout_failed { 1 } else { 0 })
+}
+
+/// `-v`: says that a last line without a line end was not counted.
+fn unterminated_note<T>(err: &mut impl Write, tag: &Tag, outcome: &TagOutcome<T>) {
+    if outcome.data.is_some_and(|d| d.unterminated) {
+        let _ = writeln!(
+            err,
+            "netprofile: tag {}: last line of data.csv has no line end yet: not counted",
+            tag.name
+        );
+    }
 }

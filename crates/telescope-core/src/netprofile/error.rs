@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use super::nemea::ParseError;
 use super::protocol::Protocol;
 use super::series::{Metric, SeriesError};
+use super::time::format_timestamp;
 
 /// Why a tag (or the whole run) failed.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +45,39 @@ pub enum Error {
     /// No protocol and metric could be forecast; nothing was written.
     #[error("nothing could be forecast, nothing written")]
     NothingForecast,
+    /// The newest row is older than `--max-age` (the logger may have
+    /// stopped); nothing written.
+    #[error("{}, more than {} h before the run ({} UTC): is the logger running? nothing written",
+        match .last { Some(t) => format!("newest row ends {} UTC", format_timestamp(*t)), None => "no rows".to_string() },
+        *.max_age as f64 / 3.6e9, format_timestamp(*.now_utc))]
+    Stale {
+        /// The newest TIME_LAST, µs since the epoch (None: no rows).
+        last: Option<i64>,
+        /// The run's time, UTC µs since the epoch.
+        now_utc: i64,
+        /// The limit, µs.
+        max_age: i64,
+    },
+    /// `--complete-only` and some series could not be forecast.
+    #[error("incomplete profile not written (--complete-only): no forecast for {}", .missing.join(", "))]
+    Incomplete {
+        /// The missing series, e.g. `ICMP bytes`.
+        missing: Vec<String>,
+    },
+    /// Several directories name this tag (`7/` and `007/`).
+    #[error("directories {} all name tag {number}: rename or remove all but one", .names.join(", "))]
+    Conflict {
+        /// The tag number.
+        number: String,
+        /// The directory names.
+        names: Vec<String>,
+    },
+    /// DATA_ROOT holds no tag directory.
+    #[error("no tag directories in {}: is the data root mounted and the logger writing?", .path.display())]
+    NoTags {
+        /// The data root.
+        path: PathBuf,
+    },
     /// A bug: processing the tag panicked (message given); nothing written.
     #[error("internal error: {0}")]
     Internal(String),
@@ -85,6 +119,18 @@ pub enum Warning {
         /// Why.
         reason: SeriesError,
     },
+    /// `--evaluate`: a series that could be forecast got no score.
+    NoScore {
+        /// The protocol.
+        protocol: Protocol,
+        /// The metric.
+        metric: Metric,
+        /// Why.
+        reason: String,
+    },
+    /// `latest.svg` could not be pointed at the new picture (the profile
+    /// and `latest.json` were written).
+    LatestPlot(String),
     /// An old profile could not be removed by `--keep`.
     Prune {
         /// The file.
@@ -135,6 +181,12 @@ impl fmt::Display for Warning {
                 metric,
                 reason,
             } => write!(f, "{protocol} {metric}: {reason}, left out of the profile"),
+            Warning::NoScore {
+                protocol,
+                metric,
+                reason,
+            } => write!(f, "{protocol} {metric}: no score: {reason}"),
+            Warning::LatestPlot(e) => write!(f, "{e} (latest.svg not updated)"),
             Warning::Prune { path, source } => {
                 write!(f, "cannot remove old profile {}: {source}", path.display())
             }

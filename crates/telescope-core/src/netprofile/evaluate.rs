@@ -150,6 +150,27 @@ fn score(points: &[Point], test: &Series, scale: f64) -> Option<Score> {
 /// Backtests every asked-for protocol and metric of a tag at `days` daily
 /// origins. Series without rows or without any usable origin are omitted.
 pub fn evaluate(rows: &[Row], opts: &ProfileOptions, days: u32) -> Vec<SeriesScore> {
+    evaluate_explained(rows, opts, days).0
+}
+
+/// Why one origin gave no score.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Miss {
+    /// Fewer than 2 rows up to the origin.
+    FewRows,
+    /// Less than [`MIN_HISTORY_US`] of history up to the origin (the span).
+    Short(i64),
+    /// No actual row near any forecast instant.
+    NoActuals,
+}
+
+/// [`evaluate`], and for every series with rows but no score, why:
+/// `(protocol, metric, reason)`.
+pub fn evaluate_explained(
+    rows: &[Row],
+    opts: &ProfileOptions,
+    days: u32,
+) -> (Vec<SeriesScore>, Vec<(Protocol, Metric, String)>) {
     let groups: Vec<(Protocol, &[Row])> = opts
         .protocols
         .iter()
@@ -162,21 +183,30 @@ pub fn evaluate(rows: &[Row], opts: &ProfileOptions, days: u32) -> Vec<SeriesSco
         .map(|r| r.first)
         .min()
     else {
-        return Vec::new();
+        return (Vec::new(), Vec::new());
     };
     let origins: Vec<i64> = (1..=i64::from(days))
         .rev()
         .map(|d| last - d * 24 * HOUR_US)
         .collect();
     let mut out = Vec::new();
+    let mut unscored = Vec::new();
     for (protocol, prows) in groups {
         for metric in Metric::ALL {
             let all = series(prows, metric);
             let mut scores = Vec::new();
+            let mut misses = Vec::new();
+            let mut fit_error = None;
             for &origin in &origins {
                 let train = all.until(origin);
                 let n = train.len();
-                if n < 2 || train.timestamps[n - 1] - train.timestamps[0] < MIN_HISTORY_US {
+                if n < 2 {
+                    misses.push(Miss::FewRows);
+                    continue;
+                }
+                let span = train.timestamps[n - 1] - train.timestamps[0];
+                if span < MIN_HISTORY_US {
+                    misses.push(Miss::Short(span));
                     continue;
                 }
                 let test = Series {
@@ -184,12 +214,17 @@ pub fn evaluate(rows: &[Row], opts: &ProfileOptions, days: u32) -> Vec<SeriesSco
                     values: all.values[n..].to_vec(),
                 };
                 let kept = train.drop_above_quantile(opts.outlier_quantile);
-                let Ok(points) = forecast(&kept, &opts.forecast, opts.horizon, opts.interval_width)
-                else {
-                    continue;
-                };
-                if let Some(s) = score(&points, &test, seasonal_scale(&train)) {
-                    scores.push(s);
+                let points =
+                    match forecast(&kept, &opts.forecast, opts.horizon, opts.interval_width) {
+                        Ok(points) => points,
+                        Err(e) => {
+                            fit_error = Some(e.to_string());
+                            continue;
+                        }
+                    };
+                match score(&points, &test, seasonal_scale(&train)) {
+                    Some(s) => scores.push(s),
+                    None => misses.push(Miss::NoActuals),
                 }
             }
             if !scores.is_empty() {
@@ -198,10 +233,37 @@ pub fn evaluate(rows: &[Row], opts: &ProfileOptions, days: u32) -> Vec<SeriesSco
                     metric,
                     origins: scores,
                 });
+                continue;
             }
+            let reason = if let Some(e) = fit_error {
+                format!("the fit failed at every usable origin ({e})")
+            } else {
+                miss_reason(&misses, days)
+            };
+            unscored.push((protocol, metric, reason));
         }
     }
-    out
+    (out, unscored)
+}
+
+/// Explains the most informative of an unscored series' misses.
+fn miss_reason(misses: &[Miss], days: u32) -> String {
+    let hours = |us: i64| us as f64 / HOUR_US as f64;
+    match misses.iter().max() {
+        Some(Miss::NoActuals) => {
+            "no actual row within 30 min of any forecast instant after the origins".to_string()
+        }
+        Some(Miss::Short(span)) => format!(
+            "history shorter than an origin needs: at most {:.1} h of rows before the last of \
+             the {days} origin(s), at least {:.0} h needed (data must span {:.0} h + --evaluate-days)",
+            hours(*span),
+            hours(MIN_HISTORY_US),
+            hours(MIN_HISTORY_US)
+        ),
+        Some(Miss::FewRows) | None => {
+            format!("too few rows: fewer than 2 before each of the {days} origin(s)")
+        }
+    }
 }
 
 fn cell(v: f64, decimals: usize) -> String {

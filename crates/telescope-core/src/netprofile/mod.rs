@@ -14,6 +14,7 @@ pub mod error;
 pub mod evaluate;
 pub mod lock;
 pub mod nemea;
+pub mod plot;
 pub mod profile;
 pub mod protocol;
 pub mod quantile;
@@ -24,7 +25,7 @@ pub mod write;
 use std::fs::File;
 use std::path::PathBuf;
 
-pub use discover::{discover, Discovery, Tag};
+pub use discover::{discover, Conflict, Discovery, Tag};
 pub use error::{Error, Warning};
 pub use evaluate::SeriesScore;
 pub use nemea::TimeWindow;
@@ -80,6 +81,39 @@ pub struct TagOutcome<T> {
     pub warnings: Vec<Warning>,
     /// The result.
     pub result: Result<T, Error>,
+    /// What `data.csv` held, when it could be parsed.
+    pub data: Option<DataStats>,
+}
+
+/// What a tag's `data.csv` held (for monitoring).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DataStats {
+    /// Valid rows kept (duplicates counted once).
+    pub rows: usize,
+    /// Malformed rows skipped.
+    pub malformed: usize,
+    /// Exact duplicate rows dropped.
+    pub duplicates: usize,
+    /// Repeated header lines skipped.
+    pub repeated_headers: usize,
+    /// The last line had no line end and was not counted.
+    pub unterminated: bool,
+    /// The newest TIME_LAST of any valid row (µs since the epoch, UTC).
+    pub last_time: Option<i64>,
+}
+
+impl DataStats {
+    /// The statistics of a parsed file.
+    pub fn of(parsed: &nemea::Parsed) -> Self {
+        DataStats {
+            rows: parsed.rows.len(),
+            malformed: parsed.malformed,
+            duplicates: parsed.duplicates,
+            repeated_headers: parsed.repeated_headers,
+            unterminated: parsed.unterminated,
+            last_time: parsed.rows.iter().map(|r| r.last).max(),
+        }
+    }
 }
 
 /// A profile written for a tag.
@@ -91,6 +125,29 @@ pub struct Written {
     pub series: usize,
     /// Old profiles removed by `keep`.
     pub pruned: usize,
+    /// The forecast series, in profile order.
+    pub fitted: Vec<(Protocol, Metric)>,
+    /// The new `profile-<TS>.svg` (with `RunOptions::plot`).
+    pub plot: Option<PathBuf>,
+}
+
+/// How a normal (writing) run treats each tag, besides [`ProfileOptions`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunOptions {
+    /// The run's local wall-clock time, µs since the epoch (names profiles).
+    pub now: i64,
+    /// The run's time in UTC, µs since the epoch (for `max_age`).
+    pub now_utc: i64,
+    /// Keep only the newest this many profiles per tag.
+    pub keep: Option<usize>,
+    /// Fail a tag whose newest row (TIME_LAST) is older than this (µs)
+    /// before `now_utc`.
+    pub max_age: Option<i64>,
+    /// Fail a tag unless every protocol and metric could be forecast.
+    pub complete_only: bool,
+    /// Also draw the profile as `profile-<TS>.svg` and point `latest.svg`
+    /// at it.
+    pub plot: bool,
 }
 
 /// Reads and parses a tag's `data.csv` (rows dated outside `window` are
@@ -126,27 +183,96 @@ pub fn read_data(
     Ok(parsed)
 }
 
+/// Fails when the newest row is older than `run.max_age` before
+/// `run.now_utc` (a stopped logger); rows from the future are not stale.
+fn check_age(stats: &DataStats, run: &RunOptions) -> Result<(), Error> {
+    let Some(max_age) = run.max_age else {
+        return Ok(());
+    };
+    match stats.last_time {
+        Some(last) if run.now_utc - last <= max_age => Ok(()),
+        last => Err(Error::Stale {
+            last,
+            now_utc: run.now_utc,
+            max_age,
+        }),
+    }
+}
+
+/// The series of `opts` missing from `profile`, as `"ICMP bytes"` names.
+fn missing_series(profile: &Profile, opts: &ProfileOptions) -> Vec<String> {
+    let mut missing = Vec::new();
+    for &protocol in &opts.protocols {
+        let have = profile.protocols.iter().find(|p| p.protocol == protocol);
+        for metric in Metric::ALL {
+            if !have.is_some_and(|p| p.metrics.iter().any(|(m, _)| *m == metric)) {
+                missing.push(format!("{protocol} {metric}"));
+            }
+        }
+    }
+    missing
+}
+
 /// Builds and writes the profile of `tag` as `profile-<TS>.json` (TS from
-/// `now`, local wall-clock µs since the epoch), points `latest.json` at it,
-/// then keeps only the newest `keep` profiles if asked. A tag where nothing
-/// could be forecast fails and nothing is written.
-pub fn profile_tag(
-    tag: &Tag,
-    opts: &ProfileOptions,
-    now: i64,
-    keep: Option<usize>,
-) -> TagOutcome<Written> {
+/// `run.now`), points `latest.json` at it, then keeps only the newest
+/// `run.keep` profiles if asked. A tag where nothing could be forecast (or,
+/// with `run.complete_only`, something could not), or whose data is older
+/// than `run.max_age`, fails and nothing is written.
+pub fn profile_tag(tag: &Tag, opts: &ProfileOptions, run: &RunOptions) -> TagOutcome<Written> {
     let mut warnings = Vec::new();
+    let mut data = None;
     let result = (|| {
         let parsed = read_data(tag, opts.window, &mut warnings)?;
+        let stats = DataStats::of(&parsed);
+        data = Some(stats);
+        check_age(&stats, run)?;
         let (profile, w) = profile::build(&parsed.rows, opts);
         warnings.extend(w);
         if profile.is_empty() {
             return Err(Error::NothingForecast);
         }
-        let name = write::profile_file_name(now);
-        let path = write::write_profile(&tag.dir, &name, &profile.to_json())?;
-        let pruned = match keep {
+        if run.complete_only {
+            let missing = missing_series(&profile, opts);
+            if !missing.is_empty() {
+                return Err(Error::Incomplete { missing });
+            }
+        }
+        let name = write::profile_file_name(run.now);
+        // The picture is written first and `latest.svg` switched right after
+        // `latest.json`, so both point at one run's files.
+        let plot = match run.plot {
+            true => {
+                let svg =
+                    plot::render_svg(&format!("tag {}", tag.name), &parsed.rows, &profile, opts)
+                        .map_err(Error::Internal)?;
+                Some(write::write_file(
+                    &tag.dir,
+                    &write::plot_file_name(&name),
+                    svg.as_bytes(),
+                )?)
+            }
+            false => None,
+        };
+        let path = match write::write_profile(&tag.dir, &name, &profile.to_json()) {
+            Ok(path) => path,
+            Err(e) => {
+                if let Some(svg) = &plot {
+                    let _ = std::fs::remove_file(svg);
+                }
+                return Err(e);
+            }
+        };
+        if plot.is_some() {
+            if let Err(e) = write::point_latest_svg(&tag.dir, &write::plot_file_name(&name)) {
+                warnings.push(Warning::LatestPlot(e.to_string()));
+            }
+        }
+        let fitted = profile
+            .protocols
+            .iter()
+            .flat_map(|p| p.metrics.iter().map(|(m, _)| (p.protocol, *m)))
+            .collect();
+        let pruned = match run.keep {
             Some(k) => {
                 let (n, w) = write::prune(&tag.dir, k);
                 warnings.extend(w);
@@ -158,15 +284,51 @@ pub fn profile_tag(
             path,
             series: profile.series_count(),
             pruned,
+            fitted,
+            plot,
         })
     })();
-    TagOutcome { warnings, result }
+    TagOutcome {
+        warnings,
+        result,
+        data,
+    }
 }
 
-/// Backtests `tag` at `days` daily origins; writes nothing.
+/// Backtests `tag` at `days` daily origins; writes nothing. The tag gets
+/// the warnings of a normal run (and fails where a normal run would fail:
+/// nothing could be forecast), plus one warning per series without a score
+/// saying why.
 pub fn evaluate_tag(tag: &Tag, opts: &ProfileOptions, days: u32) -> TagOutcome<Vec<SeriesScore>> {
     let mut warnings = Vec::new();
-    let result = read_data(tag, opts.window, &mut warnings)
-        .map(|parsed| evaluate::evaluate(&parsed.rows, opts, days));
-    TagOutcome { warnings, result }
+    let mut data = None;
+    let result = read_data(tag, opts.window, &mut warnings).and_then(|parsed| {
+        data = Some(DataStats::of(&parsed));
+        let (profile, w) = profile::build(&parsed.rows, opts);
+        warnings.extend(w);
+        if profile.is_empty() {
+            return Err(Error::NothingForecast);
+        }
+        let (scores, unscored) = evaluate::evaluate_explained(&parsed.rows, opts, days);
+        for (protocol, metric, reason) in unscored {
+            let in_profile = profile
+                .protocols
+                .iter()
+                .any(|p| p.protocol == protocol && p.metrics.iter().any(|(m, _)| *m == metric));
+            // Series a normal run leaves out already have their warning.
+            if in_profile {
+                warnings.push(Warning::NoScore {
+                    protocol,
+                    metric,
+                    reason,
+                });
+            }
+        }
+        Ok(scores)
+    });
+    TagOutcome {
+        warnings,
+        result,
+        data,
+    }
 }

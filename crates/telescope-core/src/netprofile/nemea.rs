@@ -102,6 +102,9 @@ pub struct Parsed {
     pub duplicates: usize,
     /// Repeated header lines skipped.
     pub repeated_headers: usize,
+    /// The last line had no line end and was not counted (the logger may
+    /// still be writing it; its normal state between rows).
+    pub unterminated: bool,
 }
 
 impl Parsed {
@@ -243,8 +246,9 @@ pub fn parse<R: Read>(input: R) -> Result<Parsed, ParseError> {
 
 /// Parses NEMEA CSV from `input`; rows dated outside `window` are malformed.
 ///
-/// A last line without a line end is treated as malformed: the logger may
-/// still be writing it, and a cut row (`17` read as `1`) must not count.
+/// A last line without a line end is left out and flagged in
+/// [`Parsed::unterminated`] (not counted as malformed): the logger may still
+/// be writing it, and a cut row (`17` read as `1`) must not count.
 pub fn parse_within<R: Read>(input: R, window: TimeWindow) -> Result<Parsed, ParseError> {
     let input = without_bom(input).map_err(ParseError::Io)?;
     let mut rdr = csv::ReaderBuilder::new()
@@ -264,10 +268,12 @@ pub fn parse_within<R: Read>(input: R, window: TimeWindow) -> Result<Parsed, Par
     let mut out = Parsed::default();
     let mut last_line = 0;
     let mut last_was_row = false;
+    let mut last_was_malformed = false;
     while rdr.read_byte_record(&mut rec)? {
         let line = rec.position().map_or(0, |p| p.line());
         last_line = line;
         last_was_row = false;
+        last_was_malformed = false;
         if let Some(r) = row(&rec, &cols, width) {
             if window.contains(r.first) && window.contains(r.last) {
                 out.rows.push(r);
@@ -291,11 +297,19 @@ pub fn parse_within<R: Read>(input: R, window: TimeWindow) -> Result<Parsed, Par
             }
         }
         out.skip(line);
+        last_was_malformed = true;
     }
     let unterminated = !matches!(rdr.get_ref().last, Some(b'\n' | b'\r'));
     if unterminated && last_was_row {
         out.rows.pop();
-        out.skip(last_line);
+        out.unterminated = true;
+    } else if unterminated && last_was_malformed {
+        // A cut row that does not parse yet is the same normal state.
+        out.malformed -= 1;
+        if out.malformed_lines.last() == Some(&last_line) {
+            out.malformed_lines.pop();
+        }
+        out.unterminated = true;
     }
     out.rows.sort_unstable();
     let before = out.rows.len();
@@ -324,10 +338,14 @@ mod tests {
         let d = p(&s).unwrap();
         assert_eq!(d.rows.len(), 1);
         assert_eq!(d.rows[0].protocol, 17);
-        assert_eq!((d.malformed, d.malformed_lines.clone()), (1, vec![3]));
+        assert_eq!((d.malformed, d.unterminated), (0, true));
+        // A cut row that does not parse yet (`2018-08-19T2`) is not malformed either.
+        let cut = &s[..s.len() - 30];
+        let d = p(cut).unwrap();
+        assert_eq!((d.rows.len(), d.malformed, d.unterminated), (1, 0, true));
         // The same row with its line end counts.
         let d = p(&format!("{s}\n")).unwrap();
-        assert_eq!((d.rows.len(), d.malformed), (2, 0));
+        assert_eq!((d.rows.len(), d.malformed, d.unterminated), (2, 0, false));
     }
 
     #[test]

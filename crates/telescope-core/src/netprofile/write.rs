@@ -10,6 +10,7 @@ use super::time::{format_timestamp, parse_timestamp};
 /// Name of the symlink to the newest profile.
 pub const LATEST: &str = "latest.json";
 const LATEST_NEW: &str = "latest.json.new";
+const LATEST_SVG_NEW: &str = "latest.svg.new";
 const PREFIX: &str = "profile-";
 const SUFFIX: &str = ".json";
 
@@ -50,18 +51,7 @@ pub fn latest_target(dir: &Path) -> Option<String> {
 /// symlink made as `latest.json.new` and renamed over. On error the new
 /// profile is removed and `latest.json` is unchanged.
 pub fn write_profile(dir: &Path, name: &str, contents: &[u8]) -> Result<PathBuf, Error> {
-    let tmp = dir.join(temp_name(name, std::process::id()));
-    let dest = dir.join(name);
-    let written = (|| {
-        let mut f = File::create(&tmp)?;
-        f.write_all(contents)?;
-        f.sync_all()
-    })();
-    if let Err(e) = written.and_then(|()| fs::rename(&tmp, &dest)) {
-        let _ = fs::remove_file(&tmp);
-        return Err(werr(&dest)(e));
-    }
-    sync_dir(dir);
+    let dest = write_file(dir, name, contents)?;
     let new_link = dir.join(LATEST_NEW);
     if let Err((path, e)) = point_latest(dir, name, &new_link) {
         let _ = fs::remove_file(&new_link);
@@ -114,7 +104,20 @@ pub fn prune(dir: &Path, keep: usize) -> (usize, Vec<Warning>) {
         }
         let path = dir.join(name);
         match fs::remove_file(&path) {
-            Ok(()) => removed += 1,
+            Ok(()) => {
+                removed += 1;
+                // The profile's picture (`--plot`) goes with it.
+                let svg = path.with_extension("svg");
+                match fs::remove_file(&svg) {
+                    Err(e) if e.kind() != io::ErrorKind::NotFound => {
+                        warnings.push(Warning::Prune {
+                            path: svg,
+                            source: e,
+                        })
+                    }
+                    _ => {}
+                }
+            }
             Err(source) => warnings.push(Warning::Prune { path, source }),
         }
     }
@@ -134,11 +137,18 @@ fn is_temp_name(name: &str) -> bool {
     let Some((profile, pid)) = rest.rsplit_once('.') else {
         return false;
     };
-    !pid.is_empty() && pid.bytes().all(|b| b.is_ascii_digit()) && profile_time(profile).is_some()
+    let picture_of_profile = || {
+        let stem = profile.strip_suffix(".svg")?;
+        profile_time(&format!("{stem}{SUFFIX}"))
+    };
+    !pid.is_empty()
+        && pid.bytes().all(|b| b.is_ascii_digit())
+        && (profile_time(profile).is_some() || picture_of_profile().is_some())
 }
 
 /// Removes what a killed run leaves in the tag directory `dir`: temporary
-/// profiles (`.profile-<TS>.json.<pid>.tmp`) and `latest.json.new`, when
+/// profiles and pictures (`.profile-<TS>.json.<pid>.tmp`,
+/// `.profile-<TS>.svg.<pid>.tmp`), `latest.json.new` and `latest.svg.new`, when
 /// they are not directories; nothing else. Call it only while holding the
 /// data root's lock: a running writer's files look the same. Returns how
 /// many were removed, and a warning per file that could not be.
@@ -152,7 +162,7 @@ pub fn remove_leftovers(dir: &Path) -> (usize, Vec<Warning>) {
         let name = entry.file_name();
         let Some(name) = name.to_str() else { continue };
         let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
-        if is_dir || !(name == LATEST_NEW || is_temp_name(name)) {
+        if is_dir || !(name == LATEST_NEW || name == LATEST_SVG_NEW || is_temp_name(name)) {
             continue;
         }
         let path = entry.path();
@@ -163,6 +173,56 @@ pub fn remove_leftovers(dir: &Path) -> (usize, Vec<Warning>) {
         }
     }
     (removed, warnings)
+}
+
+/// Name of the symlink to the newest profile's picture.
+pub const LATEST_SVG: &str = "latest.svg";
+
+/// `profile-<TS>.svg`: the picture of `profile-<TS>.json`.
+pub fn plot_file_name(profile_name: &str) -> String {
+    let stem = profile_name.strip_suffix(SUFFIX).unwrap_or(profile_name);
+    format!("{stem}.svg")
+}
+
+/// Writes `dir/name` atomically (temporary file in `dir`, fsync, rename).
+pub fn write_file(dir: &Path, name: &str, contents: &[u8]) -> Result<PathBuf, Error> {
+    let tmp = dir.join(temp_name(name, std::process::id()));
+    let dest = dir.join(name);
+    let written = (|| {
+        let mut f = File::create(&tmp)?;
+        f.write_all(contents)?;
+        f.sync_all()?;
+        fs::rename(&tmp, &dest)
+    })();
+    if let Err(e) = written {
+        let _ = fs::remove_file(&tmp);
+        return Err(werr(&dest)(e));
+    }
+    sync_dir(dir);
+    Ok(dest)
+}
+
+/// Points `dir/latest.svg` at `name` (a relative symlink made as
+/// `latest.svg.new` and renamed over).
+pub fn point_latest_svg(dir: &Path, name: &str) -> Result<(), Error> {
+    let new_link = dir.join(LATEST_SVG_NEW);
+    let result = (|| {
+        match fs::remove_file(&new_link) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(name, &new_link)?;
+        #[cfg(not(unix))]
+        fs::copy(dir.join(name), &new_link)?;
+        fs::rename(&new_link, dir.join(LATEST_SVG))
+    })();
+    if let Err(e) = result {
+        let _ = fs::remove_file(&new_link);
+        return Err(werr(&dir.join(LATEST_SVG))(e));
+    }
+    sync_dir(dir);
+    Ok(())
 }
 
 #[cfg(test)]

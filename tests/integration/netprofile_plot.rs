@@ -1,0 +1,212 @@
+//! `netprofile --plot`: one SVG per tag beside the profile. The test checks
+//! the document's structure (panels, series, point counts), not pixels.
+
+use std::fs;
+use std::path::Path;
+
+use crate::util::{bin, list, temp_copy, text};
+
+const NOW: &str = "2026-01-02T03:04:05.123456";
+const STEM: &str = "profile-2026-01-02T03:04:05.123456";
+/// Colours of plot.rs: forecast, history, outliers.
+const FORECAST: &str = "#1F77B4";
+const HISTORY: &str = "#3C3C3C";
+const OUTLIER: &str = "#D62728";
+
+fn run(root: &Path, now: &str, args: &[&str]) -> std::process::Output {
+    bin("netprofile")
+        .env("NETPROFILE_NOW", now)
+        .args(args)
+        .arg(root)
+        .output()
+        .unwrap()
+}
+
+/// numpy's linear quantile, written here independently of the library.
+fn quantile(values: &[f64], q: f64) -> f64 {
+    let mut v = values.to_vec();
+    v.sort_by(f64::total_cmp);
+    let pos = (v.len() - 1) as f64 * q;
+    let (i, t) = (pos.floor() as usize, pos - pos.floor());
+    let j = (i + 1).min(v.len() - 1);
+    v[i] + (v[j] - v[i]) * t
+}
+
+/// Rows of tag 1 above the 0.95 quantile of their protocol and metric
+/// (tag 1 spans 5 days: all of it is within the plot's 7 days).
+fn expected_outliers(data: &str) -> usize {
+    let rows: Vec<Vec<&str>> = data
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    let mut n = 0;
+    for proto in ["1", "6", "17"] {
+        for col in [0, 4, 3] {
+            let v: Vec<f64> = rows
+                .iter()
+                .filter(|r| r[5] == proto)
+                .map(|r| r[col].parse().unwrap())
+                .collect();
+            let q = quantile(&v, 0.95);
+            n += v.iter().filter(|&&y| y > q).count();
+        }
+    }
+    n
+}
+
+fn attr<'a>(n: &roxmltree::Node<'a, 'a>, name: &str) -> &'a str {
+    n.attribute(name).unwrap_or("")
+}
+
+#[test]
+fn plot_draws_every_series_beside_the_profile() {
+    let root = temp_copy("netprofile/root");
+    let out = run(root.path(), NOW, &["--plot", "-v"]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(&format!("wrote {STEM}.json and {STEM}.svg")),
+        "{stderr}"
+    );
+    let dir = root.path().join("1");
+    assert_eq!(
+        list(&dir),
+        [
+            "data.csv",
+            "latest.json",
+            "latest.svg",
+            &format!("{STEM}.json"),
+            &format!("{STEM}.svg")
+        ]
+    );
+    assert_eq!(
+        fs::read_link(dir.join("latest.svg")).unwrap(),
+        Path::new(&format!("{STEM}.svg"))
+    );
+
+    let svg = fs::read_to_string(dir.join("latest.svg")).unwrap();
+    let doc = roxmltree::Document::parse(&svg).expect("well-formed SVG");
+    assert_eq!(doc.root_element().tag_name().name(), "svg");
+    let nodes: Vec<_> = doc.descendants().filter(|n| n.is_element()).collect();
+    let texts: Vec<String> = nodes
+        .iter()
+        .filter(|n| n.tag_name().name() == "text")
+        .map(|n| n.text().unwrap_or("").trim().to_string())
+        .collect();
+    for p in ["ICMP", "TCP", "UDP"] {
+        for m in ["bytes", "packets", "flow_count"] {
+            assert!(texts.contains(&format!("{p} {m}")), "no panel {p} {m}");
+        }
+    }
+    // UTC time ticks and SI-scaled values.
+    assert!(
+        texts
+            .iter()
+            .any(|t| t.starts_with("08-2") && t.ends_with(":00")),
+        "{texts:?}"
+    );
+    assert!(texts.iter().any(|t| t.ends_with('G')) && texts.iter().any(|t| t.ends_with('M')));
+    let forecast: Vec<_> = nodes
+        .iter()
+        .filter(|n| n.tag_name().name() == "polyline" && attr(n, "stroke") == FORECAST)
+        .collect();
+    assert_eq!(forecast.len(), 9, "one forecast line per series");
+    for f in &forecast {
+        assert_eq!(attr(f, "points").split_whitespace().count(), 24, "24 h");
+    }
+    let bands = nodes
+        .iter()
+        .filter(|n| n.tag_name().name() == "polygon" && attr(n, "fill") == FORECAST)
+        .count();
+    assert_eq!(bands, 9, "one band per series");
+    let history = nodes
+        .iter()
+        .filter(|n| n.tag_name().name() == "polyline" && attr(n, "stroke") == HISTORY)
+        .count();
+    assert_eq!(history, 9, "one history line per series");
+    let outliers = nodes
+        .iter()
+        .filter(|n| n.tag_name().name() == "circle" && attr(n, "fill") == OUTLIER)
+        .count();
+    let data = fs::read_to_string(dir.join("data.csv")).unwrap();
+    assert_eq!(outliers, expected_outliers(&data));
+    assert!(outliers > 0);
+
+    // Tag 3 has no ICMP: its panels say so, the others are drawn.
+    let svg3 = fs::read_to_string(root.path().join("3/latest.svg")).unwrap();
+    let doc3 = roxmltree::Document::parse(&svg3).unwrap();
+    let texts3: Vec<&str> = doc3
+        .descendants()
+        .filter(|n| n.has_tag_name("text"))
+        .filter_map(|n| n.text())
+        .map(str::trim)
+        .collect();
+    assert!(
+        texts3.contains(&"ICMP bytes: not forecast (see the warnings)"),
+        "{texts3:?}"
+    );
+    let lines3 = doc3
+        .descendants()
+        .filter(|n| n.has_tag_name("polyline") && n.attribute("stroke") == Some(FORECAST))
+        .count();
+    assert_eq!(lines3, 6);
+}
+
+#[test]
+fn keep_prunes_pictures_with_their_profiles() {
+    let root = temp_copy("netprofile/root");
+    for now in ["2026-01-01T00:00:00", "2026-01-01T01:00:00"] {
+        assert_eq!(
+            run(root.path(), now, &["--tag", "3", "--plot"])
+                .status
+                .code(),
+            Some(0)
+        );
+    }
+    let out = run(
+        root.path(),
+        "2026-01-01T02:00:00",
+        &["--tag", "3", "--plot", "--keep", "2"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out).1);
+    let dir = root.path().join("3");
+    assert_eq!(
+        list(&dir),
+        [
+            "data.csv",
+            "latest.json",
+            "latest.svg",
+            "profile-2026-01-01T01:00:00.json",
+            "profile-2026-01-01T01:00:00.svg",
+            "profile-2026-01-01T02:00:00.json",
+            "profile-2026-01-01T02:00:00.svg",
+        ]
+    );
+    assert_eq!(
+        fs::read_link(dir.join("latest.svg")).unwrap(),
+        Path::new("profile-2026-01-01T02:00:00.svg")
+    );
+}
+
+#[test]
+fn a_failed_write_leaves_no_picture() {
+    let root = temp_copy("netprofile/root");
+    let dir = root.path().join("1");
+    fs::create_dir(dir.join("latest.json")).unwrap();
+    let before = list(&dir);
+    let out = run(root.path(), NOW, &["--plot", "--tag", "1"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(list(&dir), before);
+}
+
+#[test]
+fn plot_is_refused_with_evaluate() {
+    let root = temp_copy("netprofile/root");
+    assert_eq!(
+        run(root.path(), NOW, &["--plot", "--evaluate"])
+            .status
+            .code(),
+        Some(2)
+    );
+}

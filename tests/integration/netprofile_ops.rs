@@ -369,7 +369,14 @@ fn evaluate_says_why_there_is_no_score_and_counts_like_a_run() {
     let out = run(
         root.path(),
         NOW,
-        &["--evaluate", "--evaluate-days", "3", "-q", "--summary-json", sum.to_str().unwrap()],
+        &[
+            "--evaluate",
+            "--evaluate-days",
+            "3",
+            "-q",
+            "--summary-json",
+            sum.to_str().unwrap(),
+        ],
     );
     assert_eq!(out.status.code(), Some(0));
     let doc = Json::parse(&fs::read_to_string(&sum).unwrap());
@@ -379,8 +386,11 @@ fn evaluate_says_why_there_is_no_score_and_counts_like_a_run() {
     assert!(s4.iter().all(|s| str_of(s.get("status")) == "left_out"
         && str_of(s.get("reason")).starts_with("no score: history shorter")));
     let s1 = arr(tag(&doc, "1").get("series"));
-    assert!(s1.iter().all(|s| str_of(s.get("status")) == "scored"
-        && str_of(s.get("model")) == "seasonal-trend"));
+    assert!(
+        s1.iter()
+            .all(|s| str_of(s.get("status")) == "scored"
+                && str_of(s.get("model")) == "seasonal-trend")
+    );
     // Tags a normal run fails, --evaluate fails too.
     let broken = temp_copy("netprofile/broken");
     let out = run(broken.path(), NOW, &["--evaluate"]);

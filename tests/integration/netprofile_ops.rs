@@ -364,6 +364,33 @@ fn evaluate_says_why_there_is_no_score_and_counts_like_a_run() {
         stderr.contains("4 tag(s) done, 0 failed, 1 other entries ignored"),
         "{stderr}"
     );
+    // The summary says the same per series.
+    let sum = root.path().join("summary.json");
+    let out = run(
+        root.path(),
+        NOW,
+        &[
+            "--evaluate",
+            "--evaluate-days",
+            "3",
+            "-q",
+            "--summary-json",
+            sum.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let doc = Json::parse(&fs::read_to_string(&sum).unwrap());
+    assert_eq!(str_of(doc.get("mode")), "evaluate");
+    assert_eq!(doc.get("options").get("evaluate_days").num(), 3.0);
+    let s4 = arr(tag(&doc, "4").get("series"));
+    assert!(s4.iter().all(|s| str_of(s.get("status")) == "left_out"
+        && str_of(s.get("reason")).starts_with("no score: history shorter")));
+    let s1 = arr(tag(&doc, "1").get("series"));
+    assert!(
+        s1.iter()
+            .all(|s| str_of(s.get("status")) == "scored"
+                && str_of(s.get("model")) == "seasonal-trend")
+    );
     // Tags a normal run fails, --evaluate fails too.
     let broken = temp_copy("netprofile/broken");
     let out = run(broken.path(), NOW, &["--evaluate"]);

@@ -47,12 +47,15 @@ Environment:
 #[derive(Debug, Parser)]
 #[command(name = "netprofile", version, after_long_help = AFTER_HELP)]
 #[command(after_help = "Use --help for input, output layout and exit codes.")]
+#[command(
+    override_usage = "netprofile [OPTIONS] <DATA_ROOT>\n       netprofile --completions <SHELL> | --man"
+)]
 pub struct Cli {
     /// Directory holding one subdirectory per tag, each with data.csv.
     #[arg(value_name = "DATA_ROOT", required_unless_present_any = ["completions", "man"])]
     pub data_root: Option<PathBuf>,
 
-    /// Report each tag and ignored directories on stderr.
+    /// Report each tag, ignored entries and a last line still being written.
     #[arg(short, long)]
     pub verbose: bool,
 

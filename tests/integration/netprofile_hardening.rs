@@ -168,7 +168,7 @@ fn a_busy_root_fails_with_no_wait_or_after_the_timeout() {
         "{stderr}"
     );
     assert!(
-        stderr.contains("3 tag(s) done, 0 failed, 1 skipped"),
+        stderr.contains("3 tag(s) done, 0 failed, 1 other entries ignored"),
         "{stderr}"
     );
     assert!(tag_problems(&root.path().join("1"), 3, 24).is_empty());

@@ -637,17 +637,23 @@ impl<const K: usize> IntervalAgg<K> {
                     keyed,
                 )
             } else {
-                (Some(continent), Some(country), Some(continent))
+                (Some(continent), Some(country), None)
             };
+            let mut cont = NONE;
             if let Some(continent) = continent {
-                let cont = geo_ids.id(continent);
+                cont = geo_ids.id(continent);
                 let cont_id = self.id(GEO_TABLES[source * 2], u64::from(cont));
                 key(GEO_TABLES[source * 2], cont_id);
             }
-            let (Some(country), Some(country_continent)) = (country, country_continent) else {
+            let Some(country) = country else {
                 continue;
             };
-            let (cont, coun) = (geo_ids.id(country_continent), geo_ids.id(country));
+            // The country's continent: the record's (script, `cont`), or
+            // the table's (report).
+            if let Some(table) = country_continent {
+                cont = geo_ids.id(table);
+            }
+            let coun = geo_ids.id(country);
             let coun_id = self.id(GEO_TABLES[source * 2 + 1], u64::from(coun));
             key(GEO_TABLES[source * 2 + 1], coun_id);
             let first = &mut self.first_continent[source];

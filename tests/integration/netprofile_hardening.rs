@@ -421,6 +421,29 @@ fn the_clock_is_local_time_and_rows_are_compared_in_utc() {
 }
 
 #[test]
+fn a_skipped_or_repeated_local_hour_converts_to_the_later_bound() {
+    // Europe/Prague: 2026-03-29 02:00 -> 03:00 (+1 -> +2), 2026-10-25
+    // 03:00 -> 02:00 (+2 -> +1). 02:30 local: in the gap it is read with the
+    // offset from before (01:30 UTC); repeated, it is its later instant
+    // (01:30 UTC). Rows up to 02:30 UTC are in: the last starts at 01:00.
+    if !Path::new("/usr/share/zoneinfo/Europe/Prague").exists() {
+        eprintln!("no tz database: skipped");
+        return;
+    }
+    for day in ["2026-03-29", "2026-10-25"] {
+        let root = tempfile::tempdir().unwrap();
+        let dir = root.path().join("1");
+        fs::create_dir(&dir).unwrap();
+        let start = ts(&format!("{day}T00:00:00")) - 4 * HOUR_US;
+        let rows: Vec<(u8, i64)> = (0..10).map(|h| (6, start + h * HOUR_US)).collect();
+        fs::write(dir.join("data.csv"), csv(&rows)).unwrap();
+        let now = format!("{day}T02:30:00");
+        let (first, stderr) = first_forecast(root.path(), &now, "Europe/Prague");
+        assert_eq!(first, ts(&format!("{day}T02:00:00")), "{day}: {stderr}");
+    }
+}
+
+#[test]
 fn a_horizon_past_the_year_9999_leaves_the_series_out() {
     let root = tempfile::tempdir().unwrap();
     let dir = root.path().join("1");

@@ -313,3 +313,20 @@ fn a_repeated_timestamp_without_the_flag_names_it() {
         assert!(help.contains(needle), "--help lacks {needle}");
     }
 }
+
+#[test]
+fn merging_reads_stdin_too() {
+    let data = std::fs::read(fixture("repeated.avro")).unwrap();
+    let mut child = bin("flowtuple-series")
+        .args(["--merge-repeated", "-", "unfiltered"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(&data).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let expected =
+        std::fs::read(testdata("flowtuple/expected/repeated.unfiltered.merge.txt")).unwrap();
+    assert_eq!(out.stdout, expected);
+}

@@ -141,11 +141,12 @@ fn usage_errors_exit_2_and_list_modes() {
     }
 }
 
-#[test]
-fn stdin_is_read_with_dash() {
-    let data = std::fs::read(fixture("small-deflate.avro.gz")).unwrap();
+/// Runs the tool with `args`, the fixture `input` on stdin; asserts success
+/// and that stdout equals the expected file `expected`.
+fn assert_stdin_run(args: &[&str], input: &str, expected: &str) {
+    let data = std::fs::read(fixture(input)).unwrap();
     let mut child = bin("flowtuple-series")
-        .args(["-", "nonspoofed"])
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
@@ -153,8 +154,17 @@ fn stdin_is_read_with_dash() {
     child.stdin.take().unwrap().write_all(&data).unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
-    let expected = std::fs::read(testdata("flowtuple/expected/small.nonspoofed.txt")).unwrap();
+    let expected = std::fs::read(testdata(&format!("flowtuple/expected/{expected}"))).unwrap();
     assert_eq!(out.stdout, expected);
+}
+
+#[test]
+fn stdin_is_read_with_dash() {
+    assert_stdin_run(
+        &["-", "nonspoofed"],
+        "small-deflate.avro.gz",
+        "small.nonspoofed.txt",
+    );
 }
 
 #[test]
@@ -312,4 +322,13 @@ fn a_repeated_timestamp_without_the_flag_names_it() {
     ] {
         assert!(help.contains(needle), "--help lacks {needle}");
     }
+}
+
+#[test]
+fn merging_reads_stdin_too() {
+    assert_stdin_run(
+        &["--merge-repeated", "-", "unfiltered"],
+        "repeated.avro",
+        "repeated.unfiltered.merge.txt",
+    );
 }

@@ -261,6 +261,13 @@ fn bzip2_block_and_stream_crcs_are_checked() {
             ],
         );
     }
+    // Two streams: the first one's block CRC is checked when it ends.
+    let mut two = std::fs::read(fixture("small-null.avro.2streams.bz2")).unwrap();
+    two[10] ^= 0x01;
+    let file = write(&dir, "bad-first.avro.bz2", &two);
+    let out = fails(&file, "unfiltered", &["bzip2: invalid data"]);
+    let want = expected("small.unfiltered.txt");
+    assert!(want.starts_with(&out) && out.len() < want.len());
     // Cut short: the stream ends early.
     let file = write(&dir, "cut.avro.bz2", &good[..good.len() / 2]);
     fails(&file, "unfiltered", &["bzip2: the stream ends early"]);

@@ -10,7 +10,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::process::ExitCode;
 use std::sync::mpsc::sync_channel;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use cli::{Options, Source};
@@ -198,19 +198,19 @@ fn merged<W: Write>(
     let mut ok = true;
     let mut any_ok = false;
     for source in &opts.sources {
-        let stdin = match source {
+        let stdin: Option<Arc<[u8]>> = match source {
             Source::Stdin => {
                 let mut data = Vec::new();
                 io::stdin()
                     .read_to_end(&mut data)
                     .context("<stdin>: cannot read")?;
-                Some(data)
+                Some(data.into())
             }
             Source::Path(_) => None,
         };
         let reopen = || -> anyhow::Result<Box<dyn Read + Send>> {
             match &stdin {
-                Some(data) => Ok(Box::new(io::Cursor::new(data.clone()))),
+                Some(data) => Ok(Box::new(io::Cursor::new(Arc::clone(data)))),
                 None => open(source),
             }
         };

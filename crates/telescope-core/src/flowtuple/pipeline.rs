@@ -131,8 +131,10 @@ const GROUP_BYTES: usize = 2 << 20;
 /// Groups read and not yet aggregated may weigh this much together; a
 /// group heavier than that alone is let through when nothing else is in
 /// flight. With the reader's next group and one decompression buffer per
-/// worker, the blocks in flight at `-j2` stay within ~100 MB whatever the
-/// file (~30 MB for corsaro's 16 KiB blocks).
+/// worker, the blocks in flight hold at most ~80 MB at `-j2` whatever the
+/// file (decode-only peaks at 23 MB RSS with 16 KiB blocks, 63 MB with
+/// 4 MiB ones; glibc's per-thread arenas can keep more resident on 4 MiB
+/// blocks of minimal records, see README).
 const IN_FLIGHT_BYTES: usize = 32 << 20;
 
 /// Receives each decoded block, in file order.

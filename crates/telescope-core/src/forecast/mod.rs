@@ -1,6 +1,14 @@
 //! A native additive seasonal-trend forecaster (Prophet-like, deterministic).
 //!
-//! Model: `y(t) = g(t) + s(t) + noise` (or `g(t) (1 + s(t))` in
+//! [`Model::Auto`] (the default) fits, per series, the seasonal-trend model
+//! below and the same with the weekend's own level and daily shape, both
+//! corrected by recent residuals (the residual of the same time a day
+//! earlier, a local level when the last hours sit clearly off the fit, and
+//! the trend continued with its mean slope over the history), and keeps the
+//! one with the smaller error on held-out trailing days (see `select.rs`).
+//! [`Model::SeasonalTrend`] is the seasonal-trend model alone.
+//!
+//! Seasonal-trend model: `y(t) = g(t) + s(t) + noise` (or `g(t) (1 + s(t))` in
 //! [`SeasonalityMode::Multiplicative`]), with `g` piecewise linear through
 //! candidate changepoints under a sparsity (L1) penalty on slope changes and
 //! `s` Fourier terms of a daily and a weekly period on the real timestamps.

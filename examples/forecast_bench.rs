@@ -1,5 +1,6 @@
 //! Speed of the native forecaster: median microseconds per fit + 24-step
-//! predict, one core, on three kinds of series:
+//! predict, one core, per model (`auto`, `seasonal-trend`) and seasonality
+//! mode, on three kinds of series:
 //!
 //! - `smooth`: a clean synthetic series (sine + slope + uniform noise);
 //! - `nemea`: series of the shape `gen_nemea` writes (per-series level,
@@ -12,7 +13,7 @@
 
 use std::hint::black_box;
 use std::time::Instant;
-use telescope_core::forecast::{ForecastConfig, SeasonalityMode};
+use telescope_core::forecast::{ForecastConfig, Model, SeasonalityMode};
 use telescope_core::netprofile::nemea;
 use telescope_core::netprofile::protocol::Protocol;
 use telescope_core::netprofile::series::{self, Metric};
@@ -164,12 +165,23 @@ fn main() {
         let n = cesnet_all.iter().map(|s| s.0.len()).max().unwrap_or(0);
         sets.push((format!("cesnet {n}"), cesnet_all, 51));
     }
-    for (label, mode) in [
-        ("additive", SeasonalityMode::Additive),
-        ("multiplicative", SeasonalityMode::Multiplicative),
+    for (label, mode, model) in [
+        ("auto", SeasonalityMode::Additive, Model::Auto),
+        (
+            "seasonal-trend",
+            SeasonalityMode::Additive,
+            Model::SeasonalTrend,
+        ),
+        ("auto mult.", SeasonalityMode::Multiplicative, Model::Auto),
+        (
+            "s.-t. mult.",
+            SeasonalityMode::Multiplicative,
+            Model::SeasonalTrend,
+        ),
     ] {
         let cfg = ForecastConfig {
             seasonality_mode: mode,
+            model,
             ..ForecastConfig::default()
         };
         for (name, set, reps) in &sets {

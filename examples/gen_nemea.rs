@@ -6,6 +6,14 @@
 //! level, a daily cycle peaking in the afternoon, quieter weekends, a slow
 //! trend, log-normal noise and rare spikes. Seeded: the same arguments give
 //! the same bytes.
+//!
+//! `--shapes` draws each protocol's series from a catalogue of nine known
+//! shapes instead (weekday-only office hours, a level shift, per-weekday
+//! daily shapes, a steep trend, many spikes, heavy noise, a weekday night
+//! backup, a step down with a trend, a plain daily + weekly cycle): shape
+//! `((tag - 1) * protocols + index) mod 9`, so tags 1-3 with three
+//! protocols hold each shape once. `--step-minutes 60 --jitter-seconds 0`
+//! gives an exact hourly grid.
 
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
@@ -35,6 +43,12 @@ struct Args {
     /// Random seed.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Largest random delay of a row after its step, in seconds.
+    #[arg(long, default_value_t = 30.0)]
+    jitter_seconds: f64,
+    /// Use the catalogue of nine known shapes (see the module docs).
+    #[arg(long)]
+    shapes: bool,
 }
 
 /// splitmix64: small, fast, good enough for synthetic data.
@@ -60,12 +74,13 @@ impl Rng {
     }
 }
 
-/// NEMEA-style time: milliseconds, `T` separator.
+/// NEMEA-style time: milliseconds (always three digits), `T` separator.
 fn nemea_time(us: i64) -> String {
     let mut s = format_timestamp(us);
-    if s.len() > 23 {
-        s.truncate(23);
+    if s.len() == 19 {
+        s.push_str(".000");
     }
+    s.truncate(23);
     s
 }
 
@@ -78,6 +93,71 @@ struct Profile {
     weekend: f64,
     trend_per_day: f64,
     noise: f64,
+    spike_rate: f64,
+    shape: usize,
+}
+
+/// Hour-of-day bump: 1 at `peak`, falling to 0 `width` hours either side.
+fn bump(hour: f64, peak: f64, width: f64) -> f64 {
+    let d = (hour - peak + 12.0).rem_euclid(24.0) - 12.0;
+    if d.abs() >= width {
+        0.0
+    } else {
+        0.5 * (1.0 + (std::f64::consts::PI * d / width).cos())
+    }
+}
+
+/// Relative level of catalogue shape `kind` (0-8) at an hour of the day, a
+/// weekday (0 = Thursday, 2 and 3 = Saturday and Sunday) and `days` into a
+/// history of `span` days.
+fn shape(kind: usize, hour: f64, weekday: i64, days: f64, span: f64) -> f64 {
+    let weekend = weekday == 2 || weekday == 3;
+    let office = if weekend { 0.0 } else { bump(hour, 13.0, 7.0) };
+    match kind {
+        // Office hours on weekdays only, flat weekends.
+        0 => 1.0 + 1.5 * office,
+        // Office hours, then the level jumps by 60% at 80% of the history.
+        1 => (1.0 + office) * if days > 0.8 * span { 1.6 } else { 1.0 },
+        // A different daily shape per weekday, an evening peak on weekends.
+        2 => {
+            let amp = [0.8, 1.0, 0.0, 0.0, 1.4, 1.2, 0.9][weekday as usize];
+            let peak = [15.0, 11.0, 20.0, 20.0, 10.0, 12.0, 14.0][weekday as usize];
+            let evening = if weekend {
+                0.6 * bump(hour, 20.0, 4.0)
+            } else {
+                0.0
+            };
+            1.0 + amp * bump(hour, peak, 6.0) + evening
+        }
+        // A steep trend (+3% a day) under a daily cycle and quieter weekends.
+        3 => {
+            let daily = 1.0 + 0.4 * (std::f64::consts::TAU * (hour - 15.0) / 24.0).cos();
+            (1.0 + 0.03 * days) * daily * if weekend { 0.7 } else { 1.0 }
+        }
+        // Office hours with many spikes (see the spike rate).
+        4 => 1.0 + 0.8 * office,
+        // Heavy noise over a mild daily cycle.
+        5 => 1.0 + 0.2 * (std::f64::consts::TAU * (hour - 14.0) / 24.0).cos(),
+        // A weekday night backup at 02:00, quiet otherwise.
+        6 => {
+            1.0 + if weekend {
+                0.0
+            } else {
+                3.0 * bump(hour, 2.0, 2.5)
+            }
+        }
+        // A slow downward trend, then a step down to 65% at 85% of history.
+        7 => {
+            let daily = 1.0 + 0.5 * bump(hour, 16.0, 8.0);
+            (1.0 - 0.01 * days) * daily * if days > 0.85 * span { 0.65 } else { 1.0 }
+        }
+        // A plain daily cycle with a weekly swell.
+        _ => {
+            let week = std::f64::consts::TAU * (weekday as f64 + hour / 24.0) / 7.0;
+            (1.0 + 0.5 * (std::f64::consts::TAU * (hour - 14.0) / 24.0).cos())
+                * (1.0 + 0.2 * week.cos())
+        }
+    }
 }
 
 fn main() -> anyhow::Result<()> {
@@ -86,6 +166,7 @@ fn main() -> anyhow::Result<()> {
     let step = (a.step_minutes * 60e6) as i64;
     fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let mut rng = Rng(a.seed);
+    let span_days = f64::from(a.hours) * a.step_minutes / 1440.0;
     for tag in 1..=a.tags {
         let dir = a.out.join(tag.to_string());
         fs::create_dir_all(&dir)?;
@@ -98,7 +179,8 @@ fn main() -> anyhow::Result<()> {
         let profiles: Vec<Profile> = a
             .protocols
             .iter()
-            .map(|_| Profile {
+            .enumerate()
+            .map(|(index, _)| Profile {
                 bytes: 10f64.powf(rng.range(6.0, 11.0)),
                 packet_size: rng.range(300.0, 1200.0),
                 packets_per_flow: rng.range(5.0, 200.0),
@@ -107,28 +189,45 @@ fn main() -> anyhow::Result<()> {
                 weekend: rng.range(0.65, 0.95),
                 trend_per_day: rng.range(-0.005, 0.005),
                 noise: rng.range(0.05, 0.2),
+                spike_rate: 0.01,
+                shape: ((tag as usize - 1) * a.protocols.len() + index) % 9,
+            })
+            .map(|mut p| {
+                if a.shapes {
+                    (p.noise, p.spike_rate) = match p.shape {
+                        4 => (0.08, 0.06),
+                        5 => (0.35, 0.01),
+                        _ => (0.08, 0.01),
+                    };
+                }
+                p
             })
             .collect();
         for i in 0..i64::from(a.hours) {
             for (&proto, p) in a.protocols.iter().zip(&profiles) {
-                let first = start + i * step + (rng.range(0.0, 30e6) as i64 / 1000) * 1000;
+                let jitter = (rng.range(0.0, a.jitter_seconds * 1e6) as i64 / 1000) * 1000;
+                let first = start + i * step + jitter;
                 let hours = (first as f64) / 3.6e9;
                 let hour_of_day = hours.rem_euclid(24.0);
                 // 1970-01-01 was a Thursday: day 2 and 3 of the week are Sat/Sun.
                 let weekday = (hours / 24.0).floor().rem_euclid(7.0) as i64;
                 let days = (first - start) as f64 / 8.64e10;
-                let mut level = p.bytes
-                    * (1.0 + p.trend_per_day * days)
-                    * (1.0
-                        + p.daily
-                            * (std::f64::consts::TAU * (hour_of_day - p.peak_hour) / 24.0).cos())
-                    * if weekday == 2 || weekday == 3 {
-                        p.weekend
-                    } else {
-                        1.0
-                    }
-                    * (p.noise * rng.normal()).exp();
-                if rng.uniform() < 0.01 {
+                let mut level = if a.shapes {
+                    p.bytes * shape(p.shape, hour_of_day, weekday, days, span_days)
+                } else {
+                    p.bytes
+                        * (1.0 + p.trend_per_day * days)
+                        * (1.0
+                            + p.daily
+                                * (std::f64::consts::TAU * (hour_of_day - p.peak_hour) / 24.0)
+                                    .cos())
+                        * if weekday == 2 || weekday == 3 {
+                            p.weekend
+                        } else {
+                            1.0
+                        }
+                } * (p.noise * rng.normal()).exp();
+                if rng.uniform() < p.spike_rate {
                     level *= rng.range(3.0, 10.0);
                 }
                 let bytes = level.max(0.0).round() as u64;

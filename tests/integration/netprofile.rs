@@ -309,13 +309,19 @@ fn evaluate_prints_a_table_and_writes_nothing() {
     let header: Vec<&str> = lines[0].split_whitespace().collect();
     assert_eq!(
         header,
-        ["tag", "protocol", "metric", "origins", "points", "sMAPE%", "MASE", "cov80"]
+        ["tag", "protocol", "metric", "origins", "points", "sMAPE%", "MASE", "cov80", "model"]
     );
     let rows: Vec<Vec<&str>> = lines[1..]
         .iter()
         .map(|l| l.split_whitespace().collect())
         .collect();
-    assert!(rows.iter().all(|r| r.len() == 8));
+    assert!(rows.iter().all(|r| r.len() == 9));
+    // Each series names the model of its final fit; `all` has none.
+    let models = ["seasonal-trend+lag24", "weekend-daily+lag24"];
+    assert!(rows[..rows.len() - 1]
+        .iter()
+        .all(|r| models.contains(&r[8])));
+    assert_eq!(rows.last().unwrap()[8], "-");
     let tag1: Vec<_> = rows
         .iter()
         .filter(|r| r[0] == "1")

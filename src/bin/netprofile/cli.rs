@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::{Parser, ValueEnum};
-use telescope_core::forecast::SeasonalityMode;
+use telescope_core::forecast::{Model, SeasonalityMode};
 use telescope_core::netprofile::discover::tag_number;
 use telescope_core::netprofile::{ProfileOptions, Protocol};
 
@@ -99,9 +99,14 @@ pub struct Cli {
     #[arg(long, value_name = "Q", default_value_t = 0.95, value_parser = quantile)]
     pub outlier_quantile: f64,
 
-    /// How seasonality combines with the trend.
+    /// How seasonality combines with the trend (in every candidate of
+    /// --model auto: the local level is always added).
     #[arg(long, value_enum, value_name = "MODE", default_value_t = Mode::Additive)]
     pub seasonality_mode: Mode,
+
+    /// The forecasting model.
+    #[arg(long, value_enum, value_name = "MODEL", default_value_t = ModelArg::Auto)]
+    pub model: ModelArg,
 
     /// Keep only the newest N profile-*.json per tag (default: all).
     #[arg(long, value_name = "N", value_parser = positive, conflicts_with = "evaluate")]
@@ -149,6 +154,17 @@ pub enum Mode {
     Additive,
     /// y = trend * (1 + seasonality).
     Multiplicative,
+}
+
+/// `--model` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ModelArg {
+    /// Per series, the best of the seasonal-trend model with or without a
+    /// weekend daily shape and a local level, by error on held-out days.
+    Auto,
+    /// The seasonal-trend model alone (daily and weekly terms on every day,
+    /// no local level).
+    SeasonalTrend,
 }
 
 /// The `--protocols` list (deduplicated, in the order given).
@@ -247,14 +263,19 @@ impl Cli {
             Mode::Additive => SeasonalityMode::Additive,
             Mode::Multiplicative => SeasonalityMode::Multiplicative,
         };
-        ProfileOptions {
+        let mut opts = ProfileOptions {
             protocols: self.protocols.0.clone(),
             horizon: self.horizon,
             interval_width: self.interval_width,
             outlier_quantile: self.outlier_quantile,
             ..ProfileOptions::default()
         }
-        .with_seasonality_mode(mode)
+        .with_seasonality_mode(mode);
+        opts.forecast.model = match self.model {
+            ModelArg::Auto => Model::Auto,
+            ModelArg::SeasonalTrend => Model::SeasonalTrend,
+        };
+        opts
     }
 }
 

@@ -329,7 +329,10 @@ fn process(
                 failed += 1;
             }
             let scored: Vec<_> = match &outcome.result {
-                Ok(scores) => scores.iter().map(|s| (s.protocol, s.metric)).collect(),
+                Ok(scores) => scores
+                    .iter()
+                    .map(|s| (s.protocol, s.metric, s.model))
+                    .collect(),
                 Err(_) => Vec::new(),
             };
             doc.tags.push(summary::TagSummary::processed(

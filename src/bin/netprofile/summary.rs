@@ -17,12 +17,6 @@ use crate::cli::Cli;
 /// Version of the document's layout.
 pub const SCHEMA: u32 = 1;
 
-/// The name of the model that fits every series today (see `--model` once
-/// the forecaster offers a choice).
-pub fn model_name(_opts: &ProfileOptions) -> &'static str {
-    "seasonal-trend"
-}
-
 /// The whole document.
 #[derive(Debug, Serialize)]
 pub struct Summary {
@@ -210,13 +204,17 @@ impl TagSummary {
         data: Option<&DataStats>,
         warnings: &[Warning],
         error: Option<String>,
-        fitted: &[(Protocol, Metric)],
+        fitted: &[(Protocol, Metric, &'static str)],
         ok: &'static str,
     ) -> Self {
         let mut series = Vec::new();
         for &protocol in &opts.protocols {
             for metric in Metric::ALL {
-                let done = error.is_none() && fitted.contains(&(protocol, metric));
+                let model = fitted
+                    .iter()
+                    .find(|(p, m, _)| (*p, *m) == (protocol, metric))
+                    .map(|(_, _, model)| *model);
+                let done = error.is_none() && model.is_some();
                 let reason = (!done).then(|| {
                     left_out_reason(warnings, protocol, metric)
                         .or_else(|| error.clone())
@@ -226,7 +224,7 @@ impl TagSummary {
                     protocol: protocol.key(),
                     metric: metric.key(),
                     status: if done { ok } else { "left_out" },
-                    model: done.then(|| model_name(opts)),
+                    model: if done { model } else { None },
                     reason,
                 });
             }

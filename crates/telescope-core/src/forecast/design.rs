@@ -23,9 +23,35 @@ pub(super) struct Seasonality {
     pub period_us: i64,
     /// Number of harmonics.
     pub order: usize,
+    /// Columns are zero outside Saturdays and Sundays (of the timestamps'
+    /// own calendar): the weekend's deviation from the common shape, led
+    /// by a weekend level column (1 on weekends).
+    pub weekend_only: bool,
 }
 
-/// Column layout of the design matrix: `[1, t, (t - s_j)+ .., sin/cos ..]`.
+impl Seasonality {
+    /// Number of design columns.
+    pub fn width(&self) -> usize {
+        2 * self.order + usize::from(self.weekend_only)
+    }
+
+    /// A component active on every day.
+    pub fn every_day(period_us: i64, order: usize) -> Self {
+        Seasonality {
+            period_us,
+            order,
+            weekend_only: false,
+        }
+    }
+}
+
+/// True when `ts` falls on a Saturday or Sunday (1970-01-01 was a Thursday).
+pub(super) fn is_weekend(ts: i64) -> bool {
+    matches!(ts.div_euclid(DAY_US).rem_euclid(7), 2 | 3)
+}
+
+/// Column layout of the design matrix: `[1, t, (t - s_j)+ .., sin/cos ..]`
+/// (a weekend-only component leads its sin/cos with a weekend level).
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct Layout {
     /// Timestamp mapped to t = 0 (earliest history point, or a day before
@@ -97,7 +123,7 @@ impl Layout {
             + self
                 .seasonalities
                 .iter()
-                .map(|s| 2 * s.order)
+                .map(Seasonality::width)
                 .sum::<usize>()
     }
 
@@ -115,7 +141,17 @@ impl Layout {
             *cell = (t - s).max(0.0);
         }
         let mut col = self.n_trend();
+        let weekend = is_weekend(ts);
         for season in &self.seasonalities {
+            if season.weekend_only {
+                if !weekend {
+                    row[col..col + season.width()].fill(0.0);
+                    col += season.width();
+                    continue;
+                }
+                row[col] = 1.0;
+                col += 1;
+            }
             let phase = ts.rem_euclid(season.period_us) as f64 / season.period_us as f64 * TAU;
             let (s1, c1) = phase.sin_cos();
             let (mut s, mut c) = (s1, c1);

@@ -502,7 +502,7 @@ pub(super) fn robust_scale(residuals: &[f64], scratch: &mut Vec<f64>) -> f64 {
 }
 
 /// Median (mean of the two middle values for even lengths; 0 when empty).
-fn median(v: &mut [f64]) -> f64 {
+pub(super) fn median(v: &mut [f64]) -> f64 {
     let n = v.len();
     if n == 0 {
         return 0.0;

@@ -1,6 +1,14 @@
 //! A native additive seasonal-trend forecaster (Prophet-like, deterministic).
 //!
-//! Model: `y(t) = g(t) + s(t) + noise` (or `g(t) (1 + s(t))` in
+//! [`Model::Auto`] (the default) fits, per series, the seasonal-trend model
+//! below and the same with the weekend's own level and daily shape, both
+//! corrected by recent residuals (the residual of the same time a day
+//! earlier, a local level when the last hours sit clearly off the fit, and
+//! the trend continued with its mean slope over the history), and keeps the
+//! one with the smaller error on held-out trailing days (see `select.rs`).
+//! [`Model::SeasonalTrend`] is the seasonal-trend model alone.
+//!
+//! Seasonal-trend model: `y(t) = g(t) + s(t) + noise` (or `g(t) (1 + s(t))` in
 //! [`SeasonalityMode::Multiplicative`]), with `g` piecewise linear through
 //! candidate changepoints under a sparsity (L1) penalty on slope changes and
 //! `s` Fourier terms of a daily and a weekly period on the real timestamps.
@@ -22,12 +30,13 @@
 mod band;
 mod design;
 mod irls;
+mod select;
 mod solver;
 #[cfg(test)]
 mod tests;
 
 use design::{Layout, Seasonality, DAY_US, WEEK_US};
-use irls::{components, predict_row, Estimate, Problem, Settings};
+use irls::{components, Estimate};
 use thiserror::Error;
 
 /// How seasonality combines with the trend.
@@ -76,9 +85,36 @@ pub enum ForecastError {
     Singular,
 }
 
+/// Which model [`ForecastConfig::fit`] fits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Model {
+    /// Per series, the candidate with the smallest error on the held-out
+    /// trailing days: the seasonal-trend model with or without the
+    /// weekend's own level and daily shape, both corrected by yesterday's
+    /// residuals (see [`FittedModel::model_name`]).
+    #[default]
+    Auto,
+    /// The seasonal-trend model alone (daily and weekly Fourier terms on
+    /// every day, no local level): the forecaster before `Auto`.
+    SeasonalTrend,
+}
+
 /// Unfitted model configuration. `Default` gives the tuned defaults.
 #[derive(Debug, Clone)]
 pub struct ForecastConfig {
+    /// The model: automatic choice per series (default) or the plain
+    /// seasonal-trend model.
+    pub model: Model,
+    /// Harmonics of the weekend's own daily shape (added to the daily terms
+    /// on Saturdays and Sundays) in the `Auto` candidate that has one.
+    pub weekend_daily_order: usize,
+    /// Trailing days held out one at a time under `Auto` (they score the
+    /// candidates and calibrate the band); `holdout_days` is the
+    /// seasonal-trend model's.
+    pub auto_holdout_days: usize,
+    /// `changepoint_range` under `Auto`: changepoints reach closer to the
+    /// end, so that the trend can settle after a recent level shift.
+    pub auto_changepoint_range: f64,
     /// Additive (default) or multiplicative seasonality.
     pub seasonality_mode: SeasonalityMode,
     /// Number of candidate changepoints (Prophet: 25).
@@ -110,6 +146,10 @@ pub struct ForecastConfig {
 impl Default for ForecastConfig {
     fn default() -> Self {
         ForecastConfig {
+            model: Model::Auto,
+            weekend_daily_order: 4,
+            auto_holdout_days: 3,
+            auto_changepoint_range: 0.9,
             seasonality_mode: SeasonalityMode::Additive,
             n_changepoints: 25,
             changepoint_range: 0.8,
@@ -139,6 +179,18 @@ pub struct FittedModel {
     change_scale: f64,
     /// See [`ForecastConfig::noise_growth_per_day`].
     noise_growth_per_day: f64,
+    /// Local level added to the mean (scaled units; 0 without one).
+    level: f64,
+    /// `(trend at the last point, mean slope over the history)`, scaled
+    /// units: the future trend continues from there with that slope instead
+    /// of the last segment's (which a recent level shift makes steep).
+    mean_slope_trend: Option<(f64, f64)>,
+    /// Last day's `(timestamp, residual)` (scaled), for the lag-24 h term.
+    lag: Vec<(i64, f64)>,
+    /// Weight of the residual a day earlier in the forecast (0 without).
+    lag_weight: f64,
+    /// See [`FittedModel::model_name`].
+    name: &'static str,
 }
 
 /// Point forecast and band at each requested timestamp.
@@ -195,42 +247,7 @@ impl ForecastConfig {
             m => m,
         };
         let y: Vec<f64> = order.iter().map(|&i| values[i] / y_scale).collect();
-        let layout = Layout::new(
-            &ts,
-            self.n_changepoints,
-            self.changepoint_range,
-            self.seasonalities(design::span_us(&ts)),
-        );
-        let x = layout.matrix(&ts);
-        let w = self.recency_weights(&ts);
-        let problem = Problem {
-            layout: &layout,
-            x: &x,
-            y: &y,
-            w: &w,
-        };
-        let settings = Settings {
-            changepoint_prior_scale: self.changepoint_prior_scale,
-            seasonality_prior_scale: self.seasonality_prior_scale,
-            robust: self.robust,
-            mode: self.seasonality_mode,
-        };
-        let estimate = problem
-            .fit(&problem.base_system(), &settings)
-            .ok_or(ForecastError::Singular)?;
-        let mut errors = Vec::new();
-        let p = layout.width();
-        for cut in self.holdout_cuts(&ts, p) {
-            // A hold-out fit that cannot be solved only loses its errors.
-            let Some(held) = problem.refit_prefix(&estimate, cut.train_end, &settings) else {
-                continue;
-            };
-            for i in cut.train_end..cut.test_end {
-                let row = &x[i * p..(i + 1) * p];
-                errors.push(y[i] - predict_row(row, &held, layout.n_trend(), settings.mode));
-            }
-        }
-        Ok(FittedModel::new(layout, &estimate, &errors, y_scale, self))
+        select::fit_best(self, &ts, &y, y_scale)
     }
 
     fn validate(&self) -> Result<(), ForecastError> {
@@ -244,7 +261,9 @@ impl ForecastConfig {
                 "seasonality_prior_scale must be > 0",
             ));
         }
-        if !(0.0..=1.0).contains(&self.changepoint_range) {
+        if !(0.0..=1.0).contains(&self.changepoint_range)
+            || !(0.0..=1.0).contains(&self.auto_changepoint_range)
+        {
             return Err(ForecastError::BadConfig(
                 "changepoint_range must be in [0, 1]",
             ));
@@ -270,7 +289,7 @@ impl ForecastConfig {
         [(WEEK_US, self.weekly_order), (DAY_US, self.daily_order)]
             .into_iter()
             .filter(|&(period_us, order)| order > 0 && span_us >= 2 * period_us)
-            .map(|(period_us, order)| Seasonality { period_us, order })
+            .map(|(period_us, order)| Seasonality::every_day(period_us, order))
             .collect()
     }
 
@@ -361,6 +380,7 @@ impl FittedModel {
         holdout_errors: &[f64],
         y_scale: f64,
         config: &ForecastConfig,
+        name: &'static str,
     ) -> Self {
         let deltas = &estimate.theta[2..layout.n_trend()];
         let change_scale = if deltas.is_empty() {
@@ -377,7 +397,20 @@ impl FittedModel {
             noise_sd,
             change_scale,
             noise_growth_per_day: config.noise_growth_per_day,
+            level: 0.0,
+            mean_slope_trend: None,
+            lag: Vec::new(),
+            lag_weight: 0.0,
+            name,
         }
+    }
+
+    /// The model this fit ended up as: `seasonal-trend` (daily and weekly
+    /// terms; [`Model::SeasonalTrend`]), or under [`Model::Auto`]
+    /// `seasonal-trend+lag24` or `weekend-daily+lag24` (plus the weekend's
+    /// own level and daily shape), both with the daily-lag correction.
+    pub fn model_name(&self) -> &'static str {
+        self.name
     }
 
     /// Predicts at `timestamps` with a central band of probability `level`.
@@ -398,10 +431,22 @@ impl FittedModel {
         for &ts in timestamps {
             self.layout.fill_row(ts, &mut row);
             let (trend, season) = components(&row, &self.theta, n_trend);
+            let trend = match self.mean_slope_trend {
+                Some((end, slope)) => {
+                    let t = self.layout.scaled_time(ts);
+                    if t > 1.0 {
+                        end + slope * (t - 1.0)
+                    } else {
+                        trend
+                    }
+                }
+                None => trend,
+            };
             let (mean, trend_gain) = match self.mode {
                 SeasonalityMode::Additive => (trend + season, 1.0),
                 SeasonalityMode::Multiplicative => (trend * (1.0 + season), 1.0 + season),
             };
+            let mean = mean + self.level + self.lag_weight * select::lagged(&self.lag, ts);
             let ahead = self.layout.scaled_time(ts) - 1.0;
             let trend_var =
                 band::trend_variance(rate, self.change_scale, ahead) * trend_gain.powi(2);

@@ -5,13 +5,14 @@
 //! with `ds <= origin` (after the outlier drop of that window), forecasts the
 //! horizon, and pairs each forecast instant with the nearest later row within
 //! 30 minutes (as `shared/bench/backtest.py` does). Origins with less than
-//! [`MIN_HISTORY_US`] of history are skipped.
+//! [`MIN_HISTORY_US`] of history are skipped. Each series also reports the
+//! model its final fit (on all rows, as a profile would) used.
 
 use std::fmt::Write;
 
 use super::nemea::Row;
 use super::protocol::Protocol;
-use super::series::{forecast, protocol_rows, series, Metric, Point, Series};
+use super::series::{forecast, forecast_with_model, protocol_rows, series, Metric, Point, Series};
 use super::time::HOUR_US;
 use super::ProfileOptions;
 
@@ -41,6 +42,8 @@ pub struct SeriesScore {
     pub metric: Metric,
     /// One score per origin that could be evaluated.
     pub origins: Vec<Score>,
+    /// The model of the final fit on all rows ("-" when it failed).
+    pub model: &'static str,
 }
 
 fn nan_mean(v: impl Iterator<Item = f64>) -> f64 {
@@ -228,10 +231,14 @@ pub fn evaluate_explained(
                 }
             }
             if !scores.is_empty() {
+                let kept = all.drop_above_quantile(opts.outlier_quantile);
+                let model = forecast_with_model(&kept, &opts.forecast, 1, opts.interval_width)
+                    .map_or("-", |(_, name)| name);
                 out.push(SeriesScore {
                     protocol,
                     metric,
                     origins: scores,
+                    model,
                 });
                 continue;
             }
@@ -275,14 +282,15 @@ fn cell(v: f64, decimals: usize) -> String {
 }
 
 /// The backtest table: one line per tag, protocol and metric (means over
-/// origins), then `all`: the mean over every series and origin. `level` is
-/// the band probability, shown in the coverage header (`cov80`).
+/// origins, and the model of the final fit), then `all`: the mean over every
+/// series and origin. `level` is the band probability, shown in the
+/// coverage header (`cov80`).
 pub fn format_table(results: &[(String, Vec<SeriesScore>)], level: f64) -> String {
     let cov = format!("cov{}", (level * 100.0).round());
     let mut s = String::new();
     let _ = writeln!(
         s,
-        "{:<8} {:<10} {:<10} {:>7} {:>6} {:>8} {:>7} {:>6}",
+        "{:<8} {:<10} {:<10} {:>7} {:>6} {:>8} {:>7} {:>6}  model",
         "tag", "protocol", "metric", "origins", "points", "sMAPE%", "MASE", cov
     );
     let mut all = Vec::new();
@@ -291,7 +299,7 @@ pub fn format_table(results: &[(String, Vec<SeriesScore>)], level: f64) -> Strin
             let (smape, mase, coverage, points) = sc.mean();
             let _ = writeln!(
                 s,
-                "{:<8} {:<10} {:<10} {:>7} {:>6} {:>8} {:>7} {:>6}",
+                "{:<8} {:<10} {:<10} {:>7} {:>6} {:>8} {:>7} {:>6}  {}",
                 tag,
                 sc.protocol.key(),
                 sc.metric.key(),
@@ -299,7 +307,8 @@ pub fn format_table(results: &[(String, Vec<SeriesScore>)], level: f64) -> Strin
                 points,
                 cell(smape, 2),
                 cell(mase, 3),
-                cell(coverage, 3)
+                cell(coverage, 3),
+                sc.model
             );
             all.extend(sc.origins.iter().copied());
         }
@@ -307,7 +316,7 @@ pub fn format_table(results: &[(String, Vec<SeriesScore>)], level: f64) -> Strin
     let (smape, mase, coverage, points) = mean(all.iter());
     let _ = writeln!(
         s,
-        "{:<8} {:<10} {:<10} {:>7} {:>6} {:>8} {:>7} {:>6}",
+        "{:<8} {:<10} {:<10} {:>7} {:>6} {:>8} {:>7} {:>6}  -",
         "all",
         "-",
         "-",

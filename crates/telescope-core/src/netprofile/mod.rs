@@ -125,8 +125,9 @@ pub struct Written {
     pub series: usize,
     /// Old profiles removed by `keep`.
     pub pruned: usize,
-    /// The forecast series, in profile order.
-    pub fitted: Vec<(Protocol, Metric)>,
+    /// The forecast series with the model that fitted each, in profile
+    /// order.
+    pub fitted: Vec<(Protocol, Metric, &'static str)>,
     /// The new `profile-<TS>.svg` (with `RunOptions::plot`).
     pub plot: Option<PathBuf>,
 }
@@ -270,7 +271,12 @@ pub fn profile_tag(tag: &Tag, opts: &ProfileOptions, run: &RunOptions) -> TagOut
         let fitted = profile
             .protocols
             .iter()
-            .flat_map(|p| p.metrics.iter().map(|(m, _)| (p.protocol, *m)))
+            .flat_map(|p| {
+                p.metrics
+                    .iter()
+                    .zip(&p.models)
+                    .map(|((m, _), model)| (p.protocol, *m, *model))
+            })
             .collect();
         let pruned = match run.keep {
             Some(k) => {

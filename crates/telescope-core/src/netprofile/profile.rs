@@ -5,7 +5,7 @@ use std::io::Write;
 use super::error::Warning;
 use super::nemea::Row;
 use super::protocol::Protocol;
-use super::series::{forecast, protocol_rows, series, Metric, Point};
+use super::series::{forecast_with_model, protocol_rows, series, Metric, Point};
 use super::ProfileOptions;
 use crate::netprofile::time::format_timestamp;
 
@@ -16,6 +16,9 @@ pub struct ProtocolProfile {
     pub protocol: Protocol,
     /// Each forecast metric with its points (ascending time).
     pub metrics: Vec<(Metric, Vec<Point>)>,
+    /// The model that fitted each metric, in the order of `metrics`
+    /// ([`crate::forecast::FittedModel::model_name`]).
+    pub models: Vec<&'static str>,
 }
 
 /// A whole profile: protocols in the order asked for.
@@ -94,10 +97,14 @@ pub fn build(rows: &[Row], opts: &ProfileOptions) -> (Profile, Vec<Warning>) {
             continue;
         }
         let mut metrics = Vec::with_capacity(Metric::ALL.len());
+        let mut models = Vec::with_capacity(Metric::ALL.len());
         for metric in Metric::ALL {
             let kept = series(prows, metric).drop_above_quantile(opts.outlier_quantile);
-            match forecast(&kept, &opts.forecast, opts.horizon, opts.interval_width) {
-                Ok(points) => metrics.push((metric, points)),
+            match forecast_with_model(&kept, &opts.forecast, opts.horizon, opts.interval_width) {
+                Ok((points, model)) => {
+                    metrics.push((metric, points));
+                    models.push(model);
+                }
                 Err(reason) => warnings.push(Warning::SeriesLeftOut {
                     protocol,
                     metric,
@@ -106,9 +113,11 @@ pub fn build(rows: &[Row], opts: &ProfileOptions) -> (Profile, Vec<Warning>) {
             }
         }
         if !metrics.is_empty() {
-            profile
-                .protocols
-                .push(ProtocolProfile { protocol, metrics });
+            profile.protocols.push(ProtocolProfile {
+                protocol,
+                metrics,
+                models,
+            });
         }
     }
     (profile, warnings)
@@ -177,6 +186,7 @@ mod tests {
                         },
                     ],
                 )],
+                models: vec!["seasonal-trend"],
             }],
         };
         let s = String::from_utf8(p.to_json()).unwrap();

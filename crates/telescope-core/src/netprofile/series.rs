@@ -161,6 +161,17 @@ pub fn forecast(
     horizon: u32,
     level: f64,
 ) -> Result<Vec<Point>, SeriesError> {
+    forecast_with_model(kept, config, horizon, level).map(|(points, _)| points)
+}
+
+/// [`forecast`], with the name of the model the fit used
+/// ([`crate::forecast::FittedModel::model_name`]).
+pub fn forecast_with_model(
+    kept: &Series,
+    config: &ForecastConfig,
+    horizon: u32,
+    level: f64,
+) -> Result<(Vec<Point>, &'static str), SeriesError> {
     if kept.len() < 2 {
         return Err(SeriesError::TooFewRows { kept: kept.len() });
     }
@@ -193,7 +204,7 @@ pub fn forecast(
             upper: at_least_zero(hi).max(yhat),
         });
     }
-    Ok(out)
+    Ok((out, model.model_name()))
 }
 
 #[cfg(test)]

@@ -120,9 +120,31 @@ fn summary_json_describes_every_tag() {
     );
     let series = arr(t1.get("series"));
     assert_eq!(series.len(), 9);
+    // The model each series' fit used: the one `--evaluate` names for the
+    // final fit on all rows (computed on another path).
+    let eval = run(root.path(), NOW, &["--evaluate", "--tag", "1"]);
+    let (table, _) = text(&eval);
     for s in series {
         assert_eq!(str_of(s.get("status")), "fitted");
-        assert_eq!(str_of(s.get("model")), "seasonal-trend");
+        let (protocol, metric) = (str_of(s.get("protocol")), str_of(s.get("metric")));
+        let line = table
+            .lines()
+            .find(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                f.len() > 2 && f[1] == protocol && f[2] == metric
+            })
+            .unwrap_or_else(|| panic!("{protocol} {metric} not in\n{table}"));
+        let model = str_of(s.get("model"));
+        assert!(
+            [
+                "seasonal-trend",
+                "seasonal-trend+lag24",
+                "weekend-daily+lag24"
+            ]
+            .contains(&model),
+            "{model}"
+        );
+        assert_eq!(line.split_whitespace().last(), Some(model), "{line}");
         assert_eq!(s.get("reason"), &Json::Literal("null".into()));
     }
     assert_eq!(
@@ -386,11 +408,21 @@ fn evaluate_says_why_there_is_no_score_and_counts_like_a_run() {
     assert!(s4.iter().all(|s| str_of(s.get("status")) == "left_out"
         && str_of(s.get("reason")).starts_with("no score: history shorter")));
     let s1 = arr(tag(&doc, "1").get("series"));
-    assert!(
-        s1.iter()
-            .all(|s| str_of(s.get("status")) == "scored"
-                && str_of(s.get("model")) == "seasonal-trend")
-    );
+    let table = text(&out).0;
+    assert!(s1.iter().all(|s| str_of(s.get("status")) == "scored"));
+    // Each scored series names the model of the table's last column.
+    for s in s1 {
+        let (protocol, metric) = (str_of(s.get("protocol")), str_of(s.get("metric")));
+        let named = table.lines().any(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.len() == 9
+                && f[0] == "1"
+                && f[1] == protocol
+                && f[2] == metric
+                && f[8] == str_of(s.get("model"))
+        });
+        assert!(named, "{protocol} {metric}: {table}");
+    }
     // Tags a normal run fails, --evaluate fails too.
     let broken = temp_copy("netprofile/broken");
     let out = run(broken.path(), NOW, &["--evaluate"]);

@@ -34,7 +34,8 @@ OUTPUT (--format seed, the default), one data point a line on stdout:
 IP COUNTING (--src-ip-counting / --dst-ip-counting), as corsaro's report
 plugin; the counters keep their names:
   all           distinct addresses (default)
-  prefixagg:N   distinct /N prefixes (1 <= N <= 32)
+  prefixagg:N   distinct /N prefixes (1 <= N <= 32; true /N prefixes:
+                corsaro's differ when N is not a multiple of 8)
   sample:N      only addresses whose host part within their /N equals the
                 sample index (time / L) mod 2^(32-N), L = --interval-length.
                 corsaro's index counts intervals since its process started;

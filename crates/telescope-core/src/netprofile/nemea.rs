@@ -110,13 +110,15 @@ pub struct Parsed {
 impl Parsed {
     /// Counts a malformed row at `line` (a stray `\r` can make two records
     /// of one line: the line is named once).
-    fn skip(&mut self, line: u64) {
+    /// Returns whether `line` was added to the listed line numbers.
+    fn skip(&mut self, line: u64) -> bool {
         self.malformed += 1;
-        if self.malformed_lines.len() < MAX_LINE_NUMBERS
-            && self.malformed_lines.last() != Some(&line)
-        {
+        let listed = self.malformed_lines.len() < MAX_LINE_NUMBERS
+            && self.malformed_lines.last() != Some(&line);
+        if listed {
             self.malformed_lines.push(line);
         }
+        listed
     }
 }
 
@@ -270,12 +272,12 @@ pub fn parse_within<R: Read>(input: R, window: TimeWindow) -> Result<Parsed, Par
     let mut cols = header_columns(&rec)?;
     let mut width = rec.len();
     let mut out = Parsed::default();
-    let mut last_line = 0;
     let mut last_was_row = false;
     let mut last_was_malformed = false;
+    // Whether that last malformed record added its line to the list.
+    let mut last_listed = false;
     while rdr.read_byte_record(&mut rec)? {
         let line = rec.position().map_or(0, |p| p.line());
-        last_line = line;
         last_was_row = false;
         last_was_malformed = false;
         if let Some(r) = row(&rec, &cols, width) {
@@ -300,7 +302,7 @@ pub fn parse_within<R: Read>(input: R, window: TimeWindow) -> Result<Parsed, Par
                 continue;
             }
         }
-        out.skip(line);
+        last_listed = out.skip(line);
         last_was_malformed = true;
     }
     let unterminated = !matches!(rdr.get_ref().last, Some(b'\n' | b'\r'));
@@ -310,7 +312,7 @@ pub fn parse_within<R: Read>(input: R, window: TimeWindow) -> Result<Parsed, Par
     } else if unterminated && last_was_malformed {
         // A cut row that does not parse yet is the same normal state.
         out.malformed -= 1;
-        if out.malformed_lines.last() == Some(&last_line) {
+        if last_listed {
             out.malformed_lines.pop();
         }
         out.unterminated = true;
@@ -350,6 +352,12 @@ mod tests {
         // The same row with its line end counts.
         let d = p(&format!("{s}\n")).unwrap();
         assert_eq!((d.rows.len(), d.malformed, d.unterminated), (2, 0, false));
+        // A stray `\r` ends a malformed record inside the last line (line 4):
+        // that record counts, the cut rest after it does not, and line 4
+        // stays listed (found by examples/fuzz_nemea.rs).
+        let d = p(&format!("{s}\nbad,1\rbad,2")).unwrap();
+        assert_eq!((d.rows.len(), d.malformed, d.unterminated), (2, 1, true));
+        assert_eq!(d.malformed_lines, [4]);
     }
 
     #[test]

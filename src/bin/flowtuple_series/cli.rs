@@ -1,11 +1,14 @@
 //! The command line of `flowtuple-series`, converted to typed options.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{CommandFactory, Parser, ValueEnum};
 use telescope_core::flowtuple::{
     Format, Formatter, GeoSource, IpCounting, Mode, PortFilters, PortSet, SeriesOptions,
 };
+
+use crate::kafka;
 
 const AFTER_HELP: &str = "\
 MODES:
@@ -104,6 +107,58 @@ pub struct Cli {
     /// Worker threads [default: the number of cores].
     #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     threads: Option<u16>,
+
+    /// Publish the series (the keys and values of --format timeseries) to
+    /// these Kafka brokers in libtimeseries' TSK format instead of printing
+    /// them. An interval counts as published once the broker acknowledged
+    /// it; a broker still unreachable after --kafka-retry-secs is an error
+    /// naming the first interval not published (exit status 1). The topic
+    /// must exist.
+    #[arg(
+        long,
+        value_name = "HOST:PORT,...",
+        value_delimiter = ',',
+        num_args = 1,
+        conflicts_with = "format",
+        requires = "kafka_channel",
+        help_heading = "Kafka"
+    )]
+    kafka_brokers: Vec<String>,
+
+    /// The topic is <PREFIX>.<CHANNEL>.
+    #[arg(
+        long,
+        value_name = "PREFIX",
+        default_value = "tsk-production",
+        requires = "kafka_brokers",
+        help_heading = "Kafka"
+    )]
+    kafka_topic_prefix: String,
+
+    /// Channel name, in the topic and in every message (required with
+    /// --kafka-brokers).
+    #[arg(
+        long,
+        value_name = "CHANNEL",
+        requires = "kafka_brokers",
+        help_heading = "Kafka"
+    )]
+    kafka_channel: Option<String>,
+
+    /// Message compression.
+    #[arg(long, value_enum, default_value_t = CompressionArg::Snappy, requires = "kafka_brokers", help_heading = "Kafka")]
+    kafka_compression: CompressionArg,
+
+    /// How long to retry, with backoff, a broker that does not answer.
+    #[arg(long, value_name = "SECS", default_value_t = 30, requires = "kafka_brokers",
+          value_parser = clap::value_parser!(u64).range(1..=3600), help_heading = "Kafka")]
+    kafka_retry_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum CompressionArg {
+    Snappy,
+    None,
 }
 
 fn parse_counting(s: &str) -> Result<IpCounting, String> {
@@ -170,6 +225,8 @@ pub struct Options {
     pub formatter: Formatter,
     /// Worker threads.
     pub threads: usize,
+    /// Publish to Kafka instead of printing.
+    pub kafka: Option<kafka::Settings>,
 }
 
 fn usage_error(msg: String) -> ! {
@@ -181,6 +238,7 @@ fn usage_error(msg: String) -> ! {
 /// Parses the command line; usage errors exit with status 2.
 pub fn parse() -> Options {
     let cli = Cli::parse();
+    let kafka = kafka_settings(&cli);
     let valid_modes = Mode::ALL
         .iter()
         .map(|m| m.name())
@@ -238,7 +296,30 @@ pub fn parse() -> Options {
         },
         formatter,
         threads,
+        kafka,
     }
+}
+
+fn kafka_settings(cli: &Cli) -> Option<kafka::Settings> {
+    if cli.kafka_brokers.is_empty() {
+        return None;
+    }
+    if let Some(b) = cli.kafka_brokers.iter().find(|b| !b.contains(':')) {
+        usage_error(format!("bad Kafka broker `{b}`: expected HOST:PORT"));
+    }
+    let channel = cli.kafka_channel.clone().unwrap_or_default();
+    let topic = format!("{}.{channel}", cli.kafka_topic_prefix);
+    kafka::check_topic(&topic).unwrap_or_else(|e| usage_error(e));
+    Some(kafka::Settings {
+        brokers: cli.kafka_brokers.clone(),
+        topic,
+        channel,
+        compression: match cli.kafka_compression {
+            CompressionArg::Snappy => kafka::Compression::Snappy,
+            CompressionArg::None => kafka::Compression::None,
+        },
+        retry_for: Duration::from_secs(cli.kafka_retry_secs),
+    })
 }
 
 fn mode_of(m: ModeArg) -> Mode {

@@ -2,6 +2,7 @@
 //! series on stdout.
 
 mod cli;
+mod kafka;
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -40,6 +41,9 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 
 fn run() -> anyhow::Result<ExitCode> {
     let opts = cli::parse();
+    if let Some(settings) = &opts.kafka {
+        return kafka::run(&opts, settings);
+    }
     let stdout = io::stdout();
     let mut out = io::BufWriter::with_capacity(1 << 18, stdout.lock());
     out.write_all(opts.formatter.header())

@@ -80,28 +80,35 @@ fn encode_by_hand(time: u32, channel: &str, lines: &[&str]) -> Vec<u8> {
 }
 
 /// The golden timeseries output of the small fixture (computed by the
-/// Python reference) is what goes out: every key, value and time, the
-/// message keys are the times, each interval on partition (time/60) % 7,
-/// and each (small) interval is one message equal to a hand encoding.
+/// Python reference; `small-u64.avro` is `small` without interval
+/// 1700000180, whose sums exceed u64) is what goes out: every key, value and
+/// time, the message keys are the times, each interval on partition
+/// (time/60) % 7, and each (small) interval is one message equal to a hand
+/// encoding.
 #[test]
 fn kafka_published_series_read_back_equal_the_timeseries_output() {
     let broker = Broker::start();
     create_topic(&broker.addr, "tsk-production.chan-1", 7);
-    let expected = std::fs::read_to_string(testdata(
+    let golden = std::fs::read_to_string(testdata(
         "flowtuple/expected/small.nonspoofed.timeseries.txt",
     ))
     .unwrap();
+    let expected: String = golden
+        .lines()
+        .filter(|l| !l.ends_with(" 1700000180"))
+        .map(|l| format!("{l}\n"))
+        .collect();
     let (out, err, code) = run(publish(
         &broker.addr,
         "chan-1",
-        &[&fixture("small-snappy.avro"), "nonspoofed"],
+        &[&fixture("small-u64.avro"), "nonspoofed"],
     ));
     assert_eq!((out.as_str(), err.as_str(), code), ("", "", 0));
     // The binary's own --format timeseries output is the golden one.
     let (printed, _, _) = run({
         let mut c = bin("flowtuple-series");
         c.args([
-            &fixture("small-snappy.avro"),
+            &fixture("small-u64.avro"),
             "nonspoofed",
             "--format",
             "timeseries",
@@ -115,8 +122,8 @@ fn kafka_published_series_read_back_equal_the_timeseries_output() {
     assert_eq!(got, by_time(&expected));
 
     let times = times(&expected);
-    assert_eq!(times.len(), 6);
-    assert_eq!(messages.len(), 6, "one message per small interval");
+    assert_eq!(times.len(), 5);
+    assert_eq!(messages.len(), 5, "one message per small interval");
     for t in times {
         let m: Vec<&Message> = messages
             .iter()
@@ -145,7 +152,7 @@ fn kafka_an_interval_over_512_kib_is_split() {
     create_topic(&broker.addr, "p.big", 3);
     let label = "L".repeat(2000);
     let args = [
-        fixture("small-deflate.avro"),
+        fixture("small-u64.avro"),
         "nonspoofed".to_string(),
         "--label".to_string(),
         label.clone(),
@@ -200,7 +207,7 @@ fn kafka_compression_snappy_and_none() {
     create_topic(&via, "tsk-production.none", 1);
     let label = "x".repeat(500);
     let base = [
-        fixture("small-null.avro"),
+        fixture("small-u64.avro"),
         "unfiltered".to_string(),
         "--label".to_string(),
         label,
@@ -222,7 +229,8 @@ fn kafka_compression_snappy_and_none() {
         c.args(&base).args(["--format", "timeseries"]);
         assert_eq!(got, by_time(&run(c).0), "{codec}");
     }
-    assert_eq!(payloads[0], payloads[1]);
+    // The messages differ only in the channel name (`snappy`, `none`).
+    assert_eq!(payloads[0], payloads[1] + 2 * 5);
     assert!(sent[1] > payloads[1], "none: {sent:?} {payloads:?}");
     assert!(sent[0] * 5 < payloads[0], "snappy: {sent:?} {payloads:?}");
     drop(broker);
@@ -243,7 +251,7 @@ fn kafka_stopped_broker_is_an_error_naming_the_first_unpublished_interval() {
     let mut cmd = publish(
         &broker.addr,
         "c",
-        &["--mode", "nonspoofed", &fixture("small-deflate.avro")],
+        &["--mode", "nonspoofed", &fixture("small-u64.avro")],
     );
     cmd.arg(&fifo).stdout(Stdio::piped()).stderr(Stdio::piped());
     let child = cmd.spawn().unwrap();
@@ -252,7 +260,7 @@ fn kafka_stopped_broker_is_an_error_naming_the_first_unpublished_interval() {
         let n = fetch_all(&broker.addr, "tsk-production.c")
             .map(|m| m.len())
             .unwrap_or(0);
-        if n == 6 {
+        if n == 5 {
             break;
         }
         assert!(
@@ -262,7 +270,7 @@ fn kafka_stopped_broker_is_an_error_naming_the_first_unpublished_interval() {
         std::thread::sleep(Duration::from_millis(100));
     }
     broker.stop();
-    let data = std::fs::read(fixture("small-deflate.avro")).unwrap();
+    let data = std::fs::read(fixture("small-u64.avro")).unwrap();
     std::thread::spawn(move || {
         let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
         let _ = w.write_all(&data);
@@ -275,10 +283,36 @@ fn kafka_stopped_broker_is_an_error_naming_the_first_unpublished_interval() {
     for want in [
         &format!("Kafka broker(s) {addr} did not acknowledge interval 0"),
         "first interval not published: 0",
-        "6 earlier interval(s) were acknowledged, the last 1699999880",
+        "5 earlier interval(s) were acknowledged, the last 1699999880",
     ] {
         assert!(stderr.contains(want), "{want:?} not in {stderr}");
     }
+}
+
+/// The small fixture's interval 1700000180 sums to more than u64: an
+/// error naming key and interval, exit 1; the intervals before it are
+/// published, nothing after it.
+#[test]
+fn kafka_a_value_beyond_u64_is_an_error_naming_the_key() {
+    let broker = Broker::start();
+    create_topic(&broker.addr, "tsk-production.big", 2);
+    let (_, err, code) = run(publish(
+        &broker.addr,
+        "big",
+        &[&fixture("small-deflate.avro"), "nonspoofed"],
+    ));
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("interval 1700000180: value 4723159103210736107979 of key `flowtuple.overall.ip_len` does not fit"),
+        "{err}"
+    );
+    let messages = fetch_all(&broker.addr, "tsk-production.big").unwrap();
+    let mut keys: Vec<u32> = messages
+        .iter()
+        .map(|m| u32::from_be_bytes(m.key.as_deref().unwrap().try_into().unwrap()))
+        .collect();
+    keys.sort();
+    assert_eq!(keys, [0, 1700000000, 1700000060, 1700000120]);
 }
 
 /// Nothing listens: the error names the broker, says nothing was

@@ -1,6 +1,6 @@
 //! A real Kafka-compatible broker for the tests: `tansu`, started on a free
 //! loopback port and stopped on drop. Install it with `cargo install tansu
-//! --locked --features dynostore` (`.ci/run` does); set `TANSU` to use
+//! --version 0.6.0 --locked --features dynostore` (`.ci/run` does); set `TANSU` to use
 //! another binary.
 #![allow(dead_code)]
 
@@ -16,7 +16,7 @@ use rskafka::client::ClientBuilder;
 
 /// How to get the broker, printed when it is missing.
 const INSTALL: &str = "the Kafka tests need the `tansu` broker: install it with \
-`cargo install tansu --locked --features dynostore` (10-30 minutes; .ci/run does this), \
+`cargo install tansu --version 0.6.0 --locked --features dynostore` (10-30 minutes on an idle 2-core machine, over an hour on a busy one; .ci/run does this), \
 or set TANSU=/path/to/tansu";
 
 fn tansu() -> PathBuf {

@@ -1,6 +1,7 @@
 //! The command line of `flowtuple-series`, converted to typed options.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::checks;
 use clap::parser::ValueSource;
@@ -8,6 +9,8 @@ use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
 use telescope_core::flowtuple::{
     Compat, Format, Formatter, GeoSource, IpCounting, Mode, PortFilters, PortSet, SeriesOptions,
 };
+
+use crate::kafka;
 
 const AFTER_HELP: &str = "\
 MODES:
@@ -117,8 +120,9 @@ pub struct Cli {
     interval_length: u32,
 
     /// Merge runs of a repeated timestamp (in one FILE or several) into one
-    /// interval; print every interval in ascending time at the end.
-    #[arg(long)]
+    /// interval; print every interval in ascending time at the end (not with
+    /// --kafka-brokers).
+    #[arg(long, conflicts_with = "kafka_brokers")]
     merge_repeated: bool,
 
     /// How uniq_src_ips counts addresses: all, prefixagg:N or sample:N.
@@ -160,6 +164,58 @@ pub struct Cli {
     /// Print the man page (roff) and exit.
     #[arg(long, exclusive = true)]
     man: bool,
+
+    /// Publish the series (the keys and values of --format timeseries) to
+    /// these Kafka brokers in libtimeseries' TSK format instead of printing
+    /// them. An interval counts as published once the broker acknowledged
+    /// it; a broker still unreachable after --kafka-retry-secs is an error
+    /// naming the first interval not published (exit status 1). The topic
+    /// must exist.
+    #[arg(
+        long,
+        value_name = "HOST:PORT,...",
+        value_delimiter = ',',
+        num_args = 1,
+        conflicts_with = "format",
+        requires = "kafka_channel",
+        help_heading = "Kafka"
+    )]
+    kafka_brokers: Vec<String>,
+
+    /// The topic is <PREFIX>.<CHANNEL>.
+    #[arg(
+        long,
+        value_name = "PREFIX",
+        default_value = "tsk-production",
+        requires = "kafka_brokers",
+        help_heading = "Kafka"
+    )]
+    kafka_topic_prefix: String,
+
+    /// Channel name, in the topic and in every message (required with
+    /// --kafka-brokers).
+    #[arg(
+        long,
+        value_name = "CHANNEL",
+        requires = "kafka_brokers",
+        help_heading = "Kafka"
+    )]
+    kafka_channel: Option<String>,
+
+    /// Message compression.
+    #[arg(long, value_enum, default_value_t = CompressionArg::Snappy, requires = "kafka_brokers", help_heading = "Kafka")]
+    kafka_compression: CompressionArg,
+
+    /// How long to retry, with backoff, a broker that does not answer.
+    #[arg(long, value_name = "SECS", default_value_t = 30, requires = "kafka_brokers",
+          value_parser = clap::value_parser!(u64).range(1..=3600), help_heading = "Kafka")]
+    kafka_retry_secs: u64,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum CompressionArg {
+    Snappy,
+    None,
 }
 
 fn parse_counting(s: &str) -> Result<IpCounting, String> {
@@ -236,6 +292,8 @@ pub struct Options {
     pub threads: usize,
     /// Merge repeated timestamps across all inputs.
     pub merge_repeated: bool,
+    /// Publish to Kafka instead of printing.
+    pub kafka: Option<kafka::Settings>,
 }
 
 fn usage_error(msg: String) -> ! {
@@ -257,6 +315,7 @@ pub fn parse() -> Options {
             std::process::exit(1)
         }
     }
+    let kafka = kafka_settings(&cli);
     let valid_modes = Mode::ALL
         .iter()
         .map(|m| m.name())
@@ -280,9 +339,15 @@ pub fn parse() -> Options {
         checks::no_mode_names_as_missing_files(&files).unwrap_or_else(|e| usage_error(e));
     }
     let given = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
+    // Kafka carries the keys of --format timeseries (so --label applies).
+    let shown_as = if cli.kafka_brokers.is_empty() {
+        format_of(cli.format)
+    } else {
+        Format::Timeseries
+    };
     checks::options_apply(
         mode,
-        format_of(cli.format),
+        shown_as,
         &checks::Given {
             label: given("label"),
             geo: given("geo"),
@@ -341,7 +406,30 @@ pub fn parse() -> Options {
         formatter,
         threads,
         merge_repeated: cli.merge_repeated,
+        kafka,
     }
+}
+
+fn kafka_settings(cli: &Cli) -> Option<kafka::Settings> {
+    if cli.kafka_brokers.is_empty() {
+        return None;
+    }
+    if let Some(b) = cli.kafka_brokers.iter().find(|b| !b.contains(':')) {
+        usage_error(format!("bad Kafka broker `{b}`: expected HOST:PORT"));
+    }
+    let channel = cli.kafka_channel.clone().unwrap_or_default();
+    let topic = format!("{}.{channel}", cli.kafka_topic_prefix);
+    kafka::check_topic(&topic).unwrap_or_else(|e| usage_error(e));
+    Some(kafka::Settings {
+        brokers: cli.kafka_brokers.clone(),
+        topic,
+        channel,
+        compression: match cli.kafka_compression {
+            CompressionArg::Snappy => kafka::Compression::Snappy,
+            CompressionArg::None => kafka::Compression::None,
+        },
+        retry_for: Duration::from_secs(cli.kafka_retry_secs),
+    })
 }
 
 fn mode_of(m: ModeArg) -> Mode {

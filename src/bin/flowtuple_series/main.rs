@@ -5,6 +5,7 @@ mod checks;
 mod cli;
 #[path = "../common/docs.rs"]
 mod docs;
+mod kafka;
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -45,6 +46,9 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 
 fn run() -> anyhow::Result<ExitCode> {
     let opts = cli::parse();
+    if let Some(settings) = &opts.kafka {
+        return kafka::run(&opts, settings);
+    }
     let stdout = io::stdout();
     let buffered = io::BufWriter::with_capacity(1 << 18, stdout.lock());
     let mut out = HeaderFirst::new(opts.formatter.header(), buffered);

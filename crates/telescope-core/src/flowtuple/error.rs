@@ -108,6 +108,9 @@ pub enum FlowtupleError {
         /// The block that went over.
         at: Position,
     },
+    /// An interval cannot be encoded in libtimeseries' TSK format.
+    #[error(transparent)]
+    Tsk(#[from] crate::flowtuple::format::tsk::TskError),
     /// A bug: a worker thread ended without its result.
     #[error("internal error: {0}")]
     Internal(String),

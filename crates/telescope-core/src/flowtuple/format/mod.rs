@@ -4,6 +4,7 @@ pub mod csv;
 pub mod jsonl;
 pub mod seed;
 pub mod timeseries;
+pub mod tsk;
 
 use std::fmt;
 use std::io::Write;
@@ -75,6 +76,11 @@ impl Formatter {
             format,
             label: label.to_string(),
         })
+    }
+
+    /// The key prefix of the timeseries (and TSK) format.
+    pub fn label(&self) -> &str {
+        &self.label
     }
 
     /// Bytes written once before all output (the CSV header), if any.

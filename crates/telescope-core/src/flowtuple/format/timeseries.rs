@@ -1,8 +1,7 @@
 //! The libtimeseries ASCII format (Graphite plaintext): `<key> <value>
 //! <time>`, keys built as corsaro's report plugin builds them.
 
-use std::io::Write;
-
+use super::push_decimal;
 use crate::flowtuple::options::Class;
 use crate::flowtuple::series::{IntervalSeries, Key, SeriesRow};
 
@@ -26,18 +25,54 @@ fn path(row: &SeriesRow) -> String {
     }
 }
 
+/// Calls `f(key, value)` for each data point of the interval, in output
+/// order: exactly the keys and values that [`serialize`] prints (and the
+/// TSK format sends). Stops at the first error `f` returns.
+pub fn try_for_each_point<E>(
+    interval: &IntervalSeries,
+    label: &str,
+    mut f: impl FnMut(&str, i128) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut key = String::new();
+    for row in &interval.rows {
+        key.clear();
+        key.push_str(label);
+        key.push('.');
+        key.push_str(&path(row));
+        key.push('.');
+        let base = key.len();
+        let c = &row.counters;
+        let mut point = |counter: &str, value: i128| {
+            key.truncate(base);
+            key.push_str(counter);
+            f(&key, value)
+        };
+        point("uniq_src_ip", c.uniq_src_ips.into())?;
+        point("uniq_dst_ip", c.uniq_dst_ips.into())?;
+        if row.class != Class::Asn {
+            point("uniq_src_asn", c.uniq_src_asns.into())?;
+        }
+        point("pkt_cnt", c.packets)?;
+        point("ip_len", c.bytes)?;
+    }
+    Ok(())
+}
+
+/// Appends one line, `<key> <value> <time>`.
+pub fn push_line(out: &mut Vec<u8>, key: &str, value: i128, time: i64) {
+    out.extend_from_slice(key.as_bytes());
+    out.push(b' ');
+    push_decimal(out, value);
+    out.push(b' ');
+    push_decimal(out, time.into());
+    out.push(b'\n');
+}
+
 /// Appends the interval's lines to `out`.
 pub fn serialize(interval: &IntervalSeries, label: &str, out: &mut Vec<u8>) {
     let t = interval.time;
-    for row in &interval.rows {
-        let p = path(row);
-        let c = &row.counters;
-        let _ = writeln!(out, "{label}.{p}.uniq_src_ip {} {t}", c.uniq_src_ips);
-        let _ = writeln!(out, "{label}.{p}.uniq_dst_ip {} {t}", c.uniq_dst_ips);
-        if row.class != Class::Asn {
-            let _ = writeln!(out, "{label}.{p}.uniq_src_asn {} {t}", c.uniq_src_asns);
-        }
-        let _ = writeln!(out, "{label}.{p}.pkt_cnt {} {t}", c.packets);
-        let _ = writeln!(out, "{label}.{p}.ip_len {} {t}", c.bytes);
-    }
+    let _ = try_for_each_point(interval, label, |key, value| {
+        push_line(out, key, value, t);
+        Ok::<(), std::convert::Infallible>(())
+    });
 }

@@ -3,6 +3,7 @@
 
 use std::io::Write;
 
+use super::Column;
 use crate::flowtuple::options::Class;
 use crate::flowtuple::series::{IntervalSeries, Key, SeriesRow};
 
@@ -26,18 +27,26 @@ fn path(row: &SeriesRow) -> String {
     }
 }
 
-/// Appends the interval's lines to `out`.
-pub fn serialize(interval: &IntervalSeries, label: &str, out: &mut Vec<u8>) {
+/// Appends the interval's lines to `out`, one per counter of `columns`
+/// (the ASN class has no `uniq_src_asn`).
+pub fn serialize(
+    interval: &IntervalSeries,
+    label: &str,
+    columns: &[(Column, String)],
+    out: &mut Vec<u8>,
+) {
     let t = interval.time;
     for row in &interval.rows {
         let p = path(row);
-        let c = &row.counters;
-        let _ = writeln!(out, "{label}.{p}.uniq_src_ip {} {t}", c.uniq_src_ips);
-        let _ = writeln!(out, "{label}.{p}.uniq_dst_ip {} {t}", c.uniq_dst_ips);
-        if row.class != Class::Asn {
-            let _ = writeln!(out, "{label}.{p}.uniq_src_asn {} {t}", c.uniq_src_asns);
+        for (column, name) in columns {
+            if *column == Column::SrcAsns && row.class == Class::Asn {
+                continue;
+            }
+            let _ = writeln!(
+                out,
+                "{label}.{p}.{name} {} {t}",
+                column.value(&row.counters)
+            );
         }
-        let _ = writeln!(out, "{label}.{p}.pkt_cnt {} {t}", c.packets);
-        let _ = writeln!(out, "{label}.{p}.ip_len {} {t}", c.bytes);
     }
 }

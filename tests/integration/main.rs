@@ -2,7 +2,9 @@
 
 mod cli_extras;
 mod flowtuple;
+mod flowtuple4;
 mod flowtuple_input;
+mod ftconvert;
 mod netprofile;
 mod netprofile_hardening;
 mod netprofile_ops;

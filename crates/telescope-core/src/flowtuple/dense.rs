@@ -25,7 +25,7 @@ pub struct Densifier {
 impl Densifier {
     /// The pre-created keys of `options`' mode.
     pub fn new(options: &SeriesOptions) -> Densifier {
-        let classes = options.classes();
+        let classes = options.mode.classes(options.geo);
         let popular = options.mode.popular_ports_only();
         let ports = |transport: Transport, set: &Option<PortSet>| -> Vec<Key> {
             (0..=65_535)

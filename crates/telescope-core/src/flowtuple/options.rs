@@ -392,15 +392,6 @@ impl SeriesOptions {
             input: Input::Flowtuple,
         }
     }
-
-    /// The classes printed, in order: the mode's, without the source-port
-    /// classes on flowtuple4.
-    pub fn classes(&self) -> Vec<Class> {
-        match self.input {
-            Input::Flowtuple => self.mode.classes(self.geo),
-            Input::Flowtuple4 { .. } => super::ft4::classes(self.mode, self.geo),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -427,6 +427,14 @@ impl Converter {
 
     /// `write_tuples` of the four groups into one file.
     fn write(&mut self) {
+        let records = self.encoded();
+        let c = self.conv;
+        let file = container(c.version.schema(), c.deflate, c.block_records, &records);
+        self.out.push((self.interval, file));
+    }
+
+    /// The records of the interval's keys, encoded, the state emptied.
+    pub fn encoded(&mut self) -> Vec<Vec<u8>> {
         let mut records = Vec::new();
         let groups = std::mem::take(&mut self.groups);
         for (g, tuples) in groups.into_iter().enumerate() {
@@ -442,7 +450,7 @@ impl Converter {
                 records.push(rec);
             }
         }
-        self.out.push((self.interval, self.container(&records)));
+        records
     }
 
     fn encode(&self, key: u64, proto: i64, s: &State, out: &mut Vec<u8>) {
@@ -486,40 +494,39 @@ impl Converter {
             zigzag(s.masscan as i64, out);
         }
     }
+}
 
-    /// An Avro object container of `records` with the pinned schema text.
-    fn container(&self, records: &[Vec<u8>]) -> Vec<u8> {
-        let mut out = b"Obj\x01".to_vec();
-        zigzag(2, &mut out);
-        string(b"avro.schema", &mut out);
-        string(self.conv.version.schema().as_bytes(), &mut out);
-        string(b"avro.codec", &mut out);
-        string(
-            if self.conv.deflate {
-                b"deflate"
-            } else {
-                b"null"
-            },
-            &mut out,
-        );
-        zigzag(0, &mut out);
-        let sync: Vec<u8> = (0..16u8).map(|i| i.wrapping_mul(37) ^ 0x5a).collect();
+/// An Avro object container of encoded `records` with `schema` as its
+/// schema text, `block_records` records a block.
+pub fn container(
+    schema: &str,
+    deflate: bool,
+    block_records: usize,
+    records: &[Vec<u8>],
+) -> Vec<u8> {
+    let mut out = b"Obj\x01".to_vec();
+    zigzag(2, &mut out);
+    string(b"avro.schema", &mut out);
+    string(schema.as_bytes(), &mut out);
+    string(b"avro.codec", &mut out);
+    string(if deflate { b"deflate" } else { b"null" }, &mut out);
+    zigzag(0, &mut out);
+    let sync: Vec<u8> = (0..16u8).map(|i| i.wrapping_mul(37) ^ 0x5a).collect();
+    out.extend_from_slice(&sync);
+    for chunk in records.chunks(block_records.max(1)) {
+        let data: Vec<u8> = chunk.concat();
+        let data = if deflate {
+            let mut e =
+                flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+            e.write_all(&data).expect("in-memory write");
+            e.finish().expect("in-memory write")
+        } else {
+            data
+        };
+        zigzag(chunk.len() as i64, &mut out);
+        zigzag(data.len() as i64, &mut out);
+        out.extend_from_slice(&data);
         out.extend_from_slice(&sync);
-        for chunk in records.chunks(self.conv.block_records.max(1)) {
-            let data: Vec<u8> = chunk.concat();
-            let data = if self.conv.deflate {
-                let mut e =
-                    flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
-                e.write_all(&data).expect("in-memory write");
-                e.finish().expect("in-memory write")
-            } else {
-                data
-            };
-            zigzag(chunk.len() as i64, &mut out);
-            zigzag(data.len() as i64, &mut out);
-            out.extend_from_slice(&data);
-            out.extend_from_slice(&sync);
-        }
-        out
     }
+    out
 }

@@ -155,7 +155,14 @@ pub fn v3_schema() -> String {
 /// Reads a v3 Avro file with the apache-avro crate (not this project's
 /// reader). Fields missing from older files read as 0.
 pub fn read_v3(bytes: &[u8]) -> Vec<V3> {
-    let reader = apache_avro::Reader::new(bytes).expect("v3 header");
+    let mut out = Vec::new();
+    for_each_v3(bytes, |r| out.push(r));
+    out
+}
+
+/// Hands each record of a v3 Avro stream to `f`, in order.
+pub fn for_each_v3(input: impl std::io::Read, mut f: impl FnMut(V3)) {
+    let reader = apache_avro::Reader::new(input).expect("v3 header");
     reader
         .map(|v| {
             let apache_avro::types::Value::Record(fields) = v.expect("v3 record") else {
@@ -199,7 +206,7 @@ pub fn read_v3(bytes: &[u8]) -> Vec<V3> {
                 prefix2asn: num("prefix2asn") as u32,
             }
         })
-        .collect()
+        .for_each(&mut f)
 }
 
 /// Writes v3 records as a v3 Avro file with the apache-avro crate.
@@ -244,7 +251,27 @@ pub fn write_v3(records: &[V3]) -> Vec<u8> {
     w.into_inner().expect("flush")
 }
 
-/// The state of one key (`flowtupleState`).
+/// One v3 record as the converter keeps it until its interval is written
+/// (compact: a 10M-record interval fits in memory).
+struct Rec {
+    group: u8,
+    key: u64,
+    dst_low: u16,
+    src_port: u16,
+    ttl: u8,
+    tcp_flags: u8,
+    ip_len: u16,
+    protocol: u8,
+    packets: u32,
+    spoofed: bool,
+    masscan: bool,
+    synlen: u16,
+    synwinlen: u16,
+    asn: u32,
+    geo: [[u8; 2]; 4],
+}
+
+/// The state of one key (`flowtupleState`), folded from its records.
 #[derive(Default)]
 struct State {
     destips: BTreeSet<u32>,
@@ -256,9 +283,43 @@ struct State {
     synlen: u16,
     synwinlen: u16,
     asn: u32,
-    geo: [String; 4],
+    geo: [[u8; 2]; 4],
     spoofed: u64,
     masscan: u64,
+}
+
+impl State {
+    /// The state of a key's records, in input order: the first one's tags.
+    fn of(records: &[Rec]) -> State {
+        let first = &records[0];
+        let mut s = State {
+            synlen: first.synlen,
+            synwinlen: first.synwinlen,
+            asn: first.asn,
+            geo: first.geo,
+            ..State::default()
+        };
+        for r in records {
+            let packets = u64::from(r.packets);
+            s.destips.insert(u32::from(r.dst_low));
+            if r.protocol == 6 {
+                *s.srcports.entry(u32::from(r.src_port)).or_default() += packets;
+                *s.tcpflags.entry(u32::from(r.tcp_flags)).or_default() += packets;
+            } else if r.protocol == 17 {
+                *s.srcports.entry(u32::from(r.src_port)).or_default() += packets;
+            }
+            *s.ttls.entry(u32::from(r.ttl)).or_default() += packets;
+            *s.pktsizes.entry(u32::from(r.ip_len)).or_default() += packets;
+            s.total += packets;
+            if r.spoofed {
+                s.spoofed += packets;
+            }
+            if r.masscan {
+                s.masscan += packets;
+            }
+        }
+        s
+    }
 }
 
 fn quality_ratio(portcnt: usize, pkts: u64) -> f64 {
@@ -325,8 +386,8 @@ pub struct Converter {
     interval: u32,
     next: u32,
     writereq: bool,
-    /// ICMP, TCP, UDP, other.
-    groups: [BTreeMap<u64, State>; 4],
+    /// The interval's records.
+    pending: Vec<Rec>,
     /// Finished files: (interval, Avro bytes).
     pub out: Vec<(u32, Vec<u8>)>,
 }
@@ -345,7 +406,7 @@ impl Converter {
             interval: 0,
             next: 0,
             writereq: false,
-            groups: Default::default(),
+            pending: Vec::new(),
             out: Vec::new(),
         }
     }
@@ -384,35 +445,28 @@ impl Converter {
                 }
                 p => (3, src | dst | u64::from(p)),
             };
-            let state = self.groups[group].entry(key).or_insert_with(|| {
-                for g in &r.geo {
-                    assert_eq!(g.len(), 2, "geo tags of two bytes only: {g:?}");
-                }
-                State {
-                    synlen: r.tcp_synlen,
-                    synwinlen: r.tcp_synwinlen,
-                    asn: r.prefix2asn,
-                    geo: r.geo.clone(),
-                    ..State::default()
-                }
+            let group: u8 = group;
+            let geo = r
+                .geo
+                .clone()
+                .map(|g| <[u8; 2]>::try_from(g.as_bytes()).expect("geo tags of two bytes only"));
+            self.pending.push(Rec {
+                group,
+                key,
+                dst_low: r.dst_ip as u16,
+                src_port: r.src_port,
+                ttl: r.ttl,
+                tcp_flags: r.tcp_flags,
+                ip_len: r.ip_len,
+                protocol: r.protocol,
+                packets: r.packet_cnt,
+                spoofed: r.is_spoofed != 0,
+                masscan: r.is_masscan != 0,
+                synlen: r.tcp_synlen,
+                synwinlen: r.tcp_synwinlen,
+                asn: r.prefix2asn,
+                geo,
             });
-            let packets = u64::from(r.packet_cnt);
-            state.destips.insert(r.dst_ip & 0xFFFF);
-            if r.protocol == 6 {
-                *state.srcports.entry(u32::from(r.src_port)).or_default() += packets;
-                *state.tcpflags.entry(u32::from(r.tcp_flags)).or_default() += packets;
-            } else if r.protocol == 17 {
-                *state.srcports.entry(u32::from(r.src_port)).or_default() += packets;
-            }
-            *state.ttls.entry(u32::from(r.ttl)).or_default() += packets;
-            *state.pktsizes.entry(u32::from(r.ip_len)).or_default() += packets;
-            state.total += packets;
-            if r.is_spoofed != 0 {
-                state.spoofed += packets;
-            }
-            if r.is_masscan != 0 {
-                state.masscan += packets;
-            }
         }
     }
 
@@ -433,22 +487,24 @@ impl Converter {
         self.out.push((self.interval, file));
     }
 
-    /// The records of the interval's keys, encoded, the state emptied.
+    /// The records of the interval's keys, encoded, the state emptied:
+    /// groups in order, keys ascending (Judy's order), each key's v3
+    /// records in input order (a stable sort).
     pub fn encoded(&mut self) -> Vec<Vec<u8>> {
+        let mut pending = std::mem::take(&mut self.pending);
+        pending.sort_by_key(|r| (r.group, r.key));
         let mut records = Vec::new();
-        let groups = std::mem::take(&mut self.groups);
-        for (g, tuples) in groups.into_iter().enumerate() {
-            for (key, s) in tuples {
-                let proto = match g {
-                    0 => 1,
-                    1 => 6,
-                    2 => 17,
-                    _ => key & 0xFF,
-                };
-                let mut rec = Vec::new();
-                self.encode(key, proto as i64, &s, &mut rec);
-                records.push(rec);
-            }
+        for run in pending.chunk_by(|a, b| (a.group, a.key) == (b.group, b.key)) {
+            let (group, key) = (run[0].group, run[0].key);
+            let proto = match group {
+                0 => 1,
+                1 => 6,
+                2 => 17,
+                _ => key & 0xFF,
+            };
+            let mut rec = Vec::new();
+            self.encode(key, proto as i64, &State::of(run), &mut rec);
+            records.push(rec);
         }
         records
     }
@@ -486,7 +542,7 @@ impl Converter {
             Version::V1 | Version::V2 => &s.geo[..],
         };
         for g in geo {
-            string(g.as_bytes(), out);
+            string(g, out);
         }
         zigzag(i64::from(s.asn), out);
         if self.conv.version == Version::V2 {

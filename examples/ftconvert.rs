@@ -7,7 +7,8 @@
 //! ```
 //!
 //! `-n` 16 or 24, `-I` minutes, `-V` early|1|2 (output schema), `-o` a
-//! template whose `%s` is the interval's time. Inputs are read with the
+//! template whose `%s` is the interval's time. Prints `<interval> <records>
+//! <file>` per file written. Inputs are read with the
 //! apache-avro crate, records kept compactly until their interval is written.
 
 #[path = "../tests/integration/ftconvert.rs"]
@@ -59,9 +60,9 @@ fn main() {
         });
     }
     converter.add(&batch);
-    for (interval, bytes) in converter.finish() {
+    for (interval, records, bytes) in converter.finish_counted() {
         let name = template.replace("%s", &interval.to_string());
         std::fs::write(&name, bytes).expect("write output");
-        eprintln!("interval {interval} complete: {name}");
+        println!("{interval} {records} {name}");
     }
 }

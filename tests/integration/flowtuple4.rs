@@ -560,6 +560,12 @@ fn one_run_reads_one_format_and_only_exact_options() {
         ],
         "does not keep the order of v3",
     );
+    let help = bin("flowtuple-series").arg("--help").output().unwrap();
+    let help = text(&help).0;
+    assert!(
+        help.contains("FLOWTUPLE4: only what is exact") && help.contains("--dst-net <24|16>"),
+        "{help}"
+    );
     // A /24 file stated to be /16: the first /24 network is an error naming
     // the record; nothing is printed for its interval.
     let (o, e, c) = run(&strings(&["--dst-net", "16", &a, "unfiltered"]));

@@ -388,8 +388,8 @@ pub struct Converter {
     writereq: bool,
     /// The interval's records.
     pending: Vec<Rec>,
-    /// Finished files: (interval, Avro bytes).
-    pub out: Vec<(u32, Vec<u8>)>,
+    /// Finished files: (interval, records, Avro bytes).
+    out: Vec<(u32, usize, Vec<u8>)>,
 }
 
 impl Converter {
@@ -472,7 +472,15 @@ impl Converter {
 
     /// Writes the last interval (ftconvert's end of `main`) and returns the
     /// files.
-    pub fn finish(mut self) -> Vec<(u32, Vec<u8>)> {
+    pub fn finish(self) -> Vec<(u32, Vec<u8>)> {
+        self.finish_counted()
+            .into_iter()
+            .map(|(t, _, f)| (t, f))
+            .collect()
+    }
+
+    /// [`Converter::finish`], with each file's number of records.
+    pub fn finish_counted(mut self) -> Vec<(u32, usize, Vec<u8>)> {
         if self.writereq {
             self.write();
         }
@@ -484,7 +492,7 @@ impl Converter {
         let records = self.encoded();
         let c = self.conv;
         let file = container(c.version.schema(), c.deflate, c.block_records, &records);
-        self.out.push((self.interval, file));
+        self.out.push((self.interval, records.len(), file));
     }
 
     /// The records of the interval's keys, encoded, the state emptied:

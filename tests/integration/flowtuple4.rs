@@ -560,6 +560,27 @@ fn one_run_reads_one_format_and_only_exact_options() {
         ],
         "does not keep the order of v3",
     );
+    // Same bytes for any thread count (a file of three blocks).
+    let fixture = testdata("flowtuple/ft4-v2-24.avro").display().to_string();
+    let outs: Vec<String> = ["1", "2", "3"]
+        .iter()
+        .map(|j| {
+            let args = [
+                "--dst-net",
+                "24",
+                "--format",
+                "jsonl",
+                "-j",
+                j,
+                &fixture,
+                "unfiltered",
+            ];
+            let (o, e, c) = run(&strings(&args));
+            assert_eq!(c, 0, "{e}");
+            o
+        })
+        .collect();
+    assert!(outs[0].contains(r#""class":"icmp""#) && outs.iter().all(|o| *o == outs[0]));
     let help = bin("flowtuple-series").arg("--help").output().unwrap();
     let help = text(&help).0;
     assert!(

@@ -343,7 +343,10 @@ pub struct SeriesOptions {
     pub input: Input,
 }
 
-/// The layout of a run's input files (see [`super::ft4`]).
+/// The layout of a run's input files (see [`super::ft4`]). On flowtuple4 the
+/// aggregator still makes the source-port classes' rows (every record with
+/// source port 0); a [`super::Formatter`] made
+/// [`for_flowtuple4`](super::Formatter::for_flowtuple4) leaves them out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Input {
     /// corsaro3 flowtuple (v3) files.

@@ -51,21 +51,9 @@ if [ -n "${BASELINE:-}" ]; then
 fi
 
 results=$scratch/results.txt
-: >"$results"
-for round in $(seq "$runs"); do
-  for i in "${!commands[@]}"; do
-    # shellcheck disable=SC2086 # the command is split into words on purpose
-    /usr/bin/time -v -o "$scratch"/time.txt ${commands[$i]} >/dev/null
-    awk -F': ' -v i="$i" -v round="$round" '
-      /Elapsed \(wall clock\)/ {n = split($2, t, ":"); s = 0; for (k = 1; k <= n; k++) s = s * 60 + t[k]}
-      /Maximum resident/ {r = $2}
-      END {print i, s, r, round}' "$scratch"/time.txt >>"$results"
-  done
-done
-
-median() { # numbers on stdin: their median
-  sort -n | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'
-}
+# shellcheck source=bench/rounds.sh
+source bench/rounds.sh
+run_rounds "$results" "$scratch" "$runs"
 for i in "${!commands[@]}"; do
   wall=$(awk -v i="$i" '$1 == i {print $2}' "$results" | median)
   ratio=$(awk -v i="$i" '$1 == 0 {base[$4] = $2} $1 == i {wall[$4] = $2}

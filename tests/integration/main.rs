@@ -3,7 +3,9 @@
 mod broker;
 mod cli_extras;
 mod flowtuple;
+mod flowtuple4;
 mod flowtuple_input;
+mod ftconvert;
 mod kafka;
 mod netprofile;
 mod netprofile_hardening;

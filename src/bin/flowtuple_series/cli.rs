@@ -7,7 +7,8 @@ use crate::checks;
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
 use telescope_core::flowtuple::{
-    Compat, Format, Formatter, GeoSource, IpCounting, Mode, PortFilters, PortSet, SeriesOptions,
+    ft4, Compat, Format, Formatter, GeoSource, Input, IpCounting, Kind, Mode, PortFilters, PortSet,
+    SeriesOptions,
 };
 
 use crate::kafka;
@@ -62,7 +63,21 @@ A bad FILE is reported and none of its records count.
 
 INPUT: Avro object container files (codecs null, deflate, snappy, zstandard,
 bzip2), optionally wrapped in gzip, bzip2 or zstd (detected by magic bytes).
-FILE `-` reads stdin.
+FILE `-` reads stdin. corsaro3 flowtuple (v3) files, or stardust-tools
+ftconvert's flowtuple4 files (told by their fields: `dst_net`); one run reads
+one format.
+
+FLOWTUPLE4: only what is exact. Modes unfiltered (summary, ipprotocol,
+tcp_dst_ports, udp_dst_ports, icmp) and unfiltered-ipmeta (geo, asn);
+counters packets, uniq_src_ips, uniq_src_asns as from v3, and
+uniq_dst_net24s (or 16s): distinct destination networks, never addresses.
+--dst-net 24|16 states the files' aggregation (ftconvert -n; the files do not
+record it; a /16 file's networks are checked). No bytes, no source-port
+classes (ftconvert drops packet sizes and source ports); nonspoofed and
+unrouted-nonspoofed are refused (ftconvert merges records of different
+spoofing flags); --dst-ip-counting all or prefixagg:N (N <= the stated
+prefix); --compat report not with prefixagg sources. Files converted with
+`ftconvert -I 5` have 5-minute intervals: pass --interval-length 300.
 
 EXIT STATUS: 0 success (also when stdout is closed early, e.g. by `head`),
 1 a file could not be read or is malformed (other files are still processed),
@@ -132,6 +147,11 @@ pub struct Cli {
     /// How uniq_dst_ips counts addresses: all, prefixagg:N or sample:N.
     #[arg(long, value_name = "METHOD", default_value = "all", value_parser = parse_counting)]
     dst_ip_counting: IpCounting,
+
+    /// flowtuple4 only: the prefix length of the files' dst_net networks
+    /// (ftconvert -n 24 or 16), which the files do not record.
+    #[arg(long, value_name = "24|16", value_parser = parse_dst_net)]
+    dst_net: Option<u8>,
 
     /// Geolocation source of the geo series.
     #[arg(long, value_enum, default_value_t = GeoArg::Netacq)]
@@ -222,6 +242,16 @@ fn parse_counting(s: &str) -> Result<IpCounting, String> {
     s.parse()
 }
 
+fn parse_dst_net(s: &str) -> Result<u8, String> {
+    match s {
+        "24" => Ok(24),
+        "16" => Ok(16),
+        _ => Err(format!(
+            "`{s}` is not 24 or 16 (ftconvert aggregates destinations to /24 or /16)"
+        )),
+    }
+}
+
 fn parse_ports(s: &str) -> Result<PortSet, String> {
     s.parse()
 }
@@ -294,6 +324,8 @@ pub struct Options {
     pub merge_repeated: bool,
     /// Publish to Kafka instead of printing.
     pub kafka: Option<kafka::Settings>,
+    /// Bytes of stdin already read (to tell its format), to read first.
+    pub stdin_prefix: std::sync::Mutex<Option<Vec<u8>>>,
 }
 
 fn usage_error(msg: String) -> ! {
@@ -374,17 +406,19 @@ pub fn parse() -> Options {
         .threads
         .map(usize::from)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    Options {
-        sources: files
-            .into_iter()
-            .map(|f| {
-                if f == "-" {
-                    Source::Stdin
-                } else {
-                    Source::Path(f.into())
-                }
-            })
-            .collect(),
+    let sources: Vec<Source> = files
+        .into_iter()
+        .map(|f| {
+            if f == "-" {
+                Source::Stdin
+            } else {
+                Source::Path(f.into())
+            }
+        })
+        .collect();
+    let detected = crate::formats::detect(&sources).unwrap_or_else(|e| usage_error(e));
+    let mut options = Options {
+        sources,
         series: SeriesOptions {
             mode,
             geo: match cli.geo {
@@ -402,12 +436,59 @@ pub fn parse() -> Options {
             },
             compat,
             interval_length: cli.interval_length,
+            input: Input::Flowtuple,
         },
         formatter,
         threads,
         merge_repeated: cli.merge_repeated,
         kafka,
+        stdin_prefix: std::sync::Mutex::new(detected.stdin_prefix),
+    };
+    let src_ports = given("tcp_src_ports") || given("udp_src_ports");
+    flowtuple4(&mut options, detected.kind, cli.dst_net, src_ports)
+        .unwrap_or_else(|e| usage_error(e));
+    options
+}
+
+/// Sets up a run on flowtuple4 input (`kind`, or, when no header reads,
+/// `--dst-net` given), refusing what it cannot give exactly.
+fn flowtuple4(
+    options: &mut Options,
+    kind: Option<Kind>,
+    dst_net: Option<u8>,
+    src_ports: bool,
+) -> Result<(), String> {
+    match (kind, dst_net) {
+        (Some(Kind::Flowtuple), Some(_)) => {
+            return Err(
+                "--dst-net applies to flowtuple4 files only; these are flowtuple (v3)".into(),
+            )
+        }
+        (Some(Kind::Flowtuple4), None) => {
+            return Err(
+                "flowtuple4 files do not record whether dst_net holds /24 or /16 \
+                 networks: state it with --dst-net 24 or --dst-net 16 (ftconvert's -n; \
+                 its default is 16)"
+                    .into(),
+            )
+        }
+        (_, Some(dst_net)) => options.series.input = Input::Flowtuple4 { dst_net },
+        (_, None) => return Ok(()),
     }
+    if src_ports {
+        return Err(
+            "--tcp-src-ports and --udp-src-ports have no effect on flowtuple4 \
+             (no source-port series: ftconvert does not keep source ports)"
+                .into(),
+        );
+    }
+    if let Some(why) = ft4::unsupported(&options.series) {
+        return Err(why);
+    }
+    if let Some(n) = ft4::counted_dst_prefix(&options.series) {
+        options.formatter = options.formatter.clone().for_flowtuple4(n);
+    }
+    Ok(())
 }
 
 fn kafka_settings(cli: &Cli) -> Option<kafka::Settings> {

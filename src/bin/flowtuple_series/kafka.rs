@@ -246,17 +246,16 @@ fn publish_file(
     dense: &mut Option<Densifier>,
     publisher: &mut Publisher,
 ) -> anyhow::Result<Result<(), anyhow::Error>> {
-    let input = match crate::open(source) {
+    let input = match crate::open(opts, source) {
         Ok(i) => i,
         Err(e) => return Ok(Err(e)),
     };
-    let label = opts.formatter.label();
     let mut failed = None;
     let result = flowtuple::series(input, &opts.series, opts.threads, |mut interval| {
         if let Some(dense) = dense.as_mut() {
             dense.apply(&mut interval);
         }
-        let messages = tsk::serialize(&interval, label, &settings.channel)?;
+        let messages = opts.formatter.tsk(&interval, &settings.channel)?;
         let time = tsk::tsk_time(interval.time)?;
         publisher.publish(time, messages).map_err(|e| {
             failed = Some(e);

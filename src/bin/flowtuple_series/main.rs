@@ -5,6 +5,7 @@ mod checks;
 mod cli;
 #[path = "../common/docs.rs"]
 mod docs;
+mod formats;
 mod kafka;
 
 use std::fs::File;
@@ -106,9 +107,18 @@ impl<W: Write> Write for HeaderFirst<'_, W> {
     }
 }
 
-fn open(source: &Source) -> anyhow::Result<Box<dyn Read + Send>> {
+fn open(opts: &Options, source: &Source) -> anyhow::Result<Box<dyn Read + Send>> {
     Ok(match source {
-        Source::Stdin => Box::new(io::stdin()),
+        Source::Stdin => {
+            // The bytes read to tell the format come first.
+            let prefix = opts
+                .stdin_prefix
+                .lock()
+                .map(|mut p| p.take())
+                .unwrap_or_default()
+                .unwrap_or_default();
+            Box::new(io::Cursor::new(prefix).chain(io::stdin()))
+        }
         Source::Path(p) => {
             Box::new(File::open(p).with_context(|| format!("{source}: cannot open"))?)
         }
@@ -154,7 +164,7 @@ fn process(
     threads: usize,
     mut emit: impl FnMut(IntervalSeries) -> std::io::Result<()>,
 ) -> anyhow::Result<Option<anyhow::Error>> {
-    let input = match open(source) {
+    let input = match open(opts, source) {
         Ok(i) => i,
         Err(e) => return Ok(Some(e)),
     };
@@ -205,7 +215,7 @@ fn merged<W: Write>(
         let stdin: Option<Arc<[u8]>> = match source {
             Source::Stdin => {
                 let mut data = Vec::new();
-                io::stdin()
+                open(opts, source)?
                     .read_to_end(&mut data)
                     .context("<stdin>: cannot read")?;
                 Some(data.into())
@@ -215,7 +225,7 @@ fn merged<W: Write>(
         let reopen = || -> anyhow::Result<Box<dyn Read + Send>> {
             match &stdin {
                 Some(data) => Ok(Box::new(io::Cursor::new(Arc::clone(data)))),
-                None => open(source),
+                None => open(opts, source),
             }
         };
         let checked = reopen().and_then(|input| {

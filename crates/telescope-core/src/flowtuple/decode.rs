@@ -340,6 +340,8 @@ enum Op<'p> {
     SrcIp,
     /// `dst_ip`, an IPv4 address.
     DstIp,
+    /// flowtuple4's `dst_net`, an IPv4 address, into `dst_ip`.
+    DstNet,
     /// `src_port`, an int.
     SrcPort,
     /// `dst_port`, an int.
@@ -392,6 +394,7 @@ fn compile<'p>(plan: &'p Plan, ops: &mut Vec<Op<'p>>) {
                 Field::Prefix2Asn => Op::Prefix2Asn,
                 Field::SrcIp => Op::SrcIp,
                 Field::DstIp => Op::DstIp,
+                Field::DstNet => Op::DstNet,
                 Field::SrcPort => Op::SrcPort,
                 Field::DstPort => Op::DstPort,
                 Field::Protocol => Op::Protocol,
@@ -473,6 +476,7 @@ fn decode_record(ops: &[Op<'_>], cur: &mut Cursor<'_>, rec: &mut FlowRecord) -> 
             }
             Op::SrcIp => rec.src_ip = ipv4(Field::SrcIp, cur.long()?)?,
             Op::DstIp => rec.dst_ip = ipv4(Field::DstIp, cur.long()?)?,
+            Op::DstNet => rec.dst_ip = ipv4(Field::DstNet, cur.long()?)?,
             Op::SrcPort => rec.src_port = int32(Field::SrcPort, cur.long()?)?,
             Op::DstPort => rec.dst_port = int32(Field::DstPort, cur.long()?)?,
             Op::Protocol => rec.protocol = int32(Field::Protocol, cur.long()?)?,

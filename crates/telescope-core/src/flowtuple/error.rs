@@ -111,6 +111,25 @@ pub enum FlowtupleError {
     /// An interval cannot be encoded in libtimeseries' TSK format.
     #[error(transparent)]
     Tsk(#[from] crate::flowtuple::format::tsk::TskError),
+    /// The file's layout is not the run's (one run reads one layout).
+    #[error("the file is {found}, but this run reads {expected} files (one run reads one format)")]
+    WrongFormat {
+        /// The file's layout.
+        found: &'static str,
+        /// The run's.
+        expected: &'static str,
+    },
+    /// The options ask for series a flowtuple4 file cannot give exactly.
+    #[error("{0}")]
+    Unsupported(String),
+    /// flowtuple4 `dst_net` values contradict the stated aggregation.
+    #[error("{at}: {what}")]
+    DstNet {
+        /// The block holding the record.
+        at: Position,
+        /// What was wrong, naming the record.
+        what: String,
+    },
     /// A bug: a worker thread ended without its result.
     #[error("internal error: {0}")]
     Internal(String),

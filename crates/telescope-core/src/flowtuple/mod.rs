@@ -15,6 +15,7 @@ pub mod dense;
 pub mod error;
 pub mod filter;
 pub mod format;
+pub mod ft4;
 pub mod options;
 pub mod pipeline;
 pub mod read;
@@ -31,7 +32,8 @@ pub use dense::Densifier;
 pub use error::{FlowtupleError, Position};
 pub use format::{Format, Formatter};
 pub use options::{
-    sample_index, Compat, GeoSource, IpCounting, Mode, PortFilters, PortSet, SeriesOptions,
+    sample_index, Compat, GeoSource, Input, IpCounting, Mode, PortFilters, PortSet, SeriesOptions,
 };
-pub use pipeline::{check, decode_only, feed, series, RunStats};
+pub use pipeline::{check, decode_only, feed, series, sniff, RunStats};
+pub use schema::Kind;
 pub use series::{Counters, IntervalSeries, Key, SeriesRow};

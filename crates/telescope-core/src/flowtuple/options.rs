@@ -339,6 +339,25 @@ pub struct SeriesOptions {
     pub compat: Compat,
     /// The interval length in seconds (for the sample index), at least 1.
     pub interval_length: u32,
+    /// The input's layout: every file of a run has the same.
+    pub input: Input,
+}
+
+/// The layout of a run's input files (see [`super::ft4`]). On flowtuple4 the
+/// aggregator still makes the source-port classes' rows (every record with
+/// source port 0); a [`super::Formatter`] made
+/// [`for_flowtuple4`](super::Formatter::for_flowtuple4) leaves them out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Input {
+    /// corsaro3 flowtuple (v3) files.
+    #[default]
+    Flowtuple,
+    /// ftconvert's flowtuple4 files whose `dst_net` are /`dst_net`
+    /// networks (24 or 16; the files do not say which).
+    Flowtuple4 {
+        /// Prefix length of the destination networks, as the user states.
+        dst_net: u8,
+    },
 }
 
 /// Whose rules the series follow.
@@ -373,6 +392,7 @@ impl SeriesOptions {
             ports: PortFilters::default(),
             compat: Compat::Script,
             interval_length: 60,
+            input: Input::Flowtuple,
         }
     }
 }

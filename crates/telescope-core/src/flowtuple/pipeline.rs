@@ -16,12 +16,13 @@ use super::aggregate::Aggregator;
 use super::decode::{decode_block, min_record_bytes, DecodedBlock, Run};
 use super::error::{FlowtupleError, Position};
 use super::filter::Filter;
-use super::options::{GeoSource, Mode, SeriesOptions};
+use super::ft4;
+use super::options::{GeoSource, Input, Mode, SeriesOptions};
 use super::read::codec::{decompress, Codec, MAX_BLOCK_BYTES};
 use super::read::container::{read_error, BlockReader, RawBlock};
 use super::read::input::unwrap_stream;
 use super::record::FlowRecord;
-use super::schema::Plan;
+use super::schema::{Kind, Plan};
 use super::series::IntervalSeries;
 
 /// Counts of what a run read.
@@ -54,6 +55,7 @@ where
     let mut aggregator = Aggregator::new(options, threads);
     let stats = drive(
         input,
+        Some(options),
         options.mode,
         options.geo,
         options.mode.filter(),
@@ -80,6 +82,7 @@ where
 {
     drive(
         input,
+        Some(options),
         options.mode,
         options.geo,
         options.mode.filter(),
@@ -98,6 +101,7 @@ pub fn check<R: Read + Send + 'static>(
 ) -> Result<RunStats, FlowtupleError> {
     drive(
         input,
+        Some(options),
         options.mode,
         options.geo,
         options.mode.filter(),
@@ -116,6 +120,7 @@ pub fn decode_only<R: Read + Send + 'static>(
 ) -> Result<RunStats, FlowtupleError> {
     drive(
         input,
+        None,
         mode,
         GeoSource::default(),
         Filter::All,
@@ -140,8 +145,19 @@ const IN_FLIGHT_BYTES: usize = 32 << 20;
 /// Receives each decoded block, in file order.
 type OnBlock<'a> = dyn FnMut(&DecodedBlock, Position) -> Result<(), FlowtupleError> + 'a;
 
+/// Reads the header of `input` (possibly gzip/bzip2/zstd wrapped) and
+/// tells its layout, reading no further than the header.
+pub fn sniff<R: Read + Send + 'static>(input: R) -> Result<Kind, FlowtupleError> {
+    let stream = unwrap_stream(input).map_err(|e| read_error(0, e))?;
+    let (header, _) = BlockReader::open(BufReader::with_capacity(8 << 10, stream))?;
+    Kind::of_schema(&header.schema_json)
+}
+
+/// `options`: the run's (the file must be of its input layout, and the
+/// options possible on it); `None` (decode-only) takes the file as it is.
 fn drive<R>(
     input: R,
+    options: Option<&SeriesOptions>,
     mode: Mode,
     geo: GeoSource,
     filter: Filter,
@@ -154,10 +170,35 @@ where
     let stream = unwrap_stream(input).map_err(|e| read_error(0, e))?;
     let (header, reader) = BlockReader::open(BufReader::with_capacity(1 << 20, stream))?;
     let why = format!(" (needed by mode {mode})");
-    let plan = Plan::new(&header.schema_json, &mode.needed_fields(geo), &why)?;
+    let kind = Kind::of_schema(&header.schema_json)?;
+    let expected = options.map(|o| o.input);
+    let flowtuple4 = match (kind, expected) {
+        (Kind::Flowtuple, None | Some(Input::Flowtuple)) => None,
+        (Kind::Flowtuple4, None) => Some(None),
+        (Kind::Flowtuple4, Some(Input::Flowtuple4 { dst_net })) => Some(Some(dst_net)),
+        (found, Some(_)) => {
+            let expected = match found {
+                Kind::Flowtuple => Kind::Flowtuple4,
+                Kind::Flowtuple4 => Kind::Flowtuple,
+            };
+            return Err(FlowtupleError::WrongFormat {
+                found: found.name(),
+                expected: expected.name(),
+            });
+        }
+    };
+    if let Some(why) = options.and_then(ft4::unsupported) {
+        return Err(FlowtupleError::Unsupported(why));
+    }
+    let fields = match flowtuple4 {
+        None => mode.needed_fields(geo),
+        Some(_) => ft4::needed_fields(mode, geo),
+    };
+    let plan = Plan::new(&header.schema_json, &fields, &why)?;
     let decoder = Decoder {
         codec: header.codec,
         plan: &plan,
+        flowtuple4,
         filter,
         min_record_bytes: min_record_bytes(&plan),
     };
@@ -180,6 +221,8 @@ where
 struct Decoder<'a> {
     codec: Codec,
     plan: &'a Plan,
+    /// flowtuple4 input, with the stated `dst_net` prefix length if any.
+    flowtuple4: Option<Option<u8>>,
     filter: Filter,
     /// The fewest bytes a record takes.
     min_record_bytes: usize,
@@ -221,6 +264,10 @@ impl Decoder<'_> {
         }
         let mut block = DecodedBlock::default();
         decode_block(self.plan, self.filter, data, raw.count, &mut block).map_err(corrupt)?;
+        if let Some(dst_net) = self.flowtuple4 {
+            ft4::finish_block(&mut block, dst_net)
+                .map_err(|what| FlowtupleError::DstNet { at: raw.pos, what })?;
+        }
         Ok(block)
     }
 }

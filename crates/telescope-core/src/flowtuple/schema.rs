@@ -39,6 +39,9 @@ pub enum Field {
     MaxmindContinent,
     /// MaxMind country tag.
     MaxmindCountry,
+    /// flowtuple4's destination network (`0x2c000000 | (dst & mask)`); not
+    /// in [`Field::ALL`], which lists flowtuple (v3) fields.
+    DstNet,
 }
 
 impl Field {
@@ -79,6 +82,7 @@ impl Field {
             Field::NetacqCountry => "netacq_country",
             Field::MaxmindContinent => "maxmind_continent",
             Field::MaxmindCountry => "maxmind_country",
+            Field::DstNet => "dst_net",
         }
     }
 
@@ -90,6 +94,40 @@ impl Field {
                 | Field::MaxmindContinent
                 | Field::MaxmindCountry
         )
+    }
+}
+
+/// Which flowtuple layout a file holds, told by the fields of its writer
+/// schema (not its name: ftconvert's early flowtuple4 files are named
+/// `flowtuple3`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// corsaro3's flowtuple (v3): one record per flow, `dst_ip`.
+    Flowtuple,
+    /// stardust-tools ftconvert's flowtuple4: one record per (source,
+    /// destination network, port) per protocol, `dst_net`.
+    Flowtuple4,
+}
+
+impl Kind {
+    /// The layout of `schema_json`: flowtuple4 when its record has a
+    /// `dst_net` field.
+    pub fn of_schema(schema_json: &str) -> Result<Kind, FlowtupleError> {
+        let schema = Schema::parse_str(schema_json).map_err(|e| {
+            FlowtupleError::Schema(format!("the writer schema does not parse: {e}"))
+        })?;
+        Ok(match &schema {
+            Schema::Record(r) if r.fields.iter().any(|f| f.name == "dst_net") => Kind::Flowtuple4,
+            _ => Kind::Flowtuple,
+        })
+    }
+
+    /// `flowtuple` or `flowtuple4`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Flowtuple => "flowtuple (v3)",
+            Kind::Flowtuple4 => "flowtuple4",
+        }
     }
 }
 

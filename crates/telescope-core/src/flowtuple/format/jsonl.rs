@@ -2,23 +2,22 @@
 
 use std::io::Write;
 
+use super::Column;
 use crate::flowtuple::series::IntervalSeries;
 
 /// Appends the interval's objects to `out`.
-pub fn serialize(interval: &IntervalSeries, out: &mut Vec<u8>) {
+pub fn serialize(interval: &IntervalSeries, columns: &[(Column, String)], out: &mut Vec<u8>) {
     for row in &interval.rows {
-        let c = &row.counters;
         let key = serde_json::Value::String(row.key.to_string());
-        let _ = writeln!(
+        let _ = write!(
             out,
-            "{{\"time\":{},\"class\":\"{}\",\"key\":{key},\"packets\":{},\"bytes\":{},\"uniq_src_ips\":{},\"uniq_dst_ips\":{},\"uniq_src_asns\":{}}}",
+            "{{\"time\":{},\"class\":\"{}\",\"key\":{key}",
             interval.time,
             row.class.name(),
-            c.packets,
-            c.bytes,
-            c.uniq_src_ips,
-            c.uniq_dst_ips,
-            c.uniq_src_asns
         );
+        for (column, name) in columns {
+            let _ = write!(out, ",\"{name}\":{}", column.value(&row.counters));
+        }
+        out.extend_from_slice(b"}\n");
     }
 }

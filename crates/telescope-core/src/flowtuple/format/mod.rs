@@ -10,7 +10,8 @@ use std::fmt;
 use std::io::Write;
 use std::str::FromStr;
 
-use super::series::{IntervalSeries, Key};
+use super::options::Class;
+use super::series::{Counters, IntervalSeries, Key};
 
 /// An output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -51,11 +52,87 @@ impl FromStr for Format {
     }
 }
 
+/// A counter printed, in print order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Column {
+    /// `packets`.
+    Packets,
+    /// `bytes`.
+    Bytes,
+    /// `uniq_src_ips`.
+    SrcIps,
+    /// `uniq_dst_ips` (flowtuple4: distinct destination networks).
+    DstIps,
+    /// `uniq_src_asns`.
+    SrcAsns,
+}
+
+impl Column {
+    /// The counter's value in `c`.
+    #[inline]
+    pub fn value(self, c: &Counters) -> i128 {
+        match self {
+            Column::Packets => c.packets,
+            Column::Bytes => c.bytes,
+            Column::SrcIps => i128::from(c.uniq_src_ips),
+            Column::DstIps => i128::from(c.uniq_dst_ips),
+            Column::SrcAsns => i128::from(c.uniq_src_asns),
+        }
+    }
+}
+
+/// The counters printed and their names in the seed, jsonl and csv formats
+/// (`names`) and in the timeseries format (`graphite`), in print order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Columns {
+    /// Counter and name, seed/jsonl/csv order.
+    pub names: Vec<(Column, String)>,
+    /// Counter and name, timeseries order.
+    pub graphite: Vec<(Column, String)>,
+}
+
+impl Columns {
+    /// All five counters (flowtuple v3), or for flowtuple4 counting
+    /// destination networks of prefix length `dst_net`: no `bytes`, and the
+    /// destination counter named `uniq_dst_net<N>s` (`uniq_dst_net<N>`).
+    pub fn new(dst_net: Option<u8>) -> Columns {
+        let pick = |all: [(Column, String); 5]| -> Vec<(Column, String)> {
+            all.into_iter()
+                .filter(|(c, _)| dst_net.is_none() || *c != Column::Bytes)
+                .collect()
+        };
+        let dst = |v3: &str, v4: &str| match dst_net {
+            None => v3.to_string(),
+            Some(n) => v4.replace('N', &n.to_string()),
+        };
+        Columns {
+            names: pick([
+                (Column::Packets, "packets".into()),
+                (Column::Bytes, "bytes".into()),
+                (Column::SrcIps, "uniq_src_ips".into()),
+                (Column::DstIps, dst("uniq_dst_ips", "uniq_dst_netNs")),
+                (Column::SrcAsns, "uniq_src_asns".into()),
+            ]),
+            graphite: pick([
+                (Column::SrcIps, "uniq_src_ip".into()),
+                (Column::DstIps, dst("uniq_dst_ip", "uniq_dst_netN")),
+                (Column::SrcAsns, "uniq_src_asn".into()),
+                (Column::Packets, "pkt_cnt".into()),
+                (Column::Bytes, "ip_len".into()),
+            ]),
+        }
+    }
+}
+
 /// A format plus its settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Formatter {
     format: Format,
     label: String,
+    columns: Columns,
+    /// Classes never printed (flowtuple4: the source-port classes).
+    hidden: Vec<Class>,
+    header: Vec<u8>,
 }
 
 impl Formatter {
@@ -72,9 +149,13 @@ impl Formatter {
                 "bad label `{label}`: use letters, digits, `_`, `-` and inner `.` only"
             ));
         }
+        let columns = Columns::new(None);
         Ok(Formatter {
             format,
             label: label.to_string(),
+            header: header(format, &columns),
+            columns,
+            hidden: Vec::new(),
         })
     }
 
@@ -83,22 +164,63 @@ impl Formatter {
         &self.label
     }
 
-    /// Bytes written once before all output (the CSV header), if any.
-    pub fn header(&self) -> &'static [u8] {
-        match self.format {
-            Format::Csv => csv::HEADER,
-            _ => b"",
+    /// The formatter for flowtuple4 series counting destination networks of
+    /// prefix length `dst_net`: no `bytes`, the destination counter named
+    /// for the networks, no source-port classes.
+    pub fn for_flowtuple4(mut self, dst_net: u8) -> Formatter {
+        self.columns = Columns::new(Some(dst_net));
+        self.header = header(self.format, &self.columns);
+        self.hidden = vec![Class::TcpSrcPorts, Class::UdpSrcPorts];
+        self
+    }
+
+    /// One interval's TSK messages on `channel`: the data points that
+    /// `--format timeseries` prints with this formatter's label, counters
+    /// and classes.
+    pub fn tsk(
+        &self,
+        interval: &IntervalSeries,
+        channel: &str,
+    ) -> Result<Vec<Vec<u8>>, tsk::TskError> {
+        let graphite = &self.columns.graphite;
+        if !self.hidden.is_empty() && interval.rows.iter().any(|r| self.hidden.contains(&r.class)) {
+            let mut shown = interval.clone();
+            shown.rows.retain(|r| !self.hidden.contains(&r.class));
+            return tsk::serialize(&shown, &self.label, graphite, channel);
         }
+        tsk::serialize(interval, &self.label, graphite, channel)
+    }
+
+    /// Bytes written once before all output (the CSV header), if any.
+    pub fn header(&self) -> &[u8] {
+        &self.header
     }
 
     /// Appends one interval's rows to `out`.
     pub fn serialize(&self, interval: &IntervalSeries, out: &mut Vec<u8>) {
-        match self.format {
-            Format::Seed => seed::serialize(interval, out),
-            Format::Timeseries => timeseries::serialize(interval, &self.label, out),
-            Format::Jsonl => jsonl::serialize(interval, out),
-            Format::Csv => csv::serialize(interval, out),
+        if !self.hidden.is_empty() && interval.rows.iter().any(|r| self.hidden.contains(&r.class)) {
+            let mut shown = interval.clone();
+            shown.rows.retain(|r| !self.hidden.contains(&r.class));
+            return self.serialize_all(&shown, out);
         }
+        self.serialize_all(interval, out)
+    }
+
+    fn serialize_all(&self, interval: &IntervalSeries, out: &mut Vec<u8>) {
+        let c = &self.columns;
+        match self.format {
+            Format::Seed => seed::serialize(interval, &c.names, out),
+            Format::Timeseries => timeseries::serialize(interval, &self.label, &c.graphite, out),
+            Format::Jsonl => jsonl::serialize(interval, &c.names, out),
+            Format::Csv => csv::serialize(interval, &c.names, out),
+        }
+    }
+}
+
+fn header(format: Format, columns: &Columns) -> Vec<u8> {
+    match format {
+        Format::Csv => csv::header(&columns.names),
+        _ => Vec::new(),
     }
 }
 

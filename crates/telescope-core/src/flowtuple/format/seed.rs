@@ -3,21 +3,13 @@
 
 use std::io::Write;
 
-use super::push_decimal;
+use super::{push_decimal, Column};
 use crate::flowtuple::series::{IntervalSeries, Key};
 
-/// Counter names, in print order.
-pub const COUNTERS: [&str; 5] = [
-    "packets",
-    "bytes",
-    "uniq_src_ips",
-    "uniq_dst_ips",
-    "uniq_src_asns",
-];
-
-/// Appends the interval's lines to `out`. Each row's `<time> <class> <key> `
-/// is formatted once and copied into its five lines.
-pub fn serialize(interval: &IntervalSeries, out: &mut Vec<u8>) {
+/// Appends the interval's lines to `out`, one per counter of `columns`.
+/// Each row's `<time> <class> <key> ` is formatted once and copied into its
+/// lines.
+pub fn serialize(interval: &IntervalSeries, columns: &[(Column, String)], out: &mut Vec<u8>) {
     let mut time = Vec::new();
     push_decimal(&mut time, i128::from(interval.time));
     let mut prefix = Vec::new();
@@ -35,19 +27,11 @@ pub fn serialize(interval: &IntervalSeries, out: &mut Vec<u8>) {
             }
         }
         prefix.push(b' ');
-        let c = &row.counters;
-        let values = [
-            c.packets,
-            c.bytes,
-            i128::from(c.uniq_src_ips),
-            i128::from(c.uniq_dst_ips),
-            i128::from(c.uniq_src_asns),
-        ];
-        for (name, value) in COUNTERS.iter().zip(values) {
+        for (column, name) in columns {
             out.extend_from_slice(&prefix);
             out.extend_from_slice(name.as_bytes());
             out.push(b' ');
-            push_decimal(out, value);
+            push_decimal(out, column.value(&row.counters));
             out.push(b'\n');
         }
     }

@@ -1,7 +1,7 @@
 //! The libtimeseries ASCII format (Graphite plaintext): `<key> <value>
 //! <time>`, keys built as corsaro's report plugin builds them.
 
-use super::push_decimal;
+use super::{push_decimal, Column};
 use crate::flowtuple::options::Class;
 use crate::flowtuple::series::{IntervalSeries, Key, SeriesRow};
 
@@ -26,11 +26,13 @@ fn path(row: &SeriesRow) -> String {
 }
 
 /// Calls `f(key, value)` for each data point of the interval, in output
-/// order: exactly the keys and values that [`serialize`] prints (and the
-/// TSK format sends). Stops at the first error `f` returns.
+/// order, one per counter of `columns` (the ASN class has no
+/// `uniq_src_asn`): exactly the keys and values that [`serialize`] prints
+/// (and the TSK format sends). Stops at the first error `f` returns.
 pub fn try_for_each_point<E>(
     interval: &IntervalSeries,
     label: &str,
+    columns: &[(Column, String)],
     mut f: impl FnMut(&str, i128) -> Result<(), E>,
 ) -> Result<(), E> {
     let mut key = String::new();
@@ -41,19 +43,14 @@ pub fn try_for_each_point<E>(
         key.push_str(&path(row));
         key.push('.');
         let base = key.len();
-        let c = &row.counters;
-        let mut point = |counter: &str, value: i128| {
+        for (column, name) in columns {
+            if *column == Column::SrcAsns && row.class == Class::Asn {
+                continue;
+            }
             key.truncate(base);
-            key.push_str(counter);
-            f(&key, value)
-        };
-        point("uniq_src_ip", c.uniq_src_ips.into())?;
-        point("uniq_dst_ip", c.uniq_dst_ips.into())?;
-        if row.class != Class::Asn {
-            point("uniq_src_asn", c.uniq_src_asns.into())?;
+            key.push_str(name);
+            f(&key, column.value(&row.counters))?;
         }
-        point("pkt_cnt", c.packets)?;
-        point("ip_len", c.bytes)?;
     }
     Ok(())
 }
@@ -68,10 +65,15 @@ pub fn push_line(out: &mut Vec<u8>, key: &str, value: i128, time: i64) {
     out.push(b'\n');
 }
 
-/// Appends the interval's lines to `out`.
-pub fn serialize(interval: &IntervalSeries, label: &str, out: &mut Vec<u8>) {
+/// Appends the interval's lines to `out`, one per counter of `columns`.
+pub fn serialize(
+    interval: &IntervalSeries,
+    label: &str,
+    columns: &[(Column, String)],
+    out: &mut Vec<u8>,
+) {
     let t = interval.time;
-    let _ = try_for_each_point(interval, label, |key, value| {
+    let _ = try_for_each_point(interval, label, columns, |key, value| {
         push_line(out, key, value, t);
         Ok::<(), std::convert::Infallible>(())
     });

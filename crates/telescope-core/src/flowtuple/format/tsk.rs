@@ -11,7 +11,7 @@
 
 use thiserror::Error;
 
-use super::timeseries;
+use super::{timeseries, Column};
 use crate::flowtuple::series::IntervalSeries;
 
 /// The magic bytes that open every message.
@@ -136,16 +136,17 @@ impl Batcher {
 }
 
 /// One interval's TSK messages: the keys and values of the timeseries
-/// format with prefix `label`, on `channel`. A value that does not fit in
-/// u64 is an error naming its key.
+/// format with prefix `label` and counters `columns`, on `channel`. A value
+/// that does not fit in u64 is an error naming its key.
 pub fn serialize(
     interval: &IntervalSeries,
     label: &str,
+    columns: &[(Column, String)],
     channel: &str,
 ) -> Result<Vec<Vec<u8>>, TskError> {
     let time = interval.time;
     let mut batcher = Batcher::new(tsk_time(time)?, channel)?;
-    timeseries::try_for_each_point(interval, label, |key, value| {
+    timeseries::try_for_each_point(interval, label, columns, |key, value| {
         let v = u64::try_from(value).map_err(|_| TskError::ValueOutOfRange {
             key: key.to_string(),
             value,
@@ -256,6 +257,11 @@ mod tests {
     use crate::flowtuple::options::Class;
     use crate::flowtuple::series::{Counters, Key, SeriesRow};
 
+    /// flowtuple v3's timeseries counters.
+    fn v3() -> Vec<(Column, String)> {
+        super::super::Columns::new(None).graphite
+    }
+
     /// Bytes written out by hand from the format description.
     #[test]
     fn framing_byte_for_byte() {
@@ -341,13 +347,13 @@ mod tests {
     #[test]
     fn serialize_sends_the_timeseries_points() {
         let iv = interval(7);
-        let msgs = serialize(&iv, "lab", "chan").unwrap();
+        let msgs = serialize(&iv, "lab", &v3(), "chan").unwrap();
         assert_eq!(msgs.len(), 1);
         let batch = Batch::parse(&msgs[0]).unwrap();
         let mut ascii = Vec::new();
         batch.ascii(&mut ascii);
         let mut text = Vec::new();
-        timeseries::serialize(&iv, "lab", &mut text);
+        timeseries::serialize(&iv, "lab", &v3(), &mut text);
         assert_eq!(
             String::from_utf8(ascii).unwrap(),
             String::from_utf8(text).unwrap()
@@ -358,9 +364,9 @@ mod tests {
 
     #[test]
     fn values_beyond_u64_are_errors_naming_the_key() {
-        assert!(serialize(&interval(i128::from(u64::MAX)), "l", "c").is_ok());
+        assert!(serialize(&interval(i128::from(u64::MAX)), "l", &v3(), "c").is_ok());
         for bad in [i128::from(u64::MAX) + 1, -1] {
-            let e = serialize(&interval(bad), "l", "c").unwrap_err();
+            let e = serialize(&interval(bad), "l", &v3(), "c").unwrap_err();
             assert_eq!(
                 e,
                 TskError::ValueOutOfRange {
@@ -377,10 +383,13 @@ mod tests {
     fn times_and_keys_out_of_range_are_errors() {
         let mut iv = interval(1);
         iv.time = -1;
-        assert_eq!(serialize(&iv, "l", "c"), Err(TskError::TimeOutOfRange(-1)));
+        assert_eq!(
+            serialize(&iv, "l", &v3(), "c"),
+            Err(TskError::TimeOutOfRange(-1))
+        );
         iv.time = 1 << 32;
         assert_eq!(
-            serialize(&iv, "l", "c"),
+            serialize(&iv, "l", &v3(), "c"),
             Err(TskError::TimeOutOfRange(1 << 32))
         );
         let mut b = Batcher::new(1, "c").unwrap();

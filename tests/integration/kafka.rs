@@ -383,6 +383,34 @@ fn kafka_report_rules_publish_the_dense_keys() {
     assert_eq!(got, by_time(&expected));
 }
 
+/// flowtuple4 input: Kafka carries exactly what `--format timeseries`
+/// prints for it (no `ip_len`, the destination-network counter, no
+/// source-port keys).
+#[test]
+fn kafka_flowtuple4_publishes_the_timeseries_points() {
+    let broker = Broker::start();
+    create_topic(&broker.addr, "tsk-production.ft4", 2);
+    let args = [
+        &fixture("ft4-v2-24.avro")[..],
+        "unfiltered",
+        "--dst-net",
+        "24",
+    ];
+    let (printed, err, code) = run({
+        let mut c = bin("flowtuple-series");
+        c.args(args).args(["--format", "timeseries"]);
+        c
+    });
+    assert_eq!(code, 0, "{err}");
+    assert!(printed.contains(".uniq_dst_net24 "), "{printed}");
+    assert!(!printed.contains(".ip_len ") && !printed.contains("src_port"));
+    let (out, err, code) = run(publish(&broker.addr, "ft4", &args));
+    assert_eq!((out.as_str(), err.as_str(), code), ("", "", 0));
+    let messages = fetch_all(&broker.addr, "tsk-production.ft4").unwrap();
+    let got = String::from_utf8(ascii(&messages, Some("ft4")).unwrap()).unwrap();
+    assert_eq!(got, by_time(&printed));
+}
+
 #[test]
 fn kafka_usage_errors_exit_2() {
     let f = fixture("small-null.avro");

@@ -5,6 +5,7 @@ mod checks;
 mod cli;
 #[path = "../common/docs.rs"]
 mod docs;
+mod signals;
 
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -15,7 +16,7 @@ use std::sync::Mutex;
 use anyhow::Context;
 use cli::{Options, Source};
 use telescope_core::flowtuple::{
-    self, Aggregator, Compat, Densifier, FlowtupleError, IntervalSeries,
+    self, Aggregator, Compat, Densifier, FlowtupleError, IntervalSeries, RunStats,
 };
 
 fn main() -> ExitCode {
@@ -45,6 +46,7 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 
 fn run() -> anyhow::Result<ExitCode> {
     let opts = cli::parse();
+    signals::install();
     let stdout = io::stdout();
     let buffered = io::BufWriter::with_capacity(1 << 18, stdout.lock());
     let mut out = HeaderFirst::new(opts.formatter.header(), buffered);
@@ -90,15 +92,17 @@ impl<W: Write> Write for HeaderFirst<'_, W> {
     }
 
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        if !self.header.is_empty() {
-            self.inner.write_all(self.header)?;
-            self.header = &[];
-        }
-        self.inner.write_all(buf)
+        signals::whole(|| {
+            if !self.header.is_empty() {
+                self.inner.write_all(self.header)?;
+                self.header = &[];
+            }
+            self.inner.write_all(buf)
+        })
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
+        signals::whole(|| self.inner.flush())
     }
 }
 
@@ -142,6 +146,22 @@ impl<'a> Printer<'a> {
     }
 }
 
+/// What became of one input: the error of a bad input, and its `--stats`
+/// line (empty without `--stats`).
+struct Outcome {
+    error: Option<anyhow::Error>,
+    stats: String,
+}
+
+impl Outcome {
+    /// Prints the stats line, if any, on stderr.
+    fn print_stats(&self) {
+        if !self.stats.is_empty() {
+            eprintln!("{}", self.stats);
+        }
+    }
+}
+
 /// Processes one input, handing each interval to `emit` as it completes.
 /// Returns the error of a bad input (output errors are returned as `Err`).
 fn process(
@@ -149,19 +169,42 @@ fn process(
     source: &Source,
     threads: usize,
     mut emit: impl FnMut(IntervalSeries) -> std::io::Result<()>,
-) -> anyhow::Result<Option<anyhow::Error>> {
-    let input = match open(source) {
-        Ok(i) => i,
-        Err(e) => return Ok(Some(e)),
-    };
-    let result = flowtuple::series(input, &opts.series, threads, |interval| {
-        emit(interval).map_err(FlowtupleError::Output)
+) -> anyhow::Result<Outcome> {
+    let started = std::time::Instant::now();
+    let mut stats = RunStats::default();
+    let mut intervals = 0u64;
+    let result = open(source).and_then(|input| {
+        flowtuple::series_counted(input, &opts.series, threads, &mut stats, |interval| {
+            intervals += 1;
+            emit(interval).map_err(FlowtupleError::Output)
+        })
+        .map_err(|e| match e.is_output() {
+            true => anyhow::Error::new(e).context("writing output"),
+            false => anyhow::Error::new(e).context(source.to_string()),
+        })
     });
-    match result {
-        Ok(_) => Ok(None),
-        Err(e) if e.is_output() => Err(anyhow::Error::new(e).context("writing output")),
-        Err(e) => Ok(Some(anyhow::Error::new(e).context(source.to_string()))),
-    }
+    let error = match result {
+        Ok(()) => None,
+        Err(e)
+            if e.downcast_ref::<FlowtupleError>()
+                .is_some_and(|e| e.is_output()) =>
+        {
+            return Err(e)
+        }
+        Err(e) => Some(e),
+    };
+    let stats = match opts.stats {
+        false => String::new(),
+        true => format!(
+            "flowtuple-series: stats: {source}: {}records read {}, counted {}, intervals {intervals}, spilled {} bytes, {:.3} s",
+            if error.is_some() { "FAILED after " } else { "" },
+            stats.records,
+            stats.kept,
+            stats.spilled,
+            started.elapsed().as_secs_f64()
+        ),
+    };
+    Ok(Outcome { error, stats })
 }
 
 fn one_file<W: Write>(
@@ -170,9 +213,11 @@ fn one_file<W: Write>(
     printer: &mut Printer<'_>,
     out: &mut HeaderFirst<'_, W>,
 ) -> anyhow::Result<bool> {
-    match process(opts, source, opts.threads, |iv| {
+    let outcome = process(opts, source, opts.threads, |iv| {
         printer.print(iv, &mut *out)
-    })? {
+    })?;
+    outcome.print_stats();
+    match outcome.error {
         None => {
             out.succeeded().context("writing output")?;
             Ok(true)
@@ -272,7 +317,7 @@ fn many_files<W: Write>(
     let token_rx = Mutex::new(token_rx);
     let mut ok = true;
     std::thread::scope(|scope| -> anyhow::Result<()> {
-        let (tx, rx) = sync_channel::<(usize, FileOutput, Option<anyhow::Error>)>(workers);
+        let (tx, rx) = sync_channel::<(usize, FileOutput, Outcome)>(workers);
         for _ in 0..workers {
             let tx = tx.clone();
             let (next, token_rx) = (&next, &token_rx);
@@ -306,8 +351,11 @@ fn many_files<W: Write>(
                     });
                     (FileOutput::Bytes(buf), err)
                 };
-                let err = err.unwrap_or_else(Some);
-                if tx.send((i, output, err)).is_err() {
+                let outcome = err.unwrap_or_else(|e| Outcome {
+                    error: Some(e),
+                    stats: String::new(),
+                });
+                if tx.send((i, output, outcome)).is_err() {
                     return;
                 }
             });
@@ -316,9 +364,13 @@ fn many_files<W: Write>(
         let mut pending = std::collections::BTreeMap::new();
         let mut printed = 0;
         while printed < n {
-            let Ok((i, buf, err)) = rx.recv() else { break };
-            pending.insert(i, (buf, err));
-            while let Some((output, err)) = pending.remove(&printed) {
+            let Ok((i, buf, outcome)) = rx.recv() else {
+                break;
+            };
+            pending.insert(i, (buf, outcome));
+            while let Some((output, outcome)) = pending.remove(&printed) {
+                outcome.print_stats();
+                let err = outcome.error;
                 match output {
                     // An empty write would still print the header.
                     FileOutput::Bytes(buf) if buf.is_empty() => Ok(()),

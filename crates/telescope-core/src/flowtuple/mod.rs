@@ -32,6 +32,7 @@ pub use error::{FlowtupleError, Position};
 pub use format::{Format, Formatter};
 pub use options::{
     sample_index, Compat, GeoSource, IpCounting, Mode, PortFilters, PortSet, SeriesOptions,
+    SpillOptions,
 };
-pub use pipeline::{check, decode_only, feed, series, RunStats};
+pub use pipeline::{check, decode_only, feed, series, series_counted, RunStats};
 pub use series::{Counters, IntervalSeries, Key, SeriesRow};

@@ -339,6 +339,18 @@ pub struct SeriesOptions {
     pub compat: Compat,
     /// The interval length in seconds (for the sample index), at least 1.
     pub interval_length: u32,
+    /// Spill an interval's working set to disk past a limit (`None`:
+    /// never). The series are the same either way.
+    pub spill: Option<SpillOptions>,
+}
+
+/// When and where an interval being read spills to temporary files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpillOptions {
+    /// Bytes the interval's items may take in memory.
+    pub limit: u64,
+    /// Where temporary files go (created unlinked).
+    pub temp_dir: std::path::PathBuf,
 }
 
 /// Whose rules the series follow.
@@ -373,6 +385,7 @@ impl SeriesOptions {
             ports: PortFilters::default(),
             compat: Compat::Script,
             interval_length: 60,
+            spill: None,
         }
     }
 }

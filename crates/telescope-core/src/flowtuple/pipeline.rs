@@ -33,6 +33,8 @@ pub struct RunStats {
     pub records: u64,
     /// Records that passed the mode's filter.
     pub kept: u64,
+    /// Bytes of temporary files written (see [`super::SpillOptions`]).
+    pub spilled: u64,
 }
 
 /// Streams `input` (an Avro flowtuple file, possibly gzip/bzip2/zstd
@@ -45,23 +47,48 @@ pub fn series<R, E>(
     input: R,
     options: &SeriesOptions,
     threads: usize,
-    mut emit: E,
+    emit: E,
 ) -> Result<RunStats, FlowtupleError>
 where
     R: Read + Send + 'static,
     E: FnMut(IntervalSeries) -> Result<(), FlowtupleError>,
 {
+    let mut stats = RunStats::default();
+    series_counted(input, options, threads, &mut stats, emit)?;
+    Ok(stats)
+}
+
+/// [`series`], keeping `stats` up to date as it goes, so that after an
+/// error they say how far the input was read and aggregated.
+pub fn series_counted<R, E>(
+    input: R,
+    options: &SeriesOptions,
+    threads: usize,
+    stats: &mut RunStats,
+    mut emit: E,
+) -> Result<(), FlowtupleError>
+where
+    R: Read + Send + 'static,
+    E: FnMut(IntervalSeries) -> Result<(), FlowtupleError>,
+{
     let mut aggregator = Aggregator::new(options, threads);
-    let stats = drive(
+    let result = drive(
         input,
         options.mode,
         options.geo,
         options.mode.filter(),
         threads,
-        &mut |block, pos| aggregator.push_block(block, pos, &mut emit),
-    )?;
-    aggregator.finish(&mut emit)?;
-    Ok(stats)
+        &mut |block, pos| {
+            aggregator.push_block(block, pos, &mut emit)?;
+            stats.blocks += 1;
+            stats.records += block.total;
+            stats.kept += block.records.len() as u64;
+            Ok(())
+        },
+    )
+    .and_then(|_| aggregator.finish(&mut emit));
+    stats.spilled = aggregator.spilled();
+    result
 }
 
 /// Streams `input` into `aggregator` (built for `options`), passing any

@@ -1,7 +1,7 @@
 //! How records update series, resolved once from the options.
 
 use crate::flowtuple::filter::{is_popular_port, Transport};
-use crate::flowtuple::options::{Class, Compat, IpCounting, PortSet, SeriesOptions};
+use crate::flowtuple::options::{Class, Compat, IpCounting, PortSet, SeriesOptions, SpillOptions};
 
 /// How records update series, resolved once from the options.
 #[derive(Debug, Clone)]
@@ -22,6 +22,8 @@ pub(super) struct Rules {
     /// Under report rules with `prefixagg` sources: ASNs by [`FirstAsns`].
     pub(super) first_asns: bool,
     pub(super) interval_length: u32,
+    /// When and where the interval being read spills.
+    pub(super) spill: Option<SpillOptions>,
 }
 
 /// Which tags of a record a geo table pair reads.
@@ -62,6 +64,7 @@ impl Rules {
             first_asns: options.compat == Compat::Report
                 && matches!(options.src_counting, IpCounting::PrefixAgg(_)),
             interval_length: options.interval_length,
+            spill: options.spill.clone(),
             classes,
         }
     }

@@ -7,6 +7,8 @@ use super::config::Rules;
 use super::items::{bucket_of, spread, AsnSlot, Bucket, Item, SumItem, Sums, Valued};
 use super::keys::{KeyTable, Table, ICMP, ID_BITS, ID_MASK, TABLES, TCP, UDP};
 use super::sort::sort_bucket;
+use super::spill::Spill;
+use crate::flowtuple::error::FlowtupleError;
 use crate::flowtuple::rules;
 
 /// Where series keys count: the tables' slots one after the other, then a
@@ -64,14 +66,16 @@ pub(super) struct Counts {
 
 /// One bucket of one pass.
 pub(super) enum Work<const K: usize> {
-    Values(usize, Bucket<Item<K>>),
+    /// A source (0) or destination (1) bucket, and its index.
+    Values(usize, usize, Bucket<Item<K>>),
     /// An ASN bucket; `true` for the one [`rules::NO_ASN`] falls in, when
     /// report rules need its slots.
-    Asns(bool, Bucket<SumItem<K>>),
+    Asns(bool, usize, Bucket<SumItem<K>>),
 }
 
 /// Counts every bucket of the three passes on `threads` threads; with
-/// `report`, also which slots counted [`rules::NO_ASN`].
+/// `report`, also which slots counted [`rules::NO_ASN`]. Buckets with runs
+/// in `spill` are merged with them.
 pub(super) fn count<const K: usize>(
     src: Vec<Bucket<Item<K>>>,
     dst: Vec<Bucket<Item<K>>>,
@@ -79,27 +83,40 @@ pub(super) fn count<const K: usize>(
     layout: &Slots,
     threads: usize,
     report: bool,
-) -> Counts {
+    spill: Option<&Spill>,
+) -> Result<Counts, FlowtupleError> {
     let mut work: Vec<Work<K>> = Vec::new();
-    work.extend(src.into_iter().map(|b| Work::Values(0, b)));
-    work.extend(dst.into_iter().map(|b| Work::Values(1, b)));
+    work.extend(
+        src.into_iter()
+            .enumerate()
+            .map(|(i, b)| Work::Values(0, i, b)),
+    );
+    work.extend(
+        dst.into_iter()
+            .enumerate()
+            .map(|(i, b)| Work::Values(1, i, b)),
+    );
     let no_asn_bucket = bucket_of(spread(rules::NO_ASN));
     work.extend(
         asn.into_iter()
             .enumerate()
-            .map(|(i, b)| Work::Asns(report && i == no_asn_bucket, b)),
+            .map(|(i, b)| Work::Asns(report && i == no_asn_bucket, i, b)),
     );
     // Popped from the end: the biggest buckets go first, so that the
     // threads finish close together.
     let bytes = |w: &Work<K>| match w {
-        Work::Values(_, b) => b.bytes(),
-        Work::Asns(_, b) => b.bytes(),
+        Work::Values(_, _, b) => b.bytes(),
+        Work::Asns(_, _, b) => b.bytes(),
     };
-    work.retain(|w| bytes(w) > 0);
+    let on_disk = |w: &Work<K>| match w {
+        Work::Values(pass, i, _) => spill.is_some_and(|s| s.has_runs(*pass, *i)),
+        Work::Asns(_, i, _) => spill.is_some_and(|s| s.has_runs(2, *i)),
+    };
+    work.retain(|w| bytes(w) > 0 || on_disk(w));
     work.sort_by_key(bytes);
     let queue = Mutex::new(work);
-    let run = || count_buckets(&queue, layout);
-    let parts: Vec<Tally> = if threads > 1 {
+    let run = || count_buckets(&queue, layout, spill);
+    let parts: Vec<Result<Tally, FlowtupleError>> = if threads > 1 {
         std::thread::scope(|s| {
             let handles: Vec<_> = (0..threads).map(|_| s.spawn(run)).collect();
             handles
@@ -120,6 +137,7 @@ pub(super) fn count<const K: usize>(
     };
     let count_of = |slot: u64| slot & 0xffff_ffff;
     for part in parts {
+        let part = part?;
         for p in 0..3 {
             total.groups[p] += part.groups[p];
         }
@@ -147,7 +165,7 @@ pub(super) fn count<const K: usize>(
             }
         }
     }
-    total
+    Ok(total)
 }
 
 /// One thread's counts: per pass the number of distinct values, the
@@ -164,7 +182,11 @@ pub(super) struct Tally {
 }
 
 /// One thread's share of [`count`].
-pub(super) fn count_buckets<const K: usize>(queue: &Mutex<Vec<Work<K>>>, layout: &Slots) -> Tally {
+pub(super) fn count_buckets<const K: usize>(
+    queue: &Mutex<Vec<Work<K>>>,
+    layout: &Slots,
+    spill: Option<&Spill>,
+) -> Result<Tally, FlowtupleError> {
     let slots = layout.len();
     let mut out = Tally {
         groups: [0; 3],
@@ -179,17 +201,59 @@ pub(super) fn count_buckets<const K: usize>(queue: &Mutex<Vec<Work<K>>>, layout:
     loop {
         let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop();
         match next {
-            None => return out,
-            Some(Work::Values(pass, bucket)) => {
+            None => return Ok(out),
+            Some(Work::Values(pass, b, bucket)) => {
                 let items = sort_bucket(bucket, &mut values, &mut values_work);
                 let slots = &mut out.slots[pass];
-                out.groups[pass] += scan(items, layout, slots, &mut out.spill, &mut group);
+                match spill.filter(|s| s.has_runs(pass, b)) {
+                    None => {
+                        out.groups[pass] += scan(items, layout, slots, &mut out.spill, &mut group)
+                    }
+                    Some(spill) => spill.merge(pass, b, items, &mut |chunk, prev| {
+                        out.groups[pass] +=
+                            scan_from(chunk, prev, layout, slots, &mut out.spill, &mut group);
+                    })?,
+                }
             }
-            Some(Work::Asns(no_asn, bucket)) => {
+            Some(Work::Asns(no_asn, b, bucket)) => {
                 let items = sort_bucket(bucket, &mut asns, &mut asns_work);
+                let none = spread(rules::NO_ASN);
+                if let Some(spill) = spill.filter(|s| s.has_runs(2, b)) {
+                    // NO_ASN's items come first here too: counted in their
+                    // own slots (with their own stamps) as they pass.
+                    let mut no_slots = no_asn.then(|| vec![0u64; layout.len()]);
+                    let (mut any, mut plain_group) = (false, 0u64);
+                    spill.merge(2, b, items, &mut |chunk, prev| {
+                        if let Some(no_slots) = &mut no_slots {
+                            let end = chunk.partition_point(|i| i.value() == none);
+                            let plain: Vec<Item<K>> = chunk[..end].iter().map(|i| i.item).collect();
+                            let prev = prev.filter(|_| any);
+                            any |= end > 0;
+                            scan_from(
+                                &plain,
+                                prev,
+                                layout,
+                                no_slots,
+                                &mut out.spill,
+                                &mut plain_group,
+                            );
+                        }
+                        out.groups[2] += scan_from(
+                            chunk,
+                            prev,
+                            layout,
+                            &mut out.asn,
+                            &mut out.spill,
+                            &mut group,
+                        );
+                    })?;
+                    if let Some(no_slots) = no_slots {
+                        out.no_asn = Some((any, no_slots));
+                    }
+                    continue;
+                }
                 if no_asn {
                     // Sorted by spread value: NO_ASN's items come first.
-                    let none = spread(rules::NO_ASN);
                     let end = items.partition_point(|i| i.value() == none);
                     let plain: Vec<Item<K>> = items[..end].iter().map(|i| i.item).collect();
                     let mut slots = vec![0u64; layout.len()];
@@ -217,8 +281,22 @@ pub(super) fn scan<T: Valued>(
     spill: &mut Vec<(usize, Sums)>,
     group: &mut u64,
 ) -> u64 {
+    scan_from(items, None, layout, slots, spill, group)
+}
+
+/// [`scan`] of items that continue others whose last value was `prev`
+/// (`None`: the first items of a bucket).
+#[inline]
+pub(super) fn scan_from<T: Valued>(
+    items: &[T],
+    prev: Option<u32>,
+    layout: &Slots,
+    slots: &mut [T::Slot],
+    spill: &mut Vec<(usize, Sums)>,
+    group: &mut u64,
+) -> u64 {
     let mut values = 0;
-    let mut prev = items.first().map_or(0, |i| !i.value());
+    let mut prev = prev.unwrap_or_else(|| items.first().map_or(0, |i| !i.value()));
     for (i, item) in items.iter().enumerate() {
         // The slots of an item a few places on, so that their cache misses
         // overlap with this item's work.

@@ -2,11 +2,14 @@
 //! when the interval is complete, its buckets are counted into rows.
 
 use super::config::{GeoField, Rules};
+use std::path::Path;
+
 use super::count::{count, Slots};
 use super::items::{bucket_of, buckets, spread, Bucket, Item, SumItem, Sums};
 use super::keys::{
     GeoIds, KeyTable, Table, GEO_TABLES, ICMP, ID_BITS, ID_MASK, NONE, TABLES, TCP, UDP, UNUSED,
 };
+use super::spill::Spill;
 use crate::flowtuple::error::{FlowtupleError, Position};
 use crate::flowtuple::filter::Transport;
 use crate::flowtuple::options::Class;
@@ -32,6 +35,10 @@ pub(super) struct IntervalAgg<const K: usize> {
     /// Report rules, `prefixagg` sources: the first ASN per series and
     /// source aggregate.
     pub(super) first_asns: FirstAsns,
+    /// Counted records whose items are in memory.
+    pub(super) in_memory: u64,
+    /// Runs spilled to disk, if any.
+    pub(super) spill: Option<Spill>,
 }
 
 /// The series id of the summary in [`FirstAsns`] (item keys are below).
@@ -66,6 +73,8 @@ impl<const K: usize> IntervalAgg<K> {
             first_continent: [Vec::new(), Vec::new()],
             records: 0,
             first_asns: FirstAsns::default(),
+            in_memory: 0,
+            spill: None,
         }
     }
 
@@ -93,6 +102,15 @@ impl<const K: usize> IntervalAgg<K> {
                 self.tables[Table::Asn as usize].prefetch(u64::from(next.prefix2asn));
             }
             self.add_one(rules, geo_ids, rec);
+        }
+        self.in_memory += records.len() as u64;
+        if let Some(options) = &rules.spill {
+            // An upper bound: every record files an ASN item, and at most
+            // a source and a destination item.
+            let bytes = self.in_memory * Self::RECORD_BYTES;
+            if bytes > options.limit {
+                self.spill_items(&options.temp_dir, bytes)?;
+            }
         }
         // Item keys hold ids below 2^ID_BITS.
         if self.tables.iter().any(|t| t.len > ID_MASK as usize + 1) {
@@ -232,7 +250,36 @@ impl<const K: usize> IntervalAgg<K> {
     }
 
     /// The interval's rows: classes in order, keys ascending.
-    pub(super) fn finish(self, rules: &Rules, geo_ids: &GeoIds, threads: usize) -> Vec<SeriesRow> {
+    /// The most bytes of items one record files.
+    const RECORD_BYTES: u64 =
+        (2 * std::mem::size_of::<Item<K>>() + std::mem::size_of::<SumItem<K>>()) as u64;
+
+    /// Sorts the items in memory into runs on disk (in `dir`); `needed`
+    /// bounds the bytes written.
+    fn spill_items(&mut self, dir: &Path, needed: u64) -> Result<(), FlowtupleError> {
+        if self.spill.is_none() {
+            self.spill = Some(Spill::new(dir)?);
+        }
+        if let Some(spill) = &mut self.spill {
+            spill.write(0, &mut self.src, needed)?;
+            spill.write(1, &mut self.dst, needed)?;
+            spill.write(2, &mut self.asn, needed)?;
+        }
+        self.in_memory = 0;
+        Ok(())
+    }
+
+    /// Bytes spilled to disk so far.
+    pub(super) fn spilled(&self) -> u64 {
+        self.spill.as_ref().map_or(0, Spill::bytes)
+    }
+
+    pub(super) fn finish(
+        self,
+        rules: &Rules,
+        geo_ids: &GeoIds,
+        threads: usize,
+    ) -> Result<Vec<SeriesRow>, FlowtupleError> {
         let IntervalAgg {
             tables,
             src,
@@ -242,11 +289,20 @@ impl<const K: usize> IntervalAgg<K> {
             first_continent,
             records,
             first_asns,
+            spill,
             ..
         } = self;
         let layout = Slots::new(rules, &tables);
         let threads = if records > 1 << 16 { threads.max(1) } else { 1 };
-        let counts = count(src, dst, asn, &layout, threads, rules.report);
+        let counts = count(
+            src,
+            dst,
+            asn,
+            &layout,
+            threads,
+            rules.report,
+            spill.as_ref(),
+        )?;
         let first_asns = rules.first_asns.then(|| first_asns.counts());
         // `series` is the item key of the slot (see `FirstAsns` notes).
         let asns = |slot: Option<usize>, series: u32| match (&first_asns, slot) {
@@ -342,7 +398,7 @@ impl<const K: usize> IntervalAgg<K> {
             }
             out[start..].sort_by_key(|r| r.key);
         }
-        out
+        Ok(out)
     }
 }
 

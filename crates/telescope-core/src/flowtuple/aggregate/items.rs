@@ -41,6 +41,25 @@ pub(super) trait Valued: Copy {
     );
     /// A placeholder to fill working space with.
     fn blank() -> Self;
+    /// The bytes of an item in a spilled run.
+    const BYTES: usize;
+    /// Appends the item's bytes (little-endian words) to `out`.
+    fn encode(&self, out: &mut Vec<u8>);
+    /// The item of `bytes` (as many as [`Valued::BYTES`]).
+    fn decode(bytes: &[u8]) -> Self;
+    /// Whether identical items count as one (no sums to keep).
+    const COLLAPSES: bool;
+}
+
+/// The little-endian word `i` of `bytes`.
+#[inline]
+fn word(bytes: &[u8], i: usize) -> u32 {
+    u32::from_le_bytes([
+        bytes[4 * i],
+        bytes[4 * i + 1],
+        bytes[4 * i + 2],
+        bytes[4 * i + 3],
+    ])
 }
 
 /// Counts a value once per `group` in `slot`: the stamp of the last value
@@ -72,6 +91,20 @@ impl<const K: usize> Valued for Item<K> {
             keys: [UNUSED; K],
         }
     }
+    const BYTES: usize = 4 * (1 + K);
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.value.to_le_bytes());
+        for key in &self.keys {
+            out.extend_from_slice(&key.to_le_bytes());
+        }
+    }
+    fn decode(bytes: &[u8]) -> Self {
+        Item {
+            value: word(bytes, 0),
+            keys: std::array::from_fn(|i| word(bytes, 1 + i)),
+        }
+    }
+    const COLLAPSES: bool = true;
 }
 
 /// A series slot of the ASN pass: its stamp and count (see [`stamp`]) and
@@ -132,6 +165,22 @@ impl<const K: usize> Valued for SumItem<K> {
             ip_len: 0,
         }
     }
+    const BYTES: usize = Item::<K>::BYTES + 12;
+    fn encode(&self, out: &mut Vec<u8>) {
+        self.item.encode(out);
+        for word in [self.packets[0], self.packets[1], self.ip_len as u32] {
+            out.extend_from_slice(&word.to_le_bytes());
+        }
+    }
+    fn decode(bytes: &[u8]) -> Self {
+        let rest = &bytes[Item::<K>::BYTES..];
+        SumItem {
+            item: Item::decode(bytes),
+            packets: [word(rest, 0), word(rest, 1)],
+            ip_len: word(rest, 2) as i32,
+        }
+    }
+    const COLLAPSES: bool = false;
 }
 
 /// Buckets per pass (the top bits of a value pick its bucket).

@@ -21,6 +21,7 @@ mod interval;
 mod items;
 mod keys;
 mod sort;
+mod spill;
 #[cfg(test)]
 mod tests;
 
@@ -57,6 +58,8 @@ struct Intervals {
     open: Option<BTreeMap<i64, Box<dyn Interval>>>,
     geo_ids: GeoIds,
     threads: usize,
+    /// Bytes spilled by the intervals finished so far.
+    spilled: u64,
 }
 
 /// An [`IntervalAgg`] of any item width.
@@ -69,7 +72,13 @@ trait Interval {
         records: &[FlowRecord],
         at: Position,
     ) -> Result<(), FlowtupleError>;
-    fn finish(self: Box<Self>, rules: &Rules, geo_ids: &GeoIds, threads: usize) -> Vec<SeriesRow>;
+    fn spilled(&self) -> u64;
+    fn finish(
+        self: Box<Self>,
+        rules: &Rules,
+        geo_ids: &GeoIds,
+        threads: usize,
+    ) -> Result<Vec<SeriesRow>, FlowtupleError>;
 }
 
 impl<const K: usize> Interval for IntervalAgg<K> {
@@ -87,7 +96,16 @@ impl<const K: usize> Interval for IntervalAgg<K> {
         IntervalAgg::add(self, rules, geo_ids, records, at)
     }
 
-    fn finish(self: Box<Self>, rules: &Rules, geo_ids: &GeoIds, threads: usize) -> Vec<SeriesRow> {
+    fn spilled(&self) -> u64 {
+        IntervalAgg::spilled(self)
+    }
+
+    fn finish(
+        self: Box<Self>,
+        rules: &Rules,
+        geo_ids: &GeoIds,
+        threads: usize,
+    ) -> Result<Vec<SeriesRow>, FlowtupleError> {
         IntervalAgg::finish(*self, rules, geo_ids, threads)
     }
 }
@@ -107,6 +125,11 @@ fn new_interval(rules: &Rules, ordinal: u64, time: i64) -> Box<dyn Interval> {
 }
 
 impl Aggregator {
+    /// Bytes of temporary files written by the intervals finished so far.
+    pub fn spilled(&self) -> u64 {
+        self.intervals.spilled
+    }
+
     /// An aggregator for `options`; `threads` > 1 counts distinct values of
     /// a complete interval on several threads.
     pub fn new(options: &SeriesOptions, threads: usize) -> Aggregator {
@@ -118,6 +141,7 @@ impl Aggregator {
                 open: None,
                 geo_ids: GeoIds::default(),
                 threads,
+                spilled: 0,
             },
         }
     }
@@ -189,10 +213,12 @@ impl Aggregator {
             open,
             geo_ids,
             threads,
+            spilled,
             ..
         } = &mut self.intervals;
         for (time, agg) in std::mem::take(open).unwrap_or_default() {
-            let rows = agg.finish(rules, geo_ids, *threads);
+            *spilled += agg.spilled();
+            let rows = agg.finish(rules, geo_ids, *threads)?;
             emit(IntervalSeries { time, rows })?;
         }
         Ok(())
@@ -218,6 +244,7 @@ impl Intervals {
             open,
             geo_ids,
             threads,
+            spilled,
         } = self;
         match (step, open) {
             (Step::Records { time, range, .. }, Some(open)) => {
@@ -251,7 +278,8 @@ impl Intervals {
                     Some(agg) if agg.ordinal() == ordinal => agg,
                     _ => new_interval(rules, ordinal, time),
                 };
-                let rows = agg.finish(rules, geo_ids, *threads);
+                *spilled += agg.spilled();
+                let rows = agg.finish(rules, geo_ids, *threads)?;
                 emit(IntervalSeries { time, rows })
             }
         }

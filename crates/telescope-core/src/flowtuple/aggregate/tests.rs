@@ -447,3 +447,101 @@ fn random_records_agree_with_the_obvious_computation() {
         }
     }
 }
+
+/// Under a limit small enough to spill every few blocks, every mode,
+/// counting method, geo source and rule set gives the same series as in
+/// memory, over several intervals, on one and two threads.
+#[test]
+fn spilled_intervals_equal_unspilled_ones() {
+    use crate::flowtuple::options::SpillOptions;
+    let mut seed = Rng(17);
+    let mut records = random_records(9_000, &mut seed);
+    // Three intervals.
+    for (i, r) in records.iter_mut().enumerate() {
+        r.time = 60 * (i / 3_000) as i64;
+    }
+    let blocks: Vec<DecodedBlock> = records.chunks(100).map(|c| block(c.to_vec())).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cases = Vec::new();
+    for mode in Mode::ALL {
+        for geo in [GeoSource::Netacq, GeoSource::Maxmind, GeoSource::Both] {
+            for counting in [
+                IpCounting::All,
+                IpCounting::PrefixAgg(24),
+                IpCounting::Sample(30),
+            ] {
+                for compat in [Compat::Script, Compat::Report] {
+                    cases.push((mode, geo, counting, compat));
+                }
+            }
+        }
+    }
+    for (mode, geo, counting, compat) in cases {
+        let mut options = SeriesOptions::new(mode);
+        options.geo = geo;
+        options.src_counting = counting;
+        options.dst_counting = counting;
+        options.compat = compat;
+        let want = run_opts(&options, &blocks, 1).unwrap();
+        assert_eq!(want.len(), 3);
+        options.spill = Some(SpillOptions {
+            // About 8 blocks of items per run: the items of an interval
+            // are spilled 4 to 5 times, and some are still in memory.
+            limit: 100 * 8 * 60,
+            temp_dir: dir.path().to_path_buf(),
+        });
+        for threads in [1, 2] {
+            let mut agg = Aggregator::new(&options, threads);
+            let mut got = Vec::new();
+            let pos = Position {
+                offset: 0,
+                block: Some(0),
+            };
+            for b in &blocks {
+                agg.push_block(b, pos, &mut |iv| {
+                    got.push(iv);
+                    Ok(())
+                })
+                .unwrap();
+            }
+            agg.finish(&mut |iv| {
+                got.push(iv);
+                Ok(())
+            })
+            .unwrap();
+            let what = format!("{mode:?} {geo:?} {counting:?} {compat:?} -j{threads}");
+            assert!(agg.spilled() > 0, "{what}: nothing spilled");
+            assert!(got == want, "{what}: spilled series differ");
+        }
+    }
+    assert!(list(dir.path()).is_empty(), "temporary files are unlinked");
+}
+
+fn list(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect()
+}
+
+/// The items written to a run come back the same.
+#[test]
+fn items_read_back_as_written() {
+    use super::items::{SumItem, Valued};
+    let item = SumItem::<3> {
+        item: Item {
+            value: 0xdead_beef,
+            keys: [1, u32::MAX, 7],
+        },
+        packets: [u32::MAX, 5],
+        ip_len: -3,
+    };
+    let mut buf = Vec::new();
+    item.encode(&mut buf);
+    assert_eq!(buf.len(), SumItem::<3>::BYTES);
+    let back = SumItem::<3>::decode(&buf);
+    assert_eq!(
+        (back.item.value, back.item.keys, back.packets, back.ip_len),
+        (0xdead_beef, [1, u32::MAX, 7], [u32::MAX, 5], -3)
+    );
+}

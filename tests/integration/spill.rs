@@ -284,3 +284,41 @@ fn memory_limit_sizes() {
         assert_eq!(code, 0, "{good}: {err}");
     }
 }
+
+#[test]
+fn progress_shows_only_where_asked() {
+    let file = fixture("small-null.avro");
+    // stderr is a pipe here: auto shows nothing.
+    for when in [None, Some("auto"), Some("never")] {
+        let mut args = vec!["--mode", "unfiltered", file.as_str(), file.as_str()];
+        if let Some(when) = when {
+            args.extend(["--progress", when]);
+        }
+        let (_, err, code) = run(&args);
+        assert_eq!((err.as_str(), code), ("", 0), "{when:?}");
+    }
+    // always: a slow run (stdin held open) shows a line, and a message
+    // clears it first.
+    let mut child = bin("flowtuple-series")
+        .args(["--mode", "unfiltered", "-j2", "--progress", "always", "-", &file])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    std::thread::sleep(Duration::from_millis(1200));
+    stdin.write_all(b"not avro").unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("\r\x1b[Kflowtuple-series: 1/2 files, 0.0 M records, "),
+        "{err:?}"
+    );
+    assert!(
+        err.contains("\r\x1b[Kflowtuple-series: <stdin>: not an Avro"),
+        "{err:?}"
+    );
+    assert!(err.ends_with("\r\x1b[K"), "{err:?}");
+}

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 
 use crate::checks;
+use crate::progress::When;
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
 use telescope_core::flowtuple::{
@@ -169,6 +170,11 @@ pub struct Cli {
     #[arg(long)]
     stats: bool,
 
+    /// Progress on stderr: files done, records/s, ETA where sizes are known
+    /// (auto: when stderr is a terminal).
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = When::Auto)]
+    progress: When,
+
     /// Print a completion script for SHELL (bash, zsh, fish, ...) and exit.
     #[arg(long, value_name = "SHELL", exclusive = true)]
     completions: Option<clap_complete::Shell>,
@@ -286,6 +292,8 @@ pub struct Options {
     pub merge_repeated: bool,
     /// Per-file statistics on stderr.
     pub stats: bool,
+    /// When to show progress.
+    pub progress: When,
 }
 
 fn usage_error(msg: String) -> ! {
@@ -403,6 +411,7 @@ pub fn parse() -> Options {
         threads,
         merge_repeated: cli.merge_repeated,
         stats: cli.stats,
+        progress: cli.progress,
     }
 }
 

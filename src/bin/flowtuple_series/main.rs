@@ -5,11 +5,13 @@ mod checks;
 mod cli;
 #[path = "../common/docs.rs"]
 mod docs;
+mod progress;
 mod signals;
 
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::process::ExitCode;
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::sync_channel;
 use std::sync::Mutex;
 
@@ -26,7 +28,7 @@ fn main() -> ExitCode {
             if is_broken_pipe(&e) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("flowtuple-series: {e:#}");
+            progress::say(&format!("flowtuple-series: {e:#}"));
             ExitCode::FAILURE
         }
     }
@@ -51,13 +53,24 @@ fn run() -> anyhow::Result<ExitCode> {
     let buffered = io::BufWriter::with_capacity(1 << 18, stdout.lock());
     let mut out = HeaderFirst::new(opts.formatter.header(), buffered);
     let mut printer = Printer::new(&opts);
+    let sizes: Option<u64> = opts
+        .sources
+        .iter()
+        .map(|s| match s {
+            Source::Path(p) => std::fs::metadata(p).ok().map(|m| m.len()),
+            Source::Stdin => None,
+        })
+        .sum();
+    let display = progress::Display::start(opts.progress, opts.sources.len(), sizes);
     let ok = if opts.merge_repeated {
-        merged(&opts, &mut printer, &mut out)?
+        merged(&opts, &mut printer, &mut out)
     } else if opts.sources.len() == 1 {
-        one_file(&opts, &opts.sources[0], &mut printer, &mut out)?
+        one_file(&opts, &opts.sources[0], &mut printer, &mut out)
     } else {
-        many_files(&opts, &mut printer, &mut out)?
+        many_files(&opts, &mut printer, &mut out)
     };
+    display.finish();
+    let ok = ok?;
     out.flush().context("writing output")?;
     Ok(if ok {
         ExitCode::SUCCESS
@@ -108,10 +121,10 @@ impl<W: Write> Write for HeaderFirst<'_, W> {
 
 fn open(source: &Source) -> anyhow::Result<Box<dyn Read + Send>> {
     Ok(match source {
-        Source::Stdin => Box::new(io::stdin()),
-        Source::Path(p) => {
-            Box::new(File::open(p).with_context(|| format!("{source}: cannot open"))?)
-        }
+        Source::Stdin => Box::new(progress::Counted(io::stdin())),
+        Source::Path(p) => Box::new(progress::Counted(
+            File::open(p).with_context(|| format!("{source}: cannot open"))?,
+        )),
     })
 }
 
@@ -157,7 +170,7 @@ impl Outcome {
     /// Prints the stats line, if any, on stderr.
     fn print_stats(&self) {
         if !self.stats.is_empty() {
-            eprintln!("{}", self.stats);
+            progress::say(&self.stats);
         }
     }
 }
@@ -174,7 +187,8 @@ fn process(
     let mut stats = RunStats::default();
     let mut intervals = 0u64;
     let result = open(source).and_then(|input| {
-        flowtuple::series_counted(input, &opts.series, threads, &mut stats, |interval| {
+        let seen = &progress::COUNTERS.records;
+        flowtuple::series_counted(input, &opts.series, threads, &mut stats, seen, |interval| {
             intervals += 1;
             emit(interval).map_err(FlowtupleError::Output)
         })
@@ -183,6 +197,7 @@ fn process(
             false => anyhow::Error::new(e).context(source.to_string()),
         })
     });
+    progress::COUNTERS.files.fetch_add(1, Ordering::Relaxed);
     let error = match result {
         Ok(()) => None,
         Err(e)
@@ -224,7 +239,7 @@ fn one_file<W: Write>(
         }
         Some(e) => {
             out.flush().context("writing output")?;
-            eprintln!("flowtuple-series: {e:#}");
+            progress::say(&format!("flowtuple-series: {e:#}"));
             Ok(false)
         }
     }
@@ -265,7 +280,7 @@ fn merged<W: Write>(
         });
         if let Err(e) = checked {
             out.flush().context("writing output")?;
-            eprintln!("flowtuple-series: {e:#}");
+            progress::say(&format!("flowtuple-series: {e:#}"));
             ok = false;
             continue;
         }
@@ -385,7 +400,7 @@ fn many_files<W: Write>(
                 }
                 if let Some(e) = err {
                     out.flush().context("writing output")?;
-                    eprintln!("flowtuple-series: {e:#}");
+                    progress::say(&format!("flowtuple-series: {e:#}"));
                     ok = false;
                 }
                 printed += 1;

@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{BufReader, Read};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
@@ -54,17 +55,26 @@ where
     E: FnMut(IntervalSeries) -> Result<(), FlowtupleError>,
 {
     let mut stats = RunStats::default();
-    series_counted(input, options, threads, &mut stats, emit)?;
+    series_counted(
+        input,
+        options,
+        threads,
+        &mut stats,
+        &AtomicU64::new(0),
+        emit,
+    )?;
     Ok(stats)
 }
 
 /// [`series`], keeping `stats` up to date as it goes, so that after an
-/// error they say how far the input was read and aggregated.
+/// error they say how far the input was read and aggregated, and adding
+/// the records of each block read to `seen` (for a progress display).
 pub fn series_counted<R, E>(
     input: R,
     options: &SeriesOptions,
     threads: usize,
     stats: &mut RunStats,
+    seen: &AtomicU64,
     mut emit: E,
 ) -> Result<(), FlowtupleError>
 where
@@ -83,6 +93,7 @@ where
             stats.blocks += 1;
             stats.records += block.total;
             stats.kept += block.records.len() as u64;
+            seen.fetch_add(block.total, Ordering::Relaxed);
             Ok(())
         },
     )

@@ -300,7 +300,15 @@ fn progress_shows_only_where_asked() {
     // always: a slow run (stdin held open) shows a line, and a message
     // clears it first.
     let mut child = bin("flowtuple-series")
-        .args(["--mode", "unfiltered", "-j2", "--progress", "always", "-", &file])
+        .args([
+            "--mode",
+            "unfiltered",
+            "-j2",
+            "--progress",
+            "always",
+            "-",
+            &file,
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())

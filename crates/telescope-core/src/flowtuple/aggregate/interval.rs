@@ -4,6 +4,7 @@
 use super::config::{GeoField, Rules};
 use std::path::Path;
 
+use super::compact::{compact, SMALL};
 use super::count::{count, Slots};
 use super::items::{bucket_of, buckets, spread, Bucket, Item, SumItem, Sums};
 use super::keys::{
@@ -281,10 +282,10 @@ impl<const K: usize> IntervalAgg<K> {
         threads: usize,
     ) -> Result<Vec<SeriesRow>, FlowtupleError> {
         let IntervalAgg {
-            tables,
-            src,
-            dst,
-            asn,
+            mut tables,
+            mut src,
+            mut dst,
+            mut asn,
             summary,
             first_continent,
             records,
@@ -292,6 +293,11 @@ impl<const K: usize> IntervalAgg<K> {
             spill,
             ..
         } = self;
+        // Not with runs on disk (their keys are written) nor with
+        // `FirstAsns` (keyed by series keys).
+        if records <= SMALL && spill.is_none() && !rules.first_asns {
+            compact(&mut tables, &mut src, &mut dst, &mut asn);
+        }
         let layout = Slots::new(rules, &tables);
         let threads = if records > 1 << 16 { threads.max(1) } else { 1 };
         let counts = count(

@@ -1,6 +1,8 @@
 //! Series keys as dense ids: the tables of series, the ids of keys within
 //! them, and geo tags as small ids shared by a run.
 
+use std::cell::RefCell;
+
 use rustc_hash::FxHashMap;
 
 use super::count::prefetch;
@@ -52,6 +54,45 @@ pub(super) struct KeyTable {
     pub(super) sparse: Vec<u64>,
 }
 
+thread_local! {
+    /// Direct tables of finished intervals, reset, for the next interval
+    /// read on this thread: filling 4 MiB of ASN ids anew for every interval
+    /// dominated the time of small files.
+    static SPARE: RefCell<Vec<Vec<u32>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A direct table of `len` entries, all [`NONE`].
+fn direct_table(len: usize) -> Vec<u32> {
+    let spare = SPARE.try_with(|spare| {
+        let mut spare = spare.borrow_mut();
+        let i = spare.iter().position(|t| t.len() == len)?;
+        Some(spare.swap_remove(i))
+    });
+    spare.ok().flatten().unwrap_or_else(|| vec![NONE; len])
+}
+
+impl Drop for KeyTable {
+    /// Resets the direct table's entries in use and keeps it for the next
+    /// interval on this thread.
+    fn drop(&mut self) {
+        let mut table = std::mem::take(&mut self.direct_ids);
+        if table.is_empty() {
+            return;
+        }
+        for &key in &self.sparse {
+            if (self.dense..self.direct).contains(&key) {
+                table[(key - self.dense) as usize] = NONE;
+            }
+        }
+        let _ = SPARE.try_with(|spare| {
+            let mut spare = spare.borrow_mut();
+            if spare.len() < 2 {
+                spare.push(table);
+            }
+        });
+    }
+}
+
 impl KeyTable {
     pub(super) fn new(dense: u64, direct: u64) -> KeyTable {
         KeyTable {
@@ -74,7 +115,7 @@ impl KeyTable {
         if key < self.direct {
             let i = (key - self.dense) as usize;
             if self.direct_ids.is_empty() {
-                self.direct_ids = vec![NONE; (self.direct - self.dense) as usize];
+                self.direct_ids = direct_table((self.direct - self.dense) as usize);
             }
             if self.direct_ids[i] == NONE {
                 self.direct_ids[i] = self.next_id(key);

@@ -15,6 +15,7 @@
 //! interval being read, [`sort`] and [`count`] how a complete interval is
 //! counted.
 
+mod compact;
 mod config;
 mod count;
 mod interval;

@@ -545,3 +545,71 @@ fn items_read_back_as_written() {
         (0xdead_beef, [1, u32::MAX, 7], [u32::MAX, 5], -3)
     );
 }
+
+/// Direct ASN tables are reused by the next interval (and run) on a
+/// thread: ids of the interval before must not leak into it.
+#[test]
+fn reused_key_tables_start_empty() {
+    let asn_rows = |iv: &IntervalSeries| -> Vec<(Key, u64)> {
+        iv.rows
+            .iter()
+            .filter(|r| r.class == Class::Asn)
+            .map(|r| (r.key, r.counters.uniq_src_ips))
+            .collect()
+    };
+    for _ in 0..3 {
+        let records = vec![
+            rec(0, 1, 9, 1, 2, 5),
+            rec(0, 2, 9, 1, 2, 6),
+            rec(60, 3, 9, 1, 2, 7),
+            rec(60, 4, 9, 1, 2, 6),
+            rec(60, 5, 9, 1, 2, 7),
+        ];
+        let out = run_all(Mode::UnfilteredIpmeta, vec![block(records)], 1).unwrap();
+        assert_eq!(
+            asn_rows(&out[0]),
+            vec![(Key::Number(5), 1), (Key::Number(6), 1)]
+        );
+        assert_eq!(
+            asn_rows(&out[1]),
+            vec![(Key::Number(6), 1), (Key::Number(7), 2)]
+        );
+    }
+}
+
+/// Small intervals are counted with renumbered ids ([`super::compact`]):
+/// every mode, geo source and counting method agrees with the obvious
+/// computation there too.
+#[test]
+fn small_intervals_agree_with_the_obvious_computation() {
+    let mut seed = Rng(23);
+    for mode in Mode::ALL {
+        for geo in [GeoSource::Netacq, GeoSource::Maxmind, GeoSource::Both] {
+            for counting in [
+                IpCounting::All,
+                IpCounting::PrefixAgg(20),
+                IpCounting::Sample(30),
+            ] {
+                let mut options = SeriesOptions::new(mode);
+                options.geo = geo;
+                options.src_counting = counting;
+                options.dst_counting = counting;
+                let records = random_records(3_000, &mut seed);
+                let want = naive(&options, &records);
+                let blocks: Vec<DecodedBlock> =
+                    records.chunks(333).map(|c| block(c.to_vec())).collect();
+                let got = run_opts(&options, &blocks, 1).unwrap();
+                assert!(got[0].rows == want, "{mode:?} {geo:?} {counting:?}");
+            }
+        }
+    }
+    let mut options = SeriesOptions::new(Mode::Unfiltered);
+    options.compat = Compat::Report;
+    for counting in [IpCounting::All, IpCounting::Sample(30)] {
+        options.src_counting = counting;
+        let records = random_records(3_000, &mut seed);
+        let want = naive(&options, &records);
+        let got = run_opts(&options, &[block(records)], 2).unwrap();
+        assert!(got[0].rows == want, "report {counting:?}");
+    }
+}

@@ -10,7 +10,7 @@ use std::process::Stdio;
 
 use crate::util::{bin, testdata, text};
 
-fn tsv(name: &str) -> Vec<Vec<String>> {
+pub(crate) fn tsv(name: &str) -> Vec<Vec<String>> {
     let body = std::fs::read_to_string(testdata(&format!("flowtuple/expected/{name}"))).unwrap();
     body.lines()
         .filter(|l| !l.is_empty())
@@ -18,13 +18,13 @@ fn tsv(name: &str) -> Vec<Vec<String>> {
         .collect()
 }
 
-fn run(args: &[&str]) -> (String, String, i32) {
+pub(crate) fn run(args: &[&str]) -> (String, String, i32) {
     let out = bin("flowtuple-series").args(args).output().unwrap();
     let (o, e) = text(&out);
     (o, e, out.status.code().unwrap_or(-1))
 }
 
-fn fixture(name: &str) -> String {
+pub(crate) fn fixture(name: &str) -> String {
     testdata(&format!("flowtuple/{name}"))
         .to_string_lossy()
         .into_owned()

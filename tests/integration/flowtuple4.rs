@@ -686,6 +686,30 @@ fn named_pipes_are_checked_when_read() {
     }
 }
 
+/// The memory limit applies to flowtuple4 as to v3: a limit small enough
+/// to spill gives the same bytes as no limit.
+#[test]
+fn flowtuple4_spills_under_a_memory_limit_with_the_same_output() {
+    let f = testdata("flowtuple/ft4-v2-24.avro").display().to_string();
+    for mode in ["unfiltered", "unfiltered-ipmeta"] {
+        let base = strings(&[&f, mode, "--dst-net", "24"]);
+        let (want, err, code) = run(&[base.clone(), strings(&["--memory-limit", "none"])].concat());
+        assert_eq!(code, 0, "{err}");
+        assert!(want.lines().count() > 10, "{want}");
+        let (got, err, code) =
+            run(&[base, strings(&["--memory-limit", "1K", "--stats", "-j2"])].concat());
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(got, want, "{mode}");
+        let spilled: u64 = err
+            .split("spilled ")
+            .nth(1)
+            .and_then(|r| r.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("no spill figure in {err}"));
+        assert!(spilled > 0, "{mode}: {err}");
+    }
+}
+
 #[test]
 fn broken_flowtuple4_files_fail_as_v3_files_do() {
     let dir = tempfile::tempdir().unwrap();

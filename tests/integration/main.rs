@@ -1,5 +1,6 @@
 //! Integration tests of the `flowtuple-series` and `netprofile` binaries.
 
+mod backfill;
 mod broker;
 mod cli_extras;
 mod flowtuple;
@@ -11,4 +12,5 @@ mod netprofile;
 mod netprofile_hardening;
 mod netprofile_ops;
 mod netprofile_plot;
+mod spill;
 mod util;

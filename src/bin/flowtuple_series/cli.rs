@@ -4,11 +4,12 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::checks;
+use crate::progress::When;
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
 use telescope_core::flowtuple::{
     ft4, Compat, Format, Formatter, GeoSource, Input, IpCounting, Kind, Mode, PortFilters, PortSet,
-    SeriesOptions,
+    SeriesOptions, SpillOptions,
 };
 
 use crate::kafka;
@@ -177,6 +178,27 @@ pub struct Cli {
     #[arg(short = 'j', long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     threads: Option<u16>,
 
+    /// Memory for the interval being read, all files and threads together
+    /// (e.g. 512M, 4G; `none`: unlimited). Past it, work spills to
+    /// temporary files; the output is the same.
+    #[arg(long, value_name = "SIZE", default_value = "1G", value_parser = parse_size)]
+    memory_limit: Size,
+
+    /// Directory of temporary files when spilling [default: $TMPDIR, else
+    /// /tmp]. The files are unlinked as they are created.
+    #[arg(long, value_name = "DIR")]
+    temp_dir: Option<std::path::PathBuf>,
+
+    /// One line per file on stderr at the end: records read, counted,
+    /// intervals, bytes spilled, seconds.
+    #[arg(long)]
+    stats: bool,
+
+    /// Progress on stderr: files done, records/s, ETA where sizes are known
+    /// (auto: when stderr is a terminal).
+    #[arg(long, value_enum, value_name = "WHEN", default_value_t = When::Auto)]
+    progress: When,
+
     /// Print a completion script for SHELL (bash, zsh, fish, ...) and exit.
     #[arg(long, value_name = "SHELL", exclusive = true)]
     completions: Option<clap_complete::Shell>,
@@ -236,6 +258,38 @@ pub struct Cli {
 enum CompressionArg {
     Snappy,
     None,
+}
+
+/// A memory size, or none.
+#[derive(Debug, Clone, Copy)]
+struct Size(Option<u64>);
+
+/// `none`, or a number with an optional K, M, G or T suffix (powers of
+/// 1024; a trailing `B` or `iB` is allowed).
+fn parse_size(s: &str) -> Result<Size, String> {
+    if s.eq_ignore_ascii_case("none") {
+        return Ok(Size(None));
+    }
+    let bad = || format!("`{s}` is not a size (e.g. 512M, 4G, none)");
+    let t = s.trim_end_matches(['B', 'b']).trim_end_matches('i');
+    let (digits, shift) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => {
+            let shift = match c.to_ascii_uppercase() {
+                'K' => 10,
+                'M' => 20,
+                'G' => 30,
+                'T' => 40,
+                _ => return Err(bad()),
+            };
+            (&t[..i], shift)
+        }
+        _ => (t, 0),
+    };
+    let n: u64 = digits.parse().map_err(|_| bad())?;
+    n.checked_mul(1 << shift)
+        .filter(|&n| n > 0)
+        .map(|n| Size(Some(n)))
+        .ok_or_else(bad)
 }
 
 fn parse_counting(s: &str) -> Result<IpCounting, String> {
@@ -326,6 +380,10 @@ pub struct Options {
     pub kafka: Option<kafka::Settings>,
     /// Bytes of stdin already read (to tell its format), to read first.
     pub stdin_prefix: std::sync::Mutex<Option<Vec<u8>>>,
+    /// Per-file statistics on stderr.
+    pub stats: bool,
+    /// When to show progress.
+    pub progress: When,
 }
 
 fn usage_error(msg: String) -> ! {
@@ -406,6 +464,11 @@ pub fn parse() -> Options {
         .threads
         .map(usize::from)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let concurrent_files = if cli.merge_repeated {
+        1
+    } else {
+        threads.min(files.len()).max(1)
+    };
     let sources: Vec<Source> = files
         .into_iter()
         .map(|f| {
@@ -437,11 +500,19 @@ pub fn parse() -> Options {
             compat,
             interval_length: cli.interval_length,
             input: Input::Flowtuple,
+            spill: cli.memory_limit.0.map(|limit| SpillOptions {
+                // Files read at once share the limit; an eighth of it is
+                // left for key tables and sorting.
+                limit: limit / 8 * 7 / concurrent_files as u64,
+                temp_dir: cli.temp_dir.clone().unwrap_or_else(std::env::temp_dir),
+            }),
         },
         formatter,
         threads,
         merge_repeated: cli.merge_repeated,
         kafka,
+        stats: cli.stats,
+        progress: cli.progress,
         stdin_prefix: std::sync::Mutex::new(detected.stdin_prefix),
     };
     let src_ports = given("tcp_src_ports") || given("udp_src_ports");

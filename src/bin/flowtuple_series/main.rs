@@ -7,17 +7,20 @@ mod cli;
 mod docs;
 mod formats;
 mod kafka;
+mod progress;
+mod signals;
 
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::process::ExitCode;
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::sync_channel;
 use std::sync::{Arc, Mutex};
 
 use anyhow::Context;
 use cli::{Options, Source};
 use telescope_core::flowtuple::{
-    self, Aggregator, Compat, Densifier, FlowtupleError, IntervalSeries,
+    self, Aggregator, Compat, Densifier, FlowtupleError, IntervalSeries, RunStats,
 };
 
 fn main() -> ExitCode {
@@ -27,7 +30,7 @@ fn main() -> ExitCode {
             if is_broken_pipe(&e) {
                 return ExitCode::SUCCESS;
             }
-            eprintln!("flowtuple-series: {e:#}");
+            progress::say(&format!("flowtuple-series: {e:#}"));
             ExitCode::FAILURE
         }
     }
@@ -47,6 +50,7 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 
 fn run() -> anyhow::Result<ExitCode> {
     let opts = cli::parse();
+    signals::install();
     if let Some(settings) = &opts.kafka {
         return kafka::run(&opts, settings);
     }
@@ -54,13 +58,24 @@ fn run() -> anyhow::Result<ExitCode> {
     let buffered = io::BufWriter::with_capacity(1 << 18, stdout.lock());
     let mut out = HeaderFirst::new(opts.formatter.header(), buffered);
     let mut printer = Printer::new(&opts);
+    let sizes: Option<u64> = opts
+        .sources
+        .iter()
+        .map(|s| match s {
+            Source::Path(p) => std::fs::metadata(p).ok().map(|m| m.len()),
+            Source::Stdin => None,
+        })
+        .sum();
+    let display = progress::Display::start(opts.progress, opts.sources.len(), sizes);
     let ok = if opts.merge_repeated {
-        merged(&opts, &mut printer, &mut out)?
+        merged(&opts, &mut printer, &mut out)
     } else if opts.sources.len() == 1 {
-        one_file(&opts, &opts.sources[0], &mut printer, &mut out)?
+        one_file(&opts, &opts.sources[0], &mut printer, &mut out)
     } else {
-        many_files(&opts, &mut printer, &mut out)?
+        many_files(&opts, &mut printer, &mut out)
     };
+    display.finish();
+    let ok = ok?;
     out.flush().context("writing output")?;
     Ok(if ok {
         ExitCode::SUCCESS
@@ -95,15 +110,17 @@ impl<W: Write> Write for HeaderFirst<'_, W> {
     }
 
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        if !self.header.is_empty() {
-            self.inner.write_all(self.header)?;
-            self.header = &[];
-        }
-        self.inner.write_all(buf)
+        signals::whole(|| {
+            if !self.header.is_empty() {
+                self.inner.write_all(self.header)?;
+                self.header = &[];
+            }
+            self.inner.write_all(buf)
+        })
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
+        signals::whole(|| self.inner.flush())
     }
 }
 
@@ -117,11 +134,13 @@ fn open(opts: &Options, source: &Source) -> anyhow::Result<Box<dyn Read + Send>>
                 .map(|mut p| p.take())
                 .unwrap_or_default()
                 .unwrap_or_default();
-            Box::new(io::Cursor::new(prefix).chain(io::stdin()))
+            Box::new(progress::Counted(
+                io::Cursor::new(prefix).chain(io::stdin()),
+            ))
         }
-        Source::Path(p) => {
-            Box::new(File::open(p).with_context(|| format!("{source}: cannot open"))?)
-        }
+        Source::Path(p) => Box::new(progress::Counted(
+            File::open(p).with_context(|| format!("{source}: cannot open"))?,
+        )),
     })
 }
 
@@ -156,6 +175,22 @@ impl<'a> Printer<'a> {
     }
 }
 
+/// What became of one input: the error of a bad input, and its `--stats`
+/// line (empty without `--stats`).
+struct Outcome {
+    error: Option<anyhow::Error>,
+    stats: String,
+}
+
+impl Outcome {
+    /// Prints the stats line, if any, on stderr.
+    fn print_stats(&self) {
+        if !self.stats.is_empty() {
+            progress::say(&self.stats);
+        }
+    }
+}
+
 /// Processes one input, handing each interval to `emit` as it completes.
 /// Returns the error of a bad input (output errors are returned as `Err`).
 fn process(
@@ -163,19 +198,44 @@ fn process(
     source: &Source,
     threads: usize,
     mut emit: impl FnMut(IntervalSeries) -> std::io::Result<()>,
-) -> anyhow::Result<Option<anyhow::Error>> {
-    let input = match open(opts, source) {
-        Ok(i) => i,
-        Err(e) => return Ok(Some(e)),
-    };
-    let result = flowtuple::series(input, &opts.series, threads, |interval| {
-        emit(interval).map_err(FlowtupleError::Output)
+) -> anyhow::Result<Outcome> {
+    let started = std::time::Instant::now();
+    let mut stats = RunStats::default();
+    let mut intervals = 0u64;
+    let result = open(opts, source).and_then(|input| {
+        let seen = &progress::COUNTERS.records;
+        flowtuple::series_counted(input, &opts.series, threads, &mut stats, seen, |interval| {
+            intervals += 1;
+            emit(interval).map_err(FlowtupleError::Output)
+        })
+        .map_err(|e| match e.is_output() {
+            true => anyhow::Error::new(e).context("writing output"),
+            false => anyhow::Error::new(e).context(source.to_string()),
+        })
     });
-    match result {
-        Ok(_) => Ok(None),
-        Err(e) if e.is_output() => Err(anyhow::Error::new(e).context("writing output")),
-        Err(e) => Ok(Some(anyhow::Error::new(e).context(source.to_string()))),
-    }
+    progress::COUNTERS.files.fetch_add(1, Ordering::Relaxed);
+    let error = match result {
+        Ok(()) => None,
+        Err(e)
+            if e.downcast_ref::<FlowtupleError>()
+                .is_some_and(|e| e.is_output()) =>
+        {
+            return Err(e)
+        }
+        Err(e) => Some(e),
+    };
+    let stats = match opts.stats {
+        false => String::new(),
+        true => format!(
+            "flowtuple-series: stats: {source}: {}records read {}, counted {}, intervals {intervals}, spilled {} bytes, {:.3} s",
+            if error.is_some() { "FAILED after " } else { "" },
+            stats.records,
+            stats.kept,
+            stats.spilled,
+            started.elapsed().as_secs_f64()
+        ),
+    };
+    Ok(Outcome { error, stats })
 }
 
 fn one_file<W: Write>(
@@ -184,16 +244,18 @@ fn one_file<W: Write>(
     printer: &mut Printer<'_>,
     out: &mut HeaderFirst<'_, W>,
 ) -> anyhow::Result<bool> {
-    match process(opts, source, opts.threads, |iv| {
+    let outcome = process(opts, source, opts.threads, |iv| {
         printer.print(iv, &mut *out)
-    })? {
+    })?;
+    outcome.print_stats();
+    match outcome.error {
         None => {
             out.succeeded().context("writing output")?;
             Ok(true)
         }
         Some(e) => {
             out.flush().context("writing output")?;
-            eprintln!("flowtuple-series: {e:#}");
+            progress::say(&format!("flowtuple-series: {e:#}"));
             Ok(false)
         }
     }
@@ -234,7 +296,7 @@ fn merged<W: Write>(
         });
         if let Err(e) = checked {
             out.flush().context("writing output")?;
-            eprintln!("flowtuple-series: {e:#}");
+            progress::say(&format!("flowtuple-series: {e:#}"));
             ok = false;
             continue;
         }
@@ -286,7 +348,7 @@ fn many_files<W: Write>(
     let token_rx = Mutex::new(token_rx);
     let mut ok = true;
     std::thread::scope(|scope| -> anyhow::Result<()> {
-        let (tx, rx) = sync_channel::<(usize, FileOutput, Option<anyhow::Error>)>(workers);
+        let (tx, rx) = sync_channel::<(usize, FileOutput, Outcome)>(workers);
         for _ in 0..workers {
             let tx = tx.clone();
             let (next, token_rx) = (&next, &token_rx);
@@ -320,8 +382,11 @@ fn many_files<W: Write>(
                     });
                     (FileOutput::Bytes(buf), err)
                 };
-                let err = err.unwrap_or_else(Some);
-                if tx.send((i, output, err)).is_err() {
+                let outcome = err.unwrap_or_else(|e| Outcome {
+                    error: Some(e),
+                    stats: String::new(),
+                });
+                if tx.send((i, output, outcome)).is_err() {
                     return;
                 }
             });
@@ -330,9 +395,13 @@ fn many_files<W: Write>(
         let mut pending = std::collections::BTreeMap::new();
         let mut printed = 0;
         while printed < n {
-            let Ok((i, buf, err)) = rx.recv() else { break };
-            pending.insert(i, (buf, err));
-            while let Some((output, err)) = pending.remove(&printed) {
+            let Ok((i, buf, outcome)) = rx.recv() else {
+                break;
+            };
+            pending.insert(i, (buf, outcome));
+            while let Some((output, outcome)) = pending.remove(&printed) {
+                outcome.print_stats();
+                let err = outcome.error;
                 match output {
                     // An empty write would still print the header.
                     FileOutput::Bytes(buf) if buf.is_empty() => Ok(()),
@@ -347,7 +416,7 @@ fn many_files<W: Write>(
                 }
                 if let Some(e) = err {
                     out.flush().context("writing output")?;
-                    eprintln!("flowtuple-series: {e:#}");
+                    progress::say(&format!("flowtuple-series: {e:#}"));
                     ok = false;
                 }
                 printed += 1;

@@ -133,6 +133,27 @@ pub enum FlowtupleError {
     /// A bug: a worker thread ended without its result.
     #[error("internal error: {0}")]
     Internal(String),
+    /// The temporary directory filled up while an interval was spilled
+    /// (`ENOSPC` or `EFBIG`); the interval is not printed.
+    #[error("temporary directory {}: disk full while spilling the interval being read (this spill needed up to {needed} bytes; {written} bytes were already spilled); free space there, choose another --temp-dir or raise --memory-limit", dir.display())]
+    SpillFull {
+        /// The temporary directory.
+        dir: std::path::PathBuf,
+        /// The most bytes the spill being written needed.
+        needed: u64,
+        /// Bytes of the interval already on disk before it.
+        written: u64,
+    },
+    /// A temporary file for spilling could not be created, written or read.
+    #[error("temporary directory {}: {what}: {error}", dir.display())]
+    Spill {
+        /// The temporary directory.
+        dir: std::path::PathBuf,
+        /// What failed.
+        what: &'static str,
+        /// The underlying error.
+        error: std::io::Error,
+    },
     /// The output sink failed (for example a closed pipe).
     #[error("write error: {0}")]
     Output(std::io::Error),

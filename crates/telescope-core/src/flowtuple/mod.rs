@@ -33,7 +33,8 @@ pub use error::{FlowtupleError, Position};
 pub use format::{Format, Formatter};
 pub use options::{
     sample_index, Compat, GeoSource, Input, IpCounting, Mode, PortFilters, PortSet, SeriesOptions,
+    SpillOptions,
 };
-pub use pipeline::{check, decode_only, feed, series, sniff, RunStats};
+pub use pipeline::{check, decode_only, feed, series, series_counted, sniff, RunStats};
 pub use schema::Kind;
 pub use series::{Counters, IntervalSeries, Key, SeriesRow};

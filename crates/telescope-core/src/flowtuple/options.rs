@@ -341,6 +341,18 @@ pub struct SeriesOptions {
     pub interval_length: u32,
     /// The input's layout: every file of a run has the same.
     pub input: Input,
+    /// Spill an interval's working set to disk past a limit (`None`:
+    /// never). The series are the same either way.
+    pub spill: Option<SpillOptions>,
+}
+
+/// When and where an interval being read spills to temporary files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SpillOptions {
+    /// Bytes the interval's items may take in memory.
+    pub limit: u64,
+    /// Where temporary files go (created unlinked).
+    pub temp_dir: std::path::PathBuf,
 }
 
 /// The layout of a run's input files (see [`super::ft4`]). On flowtuple4 the
@@ -393,6 +405,7 @@ impl SeriesOptions {
             compat: Compat::Script,
             interval_length: 60,
             input: Input::Flowtuple,
+            spill: None,
         }
     }
 }

@@ -9,6 +9,7 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::io::{BufReader, Read};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
@@ -34,6 +35,8 @@ pub struct RunStats {
     pub records: u64,
     /// Records that passed the mode's filter.
     pub kept: u64,
+    /// Bytes of temporary files written (see [`super::SpillOptions`]).
+    pub spilled: u64,
 }
 
 /// Streams `input` (an Avro flowtuple file, possibly gzip/bzip2/zstd
@@ -46,24 +49,59 @@ pub fn series<R, E>(
     input: R,
     options: &SeriesOptions,
     threads: usize,
-    mut emit: E,
+    emit: E,
 ) -> Result<RunStats, FlowtupleError>
 where
     R: Read + Send + 'static,
     E: FnMut(IntervalSeries) -> Result<(), FlowtupleError>,
 {
+    let mut stats = RunStats::default();
+    series_counted(
+        input,
+        options,
+        threads,
+        &mut stats,
+        &AtomicU64::new(0),
+        emit,
+    )?;
+    Ok(stats)
+}
+
+/// [`series`], keeping `stats` up to date as it goes, so that after an
+/// error they say how far the input was read and aggregated, and adding
+/// the records of each block read to `seen` (for a progress display).
+pub fn series_counted<R, E>(
+    input: R,
+    options: &SeriesOptions,
+    threads: usize,
+    stats: &mut RunStats,
+    seen: &AtomicU64,
+    mut emit: E,
+) -> Result<(), FlowtupleError>
+where
+    R: Read + Send + 'static,
+    E: FnMut(IntervalSeries) -> Result<(), FlowtupleError>,
+{
     let mut aggregator = Aggregator::new(options, threads);
-    let stats = drive(
+    let result = drive(
         input,
         Some(options),
         options.mode,
         options.geo,
         options.mode.filter(),
         threads,
-        &mut |block, pos| aggregator.push_block(block, pos, &mut emit),
-    )?;
-    aggregator.finish(&mut emit)?;
-    Ok(stats)
+        &mut |block, pos| {
+            aggregator.push_block(block, pos, &mut emit)?;
+            stats.blocks += 1;
+            stats.records += block.total;
+            stats.kept += block.records.len() as u64;
+            seen.fetch_add(block.total, Ordering::Relaxed);
+            Ok(())
+        },
+    )
+    .and_then(|_| aggregator.finish(&mut emit));
+    stats.spilled = aggregator.spilled();
+    result
 }
 
 /// Streams `input` into `aggregator` (built for `options`), passing any

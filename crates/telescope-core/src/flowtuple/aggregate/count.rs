@@ -1,0 +1,342 @@
+//! Counting a complete interval: every bucket sorted (on several threads)
+//! and scanned, each distinct value counted once per series slot.
+
+use std::sync::Mutex;
+
+use super::config::Rules;
+use super::items::{bucket_of, spread, AsnSlot, Bucket, Item, SumItem, Sums, Valued};
+use super::keys::{KeyTable, Table, ICMP, ID_BITS, ID_MASK, TABLES, TCP, UDP};
+use super::sort::sort_bucket;
+use super::spill::Spill;
+use crate::flowtuple::error::FlowtupleError;
+use crate::flowtuple::rules;
+
+/// Where series keys count: the tables' slots one after the other, then a
+/// spare slot for unused keys.
+pub(super) struct Slots {
+    /// The first slot of each table, and the spare slot.
+    pub(super) offsets: [usize; TABLES + 1],
+    /// By the table of an item's first key: the slot of the protocol that
+    /// key implies, or the spare slot.
+    pub(super) implied: [usize; TABLES + 1],
+}
+
+impl Slots {
+    /// The slots of `tables`, which imply protocols if the rules count
+    /// them: a port or ICMP key's records are TCP, UDP or ICMP. Only an
+    /// item's first key implies one, so that a record counts in it once.
+    pub(super) fn new(rules: &Rules, tables: &[KeyTable]) -> Slots {
+        let mut offsets = [0usize; TABLES + 1];
+        for (t, table) in tables.iter().enumerate() {
+            offsets[t + 1] = offsets[t] + table.len;
+        }
+        let mut implied = [offsets[TABLES]; TABLES + 1];
+        if rules.protocols {
+            let protocol = |p: i32| offsets[Table::Proto as usize] + p as usize;
+            implied[Table::TcpSrc as usize] = protocol(TCP);
+            implied[Table::TcpDst as usize] = protocol(TCP);
+            implied[Table::UdpSrc as usize] = protocol(UDP);
+            implied[Table::UdpDst as usize] = protocol(UDP);
+            implied[Table::Icmp as usize] = protocol(ICMP);
+        }
+        Slots { offsets, implied }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.offsets[TABLES] + 1
+    }
+
+    #[inline]
+    pub(super) fn slot(&self, key: u32) -> usize {
+        self.offsets[(key >> ID_BITS) as usize] + (key & ID_MASK) as usize
+    }
+}
+
+/// What the passes found: per pass the number of distinct values and the
+/// distinct count of every series slot, and the sums.
+pub(super) struct Counts {
+    pub(super) groups: [u64; 3],
+    pub(super) slots: [Vec<u64>; 3],
+    pub(super) sums: Vec<Sums>,
+    /// Report rules: per slot, 1 when [`rules::NO_ASN`] was counted in it
+    /// (empty otherwise), and whether it was counted at all.
+    pub(super) no_asn: Vec<u64>,
+    pub(super) any_no_asn: bool,
+}
+
+/// One bucket of one pass.
+pub(super) enum Work<const K: usize> {
+    /// A source (0) or destination (1) bucket, and its index.
+    Values(usize, usize, Bucket<Item<K>>),
+    /// An ASN bucket; `true` for the one [`rules::NO_ASN`] falls in, when
+    /// report rules need its slots.
+    Asns(bool, usize, Bucket<SumItem<K>>),
+}
+
+/// Counts every bucket of the three passes on `threads` threads; with
+/// `report`, also which slots counted [`rules::NO_ASN`]. Buckets with runs
+/// in `spill` are merged with them.
+pub(super) fn count<const K: usize>(
+    src: Vec<Bucket<Item<K>>>,
+    dst: Vec<Bucket<Item<K>>>,
+    asn: Vec<Bucket<SumItem<K>>>,
+    layout: &Slots,
+    threads: usize,
+    report: bool,
+    spill: Option<&Spill>,
+) -> Result<Counts, FlowtupleError> {
+    let mut work: Vec<Work<K>> = Vec::new();
+    work.extend(
+        src.into_iter()
+            .enumerate()
+            .map(|(i, b)| Work::Values(0, i, b)),
+    );
+    work.extend(
+        dst.into_iter()
+            .enumerate()
+            .map(|(i, b)| Work::Values(1, i, b)),
+    );
+    let no_asn_bucket = bucket_of(spread(rules::NO_ASN));
+    work.extend(
+        asn.into_iter()
+            .enumerate()
+            .map(|(i, b)| Work::Asns(report && i == no_asn_bucket, i, b)),
+    );
+    // Popped from the end: the biggest buckets go first, so that the
+    // threads finish close together.
+    let bytes = |w: &Work<K>| match w {
+        Work::Values(_, _, b) => b.bytes(),
+        Work::Asns(_, _, b) => b.bytes(),
+    };
+    let on_disk = |w: &Work<K>| match w {
+        Work::Values(pass, i, _) => spill.is_some_and(|s| s.has_runs(*pass, *i)),
+        Work::Asns(_, i, _) => spill.is_some_and(|s| s.has_runs(2, *i)),
+    };
+    work.retain(|w| bytes(w) > 0 || on_disk(w));
+    work.sort_by_key(bytes);
+    let queue = Mutex::new(work);
+    let run = || count_buckets(&queue, layout, spill);
+    let parts: Vec<Result<Tally, FlowtupleError>> = if threads > 1 {
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads).map(|_| s.spawn(run)).collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        })
+    } else {
+        vec![run()]
+    };
+    let slots = layout.len();
+    let mut total = Counts {
+        groups: [0; 3],
+        slots: std::array::from_fn(|_| vec![0; slots]),
+        sums: vec![Sums::default(); slots],
+        no_asn: if report { vec![0; slots] } else { Vec::new() },
+        any_no_asn: false,
+    };
+    let count_of = |slot: u64| slot & 0xffff_ffff;
+    for part in parts {
+        let part = part?;
+        for p in 0..3 {
+            total.groups[p] += part.groups[p];
+        }
+        for p in 0..2 {
+            for (t, &s) in total.slots[p].iter_mut().zip(&part.slots[p]) {
+                *t += count_of(s);
+            }
+        }
+        for ((t, sums), a) in total.slots[2]
+            .iter_mut()
+            .zip(&mut total.sums)
+            .zip(&part.asn)
+        {
+            *t += count_of(a.stamp);
+            sums.packets += i128::from(a.packets);
+            sums.bytes += i128::from(a.bytes);
+        }
+        for (slot, spilled) in &part.spill {
+            total.sums[*slot].merge(spilled);
+        }
+        if let Some((any, no_asn)) = part.no_asn {
+            total.any_no_asn |= any;
+            for (t, &s) in total.no_asn.iter_mut().zip(&no_asn) {
+                *t += count_of(s);
+            }
+        }
+    }
+    Ok(total)
+}
+
+/// One thread's counts: per pass the number of distinct values, the
+/// slots of the source and destination passes, and those of the ASN pass
+/// with sums that overflowed them.
+pub(super) struct Tally {
+    pub(super) groups: [u64; 3],
+    pub(super) slots: [Vec<u64>; 2],
+    pub(super) asn: Vec<AsnSlot>,
+    pub(super) spill: Vec<(usize, Sums)>,
+    /// Whether [`rules::NO_ASN`] was counted, and in which slots (only the
+    /// thread that took its bucket).
+    pub(super) no_asn: Option<(bool, Vec<u64>)>,
+}
+
+/// One thread's share of [`count`].
+pub(super) fn count_buckets<const K: usize>(
+    queue: &Mutex<Vec<Work<K>>>,
+    layout: &Slots,
+    spill: Option<&Spill>,
+) -> Result<Tally, FlowtupleError> {
+    let slots = layout.len();
+    let mut out = Tally {
+        groups: [0; 3],
+        slots: [vec![0; slots], vec![0; slots]],
+        asn: vec![AsnSlot::default(); slots],
+        spill: Vec::new(),
+        no_asn: None,
+    };
+    let (mut values, mut values_work): (Vec<Item<K>>, Vec<Item<K>>) = Default::default();
+    let (mut asns, mut asns_work): (Vec<SumItem<K>>, Vec<SumItem<K>>) = Default::default();
+    let mut group = 0u64;
+    loop {
+        let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        match next {
+            None => return Ok(out),
+            Some(Work::Values(pass, b, bucket)) => {
+                let items = sort_bucket(bucket, &mut values, &mut values_work);
+                let slots = &mut out.slots[pass];
+                match spill.filter(|s| s.has_runs(pass, b)) {
+                    None => {
+                        out.groups[pass] += scan(items, layout, slots, &mut out.spill, &mut group)
+                    }
+                    Some(spill) => spill.merge(pass, b, items, &mut |chunk, prev| {
+                        out.groups[pass] +=
+                            scan_from(chunk, prev, layout, slots, &mut out.spill, &mut group);
+                    })?,
+                }
+            }
+            Some(Work::Asns(no_asn, b, bucket)) => {
+                let items = sort_bucket(bucket, &mut asns, &mut asns_work);
+                let none = spread(rules::NO_ASN);
+                if let Some(spill) = spill.filter(|s| s.has_runs(2, b)) {
+                    // NO_ASN's items come first here too: counted in their
+                    // own slots (with their own stamps) as they pass.
+                    let mut no_slots = no_asn.then(|| vec![0u64; layout.len()]);
+                    let (mut any, mut plain_group) = (false, 0u64);
+                    spill.merge(2, b, items, &mut |chunk, prev| {
+                        if let Some(no_slots) = &mut no_slots {
+                            let end = chunk.partition_point(|i| i.value() == none);
+                            let plain: Vec<Item<K>> = chunk[..end].iter().map(|i| i.item).collect();
+                            let prev = prev.filter(|_| any);
+                            any |= end > 0;
+                            scan_from(
+                                &plain,
+                                prev,
+                                layout,
+                                no_slots,
+                                &mut out.spill,
+                                &mut plain_group,
+                            );
+                        }
+                        out.groups[2] += scan_from(
+                            chunk,
+                            prev,
+                            layout,
+                            &mut out.asn,
+                            &mut out.spill,
+                            &mut group,
+                        );
+                    })?;
+                    if let Some(no_slots) = no_slots {
+                        out.no_asn = Some((any, no_slots));
+                    }
+                    continue;
+                }
+                if no_asn {
+                    // Sorted by spread value: NO_ASN's items come first.
+                    let end = items.partition_point(|i| i.value() == none);
+                    let plain: Vec<Item<K>> = items[..end].iter().map(|i| i.item).collect();
+                    let mut slots = vec![0u64; layout.len()];
+                    scan(&plain, layout, &mut slots, &mut out.spill, &mut group);
+                    out.no_asn = Some((end > 0, slots));
+                }
+                let slots = &mut out.asn;
+                out.groups[2] += scan(items, layout, slots, &mut out.spill, &mut group);
+            }
+        }
+    }
+}
+
+/// Counts sorted items: each distinct value once, and once in each series
+/// slot it has keys for (`group`, which numbers values across calls, is the
+/// slot's stamp). Returns the number of distinct values.
+///
+/// Branch-free: whether a value is new, or a slot already counted it, is
+/// unpredictable, and a mispredicted branch after a cache miss would stop
+/// the next items' loads from overlapping.
+pub(super) fn scan<T: Valued>(
+    items: &[T],
+    layout: &Slots,
+    slots: &mut [T::Slot],
+    spill: &mut Vec<(usize, Sums)>,
+    group: &mut u64,
+) -> u64 {
+    scan_from(items, None, layout, slots, spill, group)
+}
+
+/// [`scan`] of items that continue others whose last value was `prev`
+/// (`None`: the first items of a bucket).
+#[inline]
+pub(super) fn scan_from<T: Valued>(
+    items: &[T],
+    prev: Option<u32>,
+    layout: &Slots,
+    slots: &mut [T::Slot],
+    spill: &mut Vec<(usize, Sums)>,
+    group: &mut u64,
+) -> u64 {
+    let mut values = 0;
+    let mut prev = prev.unwrap_or_else(|| items.first().map_or(0, |i| !i.value()));
+    for (i, item) in items.iter().enumerate() {
+        // The slots of an item a few places on, so that their cache misses
+        // overlap with this item's work.
+        if let Some(next) = items.get(i + SCAN_AHEAD) {
+            for &key in next.keys() {
+                prefetch(slots, layout.slot(key));
+            }
+        }
+        let new = u64::from(item.value() != prev);
+        prev = item.value();
+        *group += new;
+        values += new;
+        let keys = item.keys();
+        let implied = layout.implied[(keys[0] >> ID_BITS) as usize];
+        item.tally(&mut slots[implied], implied, *group, spill);
+        for &key in keys {
+            let slot = layout.slot(key);
+            item.tally(&mut slots[slot], slot, *group, spill);
+        }
+    }
+    values
+}
+
+/// How many items ahead [`scan`] prefetches series slots.
+pub(super) const SCAN_AHEAD: usize = 16;
+
+/// Asks the CPU to bring `slots[index]` into its caches. Only a hint: it
+/// changes no result, and is a no-op where there is no such instruction.
+#[inline(always)]
+pub(super) fn prefetch<T>(slots: &[T], index: usize) {
+    #[cfg(target_arch = "x86_64")]
+    if let Some(slot) = slots.get(index) {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        // SAFETY: a prefetch reads nothing into the program and never
+        // faults; SSE, which provides it, is part of every x86-64 target.
+        #[allow(unsafe_code)]
+        unsafe {
+            _mm_prefetch::<_MM_HINT_T0>((slot as *const T).cast());
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = (slots, index);
+}

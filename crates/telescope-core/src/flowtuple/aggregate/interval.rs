@@ -1,0 +1,421 @@
+//! The interval being read: each counted record becomes items in buckets;
+//! when the interval is complete, its buckets are counted into rows.
+
+use super::config::{GeoField, Rules};
+use std::path::Path;
+
+use super::compact::{compact, SMALL};
+use super::count::{count, Slots};
+use super::items::{bucket_of, buckets, spread, Bucket, Item, SumItem, Sums};
+use super::keys::{
+    GeoIds, KeyTable, Table, GEO_TABLES, ICMP, ID_BITS, ID_MASK, NONE, TABLES, TCP, UDP, UNUSED,
+};
+use super::spill::Spill;
+use crate::flowtuple::error::{FlowtupleError, Position};
+use crate::flowtuple::filter::Transport;
+use crate::flowtuple::options::Class;
+use crate::flowtuple::record::FlowRecord;
+use crate::flowtuple::rules::{self, FirstAsns};
+use crate::flowtuple::series::{Counters, Key, SeriesRow};
+
+/// The series of the interval being read; `K` series keys per item.
+pub(super) struct IntervalAgg<const K: usize> {
+    pub(super) ordinal: u64,
+    /// The sample index of the interval's time.
+    pub(super) index: u64,
+    pub(super) tables: Vec<KeyTable>,
+    pub(super) src: Vec<Bucket<Item<K>>>,
+    pub(super) dst: Vec<Bucket<Item<K>>>,
+    pub(super) asn: Vec<Bucket<SumItem<K>>>,
+    /// Packets and bytes of every counted record.
+    pub(super) summary: Sums,
+    /// Continent geo id of each country geo id's first record, per source.
+    pub(super) first_continent: [Vec<u32>; 2],
+    /// Counted records so far.
+    pub(super) records: u64,
+    /// Report rules, `prefixagg` sources: the first ASN per series and
+    /// source aggregate.
+    pub(super) first_asns: FirstAsns,
+    /// Counted records whose items are in memory.
+    pub(super) in_memory: u64,
+    /// Runs spilled to disk, if any.
+    pub(super) spill: Option<Spill>,
+}
+
+/// The series id of the summary in [`FirstAsns`] (item keys are below).
+pub(super) const SUMMARY_SERIES: u32 = u32::MAX;
+
+impl<const K: usize> IntervalAgg<K> {
+    pub(super) fn new(ordinal: u64, index: u64) -> IntervalAgg<K> {
+        // (dense, direct): protocols and ports are their own ids; ASNs
+        // below 2^20 (nearly all assigned ones) are found directly; geo
+        // keys are the run's small tag ids.
+        let limits = |t: usize| -> (u64, u64) {
+            match t {
+                0 => (256, 256),
+                1..=5 => (1 << 16, 1 << 16),
+                6 => (0, 1 << 20),
+                _ => (1 << 16, 1 << 16),
+            }
+        };
+        IntervalAgg {
+            ordinal,
+            index,
+            tables: (0..TABLES)
+                .map(|t| {
+                    let (dense, direct) = limits(t);
+                    KeyTable::new(dense, direct)
+                })
+                .collect(),
+            src: buckets(),
+            dst: buckets(),
+            asn: buckets(),
+            summary: Sums::default(),
+            first_continent: [Vec::new(), Vec::new()],
+            records: 0,
+            first_asns: FirstAsns::default(),
+            in_memory: 0,
+            spill: None,
+        }
+    }
+
+    pub(super) fn id(&mut self, table: Table, key: u64) -> u32 {
+        self.tables[table as usize].id(key)
+    }
+
+    /// Adds counted records, in file order.
+    pub(super) fn add(
+        &mut self,
+        rules: &Rules,
+        geo_ids: &mut GeoIds,
+        records: &[FlowRecord],
+        at: Position,
+    ) -> Result<(), FlowtupleError> {
+        // Group stamps are 32-bit.
+        self.records += records.len() as u64;
+        if self.records >= u64::from(u32::MAX) {
+            return Err(FlowtupleError::IntervalTooLarge { at });
+        }
+        for (i, rec) in records.iter().enumerate() {
+            // The ASN table is too big for the caches: its entry for a
+            // record a few places on is fetched while this one is filed.
+            if let (true, Some(next)) = (rules.asns, records.get(i + ADD_AHEAD)) {
+                self.tables[Table::Asn as usize].prefetch(u64::from(next.prefix2asn));
+            }
+            self.add_one(rules, geo_ids, rec);
+        }
+        self.in_memory += records.len() as u64;
+        if let Some(options) = &rules.spill {
+            // An upper bound: every record files an ASN item, and at most
+            // a source and a destination item.
+            let bytes = self.in_memory * Self::RECORD_BYTES;
+            if bytes > options.limit {
+                self.spill_items(&options.temp_dir, bytes)?;
+            }
+        }
+        // Item keys hold ids below 2^ID_BITS.
+        if self.tables.iter().any(|t| t.len > ID_MASK as usize + 1) {
+            return Err(FlowtupleError::IntervalTooLarge { at });
+        }
+        Ok(())
+    }
+
+    #[inline]
+    pub(super) fn add_one(&mut self, rules: &Rules, geo_ids: &mut GeoIds, rec: &FlowRecord) {
+        let mut keys = [UNUSED; 8];
+        let mut n = 0;
+        let mut key = |table: Table, id: u32| {
+            keys[n] = (table as u32) << ID_BITS | (id & ID_MASK);
+            n += 1;
+        };
+        // Looked up even when a transport key implies it, so that the
+        // protocol table covers it.
+        let protocol = rules
+            .protocols
+            .then(|| self.id(Table::Proto, u64::from(rec.protocol as u32)));
+        let port = |p: i32| u64::from(p as u32);
+        let mut transport_key = false;
+        if rules.ports && (rec.protocol == TCP || rec.protocol == UDP) {
+            let (transport, first, tables) = if rec.protocol == TCP {
+                (Transport::Tcp, 0, [Table::TcpSrc, Table::TcpDst])
+            } else {
+                (Transport::Udp, 2, [Table::UdpSrc, Table::UdpDst])
+            };
+            if rules.wants_port(transport, first, rec.src_port) {
+                let id = self.id(tables[0], port(rec.src_port));
+                key(tables[0], id);
+                transport_key = true;
+            }
+            if rules.wants_port(transport, first + 1, rec.dst_port) {
+                let id = self.id(tables[1], port(rec.dst_port));
+                key(tables[1], id);
+                transport_key = true;
+            }
+        } else if rules.icmp && rec.protocol == ICMP {
+            let (ty, code) = (rec.src_port as u32, rec.dst_port as u32);
+            let table = &mut self.tables[Table::Icmp as usize];
+            // Dense ids for types and codes below 256, the full pair else.
+            let id = if ty < 256 && code < 256 {
+                table.id(u64::from(ty << 8 | code))
+            } else {
+                table.sparse_id(u64::from(ty) << 32 | u64::from(code))
+            };
+            key(Table::Icmp, id);
+            transport_key = true;
+        }
+        // The first key, a port or ICMP key if the record has one, also
+        // counts in its protocol's series (see `Slots::new`); without
+        // one, the protocol takes a key of its own.
+        if let (Some(id), false) = (protocol, transport_key) {
+            key(Table::Proto, id);
+        }
+        if rules.asns && rec.prefix2asn != 0 {
+            let id = self.id(Table::Asn, u64::from(rec.prefix2asn));
+            key(Table::Asn, id);
+        }
+        for (source, field) in rules.geo.iter().enumerate() {
+            let [continent, country] = match field {
+                GeoField::Netacq => rec.netacq,
+                GeoField::Maxmind => rec.maxmind,
+            };
+            // Under report rules a `??` tag makes no key, and a country
+            // is keyed under the table's continent (none: no key).
+            let (continent, country, country_continent) = if rules.report {
+                let keyed = rules::country_continent(country);
+                (
+                    rules::continent_key(continent),
+                    keyed.map(|_| country),
+                    keyed,
+                )
+            } else {
+                (Some(continent), Some(country), None)
+            };
+            let mut cont = NONE;
+            if let Some(continent) = continent {
+                cont = geo_ids.id(continent);
+                let cont_id = self.id(GEO_TABLES[source * 2], u64::from(cont));
+                key(GEO_TABLES[source * 2], cont_id);
+            }
+            let Some(country) = country else {
+                continue;
+            };
+            // The country's continent: the record's (script, `cont`), or
+            // the table's (report).
+            if let Some(table) = country_continent {
+                cont = geo_ids.id(table);
+            }
+            let coun = geo_ids.id(country);
+            let coun_id = self.id(GEO_TABLES[source * 2 + 1], u64::from(coun));
+            key(GEO_TABLES[source * 2 + 1], coun_id);
+            let first = &mut self.first_continent[source];
+            if first.len() <= coun as usize {
+                first.resize(coun as usize + 1, NONE);
+            }
+            if first[coun as usize] == NONE {
+                first[coun as usize] = cont;
+            }
+        }
+        self.summary.add(rec.packet_cnt, rec.ip_len);
+        debug_assert!(n <= K, "{n} series keys, items hold {K}");
+        // `K` is at least the number of keys: one item per value, even
+        // with no keys (so that the value counts in the summary).
+        let keys: [u32; K] = std::array::from_fn(|i| keys[i]);
+        let src = rules.src_counting.count_key(rec.src_ip, self.index);
+        if let Some(src) = src {
+            let value = spread(src);
+            self.src[bucket_of(value)].push(Item { value, keys });
+        }
+        if let Some(dst) = rules.dst_counting.count_key(rec.dst_ip, self.index) {
+            let value = spread(dst);
+            self.dst[bucket_of(value)].push(Item { value, keys });
+        }
+        let asn = if !rules.report {
+            rec.prefix2asn
+        } else if rules.first_asns {
+            let aggregate = src.unwrap_or_default();
+            let implied = protocol.filter(|_| transport_key);
+            let implied = implied.map(|id| (Table::Proto as u32) << ID_BITS | id);
+            for &series in keys[..n].iter().chain(&implied).chain(&[SUMMARY_SERIES]) {
+                self.first_asns.note(series, aggregate, rec.prefix2asn);
+            }
+            rules::NO_ASN
+        } else {
+            rules::asn_value(rec.prefix2asn, src.is_some())
+        };
+        let value = spread(asn);
+        self.asn[bucket_of(value)].push(SumItem {
+            item: Item { value, keys },
+            packets: [rec.packet_cnt as u32, (rec.packet_cnt >> 32) as u32],
+            ip_len: rec.ip_len,
+        });
+    }
+
+    /// The interval's rows: classes in order, keys ascending.
+    /// The most bytes of items one record files.
+    const RECORD_BYTES: u64 =
+        (2 * std::mem::size_of::<Item<K>>() + std::mem::size_of::<SumItem<K>>()) as u64;
+
+    /// Sorts the items in memory into runs on disk (in `dir`); `needed`
+    /// bounds the bytes written.
+    fn spill_items(&mut self, dir: &Path, needed: u64) -> Result<(), FlowtupleError> {
+        if self.spill.is_none() {
+            self.spill = Some(Spill::new(dir)?);
+        }
+        if let Some(spill) = &mut self.spill {
+            spill.write(0, &mut self.src, needed)?;
+            spill.write(1, &mut self.dst, needed)?;
+            spill.write(2, &mut self.asn, needed)?;
+        }
+        self.in_memory = 0;
+        Ok(())
+    }
+
+    /// Bytes spilled to disk so far.
+    pub(super) fn spilled(&self) -> u64 {
+        self.spill.as_ref().map_or(0, Spill::bytes)
+    }
+
+    pub(super) fn finish(
+        self,
+        rules: &Rules,
+        geo_ids: &GeoIds,
+        threads: usize,
+    ) -> Result<Vec<SeriesRow>, FlowtupleError> {
+        let IntervalAgg {
+            mut tables,
+            mut src,
+            mut dst,
+            mut asn,
+            summary,
+            first_continent,
+            records,
+            first_asns,
+            spill,
+            ..
+        } = self;
+        // Not with runs on disk (their keys are written) nor with
+        // `FirstAsns` (keyed by series keys).
+        if records <= SMALL && spill.is_none() && !rules.first_asns {
+            compact(&mut tables, &mut src, &mut dst, &mut asn);
+        }
+        let layout = Slots::new(rules, &tables);
+        let threads = if records > 1 << 16 { threads.max(1) } else { 1 };
+        let counts = count(
+            src,
+            dst,
+            asn,
+            &layout,
+            threads,
+            rules.report,
+            spill.as_ref(),
+        )?;
+        let first_asns = rules.first_asns.then(|| first_asns.counts());
+        // `series` is the item key of the slot (see `FirstAsns` notes).
+        let asns = |slot: Option<usize>, series: u32| match (&first_asns, slot) {
+            (Some(first), _) => first.get(&series).copied().unwrap_or(0),
+            (None, None) => counts.groups[2] - u64::from(counts.any_no_asn),
+            (None, Some(s)) => counts.slots[2][s] - counts.no_asn.get(s).copied().unwrap_or(0),
+        };
+        let counters = |slot: Option<usize>, series: u32| match slot {
+            None => Counters {
+                packets: summary.packets,
+                bytes: summary.bytes,
+                uniq_src_ips: counts.groups[0],
+                uniq_dst_ips: counts.groups[1],
+                uniq_src_asns: asns(slot, series),
+            },
+            Some(s) => Counters {
+                packets: counts.sums[s].packets,
+                bytes: counts.sums[s].bytes,
+                uniq_src_ips: counts.slots[0][s],
+                uniq_dst_ips: counts.slots[1][s],
+                uniq_src_asns: asns(slot, series),
+            },
+        };
+        let mut out = Vec::new();
+        for &class in &rules.classes {
+            let start = out.len();
+            let table = match class {
+                Class::Summary => {
+                    out.push(SeriesRow {
+                        class,
+                        key: Key::Overall,
+                        continent: None,
+                        counters: counters(None, SUMMARY_SERIES),
+                    });
+                    continue;
+                }
+                Class::IpProtocol => Table::Proto,
+                Class::TcpSrcPorts => Table::TcpSrc,
+                Class::TcpDstPorts => Table::TcpDst,
+                Class::UdpSrcPorts => Table::UdpSrc,
+                Class::UdpDstPorts => Table::UdpDst,
+                Class::Icmp => Table::Icmp,
+                Class::Asn => Table::Asn,
+                Class::NetacqContinents | Class::MaxmindContinents => {
+                    GEO_TABLES[geo_source(rules, class) * 2]
+                }
+                Class::NetacqCountries | Class::MaxmindCountries => {
+                    GEO_TABLES[geo_source(rules, class) * 2 + 1]
+                }
+            };
+            let t = table as usize;
+            let keys = &tables[t];
+            for id in 0..keys.len {
+                let slot = layout.offsets[t] + id;
+                // Every record files an ASN item, so a series with records
+                // has an ASN count (before report rules take out
+                // `NO_ASN`).
+                if counts.slots[2][slot] == 0 {
+                    continue;
+                }
+                let raw = keys.key(id as u32);
+                let (key, continent) = match table {
+                    Table::Proto
+                    | Table::TcpSrc
+                    | Table::TcpDst
+                    | Table::UdpSrc
+                    | Table::UdpDst => (Key::Number(i64::from(raw as u32 as i32)), None),
+                    Table::Asn => (Key::Number(raw as i64), None),
+                    Table::Icmp => {
+                        let (ty, code) = if (id as u64) < keys.dense {
+                            ((raw >> 8) as i32, (raw & 0xff) as i32)
+                        } else {
+                            ((raw >> 32) as u32 as i32, raw as u32 as i32)
+                        };
+                        (Key::Icmp(ty, code), None)
+                    }
+                    Table::Geo0 | Table::Geo2 => (Key::Geo(geo_ids.tags[raw as usize]), None),
+                    Table::Geo1 | Table::Geo3 => {
+                        let source = (t - Table::Geo0 as usize) / 2;
+                        let cont = first_continent[source][raw as usize];
+                        (
+                            Key::Geo(geo_ids.tags[raw as usize]),
+                            Some(geo_ids.tags[cont as usize]),
+                        )
+                    }
+                };
+                out.push(SeriesRow {
+                    class,
+                    key,
+                    continent,
+                    counters: counters(Some(slot), (t as u32) << ID_BITS | id as u32),
+                });
+            }
+            out[start..].sort_by_key(|r| r.key);
+        }
+        Ok(out)
+    }
+}
+
+/// How many records ahead [`IntervalAgg::add`] prefetches table entries.
+pub(super) const ADD_AHEAD: usize = 8;
+
+/// The source index (0 or 1) of a geo class among the rules' sources.
+pub(super) fn geo_source(rules: &Rules, class: Class) -> usize {
+    let field = match class {
+        Class::NetacqContinents | Class::NetacqCountries => GeoField::Netacq,
+        _ => GeoField::Maxmind,
+    };
+    rules.geo.iter().position(|&f| f == field).unwrap_or(0)
+}

@@ -1,0 +1,262 @@
+//! Items: what a counted record leaves per counted value (the value and
+//! the series keys it counts in, with packets and bytes for the ASN pass),
+//! filed in buckets by a hash of the value.
+
+use super::keys::UNUSED;
+
+/// A source or destination value and up to `K` series keys it counts in
+/// (unused keys are [`UNUSED`]). `K` is the most keys a record of the mode
+/// needs ([`Rules::keys_per_record`]), so a record makes one item per value.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Item<const K: usize> {
+    pub(super) value: u32,
+    pub(super) keys: [u32; K],
+}
+
+/// An ASN item: the ASN value and its series keys, and the record's
+/// packets and length for the sums.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct SumItem<const K: usize> {
+    pub(super) item: Item<K>,
+    /// `packet_cnt` in two halves (low first), so the item needs no 8-byte
+    /// alignment.
+    pub(super) packets: [u32; 2],
+    pub(super) ip_len: i32,
+}
+
+/// An item of a pass: sorted by its value, counted in its series.
+pub(super) trait Valued: Copy {
+    /// What a series slot holds while the pass counts.
+    type Slot: Copy + Default;
+    fn value(&self) -> u32;
+    fn keys(&self) -> &[u32];
+    /// Counts the item in `slot`, the slot at `index`, once per `group`
+    /// (see [`scan`]); sums that would overflow the slot go to `spill`.
+    fn tally(
+        &self,
+        slot: &mut Self::Slot,
+        index: usize,
+        group: u64,
+        spill: &mut Vec<(usize, Sums)>,
+    );
+    /// A placeholder to fill working space with.
+    fn blank() -> Self;
+    /// The bytes of an item in a spilled run.
+    const BYTES: usize;
+    /// Appends the item's bytes (little-endian words) to `out`.
+    fn encode(&self, out: &mut Vec<u8>);
+    /// The item of `bytes` (as many as [`Valued::BYTES`]).
+    fn decode(bytes: &[u8]) -> Self;
+    /// Whether identical items count as one (no sums to keep).
+    const COLLAPSES: bool;
+}
+
+/// The little-endian word `i` of `bytes`.
+#[inline]
+fn word(bytes: &[u8], i: usize) -> u32 {
+    u32::from_le_bytes([
+        bytes[4 * i],
+        bytes[4 * i + 1],
+        bytes[4 * i + 2],
+        bytes[4 * i + 3],
+    ])
+}
+
+/// Counts a value once per `group` in `slot`: the stamp of the last value
+/// that counted it (high half) and its count (low half). Branch-free:
+/// whether a slot already counted a value is unpredictable.
+#[inline]
+pub(super) fn stamp(slot: &mut u64, group: u64) {
+    let counted = u64::from(*slot >> 32 != group);
+    *slot = group << 32 | ((*slot & 0xffff_ffff) + counted);
+}
+
+impl<const K: usize> Valued for Item<K> {
+    type Slot = u64;
+    #[inline]
+    fn value(&self) -> u32 {
+        self.value
+    }
+    #[inline]
+    fn keys(&self) -> &[u32] {
+        &self.keys
+    }
+    #[inline]
+    fn tally(&self, slot: &mut u64, _: usize, group: u64, _: &mut Vec<(usize, Sums)>) {
+        stamp(slot, group);
+    }
+    fn blank() -> Self {
+        Item {
+            value: 0,
+            keys: [UNUSED; K],
+        }
+    }
+    const BYTES: usize = 4 * (1 + K);
+    fn encode(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.value.to_le_bytes());
+        for key in &self.keys {
+            out.extend_from_slice(&key.to_le_bytes());
+        }
+    }
+    fn decode(bytes: &[u8]) -> Self {
+        Item {
+            value: word(bytes, 0),
+            keys: std::array::from_fn(|i| word(bytes, 1 + i)),
+        }
+    }
+    const COLLAPSES: bool = true;
+}
+
+/// A series slot of the ASN pass: its stamp and count (see [`stamp`]) and
+/// its sums, 32 bytes aligned to 32, so that counting an item touches one
+/// cache line per series. Sums that would overflow 64 bits are spilled.
+#[derive(Debug, Clone, Copy, Default)]
+#[repr(C, align(32))]
+pub(super) struct AsnSlot {
+    pub(super) stamp: u64,
+    pub(super) packets: i64,
+    pub(super) bytes: i64,
+}
+
+impl<const K: usize> SumItem<K> {
+    #[inline]
+    pub(super) fn packets(&self) -> i64 {
+        (u64::from(self.packets[1]) << 32 | u64::from(self.packets[0])) as i64
+    }
+}
+
+impl<const K: usize> Valued for SumItem<K> {
+    type Slot = AsnSlot;
+    #[inline]
+    fn value(&self) -> u32 {
+        self.item.value
+    }
+    #[inline]
+    fn keys(&self) -> &[u32] {
+        &self.item.keys
+    }
+    #[inline]
+    fn tally(&self, slot: &mut AsnSlot, index: usize, group: u64, spill: &mut Vec<(usize, Sums)>) {
+        stamp(&mut slot.stamp, group);
+        let packets = self.packets();
+        let bytes = i128::from(packets) * i128::from(self.ip_len);
+        let sums = i64::try_from(bytes).ok().and_then(|bytes| {
+            Some((
+                slot.packets.checked_add(packets)?,
+                slot.bytes.checked_add(bytes)?,
+            ))
+        });
+        match sums {
+            Some((packets, bytes)) => {
+                slot.packets = packets;
+                slot.bytes = bytes;
+            }
+            None => {
+                let mut sums = Sums::default();
+                sums.add(packets, self.ip_len);
+                spill.push((index, sums));
+            }
+        }
+    }
+    fn blank() -> Self {
+        SumItem {
+            item: Item::blank(),
+            packets: [0; 2],
+            ip_len: 0,
+        }
+    }
+    const BYTES: usize = Item::<K>::BYTES + 12;
+    fn encode(&self, out: &mut Vec<u8>) {
+        self.item.encode(out);
+        for word in [self.packets[0], self.packets[1], self.ip_len as u32] {
+            out.extend_from_slice(&word.to_le_bytes());
+        }
+    }
+    fn decode(bytes: &[u8]) -> Self {
+        let rest = &bytes[Item::<K>::BYTES..];
+        SumItem {
+            item: Item::decode(bytes),
+            packets: [word(rest, 0), word(rest, 1)],
+            ip_len: word(rest, 2) as i32,
+        }
+    }
+    const COLLAPSES: bool = false;
+}
+
+/// Buckets per pass (the top bits of a value pick its bucket).
+pub(super) const BUCKET_BITS: u32 = 6;
+pub(super) const BUCKETS: usize = 1 << BUCKET_BITS;
+
+/// A bijection of `u32` that spreads values: its top bits pick the
+/// bucket, the rest order the bucket, and equal results mean equal values.
+#[inline]
+pub(super) fn spread(value: u32) -> u32 {
+    value.wrapping_mul(0x9e37_79b1)
+}
+
+#[inline]
+pub(super) fn bucket_of(spread: u32) -> usize {
+    (spread >> (32 - BUCKET_BITS)) as usize
+}
+
+/// Items in chunks of fixed capacity: growing never copies.
+pub(super) struct Bucket<T> {
+    pub(super) full: Vec<Vec<T>>,
+    pub(super) last: Vec<T>,
+}
+
+impl<T> Default for Bucket<T> {
+    fn default() -> Self {
+        Bucket {
+            full: Vec::new(),
+            last: Vec::new(),
+        }
+    }
+}
+
+pub(super) const CHUNK_BYTES: usize = 1 << 16;
+
+impl<T: Copy> Bucket<T> {
+    #[inline]
+    pub(super) fn push(&mut self, item: T) {
+        if self.last.len() == self.last.capacity() {
+            let chunk = CHUNK_BYTES / std::mem::size_of::<T>();
+            let full = std::mem::replace(&mut self.last, Vec::with_capacity(chunk));
+            if !full.is_empty() {
+                self.full.push(full);
+            }
+        }
+        self.last.push(item);
+    }
+
+    /// The size of the bucket's items.
+    pub(super) fn bytes(&self) -> usize {
+        let items = self.full.iter().map(Vec::len).sum::<usize>() + self.last.len();
+        items * std::mem::size_of::<T>()
+    }
+}
+
+pub(super) fn buckets<T>() -> Vec<Bucket<T>> {
+    (0..BUCKETS).map(|_| Bucket::default()).collect()
+}
+
+/// Packet and byte sums of one series.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Sums {
+    pub(super) packets: i128,
+    pub(super) bytes: i128,
+}
+
+impl Sums {
+    #[inline]
+    pub(super) fn add(&mut self, packets: i64, ip_len: i32) {
+        let packets = i128::from(packets);
+        self.packets += packets;
+        self.bytes += packets * i128::from(ip_len);
+    }
+
+    pub(super) fn merge(&mut self, other: &Sums) {
+        self.packets += other.packets;
+        self.bytes += other.bytes;
+    }
+}

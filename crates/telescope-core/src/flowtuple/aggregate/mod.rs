@@ -1,0 +1,288 @@
+//! Aggregation of filtered records into per-interval series.
+//!
+//! While an interval is read, each counted record is reduced to the ids of
+//! the series it touches and becomes one small item per counted value (its
+//! source, its destination and its ASN), filed in buckets by a hash of the
+//! value. When the interval is complete, each bucket is sorted by value and
+//! every series is counted once per distinct value (a stamp per series);
+//! the ASN items also carry the record's packets and bytes, so the sums come
+//! out of the same pass. Buckets are independent, so all threads share the
+//! work, and memory is touched in order rather than at random as hash sets
+//! per series would.
+//!
+//! [`keys`] holds series keys as dense ids, [`items`] what a record leaves
+//! per value, [`config`] how records update series, [`interval`] the
+//! interval being read, [`sort`] and [`count`] how a complete interval is
+//! counted.
+
+mod compact;
+mod config;
+mod count;
+mod interval;
+mod items;
+mod keys;
+mod sort;
+mod spill;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+
+use config::Rules;
+use interval::IntervalAgg;
+use keys::GeoIds;
+
+use super::decode::DecodedBlock;
+use super::error::{FlowtupleError, Position};
+use super::options::{sample_index, SeriesOptions};
+use super::record::FlowRecord;
+use super::sequence::{Sequencer, Step};
+use super::series::{IntervalSeries, SeriesRow};
+
+/// Turns the filtered records of a file, block by block, into complete
+/// interval series, handed to a callback as each interval ends.
+///
+/// A merging aggregator ([`Aggregator::merging`]) instead keeps every
+/// interval open, adds runs of a time seen before (in any input it is
+/// given) to that time's interval, and hands out every interval, in
+/// ascending time, when [`Aggregator::finish`] is called.
+pub struct Aggregator {
+    sequencer: Sequencer,
+    intervals: Intervals,
+}
+
+/// The interval being read, and what every interval shares.
+struct Intervals {
+    rules: Rules,
+    current: Option<Box<dyn Interval>>,
+    /// Merging: every interval read, by time.
+    open: Option<BTreeMap<i64, Box<dyn Interval>>>,
+    geo_ids: GeoIds,
+    threads: usize,
+    /// Bytes spilled by the intervals finished so far.
+    spilled: u64,
+}
+
+/// An [`IntervalAgg`] of any item width.
+trait Interval {
+    fn ordinal(&self) -> u64;
+    fn add(
+        &mut self,
+        rules: &Rules,
+        geo_ids: &mut GeoIds,
+        records: &[FlowRecord],
+        at: Position,
+    ) -> Result<(), FlowtupleError>;
+    fn spilled(&self) -> u64;
+    fn finish(
+        self: Box<Self>,
+        rules: &Rules,
+        geo_ids: &GeoIds,
+        threads: usize,
+    ) -> Result<Vec<SeriesRow>, FlowtupleError>;
+}
+
+impl<const K: usize> Interval for IntervalAgg<K> {
+    fn ordinal(&self) -> u64 {
+        self.ordinal
+    }
+
+    fn add(
+        &mut self,
+        rules: &Rules,
+        geo_ids: &mut GeoIds,
+        records: &[FlowRecord],
+        at: Position,
+    ) -> Result<(), FlowtupleError> {
+        IntervalAgg::add(self, rules, geo_ids, records, at)
+    }
+
+    fn spilled(&self) -> u64 {
+        IntervalAgg::spilled(self)
+    }
+
+    fn finish(
+        self: Box<Self>,
+        rules: &Rules,
+        geo_ids: &GeoIds,
+        threads: usize,
+    ) -> Result<Vec<SeriesRow>, FlowtupleError> {
+        IntervalAgg::finish(*self, rules, geo_ids, threads)
+    }
+}
+
+/// A new interval at `time` with items as wide as the mode needs.
+fn new_interval(rules: &Rules, ordinal: u64, time: i64) -> Box<dyn Interval> {
+    let index = sample_index(time, rules.interval_length);
+    match rules.keys_per_record() {
+        0..=2 => Box::new(IntervalAgg::<2>::new(ordinal, index)),
+        3 => Box::new(IntervalAgg::<3>::new(ordinal, index)),
+        4 => Box::new(IntervalAgg::<4>::new(ordinal, index)),
+        5 => Box::new(IntervalAgg::<5>::new(ordinal, index)),
+        6 => Box::new(IntervalAgg::<6>::new(ordinal, index)),
+        // At most: two ports, an ASN and two geo sources.
+        _ => Box::new(IntervalAgg::<7>::new(ordinal, index)),
+    }
+}
+
+impl Aggregator {
+    /// Bytes of temporary files written by the intervals finished so far.
+    pub fn spilled(&self) -> u64 {
+        self.intervals.spilled
+    }
+
+    /// An aggregator for `options`; `threads` > 1 counts distinct values of
+    /// a complete interval on several threads.
+    pub fn new(options: &SeriesOptions, threads: usize) -> Aggregator {
+        Aggregator {
+            sequencer: Sequencer::new(false),
+            intervals: Intervals {
+                rules: Rules::new(options),
+                current: None,
+                open: None,
+                geo_ids: GeoIds::default(),
+                threads,
+                spilled: 0,
+            },
+        }
+    }
+
+    /// A merging aggregator (see [`Aggregator`]): memory holds every
+    /// interval until [`Aggregator::finish`].
+    pub fn merging(options: &SeriesOptions, threads: usize) -> Aggregator {
+        let mut agg = Aggregator::new(options, threads);
+        agg.sequencer = Sequencer::new(true);
+        agg.intervals.open = Some(BTreeMap::new());
+        agg
+    }
+
+    /// Ends one input of a merging aggregator: its last run is complete,
+    /// nothing is handed out. (The next input starts a new run.)
+    pub fn end_input(&mut self) -> Result<(), FlowtupleError> {
+        self.finish(&mut |_| {
+            Err(FlowtupleError::Internal(
+                "end_input on an aggregator that does not merge".into(),
+            ))
+        })
+    }
+
+    /// Adds a decoded block; every interval it completes is passed to `emit`.
+    pub fn push_block<E>(
+        &mut self,
+        block: &DecodedBlock,
+        pos: Position,
+        emit: &mut E,
+    ) -> Result<(), FlowtupleError>
+    where
+        E: FnMut(IntervalSeries) -> Result<(), FlowtupleError>,
+    {
+        let Aggregator {
+            sequencer,
+            intervals,
+        } = self;
+        sequencer.block(block, pos, &mut |step| {
+            intervals.apply(step, &block.records, pos, emit)
+        })
+    }
+
+    /// Ends the input: the last interval is complete.
+    pub fn finish<E>(&mut self, emit: &mut E) -> Result<(), FlowtupleError>
+    where
+        E: FnMut(IntervalSeries) -> Result<(), FlowtupleError>,
+    {
+        let Aggregator {
+            sequencer,
+            intervals,
+        } = self;
+        // Closing needs no records, so no position either.
+        let nowhere = Position {
+            offset: 0,
+            block: None,
+        };
+        sequencer.finish(&mut |step| intervals.apply(step, &[], nowhere, emit))
+    }
+
+    /// Ends every input of a merging aggregator: every interval, in
+    /// ascending time, is passed to `emit`.
+    pub fn finish_merged<E>(&mut self, emit: &mut E) -> Result<(), FlowtupleError>
+    where
+        E: FnMut(IntervalSeries) -> Result<(), FlowtupleError>,
+    {
+        self.end_input()?;
+        let Intervals {
+            rules,
+            open,
+            geo_ids,
+            threads,
+            spilled,
+            ..
+        } = &mut self.intervals;
+        for (time, agg) in std::mem::take(open).unwrap_or_default() {
+            *spilled += agg.spilled();
+            let rows = agg.finish(rules, geo_ids, *threads)?;
+            emit(IntervalSeries { time, rows })?;
+        }
+        Ok(())
+    }
+}
+
+impl Intervals {
+    /// Carries out one step of the sequencer; `records` are the block's
+    /// kept records, read at `at`.
+    fn apply<E>(
+        &mut self,
+        step: Step,
+        records: &[FlowRecord],
+        at: Position,
+        emit: &mut E,
+    ) -> Result<(), FlowtupleError>
+    where
+        E: FnMut(IntervalSeries) -> Result<(), FlowtupleError>,
+    {
+        let Intervals {
+            rules,
+            current,
+            open,
+            geo_ids,
+            threads,
+            spilled,
+        } = self;
+        match (step, open) {
+            (Step::Records { time, range, .. }, Some(open)) => {
+                let agg = open
+                    .entry(time)
+                    .or_insert_with(|| new_interval(rules, 0, time));
+                agg.add(rules, geo_ids, &records[range], at)
+            }
+            (Step::Close { time, .. }, Some(open)) => {
+                // An interval none of whose records counted still prints.
+                open.entry(time)
+                    .or_insert_with(|| new_interval(rules, 0, time));
+                Ok(())
+            }
+            (
+                Step::Records {
+                    time,
+                    ordinal,
+                    range,
+                },
+                None,
+            ) => {
+                let agg = match current {
+                    Some(agg) if agg.ordinal() == ordinal => agg,
+                    _ => current.insert(new_interval(rules, ordinal, time)),
+                };
+                agg.add(rules, geo_ids, &records[range], at)
+            }
+            (Step::Close { time, ordinal }, None) => {
+                let agg = match current.take() {
+                    Some(agg) if agg.ordinal() == ordinal => agg,
+                    _ => new_interval(rules, ordinal, time),
+                };
+                *spilled += agg.spilled();
+                let rows = agg.finish(rules, geo_ids, *threads)?;
+                emit(IntervalSeries { time, rows })
+            }
+        }
+    }
+}

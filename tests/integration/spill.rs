@@ -1,0 +1,332 @@
+//! `--memory-limit`, `--temp-dir`, `--stats` and signals of flowtuple-series.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::flowtuple::{fixture, run, tsv};
+use crate::util::{bin, list, testdata};
+
+/// The bytes spilled, from a `--stats` line.
+fn spilled(stderr: &str) -> u64 {
+    let line = stderr.lines().find(|l| l.contains(": stats: ")).unwrap();
+    let (_, rest) = line.split_once("spilled ").unwrap();
+    rest.split(' ').next().unwrap().parse().unwrap()
+}
+
+/// Every golden case (CASES.tsv on each stem's first input, REPORT.tsv)
+/// under a 1 KiB limit, which spills every block or so: the output is the
+/// golden one.
+#[test]
+fn spilling_golden_cases_print_the_golden_outputs() {
+    let inputs = tsv("INPUTS.tsv");
+    let mut runs: Vec<(String, Vec<String>)> = Vec::new();
+    for case in tsv("CASES.tsv") {
+        let stem = case[0].split('.').next().unwrap().to_string();
+        let input = inputs.iter().find(|i| i[0] == stem).unwrap();
+        let mut argv = vec![fixture(&input[1])];
+        argv.extend(case[1].split(' ').map(str::to_string));
+        runs.push((case[0].clone(), argv));
+    }
+    for case in tsv("REPORT.tsv") {
+        let argv = case[2]
+            .split(' ')
+            .map(|a| a.strip_prefix('@').map_or(a.to_string(), fixture))
+            .collect();
+        runs.push((case[0].clone(), argv));
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let mut spilling = 0;
+    for (name, argv) in &runs {
+        let expected =
+            std::fs::read_to_string(testdata(&format!("flowtuple/expected/{name}"))).unwrap();
+        for threads in ["1", "2"] {
+            let mut argv = argv.clone();
+            let temp = dir.path().to_string_lossy().into_owned();
+            argv.extend(
+                [
+                    "-j",
+                    threads,
+                    "--memory-limit",
+                    "1K",
+                    "--stats",
+                    "--temp-dir",
+                    &temp,
+                ]
+                .map(String::from),
+            );
+            let argv: Vec<&str> = argv.iter().map(String::as_str).collect();
+            let (out, err, _) = run(&argv);
+            assert!(out == expected, "{name} -j{threads}: output differs\n{err}");
+            if err
+                .lines()
+                .any(|l| l.contains(": stats: ") && spilled(l) > 0)
+            {
+                spilling += 1;
+            }
+        }
+    }
+    assert!(spilling > runs.len(), "only {spilling} runs spilled");
+    assert!(list(dir.path()).is_empty(), "temporary files left");
+}
+
+/// Unmounts a test mount when dropped.
+struct Mount(PathBuf);
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// A tmpfs of `size` with `options` on a new directory, or `None` (with a
+/// message) where mounting is not permitted (CI runs as root).
+fn tmpfs(dir: &Path, size: &str, options: &str) -> Option<Mount> {
+    let at = dir.join("mnt");
+    std::fs::create_dir(&at).unwrap();
+    let status = Command::new("mount")
+        .args([
+            "-t",
+            "tmpfs",
+            "-o",
+            &format!("size={size}{options}"),
+            "tmpfs",
+        ])
+        .arg(&at)
+        .stderr(Stdio::null())
+        .status();
+    if status.is_ok_and(|s| s.success()) {
+        Some(Mount(at))
+    } else {
+        eprintln!("SKIPPED: cannot mount a tmpfs here (not root?); the full-disk test needs it");
+        None
+    }
+}
+
+#[test]
+fn a_full_temp_dir_is_a_clear_error_and_prints_no_partial_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(mount) = tmpfs(dir.path(), "4k", "") else {
+        return;
+    };
+    let file = fixture("small-null.avro");
+    let (whole, _, code) = run(&[&file, "unfiltered-ipmeta", "--memory-limit", "none"]);
+    assert_eq!(code, 0);
+    let temp = mount.0.to_string_lossy().into_owned();
+    let (out, err, code) = run(&[
+        &file,
+        "unfiltered-ipmeta",
+        "--memory-limit",
+        "1K",
+        "--temp-dir",
+        &temp,
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains(&format!("temporary directory {temp}: disk full")),
+        "{err}"
+    );
+    assert!(err.contains("needed up to "), "{err}");
+    assert!(whole.starts_with(&out) && out.len() < whole.len(), "{out}");
+    // Only whole intervals: what follows in the full output starts one.
+    let next = whole[out.len()..].lines().next().unwrap();
+    let first = whole.lines().next().unwrap();
+    assert_eq!(next.split('\t').next(), first.split('\t').next(), "{next}");
+    assert!(list(&mount.0).is_empty());
+}
+
+#[test]
+fn an_unusable_temp_dir_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("missing");
+    let temp = missing.to_string_lossy().into_owned();
+    let file = fixture("small-null.avro");
+    let args = [
+        &file,
+        "unfiltered",
+        "--memory-limit",
+        "1K",
+        "--temp-dir",
+        &temp,
+    ];
+    let (out, err, code) = run(&args);
+    assert_eq!((out.as_str(), code), ("", 1), "{err}");
+    assert!(
+        err.contains(&format!(
+            "temporary directory {temp}: cannot create a temporary file: "
+        )),
+        "{err}"
+    );
+    // Read-only (root writes anywhere else).
+    if let Some(mount) = tmpfs(dir.path(), "1m", ",ro") {
+        let temp = mount.0.to_string_lossy().into_owned();
+        let (out, err, code) = run(&[
+            &file,
+            "unfiltered",
+            "--memory-limit",
+            "1K",
+            "--temp-dir",
+            &temp,
+        ]);
+        assert_eq!((out.as_str(), code), ("", 1), "{err}");
+        assert!(
+            err.contains("cannot create a temporary file: Read-only file system"),
+            "{err}"
+        );
+    }
+    // Without spilling, the temporary directory is not used.
+    let (_, err, code) = run(&[&file, "unfiltered", "--temp-dir", &temp]);
+    assert_eq!(code, 0, "{err}");
+}
+
+/// Starts flowtuple-series on stdin, fed the first half of a fixture, and
+/// waits until it holds a temporary file open in `temp`.
+fn spilling_child(temp: &Path) -> Child {
+    let data = std::fs::read(testdata("flowtuple/small-null.avro")).unwrap();
+    let mut child = bin("flowtuple-series")
+        .args([
+            "-",
+            "unfiltered",
+            "-j1",
+            "--memory-limit",
+            "1K",
+            "--temp-dir",
+        ])
+        .arg(temp)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(&data[..data.len() / 2]).unwrap();
+    // Kept open (leaked) so that the child waits for more.
+    std::mem::forget(stdin);
+    let fds = PathBuf::from(format!("/proc/{}/fd", child.id()));
+    let started = Instant::now();
+    loop {
+        let open_in_temp = std::fs::read_dir(&fds)
+            .into_iter()
+            .flatten()
+            .any(|e| std::fs::read_link(e.unwrap().path()).is_ok_and(|l| l.starts_with(temp)));
+        if open_in_temp {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "no spill seen");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Open, and no name in the directory.
+    assert!(list(temp).is_empty(), "temporary file visible");
+    child
+}
+
+#[test]
+fn killed_and_signalled_runs_leave_no_temporary_files() {
+    let dir = tempfile::tempdir().unwrap();
+    for (signal, status) in [("KILL", None), ("TERM", Some(143)), ("INT", Some(130))] {
+        let child = spilling_child(dir.path());
+        let killed = Command::new("kill")
+            .args([&format!("-{signal}"), &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let out = child.wait_with_output().unwrap();
+        assert_eq!(out.status.code(), status, "SIG{signal}");
+        assert!(out.stdout.is_empty(), "SIG{signal}: no partial interval");
+        assert!(list(dir.path()).is_empty(), "SIG{signal}: files left");
+    }
+}
+
+#[test]
+fn stats_say_how_far_each_file_got() {
+    let (out, err, code) = run(&[
+        "--mode",
+        "unfiltered",
+        "--stats",
+        &fixture("minutes.avro"),
+        &fixture("cutoff.avro"),
+    ]);
+    assert_eq!(code, 1);
+    assert!(!out.is_empty());
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 3, "{err}");
+    assert!(
+        lines[0].starts_with(&format!(
+        "flowtuple-series: stats: {}: records read 48, counted 48, intervals 4, spilled 0 bytes, ",
+        fixture("minutes.avro")
+    )),
+        "{err}"
+    );
+    assert!(lines[1].starts_with(&format!(
+        "flowtuple-series: stats: {}: FAILED after records read 3, counted 3, intervals 1, spilled 0 bytes, ",
+        fixture("cutoff.avro")
+    )), "{err}");
+    assert!(
+        lines[1].ends_with(" s") && lines[2].contains("truncated file"),
+        "{err}"
+    );
+}
+
+#[test]
+fn memory_limit_sizes() {
+    let file = fixture("minutes.avro");
+    for bad in ["0", "12X", "G", "99999999999T"] {
+        let (_, err, code) = run(&[&file, "unfiltered", "--memory-limit", bad]);
+        assert_eq!(code, 2, "{bad}");
+        assert!(
+            err.contains("is not a size (e.g. 512M, 4G, none)"),
+            "{bad}: {err}"
+        );
+    }
+    for good in ["none", "512M", "4G", "1GiB", "100000", "1t"] {
+        let (_, err, code) = run(&[&file, "unfiltered", "--memory-limit", good]);
+        assert_eq!(code, 0, "{good}: {err}");
+    }
+}
+
+#[test]
+fn progress_shows_only_where_asked() {
+    let file = fixture("small-null.avro");
+    // stderr is a pipe here: auto shows nothing.
+    for when in [None, Some("auto"), Some("never")] {
+        let mut args = vec!["--mode", "unfiltered", file.as_str(), file.as_str()];
+        if let Some(when) = when {
+            args.extend(["--progress", when]);
+        }
+        let (_, err, code) = run(&args);
+        assert_eq!((err.as_str(), code), ("", 0), "{when:?}");
+    }
+    // always: a slow run (stdin held open) shows a line, and a message
+    // clears it first.
+    let mut child = bin("flowtuple-series")
+        .args([
+            "--mode",
+            "unfiltered",
+            "-j2",
+            "--progress",
+            "always",
+            "-",
+            &file,
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    std::thread::sleep(Duration::from_millis(1200));
+    stdin.write_all(b"not avro").unwrap();
+    drop(stdin);
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.starts_with("\r\x1b[Kflowtuple-series: 1/2 files, 0.0 M records, "),
+        "{err:?}"
+    );
+    assert!(
+        err.contains("\r\x1b[Kflowtuple-series: <stdin>: not an Avro"),
+        "{err:?}"
+    );
+    assert!(err.ends_with("\r\x1b[K"), "{err:?}");
+}

@@ -378,8 +378,6 @@ pub struct Options {
     pub merge_repeated: bool,
     /// Publish to Kafka instead of printing.
     pub kafka: Option<kafka::Settings>,
-    /// Bytes of stdin already read (to tell its format), to read first.
-    pub stdin_prefix: std::sync::Mutex<Option<Vec<u8>>>,
     /// Per-file statistics on stderr.
     pub stats: bool,
     /// When to show progress.
@@ -513,7 +511,6 @@ pub fn parse() -> Options {
         kafka,
         stats: cli.stats,
         progress: cli.progress,
-        stdin_prefix: std::sync::Mutex::new(detected.stdin_prefix),
     };
     let src_ports = given("tcp_src_ports") || given("udp_src_ports");
     flowtuple4(&mut options, detected.kind, cli.dst_net, src_ports)

@@ -2,30 +2,25 @@
 //! file's writer schema before anything is processed: one run reads one.
 
 use std::fs::File;
-use std::io::{self, Read};
 
 use telescope_core::flowtuple::{self, Kind};
 
 use crate::cli::Source;
-
-/// The most of stdin read ahead to tell its layout (its header, through any
-/// gzip/bzip2/zstd wrapper; a bzip2 block is at most ~900 KB).
-const STDIN_PEEK: u64 = 2 << 20;
 
 /// What the inputs hold.
 pub struct Detected {
     /// The layout of the first input whose header reads (`None`: none reads;
     /// their errors come when they are processed).
     pub kind: Option<Kind>,
-    /// The bytes of stdin read to tell its layout, to be read again first.
-    pub stdin_prefix: Option<Vec<u8>>,
 }
 
-/// Tells the layout of every regular file and of stdin; a usage error names
-/// the first input of another layout than the first one's.
+/// Tells the layout of every regular file; a usage error names the first
+/// file of another layout than the first one's. Stdin, named pipes and
+/// other streams are not read ahead (their bytes would be lost, and a slow
+/// producer would hold up the other files): they are checked when they are
+/// processed, and one of the other layout fails then (exit status 1).
 pub fn detect(sources: &[Source]) -> Result<Detected, String> {
     let mut first: Option<(Kind, &Source)> = None;
-    let mut stdin_prefix = None;
     for source in sources {
         let kind = match source {
             // Only regular files are read ahead: a named pipe or
@@ -33,16 +28,7 @@ pub fn detect(sources: &[Source]) -> Result<Detected, String> {
             // when they are processed (a file of the other layout fails).
             Source::Path(p) if !std::fs::metadata(p).is_ok_and(|m| m.is_file()) => None,
             Source::Path(p) => File::open(p).ok().and_then(|f| flowtuple::sniff(f).ok()),
-            Source::Stdin => {
-                let mut prefix = Vec::new();
-                io::stdin()
-                    .take(STDIN_PEEK)
-                    .read_to_end(&mut prefix)
-                    .map_err(|e| format!("<stdin>: cannot read: {e}"))?;
-                let kind = flowtuple::sniff(io::Cursor::new(prefix.clone())).ok();
-                stdin_prefix = Some(prefix);
-                kind
-            }
+            Source::Stdin => None,
         };
         let Some(kind) = kind else { continue };
         match first {
@@ -60,6 +46,5 @@ pub fn detect(sources: &[Source]) -> Result<Detected, String> {
     }
     Ok(Detected {
         kind: first.map(|(k, _)| k),
-        stdin_prefix,
     })
 }

@@ -246,7 +246,7 @@ fn publish_file(
     dense: &mut Option<Densifier>,
     publisher: &mut Publisher,
 ) -> anyhow::Result<Result<(), anyhow::Error>> {
-    let input = match crate::open(opts, source) {
+    let input = match crate::open(source) {
         Ok(i) => i,
         Err(e) => return Ok(Err(e)),
     };

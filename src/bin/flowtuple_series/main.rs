@@ -124,20 +124,9 @@ impl<W: Write> Write for HeaderFirst<'_, W> {
     }
 }
 
-fn open(opts: &Options, source: &Source) -> anyhow::Result<Box<dyn Read + Send>> {
+fn open(source: &Source) -> anyhow::Result<Box<dyn Read + Send>> {
     Ok(match source {
-        Source::Stdin => {
-            // The bytes read to tell the format come first.
-            let prefix = opts
-                .stdin_prefix
-                .lock()
-                .map(|mut p| p.take())
-                .unwrap_or_default()
-                .unwrap_or_default();
-            Box::new(progress::Counted(
-                io::Cursor::new(prefix).chain(io::stdin()),
-            ))
-        }
+        Source::Stdin => Box::new(progress::Counted(io::stdin())),
         Source::Path(p) => Box::new(progress::Counted(
             File::open(p).with_context(|| format!("{source}: cannot open"))?,
         )),
@@ -202,7 +191,7 @@ fn process(
     let started = std::time::Instant::now();
     let mut stats = RunStats::default();
     let mut intervals = 0u64;
-    let result = open(opts, source).and_then(|input| {
+    let result = open(source).and_then(|input| {
         let seen = &progress::COUNTERS.records;
         flowtuple::series_counted(input, &opts.series, threads, &mut stats, seen, |interval| {
             intervals += 1;
@@ -277,7 +266,7 @@ fn merged<W: Write>(
         let stdin: Option<Arc<[u8]>> = match source {
             Source::Stdin => {
                 let mut data = Vec::new();
-                open(opts, source)?
+                open(source)?
                     .read_to_end(&mut data)
                     .context("<stdin>: cannot read")?;
                 Some(data.into())
@@ -287,7 +276,7 @@ fn merged<W: Write>(
         let reopen = || -> anyhow::Result<Box<dyn Read + Send>> {
             match &stdin {
                 Some(data) => Ok(Box::new(io::Cursor::new(Arc::clone(data)))),
-                None => open(opts, source),
+                None => open(source),
             }
         };
         let checked = reopen().and_then(|input| {

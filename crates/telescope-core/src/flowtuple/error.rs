@@ -112,7 +112,10 @@ pub enum FlowtupleError {
     #[error(transparent)]
     Tsk(#[from] crate::flowtuple::format::tsk::TskError),
     /// The file's layout is not the run's (one run reads one layout).
-    #[error("the file is {found}, but this run reads {expected} files (one run reads one format)")]
+    #[error(
+        "the file is {found}, but this run reads {expected} files (one run reads one \
+         format; flowtuple4 files need --dst-net 24 or 16)"
+    )]
     WrongFormat {
         /// The file's layout.
         found: &'static str,

@@ -83,22 +83,14 @@ where
     E: FnMut(IntervalSeries) -> Result<(), FlowtupleError>,
 {
     let mut aggregator = Aggregator::new(options, threads);
-    let result = drive(
-        input,
-        Some(options),
-        options.mode,
-        options.geo,
-        options.mode.filter(),
-        threads,
-        &mut |block, pos| {
-            aggregator.push_block(block, pos, &mut emit)?;
-            stats.blocks += 1;
-            stats.records += block.total;
-            stats.kept += block.records.len() as u64;
-            seen.fetch_add(block.total, Ordering::Relaxed);
-            Ok(())
-        },
-    )
+    let result = drive_series(input, options, threads, &mut |block, pos| {
+        aggregator.push_block(block, pos, &mut emit)?;
+        stats.blocks += 1;
+        stats.records += block.total;
+        stats.kept += block.records.len() as u64;
+        seen.fetch_add(block.total, Ordering::Relaxed);
+        Ok(())
+    })
     .and_then(|_| aggregator.finish(&mut emit));
     stats.spilled = aggregator.spilled();
     result
@@ -118,15 +110,9 @@ where
     R: Read + Send + 'static,
     E: FnMut(IntervalSeries) -> Result<(), FlowtupleError>,
 {
-    drive(
-        input,
-        Some(options),
-        options.mode,
-        options.geo,
-        options.mode.filter(),
-        threads,
-        &mut |block, pos| aggregator.push_block(block, pos, &mut emit),
-    )
+    drive_series(input, options, threads, &mut |block, pos| {
+        aggregator.push_block(block, pos, &mut emit)
+    })
 }
 
 /// Reads and decodes all of `input` as [`series`] would, counting nothing:
@@ -137,15 +123,7 @@ pub fn check<R: Read + Send + 'static>(
     options: &SeriesOptions,
     threads: usize,
 ) -> Result<RunStats, FlowtupleError> {
-    drive(
-        input,
-        Some(options),
-        options.mode,
-        options.geo,
-        options.mode.filter(),
-        threads,
-        &mut |_, _| Ok(()),
-    )
+    drive_series(input, options, threads, &mut |_, _| Ok(()))
 }
 
 /// Reads, decompresses and decodes `input` with the field plan of `mode`,
@@ -165,6 +143,20 @@ pub fn decode_only<R: Read + Send + 'static>(
         threads,
         &mut |_, _| Ok(()),
     )
+}
+
+/// [`drive`] for a run's `options`: their mode's plan, geo source and filter.
+fn drive_series<R>(
+    input: R,
+    options: &SeriesOptions,
+    threads: usize,
+    on_block: &mut OnBlock<'_>,
+) -> Result<RunStats, FlowtupleError>
+where
+    R: Read + Send + 'static,
+{
+    let (mode, geo, filter) = (options.mode, options.geo, options.mode.filter());
+    drive(input, Some(options), mode, geo, filter, threads, on_block)
 }
 
 /// Blocks read, decoded and handed on together (fewer thread hand-offs).

@@ -83,14 +83,17 @@ where
     E: FnMut(IntervalSeries) -> Result<(), FlowtupleError>,
 {
     let mut aggregator = Aggregator::new(options, threads);
-    let result = drive_series(input, options, threads, &mut |block, pos| {
-        aggregator.push_block(block, pos, &mut emit)?;
-        stats.blocks += 1;
-        stats.records += block.total;
-        stats.kept += block.records.len() as u64;
-        seen.fetch_add(block.total, Ordering::Relaxed);
-        Ok(())
-    })
+    let result = drive(
+        input,
+        Pass::Series(options),
+        threads,
+        stats,
+        &mut |block, pos| {
+            aggregator.push_block(block, pos, &mut emit)?;
+            seen.fetch_add(block.total, Ordering::Relaxed);
+            Ok(())
+        },
+    )
     .and_then(|_| aggregator.finish(&mut emit));
     stats.spilled = aggregator.spilled();
     result
@@ -110,9 +113,15 @@ where
     R: Read + Send + 'static,
     E: FnMut(IntervalSeries) -> Result<(), FlowtupleError>,
 {
-    drive_series(input, options, threads, &mut |block, pos| {
-        aggregator.push_block(block, pos, &mut emit)
-    })
+    let mut stats = RunStats::default();
+    drive(
+        input,
+        Pass::Series(options),
+        threads,
+        &mut stats,
+        &mut |block, pos| aggregator.push_block(block, pos, &mut emit),
+    )?;
+    Ok(stats)
 }
 
 /// Reads and decodes all of `input` as [`series`] would, counting nothing:
@@ -123,7 +132,15 @@ pub fn check<R: Read + Send + 'static>(
     options: &SeriesOptions,
     threads: usize,
 ) -> Result<RunStats, FlowtupleError> {
-    drive_series(input, options, threads, &mut |_, _| Ok(()))
+    let mut stats = RunStats::default();
+    drive(
+        input,
+        Pass::Series(options),
+        threads,
+        &mut stats,
+        &mut |_, _| Ok(()),
+    )?;
+    Ok(stats)
 }
 
 /// Reads, decompresses and decodes `input` with the field plan of `mode`,
@@ -134,29 +151,15 @@ pub fn decode_only<R: Read + Send + 'static>(
     mode: Mode,
     threads: usize,
 ) -> Result<RunStats, FlowtupleError> {
+    let mut stats = RunStats::default();
     drive(
         input,
-        None,
-        mode,
-        GeoSource::default(),
-        Filter::All,
+        Pass::DecodeOnly(mode),
         threads,
+        &mut stats,
         &mut |_, _| Ok(()),
-    )
-}
-
-/// [`drive`] for a run's `options`: their mode's plan, geo source and filter.
-fn drive_series<R>(
-    input: R,
-    options: &SeriesOptions,
-    threads: usize,
-    on_block: &mut OnBlock<'_>,
-) -> Result<RunStats, FlowtupleError>
-where
-    R: Read + Send + 'static,
-{
-    let (mode, geo, filter) = (options.mode, options.geo, options.mode.filter());
-    drive(input, Some(options), mode, geo, filter, threads, on_block)
+    )?;
+    Ok(stats)
 }
 
 /// Blocks read, decoded and handed on together (fewer thread hand-offs).
@@ -183,20 +186,32 @@ pub fn sniff<R: Read + Send + 'static>(input: R) -> Result<Kind, FlowtupleError>
     Kind::of_schema(&header.schema_json)
 }
 
-/// `options`: the run's (the file must be of its input layout, and the
-/// options possible on it); `None` (decode-only) takes the file as it is.
+/// What a pass reads `input` for.
+#[derive(Clone, Copy)]
+enum Pass<'a> {
+    /// A run's series: the file must be of its input layout, and the
+    /// options possible on it; the plan, geo source and filter are its.
+    Series(&'a SeriesOptions),
+    /// The decode-only baseline of a mode: the file as it is, every record.
+    DecodeOnly(Mode),
+}
+
+/// Reads `input` for `pass`, handing each decoded block to `on_block` in
+/// file order and counting the blocks handed on in `stats`.
 fn drive<R>(
     input: R,
-    options: Option<&SeriesOptions>,
-    mode: Mode,
-    geo: GeoSource,
-    filter: Filter,
+    pass: Pass<'_>,
     threads: usize,
+    stats: &mut RunStats,
     on_block: &mut OnBlock<'_>,
-) -> Result<RunStats, FlowtupleError>
+) -> Result<(), FlowtupleError>
 where
     R: Read + Send + 'static,
 {
+    let (options, mode, geo, filter) = match pass {
+        Pass::Series(o) => (Some(o), o.mode, o.geo, o.mode.filter()),
+        Pass::DecodeOnly(mode) => (None, mode, GeoSource::default(), Filter::All),
+    };
     let stream = unwrap_stream(input).map_err(|e| read_error(0, e))?;
     let (header, reader) = BlockReader::open(BufReader::with_capacity(1 << 20, stream))?;
     let why = format!(" (needed by mode {mode})");
@@ -232,19 +247,19 @@ where
         filter,
         min_record_bytes: min_record_bytes(&plan),
     };
-    let mut stats = RunStats::default();
+    // Counted once handed on, so after an error they say how far it got.
     let mut counted = |block: &DecodedBlock, pos: Position| {
+        on_block(block, pos)?;
         stats.blocks += 1;
         stats.records += block.total;
         stats.kept += block.records.len() as u64;
-        on_block(block, pos)
+        Ok(())
     };
     if threads <= 1 {
-        sequential(reader, &decoder, &mut counted)?;
+        sequential(reader, &decoder, &mut counted)
     } else {
-        parallel(reader, &decoder, threads, &mut counted)?;
+        parallel(reader, &decoder, threads, &mut counted)
     }
-    Ok(stats)
 }
 
 /// Decompresses and decodes raw blocks.

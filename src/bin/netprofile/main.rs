@@ -220,7 +220,10 @@ fn run() -> anyhow::Result<ExitCode> {
 /// Writes `--summary-json`, if asked for.
 fn write_summary(cli: &Cli, doc: &summary::Summary) -> anyhow::Result<()> {
     if let Some(path) = &cli.summary_json {
-        summary::write_atomically(path, &doc.to_json()).context("--summary-json")?;
+        let json = doc
+            .to_json()
+            .context("--summary-json: cannot encode the summary")?;
+        summary::write_atomically(path, &json).context("--summary-json")?;
     }
     Ok(())
 }

@@ -266,10 +266,10 @@ fn left_out_reason(warnings: &[Warning], protocol: Protocol, metric: Metric) -> 
 
 impl Summary {
     /// The document as pretty JSON with a trailing newline.
-    pub fn to_json(&self) -> Vec<u8> {
-        let mut out = serde_json::to_vec_pretty(self).unwrap_or_else(|_| b"{}".to_vec());
+    pub fn to_json(&self) -> serde_json::Result<Vec<u8>> {
+        let mut out = serde_json::to_vec_pretty(self)?;
         out.push(b'\n');
-        out
+        Ok(out)
     }
 }
 

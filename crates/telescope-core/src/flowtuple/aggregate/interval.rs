@@ -199,11 +199,6 @@ impl<const K: usize> IntervalAgg<K> {
             let Some(country) = country else {
                 continue;
             };
-            // The country's continent: the record's (script, `cont`), or
-            // the table's (report).
-            if let Some(table) = country_continent {
-                cont = geo_ids.id(table);
-            }
             let coun = geo_ids.id(country);
             let coun_id = self.id(GEO_TABLES[source * 2 + 1], u64::from(coun));
             key(GEO_TABLES[source * 2 + 1], coun_id);
@@ -212,7 +207,12 @@ impl<const K: usize> IntervalAgg<K> {
                 first.resize(coun as usize + 1, NONE);
             }
             if first[coun as usize] == NONE {
-                first[coun as usize] = cont;
+                // The country's continent: the record's (script, `cont`),
+                // or the table's (report), looked up once per interval.
+                first[coun as usize] = match country_continent {
+                    Some(table) => geo_ids.id(table),
+                    None => cont,
+                };
             }
         }
         self.summary.add(rec.packet_cnt, rec.ip_len);

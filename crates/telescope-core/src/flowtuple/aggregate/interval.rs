@@ -90,6 +90,7 @@ impl<const K: usize> IntervalAgg<K> {
         geo_ids: &mut GeoIds,
         records: &[FlowRecord],
         at: Position,
+        threads: usize,
     ) -> Result<(), FlowtupleError> {
         // Group stamps are 32-bit.
         self.records += records.len() as u64;
@@ -110,7 +111,7 @@ impl<const K: usize> IntervalAgg<K> {
             // a source and a destination item.
             let bytes = self.in_memory * Self::RECORD_BYTES;
             if bytes > options.limit {
-                self.spill_items(&options.temp_dir, bytes)?;
+                self.spill_items(&options.temp_dir, bytes, threads)?;
             }
         }
         // Item keys hold ids below 2^ID_BITS.
@@ -255,16 +256,22 @@ impl<const K: usize> IntervalAgg<K> {
     const RECORD_BYTES: u64 =
         (2 * std::mem::size_of::<Item<K>>() + std::mem::size_of::<SumItem<K>>()) as u64;
 
-    /// Sorts the items in memory into runs on disk (in `dir`); `needed`
-    /// bounds the bytes written.
-    fn spill_items(&mut self, dir: &Path, needed: u64) -> Result<(), FlowtupleError> {
+    /// Sorts the items in memory into runs on disk (in `dir`) on `threads`
+    /// threads; `needed` bounds the bytes written.
+    fn spill_items(
+        &mut self,
+        dir: &Path,
+        needed: u64,
+        threads: usize,
+    ) -> Result<(), FlowtupleError> {
         if self.spill.is_none() {
             self.spill = Some(Spill::new(dir)?);
         }
         if let Some(spill) = &mut self.spill {
-            spill.write(0, &mut self.src, needed)?;
-            spill.write(1, &mut self.dst, needed)?;
-            spill.write(2, &mut self.asn, needed)?;
+            let threads = threads.max(1);
+            spill.write(0, &mut self.src, needed, threads)?;
+            spill.write(1, &mut self.dst, needed, threads)?;
+            spill.write(2, &mut self.asn, needed, threads)?;
         }
         self.in_memory = 0;
         Ok(())

@@ -41,25 +41,6 @@ pub(super) trait Valued: Copy {
     );
     /// A placeholder to fill working space with.
     fn blank() -> Self;
-    /// The bytes of an item in a spilled run.
-    const BYTES: usize;
-    /// Appends the item's bytes (little-endian words) to `out`.
-    fn encode(&self, out: &mut Vec<u8>);
-    /// The item of `bytes` (as many as [`Valued::BYTES`]).
-    fn decode(bytes: &[u8]) -> Self;
-    /// Whether identical items count as one (no sums to keep).
-    const COLLAPSES: bool;
-}
-
-/// The little-endian word `i` of `bytes`.
-#[inline]
-fn word(bytes: &[u8], i: usize) -> u32 {
-    u32::from_le_bytes([
-        bytes[4 * i],
-        bytes[4 * i + 1],
-        bytes[4 * i + 2],
-        bytes[4 * i + 3],
-    ])
 }
 
 /// Counts a value once per `group` in `slot`: the stamp of the last value
@@ -91,20 +72,6 @@ impl<const K: usize> Valued for Item<K> {
             keys: [UNUSED; K],
         }
     }
-    const BYTES: usize = 4 * (1 + K);
-    fn encode(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.value.to_le_bytes());
-        for key in &self.keys {
-            out.extend_from_slice(&key.to_le_bytes());
-        }
-    }
-    fn decode(bytes: &[u8]) -> Self {
-        Item {
-            value: word(bytes, 0),
-            keys: std::array::from_fn(|i| word(bytes, 1 + i)),
-        }
-    }
-    const COLLAPSES: bool = true;
 }
 
 /// A series slot of the ASN pass: its stamp and count (see [`stamp`]) and
@@ -140,23 +107,7 @@ impl<const K: usize> Valued for SumItem<K> {
         stamp(&mut slot.stamp, group);
         let packets = self.packets();
         let bytes = i128::from(packets) * i128::from(self.ip_len);
-        let sums = i64::try_from(bytes).ok().and_then(|bytes| {
-            Some((
-                slot.packets.checked_add(packets)?,
-                slot.bytes.checked_add(bytes)?,
-            ))
-        });
-        match sums {
-            Some((packets, bytes)) => {
-                slot.packets = packets;
-                slot.bytes = bytes;
-            }
-            None => {
-                let mut sums = Sums::default();
-                sums.add(packets, self.ip_len);
-                spill.push((index, sums));
-            }
-        }
+        add_sums(slot, index, packets, bytes, spill);
     }
     fn blank() -> Self {
         SumItem {
@@ -165,22 +116,82 @@ impl<const K: usize> Valued for SumItem<K> {
             ip_len: 0,
         }
     }
-    const BYTES: usize = Item::<K>::BYTES + 12;
-    fn encode(&self, out: &mut Vec<u8>) {
-        self.item.encode(out);
-        for word in [self.packets[0], self.packets[1], self.ip_len as u32] {
-            out.extend_from_slice(&word.to_le_bytes());
+}
+
+/// ASN items of one value and keys summed into one, as spilled runs hold
+/// them (see [`super::spill`]): the sums of packets and of bytes.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Summed<const K: usize> {
+    pub(super) item: Item<K>,
+    pub(super) packets: i64,
+    pub(super) bytes: i128,
+}
+
+impl<const K: usize> From<SumItem<K>> for Summed<K> {
+    #[inline]
+    fn from(item: SumItem<K>) -> Summed<K> {
+        let packets = item.packets();
+        Summed {
+            item: item.item,
+            packets,
+            bytes: i128::from(packets) * i128::from(item.ip_len),
         }
     }
-    fn decode(bytes: &[u8]) -> Self {
-        let rest = &bytes[Item::<K>::BYTES..];
-        SumItem {
-            item: Item::decode(bytes),
-            packets: [word(rest, 0), word(rest, 1)],
-            ip_len: word(rest, 2) as i32,
+}
+
+impl<const K: usize> Valued for Summed<K> {
+    type Slot = AsnSlot;
+    #[inline]
+    fn value(&self) -> u32 {
+        self.item.value
+    }
+    #[inline]
+    fn keys(&self) -> &[u32] {
+        &self.item.keys
+    }
+    #[inline]
+    fn tally(&self, slot: &mut AsnSlot, index: usize, group: u64, spill: &mut Vec<(usize, Sums)>) {
+        stamp(&mut slot.stamp, group);
+        add_sums(slot, index, self.packets, self.bytes, spill);
+    }
+    fn blank() -> Self {
+        Summed {
+            item: Item::blank(),
+            packets: 0,
+            bytes: 0,
         }
     }
-    const COLLAPSES: bool = false;
+}
+
+/// Adds packets and bytes to a slot's sums, or, where the slot's 64 bits
+/// would overflow, to `spill` (summed with the slot when counting ends).
+#[inline]
+fn add_sums(
+    slot: &mut AsnSlot,
+    index: usize,
+    packets: i64,
+    bytes: i128,
+    spill: &mut Vec<(usize, Sums)>,
+) {
+    let sums = i64::try_from(bytes).ok().and_then(|bytes| {
+        Some((
+            slot.packets.checked_add(packets)?,
+            slot.bytes.checked_add(bytes)?,
+        ))
+    });
+    match sums {
+        Some((packets, bytes)) => {
+            slot.packets = packets;
+            slot.bytes = bytes;
+        }
+        None => spill.push((
+            index,
+            Sums {
+                packets: i128::from(packets),
+                bytes,
+            },
+        )),
+    }
 }
 
 /// Buckets per pass (the top bits of a value pick its bucket).

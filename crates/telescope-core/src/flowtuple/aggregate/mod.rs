@@ -25,6 +25,7 @@ mod sort;
 mod spill;
 #[cfg(test)]
 mod tests;
+mod wire;
 
 use std::collections::BTreeMap;
 
@@ -72,6 +73,7 @@ trait Interval {
         geo_ids: &mut GeoIds,
         records: &[FlowRecord],
         at: Position,
+        threads: usize,
     ) -> Result<(), FlowtupleError>;
     fn spilled(&self) -> u64;
     fn finish(
@@ -93,8 +95,9 @@ impl<const K: usize> Interval for IntervalAgg<K> {
         geo_ids: &mut GeoIds,
         records: &[FlowRecord],
         at: Position,
+        threads: usize,
     ) -> Result<(), FlowtupleError> {
-        IntervalAgg::add(self, rules, geo_ids, records, at)
+        IntervalAgg::add(self, rules, geo_ids, records, at, threads)
     }
 
     fn spilled(&self) -> u64 {
@@ -252,7 +255,7 @@ impl Intervals {
                 let agg = open
                     .entry(time)
                     .or_insert_with(|| new_interval(rules, 0, time));
-                agg.add(rules, geo_ids, &records[range], at)
+                agg.add(rules, geo_ids, &records[range], at, *threads)
             }
             (Step::Close { time, .. }, Some(open)) => {
                 // An interval none of whose records counted still prints.
@@ -272,7 +275,7 @@ impl Intervals {
                     Some(agg) if agg.ordinal() == ordinal => agg,
                     _ => current.insert(new_interval(rules, ordinal, time)),
                 };
-                agg.add(rules, geo_ids, &records[range], at)
+                agg.add(rules, geo_ids, &records[range], at, *threads)
             }
             (Step::Close { time, ordinal }, None) => {
                 let agg = match current.take() {

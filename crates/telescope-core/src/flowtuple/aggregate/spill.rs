@@ -1,37 +1,49 @@
 //! Spilling an interval's items to a temporary file under a memory limit.
 //!
 //! When the items of the interval being read would pass the limit, every
-//! bucket is sorted by value (identical source and destination items, which
-//! count once, collapsed) and appended to the interval's temporary file as
-//! one sorted run per bucket. When the interval closes, each bucket's runs
-//! and its items still in memory are merged by value and counted by the
-//! same scan as an unspilled bucket, so the counts are the same.
+//! bucket is sorted by value on all threads, identical items collapsed
+//! (source and destination items count once; ASN items of one value and
+//! keys are summed, see [`super::wire`]), and appended to the interval's
+//! temporary file as one compact sorted run per bucket. When the interval
+//! closes, each bucket's runs and its items still in memory are merged by
+//! value and counted by the same scan as an unspilled bucket, so the
+//! counts are the same.
 //!
 //! The file is created unlinked ([`tempfile::tempfile_in`]): it has no
 //! name, and goes when the process does, however it ends.
 
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
 use std::fs::File;
-use std::io::Write;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
 
 use super::items::{Bucket, Valued, BUCKETS};
 use super::sort::sort_bucket;
+use super::wire::{Spillable, Wire};
 use crate::flowtuple::error::FlowtupleError;
 
-/// Where a bucket's sorted runs lie in the file: (offset, items).
-type Runs = Vec<(u64, u64)>;
+/// What a merge hands its items to: a chunk of them, and the value of the
+/// item before the chunk (`None` for the first).
+pub(super) type Scan<'a, D> = dyn FnMut(&[D], Option<u32>) + 'a;
+
+/// A sorted run in the file: its offset, bytes and items.
+#[derive(Debug, Clone, Copy)]
+struct Run {
+    offset: u64,
+    bytes: u64,
+    items: u64,
+}
 
 /// An interval's temporary file and the runs in it.
 pub(super) struct Spill {
     file: File,
     dir: PathBuf,
-    /// Bytes written.
-    len: u64,
-    /// Per pass (sources, destinations, ASNs), per bucket.
-    runs: [Vec<Runs>; 3],
+    /// Bytes written (runs are placed one after the other).
+    len: AtomicU64,
+    /// Per pass (sources, destinations, ASNs), per bucket, in the order
+    /// written.
+    runs: [Vec<Vec<Run>>; 3],
 }
 
 /// The errno values that mean the disk (or the file) is full.
@@ -49,59 +61,106 @@ impl Spill {
         Ok(Spill {
             file,
             dir: dir.to_path_buf(),
-            len: 0,
+            len: AtomicU64::new(0),
             runs: std::array::from_fn(|_| (0..BUCKETS).map(|_| Vec::new()).collect()),
         })
     }
 
     /// Bytes written so far.
     pub(super) fn bytes(&self) -> u64 {
-        self.len
+        self.len.load(Ordering::Relaxed)
     }
 
-    /// Sorts the buckets of `pass` and appends them as runs, leaving them
-    /// empty; `needed` is the most bytes the whole spill writes (for the
-    /// message when the disk is full).
-    pub(super) fn write<T: Valued>(
+    /// Sorts the buckets of `pass` on `threads` threads and appends each as
+    /// a run, leaving them empty; `needed` is the most bytes the whole
+    /// spill writes (for the message when the disk is full).
+    pub(super) fn write<T: Spillable>(
         &mut self,
         pass: usize,
         buckets: &mut [Bucket<T>],
         needed: u64,
+        threads: usize,
     ) -> Result<(), FlowtupleError> {
-        let (mut out, mut work, mut buf) = (Vec::new(), Vec::new(), Vec::new());
-        for (b, bucket) in buckets.iter_mut().enumerate() {
-            let bucket = std::mem::take(bucket);
-            if bucket.bytes() == 0 {
-                continue;
-            }
+        let mut work: Vec<(usize, Bucket<T>)> = buckets
+            .iter_mut()
+            .map(std::mem::take)
+            .enumerate()
+            .filter(|(_, b)| b.bytes() > 0)
+            .collect();
+        // Popped from the end: the biggest first.
+        work.sort_by_key(|(_, b)| b.bytes());
+        let queue = Mutex::new(work);
+        let this = &*self;
+        let run = || this.write_buckets(&queue, needed);
+        let parts: Vec<Result<Vec<(usize, Run)>, FlowtupleError>> = if threads > 1 {
+            std::thread::scope(|s| {
+                let handles: Vec<_> = (0..threads).map(|_| s.spawn(run)).collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                    .collect()
+            })
+        } else {
+            vec![run()]
+        };
+        let mut runs = Vec::new();
+        for part in parts {
+            runs.extend(part?);
+        }
+        for (b, run) in runs {
+            self.runs[pass][b].push(run);
+        }
+        Ok(())
+    }
+
+    /// One thread's share of [`Spill::write`]: the runs it wrote, by bucket.
+    fn write_buckets<T: Spillable>(
+        &self,
+        queue: &Mutex<Vec<(usize, Bucket<T>)>>,
+        needed: u64,
+    ) -> Result<Vec<(usize, Run)>, FlowtupleError> {
+        let (mut out, mut work, mut kept, mut buf) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut scratch = T::Scratch::default();
+        let mut runs = Vec::new();
+        loop {
+            let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop();
+            let Some((b, bucket)) = next else {
+                return Ok(runs);
+            };
             let len = sort_bucket(bucket, &mut out, &mut work).len();
             let items = &mut out[..len];
             buf.clear();
-            let mut n = 0u64;
-            let mut at = 0;
+            let (mut at, mut prev, mut n) = (0, 0, 0u64);
             while at < items.len() {
                 let value = items[at].value();
-                let end = at + items[at..].partition_point(|i| i.value() == value);
-                let group = &mut items[at..end];
-                if T::COLLAPSES && group.len() > 1 {
-                    group.sort_unstable_by(|a, b| a.keys().cmp(b.keys()));
+                let mut end = at + 1;
+                while end < items.len() && items[end].value() == value {
+                    end += 1;
                 }
-                for (i, item) in group.iter().enumerate() {
-                    if T::COLLAPSES && i > 0 && group[i - 1].keys() == item.keys() {
-                        continue;
-                    }
-                    item.encode(&mut buf);
-                    n += 1;
+                kept.clear();
+                T::collapse(&mut items[at..end], &mut kept, &mut scratch);
+                for item in &kept {
+                    item.encode(prev, &mut buf);
+                    prev = value;
                 }
+                n += kept.len() as u64;
                 at = end;
             }
+            let bytes = buf.len() as u64;
+            let offset = self.len.fetch_add(bytes, Ordering::Relaxed);
             self.file
-                .write_all(&buf)
+                .write_all_at(&buf, offset)
                 .map_err(|error| self.failed(error, needed))?;
-            self.runs[pass][b].push((self.len, n));
-            self.len += buf.len() as u64;
+            runs.push((
+                b,
+                Run {
+                    offset,
+                    bytes,
+                    items: n,
+                },
+            ));
         }
-        Ok(())
     }
 
     fn failed(&self, error: std::io::Error, needed: u64) -> FlowtupleError {
@@ -110,7 +169,7 @@ impl Spill {
             Some(ENOSPC) | Some(EFBIG) => FlowtupleError::SpillFull {
                 dir,
                 needed,
-                written: self.len,
+                written: self.bytes(),
             },
             _ => FlowtupleError::Spill {
                 dir,
@@ -127,37 +186,67 @@ impl Spill {
 
     /// Merges bucket `b` of `pass`'s runs with `memory` (sorted) by value,
     /// handing the items to `scan` in chunks, each with the value before it
-    /// (`None` for the first).
-    pub(super) fn merge<T: Valued>(
+    /// (`None` for the first). Items of one value come in the order their
+    /// runs were written, those in memory last.
+    pub(super) fn merge<T: Spillable>(
         &self,
         pass: usize,
         b: usize,
         memory: &[T],
-        scan: &mut dyn FnMut(&[T], Option<u32>),
+        scan: &mut Scan<'_, T::Disk>,
     ) -> Result<(), FlowtupleError> {
         let mut sources: Vec<Source<'_, T>> = self.runs[pass][b]
             .iter()
-            .map(|&(offset, items)| Source::disk(&self.file, offset, items))
+            .map(|&run| Source::disk(&self.file, run))
             .collect();
         sources.push(Source::memory(memory));
-        let mut heap = BinaryHeap::new();
-        for (i, s) in sources.iter_mut().enumerate() {
-            if let Some(v) = s.peek(&self.dir)? {
-                heap.push(Reverse((v, i)));
-            }
+        for s in &mut sources {
+            s.fill(&self.dir)?;
         }
-        let mut chunk: Vec<T> = Vec::with_capacity(CHUNK);
+        let mut chunk: Vec<T::Disk> = Vec::with_capacity(CHUNK);
         let mut prev = None;
-        while let Some(Reverse((_, i))) = heap.pop() {
-            let source = &mut sources[i];
-            chunk.push(source.take());
-            if let Some(v) = source.peek(&self.dir)? {
-                heap.push(Reverse((v, i)));
+        loop {
+            // The source with the least next value (the first on a tie),
+            // and the least next value of the others: take from the first
+            // while it is below that.
+            let mut best: Option<(u32, usize)> = None;
+            let mut next: Option<(u32, usize)> = None;
+            for (i, s) in sources.iter().enumerate() {
+                let Some(v) = s.peek() else { continue };
+                if best.is_none_or(|(bv, _)| v < bv) {
+                    next = best;
+                    best = Some((v, i));
+                } else if next.is_none_or(|(nv, _)| v < nv) {
+                    next = Some((v, i));
+                }
             }
-            if chunk.len() == CHUNK {
-                scan(&chunk, prev);
-                prev = chunk.last().map(T::value);
-                chunk.clear();
+            let Some((_, i)) = best else { break };
+            // Values up to `bound` are taken (on a tie, an earlier source
+            // goes first).
+            let bound = match next {
+                None => u64::MAX,
+                Some((nv, ni)) if ni > i => u64::from(nv),
+                Some((nv, _)) => u64::from(nv).saturating_sub(1),
+            };
+            let source = &mut sources[i];
+            loop {
+                let ready = &source.items[source.at..];
+                let n = ready
+                    .iter()
+                    .position(|item| u64::from(item.value()) > bound)
+                    .unwrap_or(ready.len())
+                    .min(CHUNK - chunk.len());
+                chunk.extend_from_slice(&ready[..n]);
+                source.at += n;
+                if chunk.len() == CHUNK {
+                    scan(&chunk, prev);
+                    prev = chunk.last().map(Valued::value);
+                    chunk.clear();
+                }
+                source.fill(&self.dir)?;
+                if source.peek().is_none_or(|v| u64::from(v) > bound) {
+                    break;
+                }
             }
         }
         if !chunk.is_empty() {
@@ -174,85 +263,142 @@ const CHUNK: usize = 4096;
 #[cfg(test)]
 const CHUNK: usize = 5;
 
-/// Items of a run read from disk at once.
+/// Bytes of a run read from disk at once.
 #[cfg(not(test))]
-const READ_ITEMS: u64 = 8192;
+const READ_BYTES: usize = 1 << 16;
 #[cfg(test)]
-const READ_ITEMS: u64 = 3;
+const READ_BYTES: usize = 7;
 
-/// One sorted input of a merge.
-struct Source<'a, T> {
-    file: Option<&'a File>,
-    /// Disk: the next unread byte and items left to read.
-    offset: u64,
-    left: u64,
-    items: Vec<T>,
-    memory: &'a [T],
+/// Items in memory converted at once.
+#[cfg(not(test))]
+const CONVERT: usize = 4096;
+#[cfg(test)]
+const CONVERT: usize = 3;
+
+/// One sorted input of a merge: a run on disk, read a piece at a time, or
+/// the bucket's items in memory; either way its next items are ready in
+/// `items`, from `at` on.
+struct Source<'a, T: Spillable> {
+    items: Vec<T::Disk>,
     at: usize,
-    buf: Vec<u8>,
+    from: Origin<'a, T>,
 }
 
-impl<'a, T: Valued> Source<'a, T> {
-    fn disk(file: &'a File, offset: u64, items: u64) -> Self {
+/// Where a [`Source`]'s items come from.
+enum Origin<'a, T: Spillable> {
+    Disk {
+        file: &'a File,
+        /// The next unread byte, bytes and items left to read.
+        offset: u64,
+        bytes_left: u64,
+        items_left: u64,
+        /// Bytes read and not yet decoded, from `used` on.
+        buf: Vec<u8>,
+        used: usize,
+        /// The value of the last item decoded.
+        last: u32,
+    },
+    Memory(&'a [T]),
+}
+
+impl<'a, T: Spillable> Source<'a, T> {
+    fn disk(file: &'a File, run: Run) -> Self {
         Source {
-            file: Some(file),
-            offset,
-            left: items,
             items: Vec::new(),
-            memory: &[],
             at: 0,
-            buf: Vec::new(),
+            from: Origin::Disk {
+                file,
+                offset: run.offset,
+                bytes_left: run.bytes,
+                items_left: run.items,
+                buf: Vec::new(),
+                used: 0,
+                last: 0,
+            },
         }
     }
 
     fn memory(memory: &'a [T]) -> Self {
         Source {
-            file: None,
-            offset: 0,
-            left: 0,
             items: Vec::new(),
-            memory,
             at: 0,
-            buf: Vec::new(),
+            from: Origin::Memory(memory),
         }
     }
 
-    fn current(&self) -> &[T] {
-        if self.file.is_some() {
-            &self.items
-        } else {
-            self.memory
+    /// The value of the next item, if any (after [`Source::fill`]).
+    #[inline]
+    fn peek(&self) -> Option<u32> {
+        self.items.get(self.at).map(Valued::value)
+    }
+
+    /// Makes more items ready when every ready one was taken.
+    #[inline]
+    fn fill(&mut self, dir: &Path) -> Result<(), FlowtupleError> {
+        if self.at < self.items.len() {
+            return Ok(());
+        }
+        self.items.clear();
+        self.at = 0;
+        match &mut self.from {
+            Origin::Memory(memory) => {
+                let n = memory.len().min(CONVERT);
+                self.items
+                    .extend(memory[..n].iter().map(|&i| T::Disk::from(i)));
+                *memory = &memory[n..];
+                Ok(())
+            }
+            Origin::Disk { items_left: 0, .. } => Ok(()),
+            Origin::Disk { .. } => self.read(dir),
         }
     }
 
-    /// The value of the next item, reading more of the run if needed.
-    fn peek(&mut self, dir: &Path) -> Result<Option<u32>, FlowtupleError> {
-        if self.at == self.current().len() {
-            let Some(file) = self.file.filter(|_| self.left > 0) else {
-                return Ok(None);
-            };
-            let n = self.left.min(READ_ITEMS);
-            self.buf.resize(n as usize * T::BYTES, 0);
-            file.read_exact_at(&mut self.buf, self.offset)
+    /// Decodes more of a disk run.
+    fn read(&mut self, dir: &Path) -> Result<(), FlowtupleError> {
+        let corrupt = || FlowtupleError::Spill {
+            dir: dir.to_path_buf(),
+            what: "a temporary file does not read back as written",
+            error: std::io::Error::from(std::io::ErrorKind::InvalidData),
+        };
+        let Origin::Disk {
+            file,
+            offset,
+            bytes_left,
+            items_left,
+            buf,
+            used,
+            last,
+        } = &mut self.from
+        else {
+            return Ok(());
+        };
+        while self.items.is_empty() {
+            // Bytes enough for a whole item, unless the run ends first.
+            buf.drain(..*used);
+            *used = 0;
+            let want = (READ_BYTES.max(T::Disk::MAX_BYTES) as u64).min(*bytes_left);
+            let have = buf.len();
+            buf.resize(have + want as usize, 0);
+            file.read_exact_at(&mut buf[have..], *offset)
                 .map_err(|error| FlowtupleError::Spill {
                     dir: dir.to_path_buf(),
                     what: "cannot read back a temporary file",
                     error,
                 })?;
-            self.items.clear();
-            self.items
-                .extend(self.buf.chunks_exact(T::BYTES).map(T::decode));
-            self.offset += self.buf.len() as u64;
-            self.left -= n;
-            self.at = 0;
+            *offset += want;
+            *bytes_left -= want;
+            while *items_left > 0 && (buf.len() - *used >= T::Disk::MAX_BYTES || *bytes_left == 0) {
+                let mut at = *used;
+                let item = T::Disk::decode(buf, &mut at, *last).ok_or_else(corrupt)?;
+                *last = item.value();
+                self.items.push(item);
+                *used = at;
+                *items_left -= 1;
+            }
+            if self.items.is_empty() && *bytes_left == 0 {
+                return Err(corrupt());
+            }
         }
-        Ok(Some(self.current()[self.at].value()))
-    }
-
-    /// The next item (after [`Source::peek`] found one).
-    fn take(&mut self) -> T {
-        let item = self.current()[self.at];
-        self.at += 1;
-        item
+        Ok(())
     }
 }

@@ -151,7 +151,7 @@ impl Default for ForecastConfig {
         ForecastConfig {
             model: Model::Auto,
             weekend_daily_order: 4,
-            auto_holdout_days: 3,
+            auto_holdout_days: 4,
             auto_changepoint_range: 0.9,
             seasonality_mode: SeasonalityMode::Additive,
             n_changepoints: 25,
@@ -363,7 +363,7 @@ fn holdout_scales(errors: &[f64]) -> [f64; 2] {
 const MIN_SIDE_ERRORS: usize = 8;
 
 /// 80% quantile of `|e|` over the normal 90% quantile; 0 when empty.
-fn abs_quantile_scale(errors: impl Iterator<Item = f64>) -> f64 {
+pub(super) fn abs_quantile_scale(errors: impl Iterator<Item = f64>) -> f64 {
     let mut abs: Vec<f64> = errors.map(f64::abs).collect();
     if abs.is_empty() {
         return 0.0;

@@ -638,3 +638,30 @@ fn log_candidate_follows_a_daily_shape_that_scales_with_the_level() {
         / 24.0;
     assert!(error < 0.03, "mean relative error {error}");
 }
+
+#[test]
+fn blend_band_narrows_to_the_blended_errors() {
+    let a: Vec<f64> = (1..=10).map(f64::from).collect();
+    // Scales are homogeneous: errors 3x another's blend to 2.5x, as wide as
+    // the weighted mean of the scales; identical errors change nothing.
+    let b: Vec<f64> = a.iter().map(|e| 3.0 * e).collect();
+    let same = select::blend_band_factor(&[&a, &b], &[0.25, 0.75]);
+    assert!((same - 1.0).abs() < 1e-12, "{same}");
+    assert_eq!(select::blend_band_factor(&[&a, &a], &[0.5, 0.5]), 1.0);
+    // Errors agreeing on odd rows and cancelling on even ones: the blend's
+    // |errors| are 1, 0, 3, 0, ..., 9, 0, whose 80 % quantile (linear
+    // interpolation at position 7.2 of 10 sorted) is 5 + 0.2 x 2 = 5.4,
+    // against 8 + 0.2 x 1 = 8.2 for either candidate: 5.4 / 8.2.
+    let c: Vec<f64> = a
+        .iter()
+        .enumerate()
+        .map(|(j, e)| if j % 2 == 0 { *e } else { -e })
+        .collect();
+    let mixed = select::blend_band_factor(&[&a, &c], &[0.5, 0.5]);
+    assert!((mixed - 5.4 / 8.2).abs() < 1e-12, "{mixed}");
+    // Errors cancelling everywhere never narrow it below half; unpaired
+    // errors leave it alone.
+    let d: Vec<f64> = a.iter().map(|e| -e).collect();
+    assert_eq!(select::blend_band_factor(&[&a, &d], &[0.5, 0.5]), 0.5);
+    assert_eq!(select::blend_band_factor(&[&a, &a[1..]], &[0.5, 0.5]), 1.0);
+}

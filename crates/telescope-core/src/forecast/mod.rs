@@ -491,9 +491,10 @@ impl FittedModel {
                 band::trend_variance(rate, self.change_scale, ahead) * trend_gain.powi(2);
             let days_ahead = (ahead * self.layout.t_span / DAY_US as f64).max(0.0);
             let growth = 1.0 + self.noise_growth_per_day * days_ahead;
-            let [below, above] = self
-                .noise_sd
-                .map(|sd| z * (sd * sd * growth + trend_var).sqrt());
+            let [below, above] = self.noise_sd.map(|sd| {
+                self.space
+                    .cap_half_width(z * (sd * sd * growth + trend_var).sqrt())
+            });
             let value = |v: f64| self.space.inverse(v) * self.y_scale;
             out.yhat.push(value(mean));
             out.lower.push(value(mean - below));

@@ -34,6 +34,11 @@ const MIN_WEEKEND_ROWS: usize = 20;
 /// `c` of the log candidates' `ln(y / max|y| + c)`: keeps zeros finite
 /// (the backtests are within 0.05 sMAPE for `c` from 0.01 to 0.2).
 const LOG_OFFSET: f64 = 0.02;
+/// Largest half-width of a log candidate's band, `ln 10`: its bounds stay
+/// within a factor of 10 of its mean. The band's variance grows with the
+/// horizon, which on the logarithm widens it exponentially: a year ahead a
+/// sparse series' upper bound reached 10^11 times its largest value.
+const MAX_LOG_HALF_WIDTH: f64 = std::f64::consts::LN_10;
 /// Sharpness of the blend weights `(best / score) ^ BLEND_POWER`: 0 would
 /// average the candidates equally, infinity choose the best.
 const BLEND_POWER: f64 = 16.0;
@@ -62,6 +67,15 @@ impl Space {
         match self {
             Space::Linear => y,
             Space::Log => (y + LOG_OFFSET).ln(),
+        }
+    }
+
+    /// A band half-width in this space, at most [`MAX_LOG_HALF_WIDTH`] on
+    /// the logarithm.
+    pub(super) fn cap_half_width(self, w: f64) -> f64 {
+        match self {
+            Space::Linear => w,
+            Space::Log => w.min(MAX_LOG_HALF_WIDTH),
         }
     }
 

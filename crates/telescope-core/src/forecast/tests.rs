@@ -665,3 +665,31 @@ fn blend_band_narrows_to_the_blended_errors() {
     assert_eq!(select::blend_band_factor(&[&a, &d], &[0.5, 0.5]), 0.5);
     assert_eq!(select::blend_band_factor(&[&a, &a[1..]], &[0.5, 0.5]), 1.0);
 }
+
+#[test]
+fn log_bands_stay_bounded_far_ahead() {
+    // A sparse series: 0 in 80 % of the rows, bursts up to 5,000 otherwise.
+    // A year ahead the band's variance has grown 366-fold; on the logarithm
+    // that would be an exponential blow-up. The upper bound stays within 10
+    // times the largest value seen (a log member's bounds stay within a
+    // factor of 10 of its mean, itself below that largest value).
+    let mut rng = Rng(41);
+    let ts = irregular_timestamps(15.0, &mut rng);
+    let y: Vec<f64> = ts
+        .iter()
+        .map(|_| {
+            if rng.uniform() < 0.8 {
+                0.0
+            } else {
+                (5000.0 * rng.uniform()).ceil()
+            }
+        })
+        .collect();
+    let model = ForecastConfig::default().fit(&ts, &y).unwrap();
+    let last = *ts.last().unwrap();
+    let future: Vec<i64> = (1..=8760).step_by(73).map(|k| last + k * HOUR_US).collect();
+    let fc = model.predict(&future, 0.8).unwrap();
+    for (u, f) in fc.upper.iter().zip(&fc.yhat) {
+        assert!(u.is_finite() && *u < 50_000.0, "upper {u}, forecast {f}");
+    }
+}

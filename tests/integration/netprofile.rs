@@ -317,7 +317,12 @@ fn evaluate_prints_a_table_and_writes_nothing() {
         .collect();
     assert!(rows.iter().all(|r| r.len() == 9));
     // Each series names the model of its final fit; `all` has none.
-    let models = ["seasonal-trend+lag24", "weekend-daily+lag24"];
+    let models = [
+        "seasonal-trend+lag24",
+        "log-seasonal-trend+lag24",
+        "log-weekend-daily+lag24",
+        "weekend-daily+lag24",
+    ];
     assert!(rows[..rows.len() - 1]
         .iter()
         .all(|r| models.contains(&r[8])));

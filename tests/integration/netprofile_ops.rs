@@ -139,6 +139,8 @@ fn summary_json_describes_every_tag() {
             [
                 "seasonal-trend",
                 "seasonal-trend+lag24",
+                "log-seasonal-trend+lag24",
+                "log-weekend-daily+lag24",
                 "weekend-daily+lag24"
             ]
             .contains(&model),

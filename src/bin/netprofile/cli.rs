@@ -159,8 +159,9 @@ pub enum Mode {
 /// `--model` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ModelArg {
-    /// Per series, the best of the seasonal-trend model with or without a
-    /// weekend daily shape and a local level, by error on held-out days.
+    /// Per series, a blend of the seasonal-trend model on the values, on
+    /// their logarithm and with a weekend daily shape, weighted by their
+    /// errors on held-out days, all corrected by recent residuals.
     Auto,
     /// The seasonal-trend model alone (daily and weekly terms on every day,
     /// no local level).

@@ -24,8 +24,9 @@ const MAX_OUTER: usize = 12;
 /// Step cap of the L1 (feature-sign) solver.
 const MAX_LASSO_STEPS: usize = 200;
 /// Outer loop stops when no fitted value moves more than this share of the
-/// robust residual scale (changes far below the noise cannot matter).
-const OUTER_TOLERANCE: f64 = 1e-3;
+/// robust residual scale (changes far below the noise cannot matter); see
+/// [`Settings::outer_tolerance`].
+pub(super) const OUTER_TOLERANCE: f64 = 1e-3;
 /// Diagonal of X'WX, relative to the largest, below which a slope-change
 /// column counts as holding no data.
 const DEAD_COLUMN: f64 = 1e-12;
@@ -45,6 +46,9 @@ pub(super) struct Settings {
     pub robust: bool,
     /// How seasonality combines with the trend.
     pub mode: SeasonalityMode,
+    /// The robustness loop stops when no fitted value moved more than this
+    /// share of the robust residual scale ([`OUTER_TOLERANCE`] by default).
+    pub outer_tolerance: f64,
 }
 
 /// Design rows and scaled targets of the (time-sorted) history.
@@ -160,7 +164,7 @@ impl Problem<'_> {
             }
             let scale = robust_scale(&residuals, &mut scratch).max(1e-9);
             sigma2 = scale * scale;
-            if outer > 0 && moved < OUTER_TOLERANCE * scale {
+            if outer > 0 && moved < settings.outer_tolerance * scale {
                 break;
             }
             // Keep the final system built with the final weights (hold-out

@@ -1,12 +1,14 @@
 //! A native additive seasonal-trend forecaster (Prophet-like, deterministic).
 //!
 //! [`Model::Auto`] (the default) fits, per series, the seasonal-trend model
-//! below and the same with the weekend's own level and daily shape, both
-//! corrected by recent residuals (the residual of the same time a day
-//! earlier, a local level when the last hours sit clearly off the fit, and
-//! the trend continued with its mean slope over the history), and keeps the
-//! one with the smaller error on held-out trailing days (see `select.rs`).
-//! [`Model::SeasonalTrend`] is the seasonal-trend model alone.
+//! below on the values and on their logarithm, and the same with the
+//! weekend's own level and daily shape (on the logarithm), each corrected by
+//! recent residuals (the residual of the same time a day earlier, a local
+//! level when the last hours sit clearly off the fit, and the trend
+//! continued with its mean slope over the history), and averages their
+//! forecasts and bands with weights set by their errors on held-out
+//! trailing days (see `select.rs`). [`Model::SeasonalTrend`] is the
+//! seasonal-trend model alone.
 //!
 //! Seasonal-trend model: `y(t) = g(t) + s(t) + noise` (or `g(t) (1 + s(t))` in
 //! [`SeasonalityMode::Multiplicative`]), with `g` piecewise linear through
@@ -88,10 +90,11 @@ pub enum ForecastError {
 /// Which model [`ForecastConfig::fit`] fits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Model {
-    /// Per series, the candidate with the smallest error on the held-out
-    /// trailing days: the seasonal-trend model with or without the
-    /// weekend's own level and daily shape, both corrected by yesterday's
-    /// residuals (see [`FittedModel::model_name`]).
+    /// Per series, a blend of candidates weighted by their errors on the
+    /// held-out trailing days: the seasonal-trend model on the values and
+    /// on their logarithm, and with the weekend's own level and daily shape
+    /// on the logarithm, all corrected by recent residuals (see
+    /// [`FittedModel::model_name`]).
     #[default]
     Auto,
     /// The seasonal-trend model alone (daily and weekly Fourier terms on
@@ -148,7 +151,7 @@ impl Default for ForecastConfig {
         ForecastConfig {
             model: Model::Auto,
             weekend_daily_order: 4,
-            auto_holdout_days: 3,
+            auto_holdout_days: 4,
             auto_changepoint_range: 0.9,
             seasonality_mode: SeasonalityMode::Additive,
             n_changepoints: 25,
@@ -191,6 +194,13 @@ pub struct FittedModel {
     lag_weight: f64,
     /// See [`FittedModel::model_name`].
     name: &'static str,
+    /// Values the model was fitted on (its mean and band are transformed
+    /// back).
+    space: select::Space,
+    /// This model's weight in the blend (1 alone).
+    weight: f64,
+    /// The other blended models and their weights.
+    blend: Vec<(FittedModel, f64)>,
 }
 
 /// Point forecast and band at each requested timestamp.
@@ -353,7 +363,7 @@ fn holdout_scales(errors: &[f64]) -> [f64; 2] {
 const MIN_SIDE_ERRORS: usize = 8;
 
 /// 80% quantile of `|e|` over the normal 90% quantile; 0 when empty.
-fn abs_quantile_scale(errors: impl Iterator<Item = f64>) -> f64 {
+pub(super) fn abs_quantile_scale(errors: impl Iterator<Item = f64>) -> f64 {
     let mut abs: Vec<f64> = errors.map(f64::abs).collect();
     if abs.is_empty() {
         return 0.0;
@@ -402,13 +412,19 @@ impl FittedModel {
             lag: Vec::new(),
             lag_weight: 0.0,
             name,
+            space: select::Space::Linear,
+            weight: 1.0,
+            blend: Vec::new(),
         }
     }
 
     /// The model this fit ended up as: `seasonal-trend` (daily and weekly
-    /// terms; [`Model::SeasonalTrend`]), or under [`Model::Auto`]
-    /// `seasonal-trend+lag24` or `weekend-daily+lag24` (plus the weekend's
-    /// own level and daily shape), both with the daily-lag correction.
+    /// terms; [`Model::SeasonalTrend`]), or under [`Model::Auto`] the
+    /// candidate with the largest weight in the blend:
+    /// `seasonal-trend+lag24`, `log-seasonal-trend+lag24` (fitted on the
+    /// logarithm) or `log-weekend-daily+lag24` (plus the weekend's own level
+    /// and daily shape; `weekend-daily+lag24` for series with negative
+    /// values, fitted on the values), all with the residual corrections.
     pub fn model_name(&self) -> &'static str {
         self.name
     }
@@ -419,6 +435,29 @@ impl FittedModel {
             return Err(ForecastError::BadLevel(level));
         }
         let z = band::normal_quantile(0.5 + level / 2.0);
+        let mut out = self.predict_one(timestamps, z);
+        if self.blend.is_empty() {
+            return Ok(out);
+        }
+        let scale = |v: &mut Vec<f64>, w: f64| v.iter_mut().for_each(|x| *x *= w);
+        scale(&mut out.yhat, self.weight);
+        scale(&mut out.lower, self.weight);
+        scale(&mut out.upper, self.weight);
+        for (member, w) in &self.blend {
+            let other = member.predict_one(timestamps, z);
+            let add = |v: &mut Vec<f64>, o: &[f64]| {
+                v.iter_mut().zip(o).for_each(|(x, y)| *x += w * y);
+            };
+            add(&mut out.yhat, &other.yhat);
+            add(&mut out.lower, &other.lower);
+            add(&mut out.upper, &other.upper);
+        }
+        Ok(out)
+    }
+
+    /// This model's own forecast (without its blend) with a band of
+    /// `z` normal quantiles.
+    fn predict_one(&self, timestamps: &[i64], z: f64) -> Forecast {
         let n_trend = self.layout.n_trend();
         let rate = self.layout.changepoints.len() as f64;
         let mut row = vec![0.0; self.layout.width()];
@@ -452,13 +491,15 @@ impl FittedModel {
                 band::trend_variance(rate, self.change_scale, ahead) * trend_gain.powi(2);
             let days_ahead = (ahead * self.layout.t_span / DAY_US as f64).max(0.0);
             let growth = 1.0 + self.noise_growth_per_day * days_ahead;
-            let [below, above] = self
-                .noise_sd
-                .map(|sd| z * (sd * sd * growth + trend_var).sqrt());
-            out.yhat.push(mean * self.y_scale);
-            out.lower.push((mean - below) * self.y_scale);
-            out.upper.push((mean + above) * self.y_scale);
+            let [below, above] = self.noise_sd.map(|sd| {
+                self.space
+                    .cap_half_width(z * (sd * sd * growth + trend_var).sqrt())
+            });
+            let value = |v: f64| self.space.inverse(v) * self.y_scale;
+            out.yhat.push(value(mean));
+            out.lower.push(value(mean - below));
+            out.upper.push(value(mean + above));
         }
-        Ok(out)
+        out
     }
 }

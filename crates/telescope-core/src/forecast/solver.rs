@@ -82,6 +82,24 @@ impl NormalEquations {
         }
     }
 
+    /// The same `X'WX` with `X'Wy` recomputed for targets `ys` (rows of the
+    /// row-major `xs` weighted by `ws`): the system of other targets on the
+    /// same design at the cost of one pass over the rows.
+    pub fn with_targets(&self, xs: &[f64], ws: &[f64], ys: &[f64]) -> Self {
+        let mut rhs = vec![0.0; self.p];
+        for ((x, w), y) in xs.chunks_exact(self.p).zip(ws).zip(ys) {
+            let wy = w * y;
+            for (r, v) in rhs.iter_mut().zip(x) {
+                *r += wy * v;
+            }
+        }
+        NormalEquations {
+            p: self.p,
+            gram: self.gram.clone(),
+            rhs,
+        }
+    }
+
     /// Entry `(i, j)` of `X'WX` (either triangle).
     pub fn gram(&self, i: usize, j: usize) -> f64 {
         let (a, b) = if i <= j { (i, j) } else { (j, i) };

@@ -26,6 +26,9 @@ use super::record::FlowRecord;
 use super::schema::{Kind, Plan};
 use super::series::IntervalSeries;
 
+mod spares;
+use spares::Spares;
+
 /// Counts of what a run read.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RunStats {
@@ -174,6 +177,9 @@ const GROUP_BYTES: usize = 2 << 20;
 /// 4 MiB ones; glibc's per-thread arenas can keep more resident on 4 MiB
 /// blocks of minimal records, see README).
 const IN_FLIGHT_BYTES: usize = 32 << 20;
+/// Decoded blocks kept for reuse (see [`spares`]) may hold this much
+/// together: what the budget lets be in flight.
+const SPARE_BYTES: usize = IN_FLIGHT_BYTES;
 
 /// Receives each decoded block, in file order.
 type OnBlock<'a> = dyn FnMut(&DecodedBlock, Position) -> Result<(), FlowtupleError> + 'a;
@@ -258,7 +264,8 @@ where
     if threads <= 1 {
         sequential(reader, &decoder, &mut counted)
     } else {
-        parallel(reader, &decoder, threads, &mut counted)
+        let spares = Spares::new(SPARE_BYTES);
+        parallel(reader, &decoder, threads, &spares, &mut counted)
     }
 }
 
@@ -279,16 +286,27 @@ impl Decoder<'_> {
         (bytes / self.min_record_bytes) as u64
     }
 
-    /// An upper bound on the bytes `raw` holds until it is aggregated: its
-    /// data, and its records once decoded (as many as it claims and can
-    /// hold, a run each at most).
-    fn weight(&self, raw: &RawBlock) -> usize {
-        let records = raw.count.min(self.fit(MAX_BLOCK_BYTES)) as usize;
-        let record = std::mem::size_of::<FlowRecord>() + std::mem::size_of::<Run>();
-        raw.data.len() + records * record
+    /// The most records `raw` may decode to: as many as it claims and a
+    /// block can hold.
+    fn records(&self, raw: &RawBlock) -> usize {
+        raw.count.min(self.fit(MAX_BLOCK_BYTES)) as usize
     }
 
-    fn block(&self, raw: &RawBlock, buf: &mut Vec<u8>) -> Result<DecodedBlock, FlowtupleError> {
+    /// An upper bound on the bytes `raw` holds until it is aggregated: its
+    /// data, and its records once decoded (a run each at most).
+    fn weight(&self, raw: &RawBlock) -> usize {
+        let record = std::mem::size_of::<FlowRecord>() + std::mem::size_of::<Run>();
+        raw.data.len() + self.records(raw) * record
+    }
+
+    /// Decompresses and decodes `raw` into `block` (its buffers reused),
+    /// with `buf` as the decompression buffer.
+    fn block(
+        &self,
+        raw: &RawBlock,
+        buf: &mut Vec<u8>,
+        block: &mut DecodedBlock,
+    ) -> Result<(), FlowtupleError> {
         let corrupt = |what: String| FlowtupleError::Corrupt { at: raw.pos, what };
         let cannot_fit = |bytes: usize| {
             corrupt(format!(
@@ -307,13 +325,12 @@ impl Decoder<'_> {
         if raw.count > self.fit(data.len()) {
             return Err(cannot_fit(data.len()));
         }
-        let mut block = DecodedBlock::default();
-        decode_block(self.plan, self.filter, data, raw.count, &mut block).map_err(corrupt)?;
+        decode_block(self.plan, self.filter, data, raw.count, block).map_err(corrupt)?;
         if let Some(dst_net) = self.flowtuple4 {
-            ft4::finish_block(&mut block, dst_net)
+            ft4::finish_block(block, dst_net)
                 .map_err(|what| FlowtupleError::DstNet { at: raw.pos, what })?;
         }
-        Ok(block)
+        Ok(())
     }
 }
 
@@ -323,8 +340,9 @@ fn sequential<R: Read>(
     on_block: &mut OnBlock<'_>,
 ) -> Result<(), FlowtupleError> {
     let mut buf = Vec::new();
+    let mut block = DecodedBlock::default();
     while let Some(raw) = reader.next_block()? {
-        let block = decoder.block(&raw, &mut buf)?;
+        decoder.block(&raw, &mut buf, &mut block)?;
         on_block(&block, raw.pos)?;
     }
     Ok(())
@@ -407,7 +425,7 @@ struct RawGroup {
 /// The decoded blocks of a group, up to the first that failed.
 struct Group {
     blocks: Vec<(DecodedBlock, Position)>,
-    _permit: Permit,
+    permit: Permit,
 }
 
 /// A decoded group and what came after its blocks.
@@ -474,10 +492,13 @@ impl Drop for ReportPanic {
     }
 }
 
+/// Decodes on `workers` threads into blocks taken from `spares`, given back
+/// to it once `on_block` has had them.
 fn parallel<R: Read + Send>(
     reader: BlockReader<R>,
     decoder: &Decoder<'_>,
     workers: usize,
+    spares: &Spares,
     on_block: &mut OnBlock<'_>,
 ) -> Result<(), FlowtupleError> {
     let shared = Shared {
@@ -492,15 +513,20 @@ fn parallel<R: Read + Send>(
         scope.spawn(move || read_groups(reader, decoder, shared, workers * 4));
         for _ in 0..workers {
             let events = event_tx.clone();
-            scope.spawn(move || work(decoder, shared, events));
+            scope.spawn(move || work(decoder, shared, spares, events));
         }
         drop(event_tx);
-        in_order(&event_rx, on_block)
+        in_order(&event_rx, spares, on_block)
     })
 }
 
-/// Hands the decoded groups' blocks to `on_block` in file order.
-fn in_order(events: &Receiver<Event>, on_block: &mut OnBlock<'_>) -> Result<(), FlowtupleError> {
+/// Hands the decoded groups' blocks to `on_block` in file order, then to
+/// `spares`.
+fn in_order(
+    events: &Receiver<Event>,
+    spares: &Spares,
+    on_block: &mut OnBlock<'_>,
+) -> Result<(), FlowtupleError> {
     let mut early: BTreeMap<u64, Decoded> = BTreeMap::new();
     for seq in 0.. {
         let decoded = loop {
@@ -518,9 +544,13 @@ fn in_order(events: &Receiver<Event>, on_block: &mut OnBlock<'_>) -> Result<(), 
                 }
             }
         };
-        for (block, pos) in &decoded.group.blocks {
+        let Group { blocks, permit } = decoded.group;
+        for (block, pos) in &blocks {
             on_block(block, *pos)?;
         }
+        // Given back before the budget lets the next group in.
+        spares.give(blocks.into_iter().map(|(block, _)| block));
+        drop(permit);
         if let Some(failure) = decoded.failure {
             return Err(failure);
         }
@@ -585,7 +615,7 @@ fn read_groups<R: Read>(
 }
 
 /// A worker thread: decodes groups until told to stop.
-fn work(decoder: &Decoder<'_>, shared: &Shared, events: Sender<Event>) {
+fn work(decoder: &Decoder<'_>, shared: &Shared, spares: &Spares, events: Sender<Event>) {
     let _report = ReportPanic(events.clone());
     let mut buf = Vec::new();
     loop {
@@ -603,7 +633,10 @@ fn work(decoder: &Decoder<'_>, shared: &Shared, events: Sender<Event>) {
         };
         let seq = raw.seq;
         if events
-            .send(Event::Decoded(seq, decode_group(decoder, raw, &mut buf)))
+            .send(Event::Decoded(
+                seq,
+                decode_group(decoder, raw, &mut buf, spares),
+            ))
             .is_err()
         {
             return;
@@ -611,12 +644,18 @@ fn work(decoder: &Decoder<'_>, shared: &Shared, events: Sender<Event>) {
     }
 }
 
-fn decode_group(decoder: &Decoder<'_>, raw: RawGroup, buf: &mut Vec<u8>) -> Decoded {
+fn decode_group(
+    decoder: &Decoder<'_>,
+    raw: RawGroup,
+    buf: &mut Vec<u8>,
+    spares: &Spares,
+) -> Decoded {
     let mut blocks = Vec::with_capacity(raw.blocks.len());
     let mut failure = None;
     for block in &raw.blocks {
-        match decoder.block(block, buf) {
-            Ok(decoded) => blocks.push((decoded, block.pos)),
+        let mut decoded = spares.take(decoder.records(block));
+        match decoder.block(block, buf, &mut decoded) {
+            Ok(()) => blocks.push((decoded, block.pos)),
             Err(e) => {
                 failure = Some(e);
                 break;
@@ -630,9 +669,12 @@ fn decode_group(decoder: &Decoder<'_>, raw: RawGroup, buf: &mut Vec<u8>) -> Deco
     Decoded {
         group: Group {
             blocks,
-            _permit: raw.permit,
+            permit: raw.permit,
         },
         failure,
         last,
     }
 }
+
+#[cfg(test)]
+mod tests;

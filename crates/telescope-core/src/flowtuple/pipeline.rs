@@ -173,12 +173,13 @@ const GROUP_BYTES: usize = 2 << 20;
 /// group heavier than that alone is let through when nothing else is in
 /// flight. With the reader's next group and one decompression buffer per
 /// worker, the blocks in flight hold at most ~80 MB at `-j2` whatever the
-/// file (decode-only peaks at 23 MB RSS with 16 KiB blocks, 63 MB with
-/// 4 MiB ones; glibc's per-thread arenas can keep more resident on 4 MiB
-/// blocks of minimal records, see README).
+/// file (decode-only peaks at 20 MB RSS with 16 KiB blocks, 33 MB with
+/// ~4 MB ones, 43 MB on 4 MiB blocks of minimal records).
 const IN_FLIGHT_BYTES: usize = 32 << 20;
 /// Decoded blocks kept for reuse (see [`spares`]) may hold this much
-/// together: what the budget lets be in flight.
+/// together: what the budget lets be in flight. It comes on top of the
+/// above only when the spares are too large for the blocks in flight (a
+/// spare serves blocks needing half its room or more).
 const SPARE_BYTES: usize = IN_FLIGHT_BYTES;
 
 /// Receives each decoded block, in file order.
@@ -416,6 +417,8 @@ impl Drop for Permit {
 struct RawGroup {
     seq: u64,
     blocks: Vec<RawBlock>,
+    /// A block to decode each raw block into, taken by the reader thread.
+    into: Vec<DecodedBlock>,
     /// `Some` when the stream ended after these blocks: cleanly, or with
     /// this read error.
     end: Option<Result<(), FlowtupleError>>,
@@ -510,10 +513,10 @@ fn parallel<R: Read + Send>(
         let _stop = StopOnDrop(&shared);
         let (event_tx, event_rx) = channel::<Event>();
         let shared = &shared;
-        scope.spawn(move || read_groups(reader, decoder, shared, workers * 4));
+        scope.spawn(move || read_groups(reader, decoder, shared, spares, workers * 4));
         for _ in 0..workers {
             let events = event_tx.clone();
-            scope.spawn(move || work(decoder, shared, spares, events));
+            scope.spawn(move || work(decoder, shared, events));
         }
         drop(event_tx);
         in_order(&event_rx, spares, on_block)
@@ -562,11 +565,15 @@ fn in_order(
 }
 
 /// The reader thread: groups of raw blocks, each let through once the
-/// in-flight budget has room for it (at most `groups` groups).
+/// in-flight budget has room for it (at most `groups` groups), with the
+/// blocks to decode them into taken from `spares`. Taken (and allocated
+/// when new) on this one thread, the decoded blocks all come from its malloc
+/// arena, which then serves them again however many workers decode.
 fn read_groups<R: Read>(
     mut reader: BlockReader<R>,
     decoder: &Decoder<'_>,
     shared: &Shared,
+    spares: &Spares,
     groups: usize,
 ) {
     let mut seq = 0;
@@ -594,9 +601,14 @@ fn read_groups<R: Read>(
         let Some(permit) = shared.budget.take(groups, bytes) else {
             return;
         };
+        let into = blocks
+            .iter()
+            .map(|raw| spares.take(decoder.records(raw)))
+            .collect();
         let group = RawGroup {
             seq,
             blocks,
+            into,
             end,
             permit,
         };
@@ -615,7 +627,7 @@ fn read_groups<R: Read>(
 }
 
 /// A worker thread: decodes groups until told to stop.
-fn work(decoder: &Decoder<'_>, shared: &Shared, spares: &Spares, events: Sender<Event>) {
+fn work(decoder: &Decoder<'_>, shared: &Shared, events: Sender<Event>) {
     let _report = ReportPanic(events.clone());
     let mut buf = Vec::new();
     loop {
@@ -633,10 +645,7 @@ fn work(decoder: &Decoder<'_>, shared: &Shared, spares: &Spares, events: Sender<
         };
         let seq = raw.seq;
         if events
-            .send(Event::Decoded(
-                seq,
-                decode_group(decoder, raw, &mut buf, spares),
-            ))
+            .send(Event::Decoded(seq, decode_group(decoder, raw, &mut buf)))
             .is_err()
         {
             return;
@@ -644,16 +653,10 @@ fn work(decoder: &Decoder<'_>, shared: &Shared, spares: &Spares, events: Sender<
     }
 }
 
-fn decode_group(
-    decoder: &Decoder<'_>,
-    raw: RawGroup,
-    buf: &mut Vec<u8>,
-    spares: &Spares,
-) -> Decoded {
+fn decode_group(decoder: &Decoder<'_>, raw: RawGroup, buf: &mut Vec<u8>) -> Decoded {
     let mut blocks = Vec::with_capacity(raw.blocks.len());
     let mut failure = None;
-    for block in &raw.blocks {
-        let mut decoded = spares.take(decoder.records(block));
+    for (block, mut decoded) in raw.blocks.iter().zip(raw.into) {
         match decoder.block(block, buf, &mut decoded) {
             Ok(()) => blocks.push((decoded, block.pos)),
             Err(e) => {

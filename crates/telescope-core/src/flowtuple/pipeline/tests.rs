@@ -117,6 +117,8 @@ fn decoded_blocks_are_reused_once_aggregated() {
             spares.fresh()
         );
         assert!(spares.bytes() <= SPARE_BYTES);
+        // All of them by the reader thread, so from one malloc arena.
+        assert_eq!(spares.takers(), 1);
     }
 }
 

@@ -26,6 +26,9 @@ use super::record::FlowRecord;
 use super::schema::{Kind, Plan};
 use super::series::IntervalSeries;
 
+mod spares;
+use spares::Spares;
+
 /// Counts of what a run read.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct RunStats {
@@ -170,10 +173,14 @@ const GROUP_BYTES: usize = 2 << 20;
 /// group heavier than that alone is let through when nothing else is in
 /// flight. With the reader's next group and one decompression buffer per
 /// worker, the blocks in flight hold at most ~80 MB at `-j2` whatever the
-/// file (decode-only peaks at 23 MB RSS with 16 KiB blocks, 63 MB with
-/// 4 MiB ones; glibc's per-thread arenas can keep more resident on 4 MiB
-/// blocks of minimal records, see README).
+/// file (decode-only peaks at 20 MB RSS with 16 KiB blocks, 33 MB with
+/// ~4 MB ones, 43 MB on 4 MiB blocks of minimal records).
 const IN_FLIGHT_BYTES: usize = 32 << 20;
+/// Decoded blocks kept for reuse (see [`spares`]) may hold this much
+/// together: what the budget lets be in flight. It comes on top of the
+/// above only when the spares are too large for the blocks in flight (a
+/// spare serves blocks needing half its room or more).
+const SPARE_BYTES: usize = IN_FLIGHT_BYTES;
 
 /// Receives each decoded block, in file order.
 type OnBlock<'a> = dyn FnMut(&DecodedBlock, Position) -> Result<(), FlowtupleError> + 'a;
@@ -258,7 +265,8 @@ where
     if threads <= 1 {
         sequential(reader, &decoder, &mut counted)
     } else {
-        parallel(reader, &decoder, threads, &mut counted)
+        let spares = Spares::new(SPARE_BYTES);
+        parallel(reader, &decoder, threads, &spares, &mut counted)
     }
 }
 
@@ -279,16 +287,27 @@ impl Decoder<'_> {
         (bytes / self.min_record_bytes) as u64
     }
 
-    /// An upper bound on the bytes `raw` holds until it is aggregated: its
-    /// data, and its records once decoded (as many as it claims and can
-    /// hold, a run each at most).
-    fn weight(&self, raw: &RawBlock) -> usize {
-        let records = raw.count.min(self.fit(MAX_BLOCK_BYTES)) as usize;
-        let record = std::mem::size_of::<FlowRecord>() + std::mem::size_of::<Run>();
-        raw.data.len() + records * record
+    /// The most records `raw` may decode to: as many as it claims and a
+    /// block can hold.
+    fn records(&self, raw: &RawBlock) -> usize {
+        raw.count.min(self.fit(MAX_BLOCK_BYTES)) as usize
     }
 
-    fn block(&self, raw: &RawBlock, buf: &mut Vec<u8>) -> Result<DecodedBlock, FlowtupleError> {
+    /// An upper bound on the bytes `raw` holds until it is aggregated: its
+    /// data, and its records once decoded (a run each at most).
+    fn weight(&self, raw: &RawBlock) -> usize {
+        let record = std::mem::size_of::<FlowRecord>() + std::mem::size_of::<Run>();
+        raw.data.len() + self.records(raw) * record
+    }
+
+    /// Decompresses and decodes `raw` into `block` (its buffers reused),
+    /// with `buf` as the decompression buffer.
+    fn block(
+        &self,
+        raw: &RawBlock,
+        buf: &mut Vec<u8>,
+        block: &mut DecodedBlock,
+    ) -> Result<(), FlowtupleError> {
         let corrupt = |what: String| FlowtupleError::Corrupt { at: raw.pos, what };
         let cannot_fit = |bytes: usize| {
             corrupt(format!(
@@ -307,13 +326,12 @@ impl Decoder<'_> {
         if raw.count > self.fit(data.len()) {
             return Err(cannot_fit(data.len()));
         }
-        let mut block = DecodedBlock::default();
-        decode_block(self.plan, self.filter, data, raw.count, &mut block).map_err(corrupt)?;
+        decode_block(self.plan, self.filter, data, raw.count, block).map_err(corrupt)?;
         if let Some(dst_net) = self.flowtuple4 {
-            ft4::finish_block(&mut block, dst_net)
+            ft4::finish_block(block, dst_net)
                 .map_err(|what| FlowtupleError::DstNet { at: raw.pos, what })?;
         }
-        Ok(block)
+        Ok(())
     }
 }
 
@@ -323,8 +341,9 @@ fn sequential<R: Read>(
     on_block: &mut OnBlock<'_>,
 ) -> Result<(), FlowtupleError> {
     let mut buf = Vec::new();
+    let mut block = DecodedBlock::default();
     while let Some(raw) = reader.next_block()? {
-        let block = decoder.block(&raw, &mut buf)?;
+        decoder.block(&raw, &mut buf, &mut block)?;
         on_block(&block, raw.pos)?;
     }
     Ok(())
@@ -398,6 +417,8 @@ impl Drop for Permit {
 struct RawGroup {
     seq: u64,
     blocks: Vec<RawBlock>,
+    /// A block to decode each raw block into, taken by the reader thread.
+    into: Vec<DecodedBlock>,
     /// `Some` when the stream ended after these blocks: cleanly, or with
     /// this read error.
     end: Option<Result<(), FlowtupleError>>,
@@ -407,7 +428,7 @@ struct RawGroup {
 /// The decoded blocks of a group, up to the first that failed.
 struct Group {
     blocks: Vec<(DecodedBlock, Position)>,
-    _permit: Permit,
+    permit: Permit,
 }
 
 /// A decoded group and what came after its blocks.
@@ -474,10 +495,13 @@ impl Drop for ReportPanic {
     }
 }
 
+/// Decodes on `workers` threads into blocks taken from `spares`, given back
+/// to it once `on_block` has had them.
 fn parallel<R: Read + Send>(
     reader: BlockReader<R>,
     decoder: &Decoder<'_>,
     workers: usize,
+    spares: &Spares,
     on_block: &mut OnBlock<'_>,
 ) -> Result<(), FlowtupleError> {
     let shared = Shared {
@@ -489,18 +513,23 @@ fn parallel<R: Read + Send>(
         let _stop = StopOnDrop(&shared);
         let (event_tx, event_rx) = channel::<Event>();
         let shared = &shared;
-        scope.spawn(move || read_groups(reader, decoder, shared, workers * 4));
+        scope.spawn(move || read_groups(reader, decoder, shared, spares, workers * 4));
         for _ in 0..workers {
             let events = event_tx.clone();
             scope.spawn(move || work(decoder, shared, events));
         }
         drop(event_tx);
-        in_order(&event_rx, on_block)
+        in_order(&event_rx, spares, on_block)
     })
 }
 
-/// Hands the decoded groups' blocks to `on_block` in file order.
-fn in_order(events: &Receiver<Event>, on_block: &mut OnBlock<'_>) -> Result<(), FlowtupleError> {
+/// Hands the decoded groups' blocks to `on_block` in file order, then to
+/// `spares`.
+fn in_order(
+    events: &Receiver<Event>,
+    spares: &Spares,
+    on_block: &mut OnBlock<'_>,
+) -> Result<(), FlowtupleError> {
     let mut early: BTreeMap<u64, Decoded> = BTreeMap::new();
     for seq in 0.. {
         let decoded = loop {
@@ -518,9 +547,13 @@ fn in_order(events: &Receiver<Event>, on_block: &mut OnBlock<'_>) -> Result<(), 
                 }
             }
         };
-        for (block, pos) in &decoded.group.blocks {
+        let Group { blocks, permit } = decoded.group;
+        for (block, pos) in &blocks {
             on_block(block, *pos)?;
         }
+        // Given back before the budget lets the next group in.
+        spares.give(blocks.into_iter().map(|(block, _)| block));
+        drop(permit);
         if let Some(failure) = decoded.failure {
             return Err(failure);
         }
@@ -532,11 +565,15 @@ fn in_order(events: &Receiver<Event>, on_block: &mut OnBlock<'_>) -> Result<(), 
 }
 
 /// The reader thread: groups of raw blocks, each let through once the
-/// in-flight budget has room for it (at most `groups` groups).
+/// in-flight budget has room for it (at most `groups` groups), with the
+/// blocks to decode them into taken from `spares`. Taken (and allocated
+/// when new) on this one thread, the decoded blocks all come from its malloc
+/// arena, which then serves them again however many workers decode.
 fn read_groups<R: Read>(
     mut reader: BlockReader<R>,
     decoder: &Decoder<'_>,
     shared: &Shared,
+    spares: &Spares,
     groups: usize,
 ) {
     let mut seq = 0;
@@ -564,9 +601,14 @@ fn read_groups<R: Read>(
         let Some(permit) = shared.budget.take(groups, bytes) else {
             return;
         };
+        let into = blocks
+            .iter()
+            .map(|raw| spares.take(decoder.records(raw)))
+            .collect();
         let group = RawGroup {
             seq,
             blocks,
+            into,
             end,
             permit,
         };
@@ -614,9 +656,9 @@ fn work(decoder: &Decoder<'_>, shared: &Shared, events: Sender<Event>) {
 fn decode_group(decoder: &Decoder<'_>, raw: RawGroup, buf: &mut Vec<u8>) -> Decoded {
     let mut blocks = Vec::with_capacity(raw.blocks.len());
     let mut failure = None;
-    for block in &raw.blocks {
-        match decoder.block(block, buf) {
-            Ok(decoded) => blocks.push((decoded, block.pos)),
+    for (block, mut decoded) in raw.blocks.iter().zip(raw.into) {
+        match decoder.block(block, buf, &mut decoded) {
+            Ok(()) => blocks.push((decoded, block.pos)),
             Err(e) => {
                 failure = Some(e);
                 break;
@@ -630,9 +672,12 @@ fn decode_group(decoder: &Decoder<'_>, raw: RawGroup, buf: &mut Vec<u8>) -> Deco
     Decoded {
         group: Group {
             blocks,
-            _permit: raw.permit,
+            permit: raw.permit,
         },
         failure,
         last,
     }
 }
+
+#[cfg(test)]
+mod tests;

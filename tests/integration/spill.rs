@@ -134,7 +134,9 @@ fn a_full_temp_dir_is_a_clear_error_and_prints_no_partial_interval() {
     ]);
     assert_eq!(code, 1, "{err}");
     assert!(
-        err.contains(&format!("spill-3k.avro: temporary directory {temp}: disk full")),
+        err.contains(&format!(
+            "spill-3k.avro: temporary directory {temp}: disk full"
+        )),
         "{err}"
     );
     assert!(err.contains("needed up to "), "{err}");

@@ -6,13 +6,12 @@
 //! Dense keys (every key corsaro pre-creates, and every key seen before)
 //! are added after aggregation, by [`super::dense`].
 
-use rustc_hash::FxHashMap;
-
 use super::record::GeoTag;
 
 /// An ASN counts in `uniq_src_asns` under report rules only when it is not
 /// 0 (corsaro's report plugin, PR #97), and only when the record's source
-/// is newly counted in the series ([`asn_value`], [`FirstAsns`]).
+/// is newly counted in the series ([`asn_value`]; with `prefixagg`, the
+/// first record of each source aggregate, see below).
 #[inline]
 pub fn counts_asn(asn: u32) -> bool {
     asn != 0
@@ -36,47 +35,10 @@ pub fn asn_value(asn: u32, source_counted: bool) -> u32 {
     }
 }
 
-/// Under report rules with `prefixagg` source counting: the ASN of the
-/// first record, in input order, of each (series, source aggregate); a
-/// series counts the distinct ones that [`counts_asn`].
-#[derive(Debug, Default)]
-pub struct FirstAsns {
-    first: FxHashMap<u64, u32>,
-}
-
-impl FirstAsns {
-    /// Notes a record of series `series` (any id the caller chooses) with
-    /// source aggregate `aggregate` and ASN `asn`; only the first record of
-    /// each (series, aggregate) is kept.
-    #[inline]
-    pub fn note(&mut self, series: u32, aggregate: u32, asn: u32) {
-        self.first
-            .entry(u64::from(series) << 32 | u64::from(aggregate))
-            .or_insert(asn);
-    }
-
-    /// The number of distinct counted ASNs per series id.
-    pub fn counts(&self) -> FxHashMap<u32, u64> {
-        let mut pairs: Vec<(u32, u32)> = self
-            .first
-            .iter()
-            .filter(|&(_, &asn)| counts_asn(asn))
-            .map(|(&k, &asn)| ((k >> 32) as u32, asn))
-            .collect();
-        pairs.sort_unstable();
-        pairs.dedup();
-        let mut out = FxHashMap::default();
-        for (series, _) in pairs {
-            *out.entry(series).or_insert(0) += 1;
-        }
-        out
-    }
-
-    /// True when nothing was noted.
-    pub fn is_empty(&self) -> bool {
-        self.first.is_empty()
-    }
-}
+// Under report rules with `prefixagg` source counting, a series counts the
+// distinct ASNs (those that [`counts_asn`]) of the first record, in input
+// order, of each source aggregate counted in it: the aggregator's source
+// items then carry ASNs (`aggregate::items::FirstItem`).
 
 /// The continent tag a record counts under, if any: a `??` tag (what the
 /// script flavour prints for untagged, empty or unprintable strings) makes
@@ -243,21 +205,6 @@ mod tests {
         assert_eq!(asn_value(0, true), NO_ASN);
         assert_eq!(asn_value(7, false), NO_ASN);
         assert_eq!(asn_value(7, true), 7);
-        let mut first = FirstAsns::default();
-        // Series 1: aggregate 10 first seen with ASN 0, then 5: nothing.
-        first.note(1, 10, 0);
-        first.note(1, 10, 5);
-        // Aggregate 11: ASN 5, then 6 (not first).
-        first.note(1, 11, 5);
-        first.note(1, 11, 6);
-        // Aggregate 12: ASN 5 again: distinct ASNs {5}.
-        first.note(1, 12, 5);
-        // Series 2: aggregate 10 is new there.
-        first.note(2, 10, 9);
-        let counts = first.counts();
-        assert_eq!(counts.get(&1), Some(&1));
-        assert_eq!(counts.get(&2), Some(&1));
-        assert_eq!(counts.len(), 2);
     }
 
     #[test]

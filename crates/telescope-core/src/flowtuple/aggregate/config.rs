@@ -19,7 +19,7 @@ pub(super) struct Rules {
     pub(super) dst_counting: IpCounting,
     /// The report plugin's rules ([`rules`]) rather than the script's.
     pub(super) report: bool,
-    /// Under report rules with `prefixagg` sources: ASNs by [`FirstAsns`].
+    /// Under report rules with `prefixagg` sources: ASNs of source aggregates' first records ([`super::items::FirstItem`]).
     pub(super) first_asns: bool,
     pub(super) interval_length: u32,
     /// When and where the interval being read spills.

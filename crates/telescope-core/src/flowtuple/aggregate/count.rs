@@ -4,7 +4,9 @@
 use std::sync::Mutex;
 
 use super::config::Rules;
-use super::items::{bucket_of, spread, AsnSlot, Bucket, Item, SumItem, Sums, Valued};
+use super::items::{
+    bucket_of, spread, stamp, AsnSlot, Bucket, FirstItem, Item, SumItem, Sums, Valued,
+};
 use super::keys::{KeyTable, Table, ICMP, ID_BITS, ID_MASK, TABLES, TCP, UDP};
 use super::sort::sort_bucket;
 use super::spill::Spill;
@@ -62,6 +64,40 @@ pub(super) struct Counts {
     /// (empty otherwise), and whether it was counted at all.
     pub(super) no_asn: Vec<u64>,
     pub(super) any_no_asn: bool,
+    /// Report rules, `prefixagg` sources: the distinct counted ASNs of the
+    /// source aggregates' first records.
+    pub(super) first_asns: FirstAsns,
+}
+
+/// Per series slot and for the summary, the number of distinct ASNs that
+/// count ([`rules::counts_asn`]) among the ASNs of the first record of each
+/// source aggregate.
+#[derive(Default)]
+pub(super) struct FirstAsns {
+    pub(super) slots: Vec<u64>,
+    pub(super) summary: u64,
+}
+
+/// The slot of the summary among (slot, ASN) pairs.
+const SUMMARY: u32 = u32::MAX;
+
+impl FirstAsns {
+    /// Counts the distinct pairs of `pairs` (slot, ASN), sorting them.
+    fn new(slots: usize, pairs: &mut Vec<(u32, u32)>) -> FirstAsns {
+        pairs.sort_unstable();
+        pairs.dedup();
+        let mut out = FirstAsns {
+            slots: vec![0; slots],
+            summary: 0,
+        };
+        for &(slot, _) in pairs.iter() {
+            match slot {
+                SUMMARY => out.summary += 1,
+                s => out.slots[s as usize] += 1,
+            }
+        }
+        out
+    }
 }
 
 /// One bucket of one pass.
@@ -71,30 +107,37 @@ pub(super) enum Work<const K: usize> {
     /// An ASN bucket; `true` for the one [`rules::NO_ASN`] falls in, when
     /// report rules need its slots.
     Asns(bool, usize, Bucket<SumItem<K>>),
+    /// A bucket of source items with ASNs (report rules, `prefixagg`).
+    Firsts(usize, Bucket<FirstItem<K>>),
 }
 
-/// Counts every bucket of the three passes on `threads` threads; with
-/// `report`, also which slots counted [`rules::NO_ASN`]. Buckets with runs
-/// in `spill` are merged with them.
+/// Counts every bucket of the passes on `threads` threads: sources and
+/// destinations (`values`), ASNs, and sources with ASNs (`firsts`, which
+/// count in the source pass); with `report`, also which slots counted
+/// [`rules::NO_ASN`]. Buckets with runs in `spill` are merged with them.
 pub(super) fn count<const K: usize>(
-    src: Vec<Bucket<Item<K>>>,
-    dst: Vec<Bucket<Item<K>>>,
+    values: [Vec<Bucket<Item<K>>>; 2],
     asn: Vec<Bucket<SumItem<K>>>,
+    firsts: Vec<Bucket<FirstItem<K>>>,
     layout: &Slots,
     threads: usize,
     report: bool,
     spill: Option<&Spill>,
 ) -> Result<Counts, FlowtupleError> {
     let mut work: Vec<Work<K>> = Vec::new();
+    for (pass, buckets) in values.into_iter().enumerate() {
+        work.extend(
+            buckets
+                .into_iter()
+                .enumerate()
+                .map(|(i, b)| Work::Values(pass, i, b)),
+        );
+    }
     work.extend(
-        src.into_iter()
+        firsts
+            .into_iter()
             .enumerate()
-            .map(|(i, b)| Work::Values(0, i, b)),
-    );
-    work.extend(
-        dst.into_iter()
-            .enumerate()
-            .map(|(i, b)| Work::Values(1, i, b)),
+            .map(|(i, b)| Work::Firsts(i, b)),
     );
     let no_asn_bucket = bucket_of(spread(rules::NO_ASN));
     work.extend(
@@ -107,10 +150,12 @@ pub(super) fn count<const K: usize>(
     let bytes = |w: &Work<K>| match w {
         Work::Values(_, _, b) => b.bytes(),
         Work::Asns(_, _, b) => b.bytes(),
+        Work::Firsts(_, b) => b.bytes(),
     };
     let on_disk = |w: &Work<K>| match w {
         Work::Values(pass, i, _) => spill.is_some_and(|s| s.has_runs(*pass, *i)),
         Work::Asns(_, i, _) => spill.is_some_and(|s| s.has_runs(2, *i)),
+        Work::Firsts(i, _) => spill.is_some_and(|s| s.has_runs(3, *i)),
     };
     work.retain(|w| bytes(w) > 0 || on_disk(w));
     work.sort_by_key(bytes);
@@ -134,7 +179,9 @@ pub(super) fn count<const K: usize>(
         sums: vec![Sums::default(); slots],
         no_asn: if report { vec![0; slots] } else { Vec::new() },
         any_no_asn: false,
+        first_asns: FirstAsns::default(),
     };
+    let mut pairs = Vec::new();
     let count_of = |slot: u64| slot & 0xffff_ffff;
     for part in parts {
         let part = part?;
@@ -158,6 +205,7 @@ pub(super) fn count<const K: usize>(
         for (slot, spilled) in &part.spill {
             total.sums[*slot].merge(spilled);
         }
+        pairs.extend(part.firsts);
         if let Some((any, no_asn)) = part.no_asn {
             total.any_no_asn |= any;
             for (t, &s) in total.no_asn.iter_mut().zip(&no_asn) {
@@ -165,6 +213,7 @@ pub(super) fn count<const K: usize>(
             }
         }
     }
+    total.first_asns = FirstAsns::new(slots, &mut pairs);
     Ok(total)
 }
 
@@ -179,6 +228,9 @@ pub(super) struct Tally {
     /// Whether [`rules::NO_ASN`] was counted, and in which slots (only the
     /// thread that took its bucket).
     pub(super) no_asn: Option<(bool, Vec<u64>)>,
+    /// (slot, ASN) of the first record of a source aggregate in a series
+    /// ([`SUMMARY`] for the summary), ASNs that count only.
+    pub(super) firsts: Vec<(u32, u32)>,
 }
 
 /// One thread's share of [`count`].
@@ -194,7 +246,10 @@ pub(super) fn count_buckets<const K: usize>(
         asn: vec![AsnSlot::default(); slots],
         spill: Vec::new(),
         no_asn: None,
+        firsts: Vec::new(),
     };
+    let (mut sources, mut sources_work): (Vec<FirstItem<K>>, Vec<FirstItem<K>>) =
+        Default::default();
     let (mut values, mut values_work): (Vec<Item<K>>, Vec<Item<K>>) = Default::default();
     let (mut asns, mut asns_work): (Vec<SumItem<K>>, Vec<SumItem<K>>) = Default::default();
     let mut group = 0u64;
@@ -212,6 +267,18 @@ pub(super) fn count_buckets<const K: usize>(
                     Some(spill) => spill.merge(pass, b, items, &mut |chunk, prev| {
                         out.groups[pass] +=
                             scan_from(chunk, prev, layout, slots, &mut out.spill, &mut group);
+                    })?,
+                }
+            }
+            Some(Work::Firsts(b, bucket)) => {
+                let items = sort_bucket(bucket, &mut sources, &mut sources_work);
+                let (slots, firsts) = (&mut out.slots[0], &mut out.firsts);
+                match spill.filter(|s| s.has_runs(3, b)) {
+                    None => {
+                        out.groups[0] += scan_first(items, None, layout, slots, firsts, &mut group)
+                    }
+                    Some(spill) => spill.merge(3, b, items, &mut |chunk, prev| {
+                        out.groups[0] += scan_first(chunk, prev, layout, slots, firsts, &mut group);
                     })?,
                 }
             }
@@ -319,6 +386,52 @@ pub(super) fn scan_from<T: Valued>(
     }
     values
 }
+
+/// [`scan_from`] of source items with ASNs, in input order within a value:
+/// also notes, where an item is the first of its value in a slot (or in
+/// the interval, for the summary), the pair (slot, ASN) in `firsts` when
+/// its ASN counts. Pairs are deduplicated as they pile up, so they take
+/// memory by distinct (series, ASN), not by source aggregate.
+pub(super) fn scan_first<const K: usize>(
+    items: &[FirstItem<K>],
+    prev: Option<u32>,
+    layout: &Slots,
+    slots: &mut [u64],
+    firsts: &mut Vec<(u32, u32)>,
+    group: &mut u64,
+) -> u64 {
+    let mut values = 0;
+    let mut prev = prev.unwrap_or_else(|| items.first().map_or(0, |i| !i.value()));
+    let mut limit = FIRSTS_DEDUP.max(2 * firsts.len());
+    for item in items {
+        let new = item.value() != prev;
+        prev = item.value();
+        *group += u64::from(new);
+        values += u64::from(new);
+        let counts = rules::counts_asn(item.asn);
+        if new && counts {
+            firsts.push((SUMMARY, item.asn));
+        }
+        let keys = &item.item.keys;
+        let implied = layout.implied[(keys[0] >> ID_BITS) as usize];
+        for slot in std::iter::once(implied).chain(keys.iter().map(|&k| layout.slot(k))) {
+            let first = slots[slot] >> 32 != *group;
+            stamp(&mut slots[slot], *group);
+            if first && counts {
+                firsts.push((slot as u32, item.asn));
+            }
+        }
+        if firsts.len() >= limit {
+            firsts.sort_unstable();
+            firsts.dedup();
+            limit = FIRSTS_DEDUP.max(2 * firsts.len());
+        }
+    }
+    values
+}
+
+/// Pairs noted by [`scan_first`] before they are first deduplicated.
+const FIRSTS_DEDUP: usize = 1 << 20;
 
 /// How many items ahead [`scan`] prefetches series slots.
 pub(super) const SCAN_AHEAD: usize = 16;

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use super::compact::{compact, SMALL};
 use super::count::{count, Slots};
-use super::items::{bucket_of, buckets, spread, Bucket, Item, SumItem, Sums};
+use super::items::{bucket_of, buckets, spread, Bucket, FirstItem, Item, SumItem, Sums};
 use super::keys::{
     GeoIds, KeyTable, Table, GEO_TABLES, ICMP, ID_BITS, ID_MASK, NONE, TABLES, TCP, UDP, UNUSED,
 };
@@ -15,7 +15,7 @@ use crate::flowtuple::error::{FlowtupleError, Position};
 use crate::flowtuple::filter::Transport;
 use crate::flowtuple::options::Class;
 use crate::flowtuple::record::FlowRecord;
-use crate::flowtuple::rules::{self, FirstAsns};
+use crate::flowtuple::rules;
 use crate::flowtuple::series::{Counters, Key, SeriesRow};
 
 /// The series of the interval being read; `K` series keys per item.
@@ -27,23 +27,20 @@ pub(super) struct IntervalAgg<const K: usize> {
     pub(super) src: Vec<Bucket<Item<K>>>,
     pub(super) dst: Vec<Bucket<Item<K>>>,
     pub(super) asn: Vec<Bucket<SumItem<K>>>,
+    /// Report rules, `prefixagg` sources: the source items, with ASNs
+    /// (`src` is then empty).
+    pub(super) first: Vec<Bucket<FirstItem<K>>>,
     /// Packets and bytes of every counted record.
     pub(super) summary: Sums,
     /// Continent geo id of each country geo id's first record, per source.
     pub(super) first_continent: [Vec<u32>; 2],
     /// Counted records so far.
     pub(super) records: u64,
-    /// Report rules, `prefixagg` sources: the first ASN per series and
-    /// source aggregate.
-    pub(super) first_asns: FirstAsns,
     /// Counted records whose items are in memory.
     pub(super) in_memory: u64,
     /// Runs spilled to disk, if any.
     pub(super) spill: Option<Spill>,
 }
-
-/// The series id of the summary in [`FirstAsns`] (item keys are below).
-pub(super) const SUMMARY_SERIES: u32 = u32::MAX;
 
 impl<const K: usize> IntervalAgg<K> {
     pub(super) fn new(ordinal: u64, index: u64) -> IntervalAgg<K> {
@@ -70,10 +67,10 @@ impl<const K: usize> IntervalAgg<K> {
             src: buckets(),
             dst: buckets(),
             asn: buckets(),
+            first: buckets(),
             summary: Sums::default(),
             first_continent: [Vec::new(), Vec::new()],
             records: 0,
-            first_asns: FirstAsns::default(),
             in_memory: 0,
             spill: None,
         }
@@ -109,7 +106,12 @@ impl<const K: usize> IntervalAgg<K> {
         if let Some(options) = &rules.spill {
             // An upper bound: every record files an ASN item, and at most
             // a source and a destination item.
-            let bytes = self.in_memory * Self::RECORD_BYTES;
+            let per_record = if rules.first_asns {
+                Self::FIRST_RECORD_BYTES
+            } else {
+                Self::RECORD_BYTES
+            };
+            let bytes = self.in_memory * per_record;
             if bytes > options.limit {
                 self.spill_items(&options.temp_dir, bytes, threads)?;
             }
@@ -224,7 +226,14 @@ impl<const K: usize> IntervalAgg<K> {
         let src = rules.src_counting.count_key(rec.src_ip, self.index);
         if let Some(src) = src {
             let value = spread(src);
-            self.src[bucket_of(value)].push(Item { value, keys });
+            if rules.first_asns {
+                self.first[bucket_of(value)].push(FirstItem {
+                    item: Item { value, keys },
+                    asn: rec.prefix2asn,
+                });
+            } else {
+                self.src[bucket_of(value)].push(Item { value, keys });
+            }
         }
         if let Some(dst) = rules.dst_counting.count_key(rec.dst_ip, self.index) {
             let value = spread(dst);
@@ -233,12 +242,7 @@ impl<const K: usize> IntervalAgg<K> {
         let asn = if !rules.report {
             rec.prefix2asn
         } else if rules.first_asns {
-            let aggregate = src.unwrap_or_default();
-            let implied = protocol.filter(|_| transport_key);
-            let implied = implied.map(|id| (Table::Proto as u32) << ID_BITS | id);
-            for &series in keys[..n].iter().chain(&implied).chain(&[SUMMARY_SERIES]) {
-                self.first_asns.note(series, aggregate, rec.prefix2asn);
-            }
+            // Counted from the source items (see `FirstItem`).
             rules::NO_ASN
         } else {
             rules::asn_value(rec.prefix2asn, src.is_some())
@@ -251,10 +255,12 @@ impl<const K: usize> IntervalAgg<K> {
         });
     }
 
-    /// The interval's rows: classes in order, keys ascending.
     /// The most bytes of items one record files.
     const RECORD_BYTES: u64 =
         (2 * std::mem::size_of::<Item<K>>() + std::mem::size_of::<SumItem<K>>()) as u64;
+    /// The same when source items carry ASNs.
+    const FIRST_RECORD_BYTES: u64 = Self::RECORD_BYTES
+        + (std::mem::size_of::<FirstItem<K>>() - std::mem::size_of::<Item<K>>()) as u64;
 
     /// Sorts the items in memory into runs on disk (in `dir`) on `threads`
     /// threads; `needed` bounds the bytes written.
@@ -272,6 +278,7 @@ impl<const K: usize> IntervalAgg<K> {
             spill.write(0, &mut self.src, needed, threads)?;
             spill.write(1, &mut self.dst, needed, threads)?;
             spill.write(2, &mut self.asn, needed, threads)?;
+            spill.write(3, &mut self.first, needed, threads)?;
         }
         self.in_memory = 0;
         Ok(())
@@ -293,50 +300,49 @@ impl<const K: usize> IntervalAgg<K> {
             mut src,
             mut dst,
             mut asn,
+            first,
             summary,
             first_continent,
             records,
-            first_asns,
             spill,
             ..
         } = self;
-        // Not with runs on disk (their keys are written) nor with
-        // `FirstAsns` (keyed by series keys).
+        // Not with runs on disk (their keys are written) nor with source
+        // items that carry ASNs.
         if records <= SMALL && spill.is_none() && !rules.first_asns {
             compact(&mut tables, &mut src, &mut dst, &mut asn);
         }
         let layout = Slots::new(rules, &tables);
         let threads = if records > 1 << 16 { threads.max(1) } else { 1 };
         let counts = count(
-            src,
-            dst,
+            [src, dst],
             asn,
+            first,
             &layout,
             threads,
             rules.report,
             spill.as_ref(),
         )?;
-        let first_asns = rules.first_asns.then(|| first_asns.counts());
-        // `series` is the item key of the slot (see `FirstAsns` notes).
-        let asns = |slot: Option<usize>, series: u32| match (&first_asns, slot) {
-            (Some(first), _) => first.get(&series).copied().unwrap_or(0),
-            (None, None) => counts.groups[2] - u64::from(counts.any_no_asn),
-            (None, Some(s)) => counts.slots[2][s] - counts.no_asn.get(s).copied().unwrap_or(0),
+        let asns = |slot: Option<usize>| match (rules.first_asns, slot) {
+            (true, None) => counts.first_asns.summary,
+            (true, Some(s)) => counts.first_asns.slots[s],
+            (false, None) => counts.groups[2] - u64::from(counts.any_no_asn),
+            (false, Some(s)) => counts.slots[2][s] - counts.no_asn.get(s).copied().unwrap_or(0),
         };
-        let counters = |slot: Option<usize>, series: u32| match slot {
+        let counters = |slot: Option<usize>| match slot {
             None => Counters {
                 packets: summary.packets,
                 bytes: summary.bytes,
                 uniq_src_ips: counts.groups[0],
                 uniq_dst_ips: counts.groups[1],
-                uniq_src_asns: asns(slot, series),
+                uniq_src_asns: asns(slot),
             },
             Some(s) => Counters {
                 packets: counts.sums[s].packets,
                 bytes: counts.sums[s].bytes,
                 uniq_src_ips: counts.slots[0][s],
                 uniq_dst_ips: counts.slots[1][s],
-                uniq_src_asns: asns(slot, series),
+                uniq_src_asns: asns(slot),
             },
         };
         let mut out = Vec::new();
@@ -348,7 +354,7 @@ impl<const K: usize> IntervalAgg<K> {
                         class,
                         key: Key::Overall,
                         continent: None,
-                        counters: counters(None, SUMMARY_SERIES),
+                        counters: counters(None),
                     });
                     continue;
                 }
@@ -406,7 +412,7 @@ impl<const K: usize> IntervalAgg<K> {
                     class,
                     key,
                     continent,
-                    counters: counters(Some(slot), (t as u32) << ID_BITS | id as u32),
+                    counters: counters(Some(slot)),
                 });
             }
             out[start..].sort_by_key(|r| r.key);

@@ -74,6 +74,38 @@ impl<const K: usize> Valued for Item<K> {
     }
 }
 
+/// Report rules with `prefixagg` sources: a source item that also carries
+/// its record's ASN. Sorted stably, the first item of a value (a source
+/// aggregate) that has a series' key is the aggregate's first record in
+/// that series, whose ASN the series counts (see [`super::count`]).
+#[derive(Debug, Clone, Copy)]
+pub(super) struct FirstItem<const K: usize> {
+    pub(super) item: Item<K>,
+    pub(super) asn: u32,
+}
+
+impl<const K: usize> Valued for FirstItem<K> {
+    type Slot = u64;
+    #[inline]
+    fn value(&self) -> u32 {
+        self.item.value
+    }
+    #[inline]
+    fn keys(&self) -> &[u32] {
+        &self.item.keys
+    }
+    #[inline]
+    fn tally(&self, slot: &mut u64, _: usize, group: u64, _: &mut Vec<(usize, Sums)>) {
+        stamp(slot, group);
+    }
+    fn blank() -> Self {
+        FirstItem {
+            item: Item::blank(),
+            asn: 0,
+        }
+    }
+}
+
 /// A series slot of the ASN pass: its stamp and count (see [`stamp`]) and
 /// its sums, 32 bytes aligned to 32, so that counting an item touches one
 /// cache line per series. Sums that would overflow 64 bits are spilled.

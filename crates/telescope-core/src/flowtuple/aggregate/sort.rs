@@ -2,7 +2,7 @@
 
 use super::items::{Bucket, Valued};
 
-/// The bucket's items sorted by value, left at the start of `out` (`work`
+/// The bucket's items sorted by value, stably, left at the start of `out` (`work`
 /// is working space; both are reused between buckets and only grow, so
 /// that they are not cleared for every bucket). LSD radix with 13-bit
 /// digits, the first pass reading the bucket's chunks.
@@ -30,7 +30,9 @@ pub(super) fn sort_bucket<'a, T: Valued>(
     };
     if n < 512 {
         copy(&mut out[..n]);
-        out[..n].sort_unstable_by_key(|i| i.value());
+        // Stable, as the radix sort: items of one value stay in input
+        // order (see `FirstItem`).
+        out[..n].sort_by_key(|i| i.value());
         return &out[..n];
     }
     let mut counts = vec![[0u32; 1 << DIGIT]; 3];

@@ -41,9 +41,9 @@ pub(super) struct Spill {
     dir: PathBuf,
     /// Bytes written (runs are placed one after the other).
     len: AtomicU64,
-    /// Per pass (sources, destinations, ASNs), per bucket, in the order
-    /// written.
-    runs: [Vec<Vec<Run>>; 3],
+    /// Per pass (sources, destinations, ASNs, sources with ASNs), per
+    /// bucket, in the order written.
+    runs: [Vec<Vec<Run>>; 4],
 }
 
 /// The errno values that mean the disk (or the file) is full.

@@ -258,6 +258,11 @@ fn random_records(n: usize, seed: &mut Rng) -> Vec<FlowRecord> {
 fn naive(options: &SeriesOptions, records: &[FlowRecord]) -> Vec<SeriesRow> {
     type Acc = (i128, i128, BTreeSet<u32>, BTreeSet<u32>, BTreeSet<u32>);
     let mut series: BTreeMap<(usize, Key), (Acc, Option<GeoTag>)> = BTreeMap::new();
+    // Report rules with `prefixagg`: per series, the ASN of each source
+    // aggregate's first record.
+    let first_asns = options.compat == Compat::Report
+        && matches!(options.src_counting, IpCounting::PrefixAgg(_));
+    let mut firsts: BTreeMap<(usize, Key), BTreeMap<u32, u32>> = BTreeMap::new();
     let classes = options.mode.classes(options.geo);
     for r in records {
         let mut keys: Vec<(Class, Key, Option<GeoTag>)> = Vec::new();
@@ -325,13 +330,22 @@ fn naive(options: &SeriesOptions, records: &[FlowRecord]) -> Vec<SeriesRow> {
             }
             // Report rules (no geo, `all` or `sample`): non-zero ASNs
             // of records whose source counts.
-            if options.compat == Compat::Script || (src.is_some() && r.prefix2asn != 0) {
+            if first_asns {
+                if let Some(s) = src {
+                    let first = firsts.entry((rank, key)).or_default();
+                    first.entry(s).or_insert(r.prefix2asn);
+                }
+            } else if options.compat == Compat::Script || (src.is_some() && r.prefix2asn != 0) {
                 acc.4.insert(r.prefix2asn);
             }
         }
     }
     if classes.contains(&Class::Summary) {
         series.entry((0, Key::Overall)).or_default();
+    }
+    for (series_key, first) in firsts {
+        let acc = &mut series.get_mut(&series_key).unwrap().0;
+        acc.4 = first.into_values().filter(|&asn| asn != 0).collect();
     }
     series
         .into_iter()
@@ -353,7 +367,11 @@ fn naive(options: &SeriesOptions, records: &[FlowRecord]) -> Vec<SeriesRow> {
 #[test]
 fn report_asn_rules_agree_with_the_obvious_computation() {
     let mut seed = Rng(5);
-    for counting in [IpCounting::All, IpCounting::Sample(30)] {
+    for counting in [
+        IpCounting::All,
+        IpCounting::Sample(30),
+        IpCounting::PrefixAgg(20),
+    ] {
         let mut options = SeriesOptions::new(Mode::Unfiltered);
         options.compat = Compat::Report;
         options.src_counting = counting;

@@ -9,7 +9,7 @@
 
 use rustc_hash::FxHashMap;
 
-use super::items::{Item, SumItem, Summed, Valued};
+use super::items::{FirstItem, Item, SumItem, Summed, Valued};
 use super::keys::{ID_BITS, ID_MASK, UNUSED};
 
 /// An item kind that spills: sorted items of one value are collapsed into
@@ -54,26 +54,46 @@ fn reset<const K: usize>(kept: &mut KeptAt<K>, len: usize) {
     }
 }
 
+/// Appends the first item of each distinct keys of `group` to `out`, in
+/// input order.
+fn keep_first<T: Valued, const K: usize>(
+    group: &[T],
+    keys: impl Fn(&T) -> &[u32; K],
+    out: &mut Vec<T>,
+    kept: &mut KeptAt<K>,
+) {
+    if group.len() <= SHORT_GROUP {
+        let start = out.len();
+        for item in group {
+            if !out[start..].iter().any(|o| keys(o) == keys(item)) {
+                out.push(*item);
+            }
+        }
+        return;
+    }
+    reset(kept, group.len());
+    for item in group {
+        kept.entry(*keys(item)).or_insert_with(|| {
+            out.push(*item);
+            out.len() - 1
+        });
+    }
+}
+
 impl<const K: usize> Spillable for Item<K> {
     type Disk = Item<K>;
     type Scratch = KeptAt<K>;
     fn collapse(group: &mut [Self], out: &mut Vec<Item<K>>, kept: &mut KeptAt<K>) {
-        let start = out.len();
-        if group.len() <= SHORT_GROUP {
-            for item in group.iter() {
-                if !out[start..].iter().any(|o| o.keys == item.keys) {
-                    out.push(*item);
-                }
-            }
-            return;
-        }
-        reset(kept, group.len());
-        for item in group.iter() {
-            kept.entry(item.keys).or_insert_with(|| {
-                out.push(*item);
-                out.len() - 1
-            });
-        }
+        keep_first(group, |i| &i.keys, out, kept);
+    }
+}
+
+impl<const K: usize> Spillable for FirstItem<K> {
+    type Disk = FirstItem<K>;
+    type Scratch = KeptAt<K>;
+    /// The first item of identical keys is the one whose ASN counts.
+    fn collapse(group: &mut [Self], out: &mut Vec<FirstItem<K>>, kept: &mut KeptAt<K>) {
+        keep_first(group, |i| &i.item.keys, out, kept);
     }
 }
 
@@ -142,6 +162,21 @@ impl<const K: usize> Wire for Item<K> {
             value: prev.wrapping_add(delta),
             keys,
         })
+    }
+}
+
+impl<const K: usize> Wire for FirstItem<K> {
+    const MAX_BYTES: usize = Item::<K>::MAX_BYTES + 5;
+    #[inline]
+    fn encode(&self, prev: u32, out: &mut Vec<u8>) {
+        self.item.encode(prev, out);
+        varint(u64::from(self.asn), out);
+    }
+    #[inline]
+    fn decode(bytes: &[u8], at: &mut usize, prev: u32) -> Option<Self> {
+        let item = Item::decode(bytes, at, prev)?;
+        let asn = u32::try_from(read_varint(bytes, at)?).ok()?;
+        Some(FirstItem { item, asn })
     }
 }
 

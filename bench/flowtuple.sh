@@ -83,6 +83,8 @@ for mode in unfiltered nonspoofed; do
   labels+=("$mode --compat report (dense keys)")
   commands+=("$bin --compat report $file $mode")
 done
+labels+=("unfiltered --compat report, src prefixagg:24")
+commands+=("$bin --compat report --src-ip-counting prefixagg:24 $file unfiltered")
 fi
 # Memory limits: the default (1G), 512M, and none; temporary files in the
 # scratch directory.

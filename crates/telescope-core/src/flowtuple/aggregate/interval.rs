@@ -104,16 +104,8 @@ impl<const K: usize> IntervalAgg<K> {
         }
         self.in_memory += records.len() as u64;
         if let Some(options) = &rules.spill {
-            // An upper bound: every record files an ASN item, and at most
-            // a source and a destination item.
-            let per_record = if rules.first_asns {
-                Self::FIRST_RECORD_BYTES
-            } else {
-                Self::RECORD_BYTES
-            };
-            let bytes = self.in_memory * per_record;
-            if bytes > options.limit {
-                self.spill_items(&options.temp_dir, bytes, threads)?;
+            if self.memory(rules) > options.limit {
+                self.spill_now(rules, threads)?;
             }
         }
         // Item keys hold ids below 2^ID_BITS.
@@ -261,6 +253,32 @@ impl<const K: usize> IntervalAgg<K> {
     /// The same when source items carry ASNs.
     const FIRST_RECORD_BYTES: u64 = Self::RECORD_BYTES
         + (std::mem::size_of::<FirstItem<K>>() - std::mem::size_of::<Item<K>>()) as u64;
+
+    /// The most bytes the items in memory take: every record files an ASN
+    /// item, and at most a source and a destination item.
+    pub(super) fn memory(&self, rules: &Rules) -> u64 {
+        let per_record = if rules.first_asns {
+            Self::FIRST_RECORD_BYTES
+        } else {
+            Self::RECORD_BYTES
+        };
+        self.in_memory * per_record
+    }
+
+    /// Spills the items in memory, if the rules spill and there are any.
+    pub(super) fn spill_now(
+        &mut self,
+        rules: &Rules,
+        threads: usize,
+    ) -> Result<(), FlowtupleError> {
+        match &rules.spill {
+            Some(options) if self.in_memory > 0 => {
+                let bytes = self.memory(rules);
+                self.spill_items(&options.temp_dir, bytes, threads)
+            }
+            _ => Ok(()),
+        }
+    }
 
     /// Sorts the items in memory into runs on disk (in `dir`) on `threads`
     /// threads; `needed` bounds the bytes written.

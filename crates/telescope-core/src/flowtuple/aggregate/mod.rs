@@ -62,6 +62,8 @@ struct Intervals {
     threads: usize,
     /// Bytes spilled by the intervals finished so far.
     spilled: u64,
+    /// Merging: the bytes of the items in memory of every open interval.
+    open_memory: u64,
 }
 
 /// An [`IntervalAgg`] of any item width.
@@ -76,6 +78,8 @@ trait Interval {
         threads: usize,
     ) -> Result<(), FlowtupleError>;
     fn spilled(&self) -> u64;
+    fn memory(&self, rules: &Rules) -> u64;
+    fn spill_now(&mut self, rules: &Rules, threads: usize) -> Result<(), FlowtupleError>;
     fn finish(
         self: Box<Self>,
         rules: &Rules,
@@ -102,6 +106,14 @@ impl<const K: usize> Interval for IntervalAgg<K> {
 
     fn spilled(&self) -> u64 {
         IntervalAgg::spilled(self)
+    }
+
+    fn memory(&self, rules: &Rules) -> u64 {
+        IntervalAgg::memory(self, rules)
+    }
+
+    fn spill_now(&mut self, rules: &Rules, threads: usize) -> Result<(), FlowtupleError> {
+        IntervalAgg::spill_now(self, rules, threads)
     }
 
     fn finish(
@@ -146,6 +158,7 @@ impl Aggregator {
                 geo_ids: GeoIds::default(),
                 threads,
                 spilled: 0,
+                open_memory: 0,
             },
         }
     }
@@ -229,6 +242,35 @@ impl Aggregator {
     }
 }
 
+/// Merging: while the open intervals' items in memory pass the limit
+/// (all together, as for one interval), spills the biggest of them, down
+/// to half the limit so that the next blocks do not spill again at once.
+fn bound_open(
+    open: &mut BTreeMap<i64, Box<dyn Interval>>,
+    open_memory: &mut u64,
+    rules: &Rules,
+    threads: usize,
+) -> Result<(), FlowtupleError> {
+    let Some(limit) = rules.spill.as_ref().map(|s| s.limit) else {
+        return Ok(());
+    };
+    if *open_memory <= limit {
+        return Ok(());
+    }
+    let mut sizes: Vec<(u64, i64)> = open.iter().map(|(&t, a)| (a.memory(rules), t)).collect();
+    sizes.sort_unstable_by(|a, b| b.cmp(a));
+    for (bytes, time) in sizes {
+        if *open_memory <= limit / 2 || bytes == 0 {
+            break;
+        }
+        if let Some(agg) = open.get_mut(&time) {
+            agg.spill_now(rules, threads)?;
+        }
+        *open_memory -= bytes;
+    }
+    Ok(())
+}
+
 impl Intervals {
     /// Carries out one step of the sequencer; `records` are the block's
     /// kept records, read at `at`.
@@ -249,13 +291,17 @@ impl Intervals {
             geo_ids,
             threads,
             spilled,
+            open_memory,
         } = self;
         match (step, open) {
             (Step::Records { time, range, .. }, Some(open)) => {
                 let agg = open
                     .entry(time)
                     .or_insert_with(|| new_interval(rules, 0, time));
-                agg.add(rules, geo_ids, &records[range], at, *threads)
+                let before = agg.memory(rules);
+                agg.add(rules, geo_ids, &records[range], at, *threads)?;
+                *open_memory = *open_memory - before + agg.memory(rules);
+                bound_open(open, open_memory, rules, *threads)
             }
             (Step::Close { time, .. }, Some(open)) => {
                 // An interval none of whose records counted still prints.

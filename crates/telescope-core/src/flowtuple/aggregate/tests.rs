@@ -610,3 +610,59 @@ fn small_intervals_agree_with_the_obvious_computation() {
         assert!(got[0].rows == want, "report {counting:?}");
     }
 }
+
+/// Merging keeps every interval open: the limit bounds their items all
+/// together. No interval alone comes near it here, so only the bound on
+/// the open intervals spills; the series equal an unlimited run.
+#[test]
+fn merged_intervals_are_bounded_together() {
+    use crate::flowtuple::options::SpillOptions;
+    let mut seed = Rng(23);
+    let mut records = random_records(6_000, &mut seed);
+    // Runs of 10 records cycling through 30 times: 200 records each.
+    for (i, r) in records.iter_mut().enumerate() {
+        r.time = 60 * ((i / 10) % 30) as i64;
+    }
+    let blocks: Vec<DecodedBlock> = records.chunks(100).map(|c| block(c.to_vec())).collect();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |options: &SeriesOptions, threads| {
+        let mut agg = Aggregator::merging(options, threads);
+        let mut got = Vec::new();
+        let pos = Position {
+            offset: 0,
+            block: Some(0),
+        };
+        for b in &blocks {
+            agg.push_block(b, pos, &mut |_| unreachable!("merging prints at the end"))
+                .unwrap();
+        }
+        agg.finish_merged(&mut |iv| {
+            got.push(iv);
+            Ok(())
+        })
+        .unwrap();
+        (got, agg.spilled())
+    };
+    for (mode, counting, compat) in [
+        (Mode::Unfiltered, IpCounting::All, Compat::Script),
+        (Mode::Nonspoofed, IpCounting::PrefixAgg(24), Compat::Report),
+    ] {
+        let mut options = SeriesOptions::new(mode);
+        options.src_counting = counting;
+        options.compat = compat;
+        let (want, _) = run(&options, 1);
+        assert_eq!(want.len(), 30);
+        // An interval's 200 records take under 20 KB of items; all 6,000
+        // take several times the limit.
+        options.spill = Some(SpillOptions {
+            limit: 40_000,
+            temp_dir: dir.path().to_path_buf(),
+        });
+        for threads in [1, 2] {
+            let (got, spilled) = run(&options, threads);
+            assert!(spilled > 0, "{mode:?}: nothing spilled");
+            assert!(got == want, "{mode:?} -j{threads}: spilled series differ");
+        }
+    }
+    assert!(list(dir.path()).is_empty());
+}

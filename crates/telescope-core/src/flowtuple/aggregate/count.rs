@@ -82,16 +82,33 @@ pub(super) struct FirstAsns {
 const SUMMARY: u32 = u32::MAX;
 
 impl FirstAsns {
-    /// Counts the distinct pairs of `pairs` (slot, ASN), sorting them.
-    fn new(slots: usize, pairs: &mut Vec<(u32, u32)>) -> FirstAsns {
-        pairs.sort_unstable();
-        pairs.dedup();
+    /// Counts the distinct (slot, ASN) pairs of the threads' `parts`,
+    /// sorting each and merging them (not copied into one).
+    fn new(slots: usize, parts: &mut [Vec<(u32, u32)>]) -> FirstAsns {
+        for part in parts.iter_mut() {
+            part.sort_unstable();
+            part.dedup();
+        }
         let mut out = FirstAsns {
             slots: vec![0; slots],
             summary: 0,
         };
-        for &(slot, _) in pairs.iter() {
-            match slot {
+        let mut at = vec![0usize; parts.len()];
+        let mut last = None;
+        loop {
+            let next = parts
+                .iter()
+                .zip(&at)
+                .enumerate()
+                .filter_map(|(i, (part, &a))| part.get(a).map(|&p| (p, i)))
+                .min();
+            let Some((pair, i)) = next else { break };
+            at[i] += 1;
+            if last == Some(pair) {
+                continue;
+            }
+            last = Some(pair);
+            match pair.0 {
                 SUMMARY => out.summary += 1,
                 s => out.slots[s as usize] += 1,
             }
@@ -181,7 +198,7 @@ pub(super) fn count<const K: usize>(
         any_no_asn: false,
         first_asns: FirstAsns::default(),
     };
-    let mut pairs = Vec::new();
+    let mut pairs: Vec<Vec<(u32, u32)>> = Vec::new();
     let count_of = |slot: u64| slot & 0xffff_ffff;
     for part in parts {
         let part = part?;
@@ -205,7 +222,7 @@ pub(super) fn count<const K: usize>(
         for (slot, spilled) in &part.spill {
             total.sums[*slot].merge(spilled);
         }
-        pairs.extend(part.firsts);
+        pairs.push(part.firsts);
         if let Some((any, no_asn)) = part.no_asn {
             total.any_no_asn |= any;
             for (t, &s) in total.no_asn.iter_mut().zip(&no_asn) {
@@ -402,7 +419,9 @@ pub(super) fn scan_first<const K: usize>(
 ) -> u64 {
     let mut values = 0;
     let mut prev = prev.unwrap_or_else(|| items.first().map_or(0, |i| !i.value()));
-    let mut limit = FIRSTS_DEDUP.max(2 * firsts.len());
+    if firsts.capacity() == 0 {
+        firsts.reserve_exact(FIRSTS_DEDUP);
+    }
     for item in items {
         let new = item.value() != prev;
         prev = item.value();
@@ -421,16 +440,21 @@ pub(super) fn scan_first<const K: usize>(
                 firsts.push((slot as u32, item.asn));
             }
         }
-        if firsts.len() >= limit {
+        if firsts.len() == firsts.capacity() {
+            // Deduplicated in place when full; grown (by half) only when
+            // that leaves under a quarter free.
             firsts.sort_unstable();
             firsts.dedup();
-            limit = FIRSTS_DEDUP.max(2 * firsts.len());
+            if firsts.len() > firsts.capacity() / 4 * 3 {
+                firsts.reserve_exact(firsts.capacity() / 2);
+            }
         }
     }
     values
 }
 
-/// Pairs noted by [`scan_first`] before they are first deduplicated.
+/// Pairs a thread's [`scan_first`] holds before they are first
+/// deduplicated.
 const FIRSTS_DEDUP: usize = 1 << 20;
 
 /// How many items ahead [`scan`] prefetches series slots.

@@ -234,8 +234,12 @@ impl<const K: usize> IntervalAgg<K> {
         let asn = if !rules.report {
             rec.prefix2asn
         } else if rules.first_asns {
-            // Counted from the source items (see `FirstItem`).
-            rules::NO_ASN
+            // ASNs are counted from the source items (see `FirstItem`):
+            // this pass only sums, and finds which series have records, so
+            // any value does; the source's spreads the items over buckets
+            // (one value would put them all in one bucket, sorted by one
+            // thread with twice their size in working space).
+            src.unwrap_or(rules::NO_ASN)
         } else {
             rules::asn_value(rec.prefix2asn, src.is_some())
         };

@@ -60,7 +60,8 @@ to `unlabeled`.
 MERGING (--merge-repeated): runs of a timestamp seen before, in the same
 FILE or another, are merged into one interval (concatenated per-thread
 interim files); everything prints, in ascending time, after the last FILE.
-A bad FILE is reported and none of its records count.
+A bad FILE is reported and none of its records count. --memory-limit bounds
+all open intervals together.
 
 INPUT: Avro object container files (codecs null, deflate, snappy, zstandard,
 bzip2), optionally wrapped in gzip, bzip2 or zstd (detected by magic bytes).

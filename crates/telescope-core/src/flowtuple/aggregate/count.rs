@@ -177,18 +177,7 @@ pub(super) fn count<const K: usize>(
     work.retain(|w| bytes(w) > 0 || on_disk(w));
     work.sort_by_key(bytes);
     let queue = Mutex::new(work);
-    let run = || count_buckets(&queue, layout, spill);
-    let parts: Vec<Result<Tally, FlowtupleError>> = if threads > 1 {
-        std::thread::scope(|s| {
-            let handles: Vec<_> = (0..threads).map(|_| s.spawn(run)).collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-                .collect()
-        })
-    } else {
-        vec![run()]
-    };
+    let parts = on_threads(threads, || count_buckets(&queue, layout, spill));
     let slots = layout.len();
     let mut total = Counts {
         groups: [0; 3],
@@ -232,6 +221,21 @@ pub(super) fn count<const K: usize>(
     }
     total.first_asns = FirstAsns::new(slots, &mut pairs);
     Ok(total)
+}
+
+/// `run`'s results on `threads` threads (on this one when `threads` is 1),
+/// in thread order; a panic in one is resumed here.
+pub(super) fn on_threads<R: Send>(threads: usize, run: impl Fn() -> R + Sync) -> Vec<R> {
+    if threads <= 1 {
+        return vec![run()];
+    }
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads).map(|_| s.spawn(&run)).collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+            .collect()
+    })
 }
 
 /// One thread's counts: per pass the number of distinct values, the

@@ -136,10 +136,7 @@ impl<const K: usize> Valued for SumItem<K> {
     }
     #[inline]
     fn tally(&self, slot: &mut AsnSlot, index: usize, group: u64, spill: &mut Vec<(usize, Sums)>) {
-        stamp(&mut slot.stamp, group);
-        let packets = self.packets();
-        let bytes = i128::from(packets) * i128::from(self.ip_len);
-        add_sums(slot, index, packets, bytes, spill);
+        Summed::from(*self).tally(slot, index, group, spill);
     }
     fn blank() -> Self {
         SumItem {

@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
+use super::count::on_threads;
 use super::items::{Bucket, Valued, BUCKETS};
 use super::sort::sort_bucket;
 use super::wire::{Spillable, Wire};
@@ -91,18 +92,7 @@ impl Spill {
         work.sort_by_key(|(_, b)| b.bytes());
         let queue = Mutex::new(work);
         let this = &*self;
-        let run = || this.write_buckets(&queue, needed);
-        let parts: Vec<Result<Vec<(usize, Run)>, FlowtupleError>> = if threads > 1 {
-            std::thread::scope(|s| {
-                let handles: Vec<_> = (0..threads).map(|_| s.spawn(run)).collect();
-                handles
-                    .into_iter()
-                    .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-                    .collect()
-            })
-        } else {
-            vec![run()]
-        };
+        let parts = on_threads(threads, || this.write_buckets(&queue, needed));
         let mut runs = Vec::new();
         for part in parts {
             runs.extend(part?);

@@ -273,7 +273,10 @@ pub(super) fn count_buckets<const K: usize>(
         Default::default();
     let (mut values, mut values_work): (Vec<Item<K>>, Vec<Item<K>>) = Default::default();
     let (mut asns, mut asns_work): (Vec<SumItem<K>>, Vec<SumItem<K>>) = Default::default();
-    let mut group = 0u64;
+    // Stamps per pass (sources, destinations, ASNs): a pass's slots see
+    // only its own values, fewer than 2^32 in an interval (see
+    // `IntervalAgg::add`), so its stamps never wrap.
+    let mut groups = [0u64; 3];
     loop {
         let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop();
         match next {
@@ -283,11 +286,18 @@ pub(super) fn count_buckets<const K: usize>(
                 let slots = &mut out.slots[pass];
                 match spill.filter(|s| s.has_runs(pass, b)) {
                     None => {
-                        out.groups[pass] += scan(items, layout, slots, &mut out.spill, &mut group)
+                        out.groups[pass] +=
+                            scan(items, layout, slots, &mut out.spill, &mut groups[pass])
                     }
                     Some(spill) => spill.merge(pass, b, items, &mut |chunk, prev| {
-                        out.groups[pass] +=
-                            scan_from(chunk, prev, layout, slots, &mut out.spill, &mut group);
+                        out.groups[pass] += scan_from(
+                            chunk,
+                            prev,
+                            layout,
+                            slots,
+                            &mut out.spill,
+                            &mut groups[pass],
+                        );
                     })?,
                 }
             }
@@ -296,10 +306,12 @@ pub(super) fn count_buckets<const K: usize>(
                 let (slots, firsts) = (&mut out.slots[0], &mut out.firsts);
                 match spill.filter(|s| s.has_runs(3, b)) {
                     None => {
-                        out.groups[0] += scan_first(items, None, layout, slots, firsts, &mut group)
+                        out.groups[0] +=
+                            scan_first(items, None, layout, slots, firsts, &mut groups[0])
                     }
                     Some(spill) => spill.merge(3, b, items, &mut |chunk, prev| {
-                        out.groups[0] += scan_first(chunk, prev, layout, slots, firsts, &mut group);
+                        out.groups[0] +=
+                            scan_first(chunk, prev, layout, slots, firsts, &mut groups[0]);
                     })?,
                 }
             }
@@ -332,7 +344,7 @@ pub(super) fn count_buckets<const K: usize>(
                             layout,
                             &mut out.asn,
                             &mut out.spill,
-                            &mut group,
+                            &mut groups[2],
                         );
                     })?;
                     if let Some(no_slots) = no_slots {
@@ -345,11 +357,11 @@ pub(super) fn count_buckets<const K: usize>(
                     let end = items.partition_point(|i| i.value() == none);
                     let plain: Vec<Item<K>> = items[..end].iter().map(|i| i.item).collect();
                     let mut slots = vec![0u64; layout.len()];
-                    scan(&plain, layout, &mut slots, &mut out.spill, &mut group);
+                    scan(&plain, layout, &mut slots, &mut out.spill, &mut 0);
                     out.no_asn = Some((end > 0, slots));
                 }
                 let slots = &mut out.asn;
-                out.groups[2] += scan(items, layout, slots, &mut out.spill, &mut group);
+                out.groups[2] += scan(items, layout, slots, &mut out.spill, &mut groups[2]);
             }
         }
     }
@@ -431,6 +443,16 @@ pub(super) fn scan_first<const K: usize>(
         prev = item.value();
         *group += u64::from(new);
         values += u64::from(new);
+        // Room for this item's pairs (the summary, the implied protocol
+        // and each key), or the pairs are deduplicated (grown by half only
+        // when that leaves under a quarter free).
+        if firsts.capacity() - firsts.len() < K + 2 {
+            firsts.sort_unstable();
+            firsts.dedup();
+            if firsts.len() > firsts.capacity() / 4 * 3 {
+                firsts.reserve_exact(firsts.capacity() / 2);
+            }
+        }
         let counts = rules::counts_asn(item.asn);
         if new && counts {
             firsts.push((SUMMARY, item.asn));
@@ -442,15 +464,6 @@ pub(super) fn scan_first<const K: usize>(
             stamp(&mut slots[slot], *group);
             if first && counts {
                 firsts.push((slot as u32, item.asn));
-            }
-        }
-        if firsts.len() == firsts.capacity() {
-            // Deduplicated in place when full; grown (by half) only when
-            // that leaves under a quarter free.
-            firsts.sort_unstable();
-            firsts.dedup();
-            if firsts.len() > firsts.capacity() / 4 * 3 {
-                firsts.reserve_exact(firsts.capacity() / 2);
             }
         }
     }

@@ -666,3 +666,43 @@ fn merged_intervals_are_bounded_together() {
     }
     assert!(list(dir.path()).is_empty());
 }
+
+/// Intervals above the size counted on several threads (2^16 records) and
+/// buckets past the small-sort path: the series are the same on 1 and 4
+/// threads, and spilled (several runs per bucket) on 1 and 3 threads.
+#[test]
+fn large_intervals_agree_across_threads_and_spills() {
+    use crate::flowtuple::options::SpillOptions;
+    let mut seed = Rng(5);
+    let mut records = random_records(140_000, &mut seed);
+    for (i, r) in records.iter_mut().enumerate() {
+        r.time = 60 * (i / 70_000) as i64;
+        // Many distinct sources, many sharing a /24.
+        r.src_ip = r.src_ip.wrapping_mul(2_654_435_761) ^ (i as u32 % 50_000);
+    }
+    let blocks: Vec<DecodedBlock> = records.chunks(1000).map(|c| block(c.to_vec())).collect();
+    let dir = tempfile::tempdir().unwrap();
+    for (mode, counting, compat) in [
+        (Mode::Unfiltered, IpCounting::All, Compat::Script),
+        (Mode::Nonspoofed, IpCounting::PrefixAgg(24), Compat::Report),
+    ] {
+        let mut options = SeriesOptions::new(mode);
+        options.src_counting = counting;
+        options.compat = compat;
+        let want = run_opts(&options, &blocks, 1).unwrap();
+        let what = format!("{mode:?} {counting:?} {compat:?}");
+        assert!(
+            run_opts(&options, &blocks, 4).unwrap() == want,
+            "{what}: -j4"
+        );
+        options.spill = Some(SpillOptions {
+            limit: 200_000,
+            temp_dir: dir.path().to_path_buf(),
+        });
+        for threads in [1, 3] {
+            let got = run_opts(&options, &blocks, threads).unwrap();
+            assert!(got == want, "{what}: spilled -j{threads}");
+        }
+    }
+    assert!(list(dir.path()).is_empty());
+}

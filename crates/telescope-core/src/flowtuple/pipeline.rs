@@ -135,15 +135,7 @@ pub fn check<R: Read + Send + 'static>(
     options: &SeriesOptions,
     threads: usize,
 ) -> Result<RunStats, FlowtupleError> {
-    let mut stats = RunStats::default();
-    drive(
-        input,
-        Pass::Series(options),
-        threads,
-        &mut stats,
-        &mut |_, _| Ok(()),
-    )?;
-    Ok(stats)
+    read_through(input, Pass::Series(options), threads)
 }
 
 /// Reads, decompresses and decodes `input` with the field plan of `mode`,
@@ -154,14 +146,18 @@ pub fn decode_only<R: Read + Send + 'static>(
     mode: Mode,
     threads: usize,
 ) -> Result<RunStats, FlowtupleError> {
+    read_through(input, Pass::DecodeOnly(mode), threads)
+}
+
+/// Reads and decodes all of `input` for `pass`, handing the blocks to no
+/// one: what was read, or the first error.
+fn read_through<R: Read + Send + 'static>(
+    input: R,
+    pass: Pass<'_>,
+    threads: usize,
+) -> Result<RunStats, FlowtupleError> {
     let mut stats = RunStats::default();
-    drive(
-        input,
-        Pass::DecodeOnly(mode),
-        threads,
-        &mut stats,
-        &mut |_, _| Ok(()),
-    )?;
+    drive(input, pass, threads, &mut stats, &mut |_, _| Ok(()))?;
     Ok(stats)
 }
 

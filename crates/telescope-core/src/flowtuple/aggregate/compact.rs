@@ -28,12 +28,8 @@ pub(super) fn compact<const K: usize>(
         (key >> ID_BITS) as usize != proto as usize && ((key >> ID_BITS) as usize) < TABLES
     };
     let mut used: Vec<u32> = Vec::new();
-    for bucket in asn.iter() {
-        for chunk in bucket.full.iter().chain(std::iter::once(&bucket.last)) {
-            for item in chunk {
-                used.extend(item.item.keys.iter().copied().filter(|&k| renumbered(k)));
-            }
-        }
+    for item in asn.iter().flat_map(Bucket::chunks).flatten() {
+        used.extend(item.item.keys.iter().copied().filter(|&k| renumbered(k)));
     }
     used.sort_unstable();
     used.dedup();
@@ -66,26 +62,10 @@ pub(super) fn compact<const K: usize>(
             *key = (t as u32) << ID_BITS | rank as u32;
         }
     };
-    for bucket in src.iter_mut().chain(dst.iter_mut()) {
-        for chunk in bucket
-            .full
-            .iter_mut()
-            .chain(std::iter::once(&mut bucket.last))
-        {
-            chunk
-                .iter_mut()
-                .for_each(|i| i.keys.iter_mut().for_each(rename));
-        }
+    for item in src.iter_mut().chain(dst).flat_map(Bucket::items_mut) {
+        item.keys.iter_mut().for_each(rename);
     }
-    for bucket in asn.iter_mut() {
-        for chunk in bucket
-            .full
-            .iter_mut()
-            .chain(std::iter::once(&mut bucket.last))
-        {
-            chunk
-                .iter_mut()
-                .for_each(|i| i.item.keys.iter_mut().for_each(rename));
-        }
+    for item in asn.iter_mut().flat_map(Bucket::items_mut) {
+        item.item.keys.iter_mut().for_each(rename);
     }
 }

@@ -269,9 +269,25 @@ impl<T: Copy> Bucket<T> {
         self.last.push(item);
     }
 
+    /// The bucket's chunks of items, in the order filed.
+    pub(super) fn chunks(&self) -> impl Iterator<Item = &[T]> {
+        self.full
+            .iter()
+            .map(Vec::as_slice)
+            .chain(std::iter::once(self.last.as_slice()))
+    }
+
+    /// The bucket's items, to change in place.
+    pub(super) fn items_mut(&mut self) -> impl Iterator<Item = &mut T> {
+        self.full
+            .iter_mut()
+            .chain(std::iter::once(&mut self.last))
+            .flatten()
+    }
+
     /// The size of the bucket's items.
     pub(super) fn bytes(&self) -> usize {
-        let items = self.full.iter().map(Vec::len).sum::<usize>() + self.last.len();
+        let items: usize = self.chunks().map(<[T]>::len).sum();
         items * std::mem::size_of::<T>()
     }
 }

@@ -11,12 +11,7 @@ pub(super) fn sort_bucket<'a, T: Valued>(
     out: &'a mut Vec<T>,
     work: &mut Vec<T>,
 ) -> &'a [T] {
-    let chunks: Vec<&[T]> = bucket
-        .full
-        .iter()
-        .map(Vec::as_slice)
-        .chain(std::iter::once(bucket.last.as_slice()))
-        .collect();
+    let chunks: Vec<&[T]> = bucket.chunks().collect();
     let n: usize = chunks.iter().map(|c| c.len()).sum();
     if out.len() < n {
         out.resize(n, T::blank());

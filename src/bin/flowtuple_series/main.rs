@@ -1,6 +1,7 @@
 //! `flowtuple-series`: corsaro3 flowtuple Avro files to report-style time
 //! series on stdout.
 
+mod allocator;
 mod checks;
 mod cli;
 #[path = "../common/docs.rs"]
@@ -24,6 +25,7 @@ use telescope_core::flowtuple::{
 };
 
 fn main() -> ExitCode {
+    allocator::tune();
     match run() {
         Ok(code) => code,
         Err(e) => {

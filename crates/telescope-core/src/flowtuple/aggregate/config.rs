@@ -22,8 +22,13 @@ pub(super) struct Rules {
     /// Under report rules with `prefixagg` sources: ASNs of source aggregates' first records ([`super::items::FirstItem`]).
     pub(super) first_asns: bool,
     pub(super) interval_length: u32,
-    /// When and where the interval being read spills.
+    /// When and where the interval being read spills; with `first_asns`,
+    /// the limit is what is left after `pair_budget`.
     pub(super) spill: Option<SpillOptions>,
+    /// With `first_asns` and a limit: the bytes the first-ASN pairs may
+    /// take in memory while an interval is counted (an eighth of the
+    /// limit, see [`super::pairs`]).
+    pub(super) pair_budget: u64,
 }
 
 /// Which tags of a record a geo table pair reads.
@@ -45,6 +50,14 @@ impl Rules {
             geo.push(GeoField::Maxmind);
         }
         let p = &options.ports;
+        let first_asns = options.compat == Compat::Report
+            && matches!(options.src_counting, IpCounting::PrefixAgg(_));
+        let mut spill = options.spill.clone();
+        let mut pair_budget = 0;
+        if let (true, Some(spill)) = (first_asns, &mut spill) {
+            pair_budget = spill.limit / 8;
+            spill.limit -= pair_budget;
+        }
         Rules {
             protocols: has(Class::IpProtocol),
             ports: has(Class::TcpSrcPorts),
@@ -61,10 +74,10 @@ impl Rules {
             src_counting: options.src_counting,
             dst_counting: options.dst_counting,
             report: options.compat == Compat::Report,
-            first_asns: options.compat == Compat::Report
-                && matches!(options.src_counting, IpCounting::PrefixAgg(_)),
+            first_asns,
             interval_length: options.interval_length,
-            spill: options.spill.clone(),
+            spill,
+            pair_budget,
             classes,
         }
     }

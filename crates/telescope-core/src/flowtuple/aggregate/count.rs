@@ -8,6 +8,7 @@ use super::items::{
     bucket_of, spread, stamp, AsnSlot, Bucket, FirstItem, Item, SumItem, Sums, Valued,
 };
 use super::keys::{KeyTable, Table, ICMP, ID_BITS, ID_MASK, TABLES, TCP, UDP};
+use super::pairs::{FirstAsns, PairFile, Pairs, SUMMARY};
 use super::sort::sort_bucket;
 use super::spill::Spill;
 use crate::flowtuple::error::FlowtupleError;
@@ -67,54 +68,8 @@ pub(super) struct Counts {
     /// Report rules, `prefixagg` sources: the distinct counted ASNs of the
     /// source aggregates' first records.
     pub(super) first_asns: FirstAsns,
-}
-
-/// Per series slot and for the summary, the number of distinct ASNs that
-/// count ([`rules::counts_asn`]) among the ASNs of the first record of each
-/// source aggregate.
-#[derive(Default)]
-pub(super) struct FirstAsns {
-    pub(super) slots: Vec<u64>,
-    pub(super) summary: u64,
-}
-
-/// The slot of the summary among (slot, ASN) pairs.
-const SUMMARY: u32 = u32::MAX;
-
-impl FirstAsns {
-    /// Counts the distinct (slot, ASN) pairs of the threads' `parts`,
-    /// sorting each and merging them (not copied into one).
-    fn new(slots: usize, parts: &mut [Vec<(u32, u32)>]) -> FirstAsns {
-        for part in parts.iter_mut() {
-            part.sort_unstable();
-            part.dedup();
-        }
-        let mut out = FirstAsns {
-            slots: vec![0; slots],
-            summary: 0,
-        };
-        let mut at = vec![0usize; parts.len()];
-        let mut last = None;
-        loop {
-            let next = parts
-                .iter()
-                .zip(&at)
-                .enumerate()
-                .filter_map(|(i, (part, &a))| part.get(a).map(|&p| (p, i)))
-                .min();
-            let Some((pair, i)) = next else { break };
-            at[i] += 1;
-            if last == Some(pair) {
-                continue;
-            }
-            last = Some(pair);
-            match pair.0 {
-                SUMMARY => out.summary += 1,
-                s => out.slots[s as usize] += 1,
-            }
-        }
-        out
-    }
+    /// Bytes of first-ASN pairs written to disk.
+    pub(super) pair_bytes: u64,
 }
 
 /// One bucket of one pass.
@@ -132,6 +87,9 @@ pub(super) enum Work<const K: usize> {
 /// destinations (`values`), ASNs, and sources with ASNs (`firsts`, which
 /// count in the source pass); with `report`, also which slots counted
 /// [`rules::NO_ASN`]. Buckets with runs in `spill` are merged with them.
+/// The first-ASN pairs of `firsts` take at most `pair_budget` bytes in
+/// memory, the rest going to `pair_file` (see [`super::pairs`]).
+#[allow(clippy::too_many_arguments)]
 pub(super) fn count<const K: usize>(
     values: [Vec<Bucket<Item<K>>>; 2],
     asn: Vec<Bucket<SumItem<K>>>,
@@ -140,6 +98,7 @@ pub(super) fn count<const K: usize>(
     threads: usize,
     report: bool,
     spill: Option<&Spill>,
+    (pair_budget, pair_file): (u64, PairFile),
 ) -> Result<Counts, FlowtupleError> {
     let mut work: Vec<Work<K>> = Vec::new();
     for (pass, buckets) in values.into_iter().enumerate() {
@@ -177,7 +136,10 @@ pub(super) fn count<const K: usize>(
     work.retain(|w| bytes(w) > 0 || on_disk(w));
     work.sort_by_key(bytes);
     let queue = Mutex::new(work);
-    let parts = on_threads(threads, || count_buckets(&queue, layout, spill));
+    let budget = pair_budget / threads.max(1) as u64;
+    let parts = on_threads(threads, || {
+        count_buckets(&queue, layout, spill, (budget, &pair_file))
+    });
     let slots = layout.len();
     let mut total = Counts {
         groups: [0; 3],
@@ -186,8 +148,9 @@ pub(super) fn count<const K: usize>(
         no_asn: if report { vec![0; slots] } else { Vec::new() },
         any_no_asn: false,
         first_asns: FirstAsns::default(),
+        pair_bytes: 0,
     };
-    let mut pairs: Vec<Vec<(u32, u32)>> = Vec::new();
+    let mut pairs = Vec::new();
     let count_of = |slot: u64| slot & 0xffff_ffff;
     for part in parts {
         let part = part?;
@@ -219,7 +182,8 @@ pub(super) fn count<const K: usize>(
             }
         }
     }
-    total.first_asns = FirstAsns::new(slots, &mut pairs);
+    total.pair_bytes = pair_file.bytes();
+    total.first_asns = FirstAsns::count(slots, pairs, pair_file)?;
     Ok(total)
 }
 
@@ -251,7 +215,7 @@ pub(super) struct Tally {
     pub(super) no_asn: Option<(bool, Vec<u64>)>,
     /// (slot, ASN) of the first record of a source aggregate in a series
     /// ([`SUMMARY`] for the summary), ASNs that count only.
-    pub(super) firsts: Vec<(u32, u32)>,
+    pub(super) firsts: Pairs,
 }
 
 /// One thread's share of [`count`].
@@ -259,6 +223,7 @@ pub(super) fn count_buckets<const K: usize>(
     queue: &Mutex<Vec<Work<K>>>,
     layout: &Slots,
     spill: Option<&Spill>,
+    (pair_budget, pair_file): (u64, &PairFile),
 ) -> Result<Tally, FlowtupleError> {
     let slots = layout.len();
     let mut out = Tally {
@@ -267,7 +232,7 @@ pub(super) fn count_buckets<const K: usize>(
         asn: vec![AsnSlot::default(); slots],
         spill: Vec::new(),
         no_asn: None,
-        firsts: Vec::new(),
+        firsts: Pairs::new(pair_budget, pair_file),
     };
     let (mut sources, mut sources_work): (Vec<FirstItem<K>>, Vec<FirstItem<K>>) =
         Default::default();
@@ -304,16 +269,19 @@ pub(super) fn count_buckets<const K: usize>(
             Some(Work::Firsts(b, bucket)) => {
                 let items = sort_bucket(bucket, &mut sources, &mut sources_work);
                 let (slots, firsts) = (&mut out.slots[0], &mut out.firsts);
+                let firsts = (firsts, pair_file);
                 match spill.filter(|s| s.has_runs(3, b)) {
                     None => {
                         out.groups[0] +=
                             scan_first(items, None, layout, slots, firsts, &mut groups[0])
                     }
                     Some(spill) => spill.merge(3, b, items, &mut |chunk, prev| {
+                        let firsts = (&mut *firsts.0, firsts.1);
                         out.groups[0] +=
                             scan_first(chunk, prev, layout, slots, firsts, &mut groups[0]);
                     })?,
                 }
+                out.firsts.check()?;
             }
             Some(Work::Asns(no_asn, b, bucket)) => {
                 let items = sort_bucket(bucket, &mut asns, &mut asns_work);
@@ -424,38 +392,29 @@ pub(super) fn scan_from<T: Valued>(
 /// also notes, where an item is the first of its value in a slot (or in
 /// the interval, for the summary), the pair (slot, ASN) in `firsts` when
 /// its ASN counts. Pairs are deduplicated as they pile up, so they take
-/// memory by distinct (series, ASN), not by source aggregate.
+/// memory by distinct (series, ASN), not by source aggregate, and at most
+/// their budget (see [`Pairs`]).
 pub(super) fn scan_first<const K: usize>(
     items: &[FirstItem<K>],
     prev: Option<u32>,
     layout: &Slots,
     slots: &mut [u64],
-    firsts: &mut Vec<(u32, u32)>,
+    (firsts, file): (&mut Pairs, &PairFile),
     group: &mut u64,
 ) -> u64 {
     let mut values = 0;
     let mut prev = prev.unwrap_or_else(|| items.first().map_or(0, |i| !i.value()));
-    if firsts.capacity() == 0 {
-        firsts.reserve_exact(FIRSTS_DEDUP);
-    }
     for item in items {
         let new = item.value() != prev;
         prev = item.value();
         *group += u64::from(new);
         values += u64::from(new);
-        // Room for this item's pairs (the summary, the implied protocol
-        // and each key), or the pairs are deduplicated (grown by half only
-        // when that leaves under a quarter free).
-        if firsts.capacity() - firsts.len() < K + 2 {
-            firsts.sort_unstable();
-            firsts.dedup();
-            if firsts.len() > firsts.capacity() / 4 * 3 {
-                firsts.reserve_exact(firsts.capacity() / 2);
-            }
-        }
+        // Room for this item's pairs: the summary, the implied protocol
+        // and each key.
+        firsts.room(K + 2, file);
         let counts = rules::counts_asn(item.asn);
         if new && counts {
-            firsts.push((SUMMARY, item.asn));
+            firsts.push(SUMMARY, item.asn);
         }
         let keys = &item.item.keys;
         let implied = layout.implied[(keys[0] >> ID_BITS) as usize];
@@ -463,16 +422,12 @@ pub(super) fn scan_first<const K: usize>(
             let first = slots[slot] >> 32 != *group;
             stamp(&mut slots[slot], *group);
             if first && counts {
-                firsts.push((slot as u32, item.asn));
+                firsts.push(slot as u32, item.asn);
             }
         }
     }
     values
 }
-
-/// Pairs a thread's [`scan_first`] holds before they are first
-/// deduplicated.
-const FIRSTS_DEDUP: usize = 1 << 20;
 
 /// How many items ahead [`scan`] prefetches series slots.
 pub(super) const SCAN_AHEAD: usize = 16;

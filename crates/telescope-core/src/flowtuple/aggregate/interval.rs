@@ -10,6 +10,7 @@ use super::items::{bucket_of, buckets, spread, Bucket, FirstItem, Item, SumItem,
 use super::keys::{
     GeoIds, KeyTable, Table, GEO_TABLES, ICMP, ID_BITS, ID_MASK, NONE, TABLES, TCP, UDP, UNUSED,
 };
+use super::pairs::PairFile;
 use super::spill::Spill;
 use crate::flowtuple::error::{FlowtupleError, Position};
 use crate::flowtuple::filter::Transport;
@@ -311,12 +312,14 @@ impl<const K: usize> IntervalAgg<K> {
         self.spill.as_ref().map_or(0, Spill::bytes)
     }
 
+    /// The interval's series rows, and the bytes counting them spilled
+    /// (first-ASN pairs).
     pub(super) fn finish(
         self,
         rules: &Rules,
         geo_ids: &GeoIds,
         threads: usize,
-    ) -> Result<Vec<SeriesRow>, FlowtupleError> {
+    ) -> Result<(Vec<SeriesRow>, u64), FlowtupleError> {
         let IntervalAgg {
             mut tables,
             mut src,
@@ -336,6 +339,7 @@ impl<const K: usize> IntervalAgg<K> {
         }
         let layout = Slots::new(rules, &tables);
         let threads = if records > 1 << 16 { threads.max(1) } else { 1 };
+        let pair_dir = rules.spill.as_ref().map(|s| s.temp_dir.clone());
         let counts = count(
             [src, dst],
             asn,
@@ -344,6 +348,7 @@ impl<const K: usize> IntervalAgg<K> {
             threads,
             rules.report,
             spill.as_ref(),
+            (rules.pair_budget, PairFile::new(pair_dir)),
         )?;
         let asns = |slot: Option<usize>| match (rules.first_asns, slot) {
             (true, None) => counts.first_asns.summary,
@@ -439,7 +444,7 @@ impl<const K: usize> IntervalAgg<K> {
             }
             out[start..].sort_by_key(|r| r.key);
         }
-        Ok(out)
+        Ok((out, counts.pair_bytes))
     }
 }
 

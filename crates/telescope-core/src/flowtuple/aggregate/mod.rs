@@ -21,6 +21,7 @@ mod count;
 mod interval;
 mod items;
 mod keys;
+mod pairs;
 mod sort;
 mod spill;
 #[cfg(test)]
@@ -85,7 +86,7 @@ trait Interval {
         rules: &Rules,
         geo_ids: &GeoIds,
         threads: usize,
-    ) -> Result<Vec<SeriesRow>, FlowtupleError>;
+    ) -> Result<(Vec<SeriesRow>, u64), FlowtupleError>;
 }
 
 impl<const K: usize> Interval for IntervalAgg<K> {
@@ -121,7 +122,7 @@ impl<const K: usize> Interval for IntervalAgg<K> {
         rules: &Rules,
         geo_ids: &GeoIds,
         threads: usize,
-    ) -> Result<Vec<SeriesRow>, FlowtupleError> {
+    ) -> Result<(Vec<SeriesRow>, u64), FlowtupleError> {
         IntervalAgg::finish(*self, rules, geo_ids, threads)
     }
 }
@@ -235,7 +236,8 @@ impl Aggregator {
         } = &mut self.intervals;
         for (time, agg) in std::mem::take(open).unwrap_or_default() {
             *spilled += agg.spilled();
-            let rows = agg.finish(rules, geo_ids, *threads)?;
+            let (rows, pair_bytes) = agg.finish(rules, geo_ids, *threads)?;
+            *spilled += pair_bytes;
             emit(IntervalSeries { time, rows })?;
         }
         Ok(())
@@ -329,7 +331,8 @@ impl Intervals {
                     _ => new_interval(rules, ordinal, time),
                 };
                 *spilled += agg.spilled();
-                let rows = agg.finish(rules, geo_ids, *threads)?;
+                let (rows, pair_bytes) = agg.finish(rules, geo_ids, *threads)?;
+                *spilled += pair_bytes;
                 emit(IntervalSeries { time, rows })
             }
         }

@@ -138,10 +138,7 @@ impl Spill {
                 at = end;
             }
             let bytes = buf.len() as u64;
-            let offset = self.len.fetch_add(bytes, Ordering::Relaxed);
-            self.file
-                .write_all_at(&buf, offset)
-                .map_err(|error| self.failed(error, needed))?;
+            let offset = self.append(&buf, needed)?;
             runs.push((
                 b,
                 Run {
@@ -150,6 +147,36 @@ impl Spill {
                     items: n,
                 },
             ));
+        }
+    }
+
+    /// Appends `bytes` to the file (from any thread) and returns their
+    /// offset; `needed` is for the message when the disk is full.
+    pub(super) fn append(&self, bytes: &[u8], needed: u64) -> Result<u64, FlowtupleError> {
+        let offset = self.len.fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        self.file
+            .write_all_at(bytes, offset)
+            .map_err(|error| self.failed(error, needed))?;
+        Ok(offset)
+    }
+
+    /// Reads `buf.len()` bytes written at `offset` back.
+    pub(super) fn read_at(&self, buf: &mut [u8], offset: u64) -> Result<(), FlowtupleError> {
+        self.file
+            .read_exact_at(buf, offset)
+            .map_err(|error| FlowtupleError::Spill {
+                dir: self.dir.clone(),
+                what: "cannot read back a temporary file",
+                error,
+            })
+    }
+
+    /// The error of a temporary file that does not read back as written.
+    pub(super) fn corrupt(&self) -> FlowtupleError {
+        FlowtupleError::Spill {
+            dir: self.dir.clone(),
+            what: "a temporary file does not read back as written",
+            error: std::io::Error::from(std::io::ErrorKind::InvalidData),
         }
     }
 

@@ -234,7 +234,7 @@ fn unzigzag(v: u128) -> i128 {
 }
 
 #[inline]
-fn varint(mut v: u64, out: &mut Vec<u8>) {
+pub(super) fn varint(mut v: u64, out: &mut Vec<u8>) {
     let mut bytes = [0u8; 10];
     let mut n = 0;
     while v >= 0x80 {
@@ -260,7 +260,7 @@ fn varint128(mut v: u128, out: &mut Vec<u8>) {
 }
 
 #[inline]
-fn read_varint(bytes: &[u8], at: &mut usize) -> Option<u64> {
+pub(super) fn read_varint(bytes: &[u8], at: &mut usize) -> Option<u64> {
     // Most words are one to three bytes.
     if let Some(&[b0, b1, b2]) = bytes.get(*at..*at + 3) {
         let (b0, b1, b2) = (u64::from(b0), u64::from(b1), u64::from(b2));

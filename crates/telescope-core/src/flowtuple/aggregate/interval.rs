@@ -171,15 +171,15 @@ impl<const K: usize> IntervalAgg<K> {
         }
         for (source, field) in rules.geo.iter().enumerate() {
             let [continent, country] = match field {
-                GeoField::Netacq => rec.netacq,
-                GeoField::Maxmind => rec.maxmind,
+                GeoField::Netacq => &rec.netacq,
+                GeoField::Maxmind => &rec.maxmind,
             };
             // Under report rules a `??` tag makes no key, and a country
             // is keyed under the table's continent (none: no key).
             let (continent, country, country_continent) = if rules.report {
-                let keyed = rules::country_continent(country);
+                let keyed = rules::country_continent(*country);
                 (
-                    rules::continent_key(continent),
+                    rules::continent_key(*continent).map(|_| continent),
                     keyed.map(|_| country),
                     keyed,
                 )
@@ -206,7 +206,7 @@ impl<const K: usize> IntervalAgg<K> {
                 // The country's continent: the record's (script, `cont`),
                 // or the table's (report), looked up once per interval.
                 first[coun as usize] = match country_continent {
-                    Some(table) => geo_ids.id(table),
+                    Some(table) => geo_ids.id(&table),
                     None => cont,
                 };
             }

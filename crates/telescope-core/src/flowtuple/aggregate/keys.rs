@@ -179,30 +179,39 @@ pub(super) struct GeoIds {
 }
 
 impl GeoIds {
-    #[inline]
-    pub(super) fn id(&mut self, tag: GeoTag) -> u32 {
+    /// The id of `tag`, read where it lies (a record's tag is not copied
+    /// first: a copy's read straddles its writes and stalls).
+    #[inline(always)]
+    pub(super) fn id(&mut self, tag: &GeoTag) -> u32 {
         let bytes = tag.padded();
-        let short = bytes[2..].iter().all(|&b| b == 0);
-        let index = usize::from(bytes[0]) << 8 | usize::from(bytes[1]);
+        let short = u128::from_le_bytes(*bytes) >> 16 == 0;
         if short {
-            if self.short.is_empty() {
-                self.short = vec![NONE; 1 << 16];
-            }
-            if self.short[index] != NONE {
-                return self.short[index];
+            let index = usize::from(bytes[0]) << 8 | usize::from(bytes[1]);
+            if let Some(&id) = self.short.get(index).filter(|&&id| id != NONE) {
+                return id;
             }
         }
-        let id = match self.ids.get(&tag) {
+        self.id_slow(tag, short)
+    }
+
+    /// [`GeoIds::id`] of a tag not seen yet, or longer than two bytes.
+    #[cold]
+    fn id_slow(&mut self, tag: &GeoTag, short: bool) -> u32 {
+        let id = match self.ids.get(tag) {
             Some(&id) => id,
             None => {
                 let id = self.tags.len() as u32;
-                self.ids.insert(tag, id);
-                self.tags.push(tag);
+                self.ids.insert(*tag, id);
+                self.tags.push(*tag);
                 id
             }
         };
         if short {
-            self.short[index] = id;
+            if self.short.is_empty() {
+                self.short = vec![NONE; 1 << 16];
+            }
+            let bytes = tag.padded();
+            self.short[usize::from(bytes[0]) << 8 | usize::from(bytes[1])] = id;
         }
         id
     }

@@ -210,8 +210,20 @@ fn tag(s: &str) -> GeoTag {
 /// Random records over small value ranges, so that values repeat
 /// within and across series.
 fn random_records(n: usize, seed: &mut Rng) -> Vec<FlowRecord> {
-    let conts = ["EU", "NA", "AS", "??"];
-    let countries = ["FR", "US", "CN", "DE", "??", "BR"];
+    // Tags of one, two, three and sixteen bytes: ids of short tags come
+    // from a table by their bytes, longer ones from a map.
+    let conts = ["EU", "NA", "AS", "??", "E", "Europe-sixteen-b"];
+    let countries = [
+        "FR",
+        "US",
+        "CN",
+        "DE",
+        "??",
+        "BR",
+        "FRA",
+        "U",
+        "ZZZZZZZZZZZZZZZZ",
+    ];
     (0..n)
         .map(|_| {
             let proto = [6, 17, 1, 47, 6, 6, 17][seed.below(7) as usize];
@@ -242,12 +254,12 @@ fn random_records(n: usize, seed: &mut Rng) -> Vec<FlowRecord> {
                 is_spoofed: 0,
                 is_masscan: 0,
                 netacq: [
-                    tag(conts[seed.below(4) as usize]),
-                    tag(countries[seed.below(6) as usize]),
+                    tag(conts[seed.below(conts.len() as u64) as usize]),
+                    tag(countries[seed.below(countries.len() as u64) as usize]),
                 ],
                 maxmind: [
-                    tag(conts[seed.below(4) as usize]),
-                    tag(countries[seed.below(6) as usize]),
+                    tag(conts[seed.below(conts.len() as u64) as usize]),
+                    tag(countries[seed.below(countries.len() as u64) as usize]),
                 ],
             }
         })

@@ -19,18 +19,25 @@ pub(super) const SMALL: u64 = 1 << 16;
 /// which needs no dense range.
 pub(super) fn compact<const K: usize>(
     tables: &mut [KeyTable],
+    tuples: &mut [[u32; 4]],
     src: &mut [Bucket<Item<K>>],
     dst: &mut [Bucket<Item<K>>],
     asn: &mut [Bucket<SumItem<K>>],
 ) {
     let proto = Table::Proto as u32;
+    // Geo tuples are numbered from 0 already; the geo keys they stand for
+    // are renumbered in them.
+    let tuple = Table::GeoTuple as usize;
     let renumbered = |key: u32| {
-        (key >> ID_BITS) as usize != proto as usize && ((key >> ID_BITS) as usize) < TABLES
+        let t = (key >> ID_BITS) as usize;
+        t != proto as usize && t != tuple && t < TABLES
     };
     let mut used: Vec<u32> = Vec::new();
     for item in asn.iter().flat_map(Bucket::chunks).flatten() {
         used.extend(item.item.keys.iter().copied().filter(|&k| renumbered(k)));
     }
+    // Every tuple is a record's, so each of its keys is in use.
+    used.extend(tuples.iter().flatten().copied().filter(|&k| renumbered(k)));
     used.sort_unstable();
     used.dedup();
     // The new id of a key: its rank among its table's keys.
@@ -40,7 +47,7 @@ pub(super) fn compact<const K: usize>(
             first[t] + used[first[t]..].partition_point(|&k| (k >> ID_BITS) as usize == t);
     }
     for (t, table) in tables.iter_mut().enumerate() {
-        if t == proto as usize {
+        if t == proto as usize || t == tuple {
             continue;
         }
         let mut new = KeyTable::new(0, 0);
@@ -68,4 +75,5 @@ pub(super) fn compact<const K: usize>(
     for item in asn.iter_mut().flat_map(Bucket::items_mut) {
         item.item.keys.iter_mut().for_each(rename);
     }
+    tuples.iter_mut().flatten().for_each(rename);
 }

@@ -84,7 +84,8 @@ impl Rules {
 
     /// The most series keys one record's items hold (besides the summary):
     /// a port or ICMP key implies the protocol key, which takes a place of
-    /// its own only in records without one.
+    /// its own only in records without one; all geo keys take one place
+    /// (see `keys::GeoTuples`).
     pub(super) fn keys_per_record(&self) -> usize {
         let transport = if self.ports {
             2
@@ -96,7 +97,7 @@ impl Rules {
         } else {
             transport
         };
-        protocol + usize::from(self.asns) + 2 * self.geo.len()
+        protocol + usize::from(self.asns) + usize::from(!self.geo.is_empty())
     }
 
     #[inline]

@@ -22,13 +22,17 @@ pub(super) struct Slots {
     /// By the table of an item's first key: the slot of the protocol that
     /// key implies, or the spare slot.
     pub(super) implied: [usize; TABLES + 1],
+    /// The slots of each geo tuple's keys (see [`super::keys::GeoTuples`]),
+    /// the first `tuple_width` of them used.
+    pub(super) tuples: Vec<[u32; 4]>,
+    pub(super) tuple_width: usize,
 }
 
 impl Slots {
     /// The slots of `tables`, which imply protocols if the rules count
     /// them: a port or ICMP key's records are TCP, UDP or ICMP. Only an
     /// item's first key implies one, so that a record counts in it once.
-    pub(super) fn new(rules: &Rules, tables: &[KeyTable]) -> Slots {
+    pub(super) fn new(rules: &Rules, tables: &[KeyTable], tuples: &[[u32; 4]]) -> Slots {
         let mut offsets = [0usize; TABLES + 1];
         for (t, table) in tables.iter().enumerate() {
             offsets[t + 1] = offsets[t] + table.len;
@@ -42,16 +46,40 @@ impl Slots {
             implied[Table::UdpDst as usize] = protocol(UDP);
             implied[Table::Icmp as usize] = protocol(ICMP);
         }
-        Slots { offsets, implied }
+        let mut slots = Slots {
+            offsets,
+            implied,
+            tuples: Vec::new(),
+            tuple_width: 2 * rules.geo.len(),
+        };
+        slots.tuples = tuples
+            .iter()
+            .map(|keys| keys.map(|k| slots.slot(k) as u32))
+            .collect();
+        slots
     }
 
     pub(super) fn len(&self) -> usize {
         self.offsets[TABLES] + 1
     }
 
+    /// The slot of a key other than a geo tuple's.
     #[inline]
     pub(super) fn slot(&self, key: u32) -> usize {
         self.offsets[(key >> ID_BITS) as usize] + (key & ID_MASK) as usize
+    }
+
+    /// Hands `count` the slot of `key`, or those of a geo tuple's keys.
+    #[inline(always)]
+    pub(super) fn each_slot(&self, key: u32, mut count: impl FnMut(usize)) {
+        if key >> ID_BITS == Table::GeoTuple as u32 {
+            let slots = &self.tuples[(key & ID_MASK) as usize];
+            for &slot in &slots[..self.tuple_width] {
+                count(slot as usize);
+            }
+        } else {
+            count(self.slot(key));
+        }
     }
 }
 
@@ -370,7 +398,7 @@ pub(super) fn scan_from<T: Valued>(
         // overlap with this item's work.
         if let Some(next) = items.get(i + SCAN_AHEAD) {
             for &key in next.keys() {
-                prefetch(slots, layout.slot(key));
+                layout.each_slot(key, |slot| prefetch(slots, slot));
             }
         }
         let new = u64::from(item.value() != prev);
@@ -381,8 +409,9 @@ pub(super) fn scan_from<T: Valued>(
         let implied = layout.implied[(keys[0] >> ID_BITS) as usize];
         item.tally(&mut slots[implied], implied, *group, spill);
         for &key in keys {
-            let slot = layout.slot(key);
-            item.tally(&mut slots[slot], slot, *group, spill);
+            layout.each_slot(key, |slot| {
+                item.tally(&mut slots[slot], slot, *group, spill);
+            });
         }
     }
     values
@@ -410,20 +439,24 @@ pub(super) fn scan_first<const K: usize>(
         *group += u64::from(new);
         values += u64::from(new);
         // Room for this item's pairs: the summary, the implied protocol
-        // and each key.
-        firsts.room(K + 2, file);
+        // and each key (a geo tuple's four).
+        firsts.room(K + 5, file);
         let counts = rules::counts_asn(item.asn);
         if new && counts {
             firsts.push(SUMMARY, item.asn);
         }
         let keys = &item.item.keys;
         let implied = layout.implied[(keys[0] >> ID_BITS) as usize];
-        for slot in std::iter::once(implied).chain(keys.iter().map(|&k| layout.slot(k))) {
+        let mut note = |slot: usize| {
             let first = slots[slot] >> 32 != *group;
             stamp(&mut slots[slot], *group);
             if first && counts {
                 firsts.push(slot as u32, item.asn);
             }
+        };
+        note(implied);
+        for &key in keys {
+            layout.each_slot(key, &mut note);
         }
     }
     values

@@ -8,7 +8,8 @@ use super::compact::{compact, SMALL};
 use super::count::{count, Slots};
 use super::items::{bucket_of, buckets, spread, Bucket, FirstItem, Item, SumItem, Sums};
 use super::keys::{
-    GeoIds, KeyTable, Table, GEO_TABLES, ICMP, ID_BITS, ID_MASK, NONE, TABLES, TCP, UDP, UNUSED,
+    GeoIds, GeoTuples, KeyTable, Table, GEO_TABLES, ICMP, ID_BITS, ID_MASK, NONE, TABLES, TCP, UDP,
+    UNUSED,
 };
 use super::pairs::PairFile;
 use super::spill::Spill;
@@ -35,6 +36,8 @@ pub(super) struct IntervalAgg<const K: usize> {
     pub(super) summary: Sums,
     /// Continent geo id of each country geo id's first record, per source.
     pub(super) first_continent: [Vec<u32>; 2],
+    /// The records' geo keys, as one key each.
+    pub(super) tuples: GeoTuples,
     /// Counted records so far.
     pub(super) records: u64,
     /// Counted records whose items are in memory.
@@ -71,6 +74,7 @@ impl<const K: usize> IntervalAgg<K> {
             first: buckets(),
             summary: Sums::default(),
             first_continent: [Vec::new(), Vec::new()],
+            tuples: GeoTuples::default(),
             records: 0,
             in_memory: 0,
             spill: None,
@@ -110,7 +114,9 @@ impl<const K: usize> IntervalAgg<K> {
             }
         }
         // Item keys hold ids below 2^ID_BITS.
-        if self.tables.iter().any(|t| t.len > ID_MASK as usize + 1) {
+        if self.tables.iter().any(|t| t.len > ID_MASK as usize + 1)
+            || self.tuples.keys.len() > ID_MASK as usize + 1
+        {
             return Err(FlowtupleError::IntervalTooLarge { at });
         }
         Ok(())
@@ -169,46 +175,30 @@ impl<const K: usize> IntervalAgg<K> {
             let id = self.id(Table::Asn, u64::from(rec.prefix2asn));
             key(Table::Asn, id);
         }
-        for (source, field) in rules.geo.iter().enumerate() {
-            let [continent, country] = match field {
-                GeoField::Netacq => &rec.netacq,
-                GeoField::Maxmind => &rec.maxmind,
-            };
-            // Under report rules a `??` tag makes no key, and a country
-            // is keyed under the table's continent (none: no key).
-            let (continent, country, country_continent) = if rules.report {
-                let keyed = rules::country_continent(*country);
-                (
-                    rules::continent_key(*continent).map(|_| continent),
-                    keyed.map(|_| country),
-                    keyed,
-                )
-            } else {
-                (Some(continent), Some(country), None)
-            };
-            let mut cont = NONE;
-            if let Some(continent) = continent {
-                cont = geo_ids.id(continent);
-                let cont_id = self.id(GEO_TABLES[source * 2], u64::from(cont));
-                key(GEO_TABLES[source * 2], cont_id);
-            }
-            let Some(country) = country else {
-                continue;
-            };
-            let coun = geo_ids.id(country);
-            let coun_id = self.id(GEO_TABLES[source * 2 + 1], u64::from(coun));
-            key(GEO_TABLES[source * 2 + 1], coun_id);
-            let first = &mut self.first_continent[source];
-            if first.len() <= coun as usize {
-                first.resize(coun as usize + 1, NONE);
-            }
-            if first[coun as usize] == NONE {
-                // The country's continent: the record's (script, `cont`),
-                // or the table's (report), looked up once per interval.
-                first[coun as usize] = match country_continent {
-                    Some(table) => geo_ids.id(&table),
-                    None => cont,
+        if !rules.geo.is_empty() {
+            // Per source the continent's and the country's tag ids, NONE
+            // where the tag makes no key: under report rules a `??` tag
+            // makes none, and a country none unless the table knows its
+            // continent.
+            let mut tags = [NONE; 4];
+            for (source, field) in rules.geo.iter().enumerate() {
+                let [continent, country] = match field {
+                    GeoField::Netacq => &rec.netacq,
+                    GeoField::Maxmind => &rec.maxmind,
                 };
+                if !rules.report || rules::continent_key(*continent).is_some() {
+                    tags[source * 2] = geo_ids.id(continent);
+                }
+                if !rules.report || rules::country_continent(*country).is_some() {
+                    tags[source * 2 + 1] = geo_ids.id(country);
+                }
+            }
+            if tags != [NONE; 4] {
+                let tuple = match self.tuples.ids.get(&tags) {
+                    Some(&tuple) => tuple,
+                    None => self.new_tuple(rules, geo_ids, tags),
+                };
+                key(Table::GeoTuple, tuple);
             }
         }
         self.summary.add(rec.packet_cnt, rec.ip_len);
@@ -250,6 +240,46 @@ impl<const K: usize> IntervalAgg<K> {
             packets: [rec.packet_cnt as u32, (rec.packet_cnt >> 32) as u32],
             ip_len: rec.ip_len,
         });
+    }
+
+    /// The id of a new geo tuple of tag ids `tags`: its series keys, and
+    /// for each country the continent it is printed under, if it is the
+    /// country's first record (the record's continent under script rules,
+    /// the table's under report rules).
+    #[cold]
+    fn new_tuple(&mut self, rules: &Rules, geo_ids: &mut GeoIds, tags: [u32; 4]) -> u32 {
+        let mut keys = [UNUSED; 4];
+        for source in 0..rules.geo.len() {
+            for (i, &tag) in tags.iter().enumerate().skip(source * 2).take(2) {
+                if tag != NONE {
+                    let id = self.id(GEO_TABLES[i], u64::from(tag));
+                    keys[i] = (GEO_TABLES[i] as u32) << ID_BITS | (id & ID_MASK);
+                }
+            }
+            let (cont, coun) = (tags[source * 2], tags[source * 2 + 1]);
+            if coun == NONE {
+                continue;
+            }
+            let first = &mut self.first_continent[source];
+            if first.len() <= coun as usize {
+                first.resize(coun as usize + 1, NONE);
+            }
+            if first[coun as usize] == NONE {
+                first[coun as usize] = if rules.report {
+                    // Known to the table: the country has a key.
+                    match rules::country_continent(geo_ids.tags[coun as usize]) {
+                        Some(table) => geo_ids.id(&table),
+                        None => NONE,
+                    }
+                } else {
+                    cont
+                };
+            }
+        }
+        let tuple = self.tuples.keys.len() as u32;
+        self.tuples.ids.insert(tags, tuple);
+        self.tuples.keys.push(keys);
+        tuple
     }
 
     /// The most bytes of items one record files.
@@ -328,6 +358,7 @@ impl<const K: usize> IntervalAgg<K> {
             first,
             summary,
             first_continent,
+            mut tuples,
             records,
             spill,
             ..
@@ -335,9 +366,9 @@ impl<const K: usize> IntervalAgg<K> {
         // Not with runs on disk (their keys are written) nor with source
         // items that carry ASNs.
         if records <= SMALL && spill.is_none() && !rules.first_asns {
-            compact(&mut tables, &mut src, &mut dst, &mut asn);
+            compact(&mut tables, &mut tuples.keys, &mut src, &mut dst, &mut asn);
         }
-        let layout = Slots::new(rules, &tables);
+        let layout = Slots::new(rules, &tables, &tuples.keys);
         let threads = if records > 1 << 16 { threads.max(1) } else { 1 };
         let pair_dir = rules.spill.as_ref().map(|s| s.temp_dir.clone());
         let counts = count(
@@ -434,6 +465,9 @@ impl<const K: usize> IntervalAgg<K> {
                             Some(geo_ids.tags[cont as usize]),
                         )
                     }
+                    // No class has series of its own (its ids are not
+                    // handed out by its table).
+                    Table::GeoTuple => continue,
                 };
                 out.push(SeriesRow {
                     class,

@@ -32,9 +32,12 @@ pub(super) enum Table {
     Geo1,
     Geo2,
     Geo3,
+    /// A record's geo keys, all sources, as one key ([`GeoTuples`]); it
+    /// has no series of its own.
+    GeoTuple,
 }
 
-pub(super) const TABLES: usize = 11;
+pub(super) const TABLES: usize = 12;
 pub(super) const GEO_TABLES: [Table; 4] = [Table::Geo0, Table::Geo1, Table::Geo2, Table::Geo3];
 
 /// The keys of one class as dense ids: keys below `dense` are their own
@@ -168,6 +171,19 @@ pub(super) const ID_MASK: u32 = (1 << ID_BITS) - 1;
 /// The key of an unused place in an item: a spare slot after every
 /// table's, counted into and never read (so counting needs no branch).
 pub(super) const UNUSED: u32 = (TABLES as u32) << ID_BITS;
+
+/// The distinct geo keys of the interval's records, each as one id: an
+/// item holds one key for its up to four geo keys (continent and country
+/// of each source), which makes items of geo modes narrower, and counting
+/// finds the four series through it.
+#[derive(Debug, Default)]
+pub(super) struct GeoTuples {
+    /// By the records' geo tag ids (per source continent and country,
+    /// [`NONE`] where a tag makes no key).
+    pub(super) ids: FxHashMap<[u32; 4], u32>,
+    /// The series keys of each tuple ([`UNUSED`] where none).
+    pub(super) keys: Vec<[u32; 4]>,
+}
 
 /// Geo tags seen in the run, as small ids.
 #[derive(Debug, Default)]

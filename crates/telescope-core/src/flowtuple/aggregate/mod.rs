@@ -133,11 +133,8 @@ fn new_interval(rules: &Rules, ordinal: u64, time: i64) -> Box<dyn Interval> {
     match rules.keys_per_record() {
         0..=2 => Box::new(IntervalAgg::<2>::new(ordinal, index)),
         3 => Box::new(IntervalAgg::<3>::new(ordinal, index)),
-        4 => Box::new(IntervalAgg::<4>::new(ordinal, index)),
-        5 => Box::new(IntervalAgg::<5>::new(ordinal, index)),
-        6 => Box::new(IntervalAgg::<6>::new(ordinal, index)),
-        // At most: two ports, an ASN and two geo sources.
-        _ => Box::new(IntervalAgg::<7>::new(ordinal, index)),
+        // At most: two ports, an ASN and the geo keys.
+        _ => Box::new(IntervalAgg::<4>::new(ordinal, index)),
     }
 }
 

@@ -10,6 +10,8 @@
 //! vectors and runs are merged and each distinct pair counted once
 //! ([`FirstAsns::count`]).
 
+use std::cmp::Reverse;
+use std::collections::BinaryHeap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
@@ -31,12 +33,24 @@ const LEAST_CAPACITY: usize = 64;
 
 /// Bytes of a run read from disk at once.
 #[cfg(not(test))]
-const READ_BYTES: usize = 1 << 16;
+const READ_BYTES: usize = 1 << 15;
 #[cfg(test)]
 const READ_BYTES: usize = 7;
 
 /// The most bytes of one pair on disk (a varint of 64 bits).
 const PAIR_BYTES: usize = 10;
+
+/// Bytes of a run encoded before they are written.
+#[cfg(not(test))]
+const WRITE_BYTES: usize = 1 << 16;
+#[cfg(test)]
+const WRITE_BYTES: usize = 5;
+
+/// Pairs of a run decoded at once.
+#[cfg(not(test))]
+const DECODE_PAIRS: usize = 4096;
+#[cfg(test)]
+const DECODE_PAIRS: usize = 3;
 
 /// Per series slot and for the summary, the number of distinct ASNs that
 /// count ([`crate::flowtuple::rules::counts_asn`]) among the ASNs of the
@@ -64,8 +78,10 @@ impl PairFile {
         }
     }
 
-    /// Appends `bytes` as a run, creating the file if need be.
-    fn write(&self, bytes: &[u8]) -> Result<u64, FlowtupleError> {
+    /// Appends sorted, distinct `pairs` as a run, creating the file if need
+    /// be; they are encoded a piece at a time, under the lock so that the
+    /// run's pieces follow each other.
+    fn write_run(&self, pairs: &[u64]) -> Result<PairRun, FlowtupleError> {
         let Some(dir) = &self.dir else {
             unreachable!("pairs are only written under a memory limit")
         };
@@ -74,7 +90,23 @@ impl PairFile {
             *file = Some(Spill::new(dir)?);
         }
         let spill = file.as_ref().expect("created above");
-        spill.append(bytes, bytes.len() as u64)
+        let mut buf = Vec::with_capacity(WRITE_BYTES + PAIR_BYTES);
+        let (mut prev, mut offset, mut bytes) = (0, None, 0u64);
+        for (i, &pair) in pairs.iter().enumerate() {
+            varint(pair - prev, &mut buf);
+            prev = pair;
+            if buf.len() >= WRITE_BYTES || i + 1 == pairs.len() {
+                let at = spill.append(&buf, buf.len() as u64)?;
+                offset.get_or_insert(at);
+                bytes += buf.len() as u64;
+                buf.clear();
+            }
+        }
+        Ok(PairRun {
+            offset: offset.unwrap_or(spill.bytes()),
+            bytes,
+            pairs: pairs.len() as u64,
+        })
     }
 
     /// Bytes written to the file.
@@ -168,18 +200,8 @@ impl Pairs {
 
     /// Writes the (sorted, distinct) pairs in memory as a run.
     fn write(&mut self, file: &PairFile) -> Result<(), FlowtupleError> {
-        let mut buf = Vec::with_capacity(self.pairs.len() * 3);
-        let mut prev = 0;
-        for &pair in &self.pairs {
-            varint(pair - prev, &mut buf);
-            prev = pair;
-        }
-        let offset = file.write(&buf)?;
-        self.runs.push(PairRun {
-            offset,
-            bytes: buf.len() as u64,
-            pairs: self.pairs.len() as u64,
-        });
+        let run = file.write_run(&self.pairs)?;
+        self.runs.push(run);
         Ok(())
     }
 
@@ -228,28 +250,24 @@ impl FirstAsns {
                 }
             }
         };
-        loop {
-            // The cursor with the least next pair, and the least next pair
-            // of the others: take from the first up to that.
-            let mut best: Option<(u64, usize)> = None;
-            let mut next: Option<u64> = None;
-            for (i, c) in cursors.iter().enumerate() {
-                let Some(p) = c.peek() else { continue };
-                match best {
-                    Some((b, _)) if p >= b => next = Some(next.map_or(p, |n| n.min(p))),
-                    _ => {
-                        next = best.map(|(b, _)| next.map_or(b, |n| n.min(b)));
-                        best = Some((p, i));
-                    }
-                }
-            }
-            let Some((_, i)) = best else { break };
-            let bound = next.unwrap_or(u64::MAX);
+        // The cursors by their next pair: take from the least up to the
+        // next one's, then put it back (log of the cursors per step, however
+        // many runs there are).
+        let mut heap: BinaryHeap<Reverse<(u64, usize)>> = cursors
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| c.peek().map(|p| Reverse((p, i))))
+            .collect();
+        while let Some(Reverse((_, i))) = heap.pop() {
+            let bound = heap.peek().map_or(u64::MAX, |Reverse((p, _))| *p);
             let cursor = &mut cursors[i];
             while let Some(p) = cursor.peek().filter(|&p| p <= bound) {
                 tally(p);
                 cursor.at += 1;
                 cursor.fill()?;
+            }
+            if let Some(p) = cursor.peek() {
+                heap.push(Reverse((p, i)));
             }
         }
         Ok(out)
@@ -318,15 +336,19 @@ impl<'a> Cursor<'a> {
         self.ready.clear();
         self.at = 0;
         while self.ready.is_empty() && run.pairs_left > 0 {
-            run.buf.drain(..run.used);
-            run.used = 0;
-            let want = (READ_BYTES.max(PAIR_BYTES) as u64).min(run.bytes_left);
-            let have = run.buf.len();
-            run.buf.resize(have + want as usize, 0);
-            run.spill.read_at(&mut run.buf[have..], run.offset)?;
-            run.offset += want;
-            run.bytes_left -= want;
+            // Bytes enough for a whole pair, unless the run ends first.
+            if run.buf.len() - run.used < PAIR_BYTES && run.bytes_left > 0 {
+                run.buf.drain(..run.used);
+                run.used = 0;
+                let want = (READ_BYTES.max(PAIR_BYTES) as u64).min(run.bytes_left);
+                let have = run.buf.len();
+                run.buf.resize(have + want as usize, 0);
+                run.spill.read_at(&mut run.buf[have..], run.offset)?;
+                run.offset += want;
+                run.bytes_left -= want;
+            }
             while run.pairs_left > 0
+                && self.ready.len() < DECODE_PAIRS
                 && (run.buf.len() - run.used >= PAIR_BYTES || run.bytes_left == 0)
             {
                 let delta =

@@ -6,7 +6,7 @@ use std::process::Output;
 
 use telescope_core::netprofile::time::parse_timestamp;
 
-use crate::util::{bin, list, temp_copy, text, Json};
+use crate::util::{bin, list, temp_copy, text, Json, AUTO_MODELS};
 
 const NOW: &str = "2026-01-02T03:04:05.123456";
 const PROFILE: &str = "profile-2026-01-02T03:04:05.123456.json";
@@ -317,15 +317,9 @@ fn evaluate_prints_a_table_and_writes_nothing() {
         .collect();
     assert!(rows.iter().all(|r| r.len() == 9));
     // Each series names the model of its final fit; `all` has none.
-    let models = [
-        "seasonal-trend+lag24",
-        "log-seasonal-trend+lag24",
-        "log-weekend-daily+lag24",
-        "weekend-daily+lag24",
-    ];
     assert!(rows[..rows.len() - 1]
         .iter()
-        .all(|r| models.contains(&r[8])));
+        .all(|r| AUTO_MODELS.contains(&r[8])));
     assert_eq!(rows.last().unwrap()[8], "-");
     let tag1: Vec<_> = rows
         .iter()

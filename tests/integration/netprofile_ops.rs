@@ -7,7 +7,7 @@ use std::process::Output;
 
 use telescope_core::netprofile::time::{format_timestamp, parse_timestamp};
 
-use crate::util::{bin, list, temp_copy, text, Json};
+use crate::util::{bin, list, temp_copy, text, Json, AUTO_MODELS};
 
 const NOW: &str = "2026-01-02T03:04:05.123456";
 const PROFILE: &str = "profile-2026-01-02T03:04:05.123456.json";
@@ -136,14 +136,7 @@ fn summary_json_describes_every_tag() {
             .unwrap_or_else(|| panic!("{protocol} {metric} not in\n{table}"));
         let model = str_of(s.get("model"));
         assert!(
-            [
-                "seasonal-trend",
-                "seasonal-trend+lag24",
-                "log-seasonal-trend+lag24",
-                "log-weekend-daily+lag24",
-                "weekend-daily+lag24"
-            ]
-            .contains(&model),
+            model == "seasonal-trend" || AUTO_MODELS.contains(&model),
             "{model}"
         );
         assert_eq!(line.split_whitespace().last(), Some(model), "{line}");

@@ -11,6 +11,15 @@ pub fn testdata(rel: &str) -> PathBuf {
         .join(rel)
 }
 
+/// The names of the models `netprofile --model auto` can fit (blend
+/// members named after the heaviest).
+pub const AUTO_MODELS: [&str; 4] = [
+    "seasonal-trend+lag24",
+    "log-seasonal-trend+lag24",
+    "log-weekend-daily+lag24",
+    "weekend-daily+lag24",
+];
+
 /// A command for one of this package's binaries.
 pub fn bin(name: &str) -> Command {
     match name {

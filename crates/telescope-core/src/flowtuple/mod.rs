@@ -25,6 +25,8 @@ pub mod schema;
 pub mod sequence;
 pub mod series;
 #[cfg(test)]
+mod test_avro;
+#[cfg(test)]
 mod test_rng;
 
 pub use aggregate::Aggregator;

@@ -243,13 +243,7 @@ where
         Some(_) => ft4::needed_fields(mode, geo),
     };
     let plan = Plan::new(&header.schema_json, &fields, &why)?;
-    let decoder = Decoder {
-        codec: header.codec,
-        plan: &plan,
-        flowtuple4,
-        filter,
-        min_record_bytes: min_record_bytes(&plan),
-    };
+    let decoder = Decoder::new(header.codec, &plan, flowtuple4, filter);
     // Counted once handed on, so after an error they say how far it got.
     let mut counted = |block: &DecodedBlock, pos: Position| {
         on_block(block, pos)?;
@@ -277,7 +271,22 @@ struct Decoder<'a> {
     min_record_bytes: usize,
 }
 
-impl Decoder<'_> {
+impl<'a> Decoder<'a> {
+    fn new(
+        codec: Codec,
+        plan: &'a Plan,
+        flowtuple4: Option<Option<u8>>,
+        filter: Filter,
+    ) -> Decoder<'a> {
+        Decoder {
+            codec,
+            plan,
+            flowtuple4,
+            filter,
+            min_record_bytes: min_record_bytes(plan),
+        }
+    }
+
     /// The most records a block of `bytes` uncompressed bytes can hold.
     fn fit(&self, bytes: usize) -> u64 {
         (bytes / self.min_record_bytes) as u64

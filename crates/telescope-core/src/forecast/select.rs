@@ -22,6 +22,7 @@
 
 use super::design::{self, Layout, Seasonality, DAY_US};
 use super::irls::{median, predict_row, Problem, Settings, OUTER_TOLERANCE};
+use super::solver::NormalEquations;
 use super::{abs_quantile_scale, FittedModel, ForecastConfig, ForecastError, Model};
 
 /// Weight of yesterday's residual in the forecast (error correction at the
@@ -153,7 +154,7 @@ pub(super) fn fit_best(
         candidates.extend(fits.into_iter().flatten());
     }
     let scores: Vec<f64> = candidates.iter().map(|c| c.score).collect();
-    let weights = blend_weights(&scores);
+    let (best, weights) = blend_weights(&scores);
     let errors: Vec<&[f64]> = candidates.iter().map(|c| &c.value_errors[..]).collect();
     let narrowing = blend_band_factor(&errors, &weights);
     for c in &mut candidates {
@@ -162,17 +163,12 @@ pub(super) fn fit_best(
     let mut members: Vec<(FittedModel, f64)> = candidates
         .into_iter()
         .zip(weights)
-        .filter(|&(_, w)| w > 0.0)
         .map(|(c, w)| (c.model, w))
         .collect();
-    // The heaviest member (the first on ties) carries the others.
-    let mut top = 0;
-    for (i, (_, w)) in members.iter().enumerate() {
-        if *w > members[top].1 {
-            top = i;
-        }
-    }
-    let (mut model, weight) = members.remove(top);
+    // The best-scored candidate, the heaviest (the first on ties), carries
+    // the others.
+    let (mut model, weight) = members.remove(best);
+    members.retain(|&(_, w)| w > 0.0);
     model.weight = weight;
     model.blend = members;
     Ok(model)
@@ -180,9 +176,10 @@ pub(super) fn fit_best(
 
 /// Blend weights of candidates with hold-out scores `scores` (mean absolute
 /// errors): `(best / score) ^ BLEND_POWER`, those below
-/// [`MIN_BLEND_WEIGHT`] dropped, normalised to sum 1. Without a finite
-/// positive best score, all weight goes to the best (the first on ties).
-pub(super) fn blend_weights(scores: &[f64]) -> Vec<f64> {
+/// [`MIN_BLEND_WEIGHT`] dropped, normalised to sum 1; and the index of the
+/// best (the first on ties), the heaviest. Without a finite positive best
+/// score, all weight goes to the best.
+pub(super) fn blend_weights(scores: &[f64]) -> (usize, Vec<f64>) {
     let mut best = 0;
     for (i, s) in scores.iter().enumerate() {
         if *s < scores[best] {
@@ -190,7 +187,7 @@ pub(super) fn blend_weights(scores: &[f64]) -> Vec<f64> {
         }
     }
     let Some(&low) = scores.get(best) else {
-        return Vec::new();
+        return (0, Vec::new());
     };
     let mut w: Vec<f64> = if low > 0.0 && low.is_finite() {
         scores.iter().map(|s| (low / s).powf(BLEND_POWER)).collect()
@@ -207,7 +204,7 @@ pub(super) fn blend_weights(scores: &[f64]) -> Vec<f64> {
         }
     }
     let total: f64 = w.iter().sum();
-    w.into_iter().map(|v| v / total).collect()
+    (best, w.into_iter().map(|v| v / total).collect())
 }
 
 /// Factor on the members' bands so that the blended band fits the blended
@@ -275,7 +272,13 @@ fn fit_structure(
             OUTER_TOLERANCE
         },
     };
-    let mut base = None;
+    let p = layout.width();
+    let n_trend = layout.n_trend();
+    let pred = |i: usize, theta: &[f64]| {
+        predict_row(&x[i * p..(i + 1) * p], theta, n_trend, settings.mode)
+    };
+    let cuts = config.holdout_cuts(ts, p);
+    let mut base: Option<NormalEquations> = None;
     spaces
         .iter()
         .map(|&(space, name)| {
@@ -286,32 +289,33 @@ fn fit_structure(
                 y: &z,
                 w: &w,
             };
+            // The first space's system; the others reuse its Gram matrix.
+            let targeted;
             let system = match &base {
-                None => base.insert(problem.base_system()).clone(),
-                Some(b) => b.with_targets(&x, &w, &z),
+                Some(b) => {
+                    targeted = b.with_targets(&x, &w, &z);
+                    &targeted
+                }
+                None => base.insert(problem.base_system()),
             };
             let estimate = problem
-                .fit(&system, &settings)
+                .fit(system, &settings)
                 .ok_or(ForecastError::Singular)?;
-            let p = layout.width();
-            let n_trend = layout.n_trend();
-            let pred = |i: usize, theta: &[f64]| {
-                predict_row(&x[i * p..(i + 1) * p], theta, n_trend, settings.mode)
-            };
-            let weight = if corrected { LAG_WEIGHT } else { 0.0 };
             // Errors in the fitted space (for the band) and on the values
             // (for the score).
             let (mut errors, mut value_errors) = (Vec::new(), Vec::new());
-            for cut in config.holdout_cuts(ts, p) {
+            for cut in &cuts {
                 // A hold-out fit that cannot be solved only loses its errors.
                 let Some(held) = problem.refit_prefix(&estimate, cut.train_end, &settings) else {
                     continue;
                 };
-                let recent = Recent::new(ts, &z, cut.train_end, estimate.sigma, |i| pred(i, &held));
+                let recent = corrected.then(|| {
+                    Recent::new(ts, &z, cut.train_end, estimate.sigma, |i| pred(i, &held))
+                });
                 for i in cut.train_end..cut.test_end {
                     let mut e = z[i] - pred(i, &held);
-                    if corrected {
-                        e -= recent.correction(weight, ts[i]);
+                    if let Some(recent) = &recent {
+                        e -= recent.correction(LAG_WEIGHT, ts[i]);
                     }
                     errors.push(e);
                     value_errors.push(y[i] - space.inverse(z[i] - e));
@@ -331,7 +335,7 @@ fn fit_structure(
                 });
                 model.mean_slope_trend = Some(mean_slope_trend(&layout, &estimate.theta));
                 model.level = recent.level;
-                model.lag_weight = weight;
+                model.lag_weight = LAG_WEIGHT;
                 model.lag = recent.day;
             }
             Ok(Candidate {

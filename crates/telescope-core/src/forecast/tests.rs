@@ -553,16 +553,20 @@ fn blend_weights_follow_the_hold_out_scores() {
     // (best / score)^16: 1 and 1.1^-16 = 0.217629135790..., normalised by
     // their sum 1.217629135790...; 2^-16 / 1.2176 = 1.25e-5 is below the
     // 1e-3 floor and dropped, an infinite score weighs nothing.
-    let w = select::blend_weights(&[1.0, 1.1, 2.0, f64::INFINITY]);
+    let (best, w) = select::blend_weights(&[1.0, 1.1, 2.0, f64::INFINITY]);
+    assert_eq!(best, 0);
     let expected = [0.821_268_127_220_917_8, 0.178_731_872_779_082_2, 0.0, 0.0];
     for (got, want) in w.iter().zip(expected) {
         assert!((got - want).abs() < 1e-12, "{w:?}");
     }
     // Without a positive finite best score, the best takes all.
-    assert_eq!(select::blend_weights(&[0.5, 0.0, 0.0]), vec![0.0, 1.0, 0.0]);
+    assert_eq!(
+        select::blend_weights(&[0.5, 0.0, 0.0]),
+        (1, vec![0.0, 1.0, 0.0])
+    );
     let none = [f64::INFINITY, f64::INFINITY];
-    assert_eq!(select::blend_weights(&none), vec![1.0, 0.0]);
-    assert!(select::blend_weights(&[]).is_empty());
+    assert_eq!(select::blend_weights(&none), (0, vec![1.0, 0.0]));
+    assert!(select::blend_weights(&[]).1.is_empty());
 }
 
 #[test]

@@ -115,8 +115,8 @@ pub(super) enum Work<const K: usize> {
 /// destinations (`values`), ASNs, and sources with ASNs (`firsts`, which
 /// count in the source pass); with `report`, also which slots counted
 /// [`rules::NO_ASN`]. Buckets with runs in `spill` are merged with them.
-/// The first-ASN pairs of `firsts` take at most `pair_budget` bytes in
-/// memory, the rest going to `pair_file` (see [`super::pairs`]).
+/// The first-ASN pairs of `firsts` take at most the budget of `pair_file`
+/// in memory, the rest going to it (see [`super::pairs`]).
 #[allow(clippy::too_many_arguments)]
 pub(super) fn count<const K: usize>(
     values: [Vec<Bucket<Item<K>>>; 2],
@@ -126,7 +126,7 @@ pub(super) fn count<const K: usize>(
     threads: usize,
     report: bool,
     spill: Option<&Spill>,
-    (pair_budget, pair_file): (u64, PairFile),
+    pair_file: &PairFile,
 ) -> Result<Counts, FlowtupleError> {
     let mut work: Vec<Work<K>> = Vec::new();
     for (pass, buckets) in values.into_iter().enumerate() {
@@ -164,9 +164,8 @@ pub(super) fn count<const K: usize>(
     work.retain(|w| bytes(w) > 0 || on_disk(w));
     work.sort_by_key(bytes);
     let queue = Mutex::new(work);
-    let budget = pair_budget / threads.max(1) as u64;
     let parts = on_threads(threads, || {
-        count_buckets(&queue, layout, spill, (budget, &pair_file))
+        count_buckets(&queue, layout, spill, Pairs::new(pair_file, threads))
     });
     let slots = layout.len();
     let mut total = Counts {
@@ -233,7 +232,7 @@ pub(super) fn on_threads<R: Send>(threads: usize, run: impl Fn() -> R + Sync) ->
 /// One thread's counts: per pass the number of distinct values, the
 /// slots of the source and destination passes, and those of the ASN pass
 /// with sums that overflowed them.
-pub(super) struct Tally {
+pub(super) struct Tally<'a> {
     pub(super) groups: [u64; 3],
     pub(super) slots: [Vec<u64>; 2],
     pub(super) asn: Vec<AsnSlot>,
@@ -243,16 +242,16 @@ pub(super) struct Tally {
     pub(super) no_asn: Option<(bool, Vec<u64>)>,
     /// (slot, ASN) of the first record of a source aggregate in a series
     /// ([`SUMMARY`] for the summary), ASNs that count only.
-    pub(super) firsts: Pairs,
+    pub(super) firsts: Pairs<'a>,
 }
 
 /// One thread's share of [`count`].
-pub(super) fn count_buckets<const K: usize>(
+pub(super) fn count_buckets<'a, const K: usize>(
     queue: &Mutex<Vec<Work<K>>>,
     layout: &Slots,
     spill: Option<&Spill>,
-    (pair_budget, pair_file): (u64, &PairFile),
-) -> Result<Tally, FlowtupleError> {
+    firsts: Pairs<'a>,
+) -> Result<Tally<'a>, FlowtupleError> {
     let slots = layout.len();
     let mut out = Tally {
         groups: [0; 3],
@@ -260,7 +259,7 @@ pub(super) fn count_buckets<const K: usize>(
         asn: vec![AsnSlot::default(); slots],
         spill: Vec::new(),
         no_asn: None,
-        firsts: Pairs::new(pair_budget, pair_file),
+        firsts,
     };
     let (mut sources, mut sources_work): (Vec<FirstItem<K>>, Vec<FirstItem<K>>) =
         Default::default();
@@ -297,14 +296,12 @@ pub(super) fn count_buckets<const K: usize>(
             Some(Work::Firsts(b, bucket)) => {
                 let items = sort_bucket(bucket, &mut sources, &mut sources_work);
                 let (slots, firsts) = (&mut out.slots[0], &mut out.firsts);
-                let firsts = (firsts, pair_file);
                 match spill.filter(|s| s.has_runs(3, b)) {
                     None => {
                         out.groups[0] +=
                             scan_first(items, None, layout, slots, firsts, &mut groups[0])
                     }
                     Some(spill) => spill.merge(3, b, items, &mut |chunk, prev| {
-                        let firsts = (&mut *firsts.0, firsts.1);
                         out.groups[0] +=
                             scan_first(chunk, prev, layout, slots, firsts, &mut groups[0]);
                     })?,
@@ -428,7 +425,7 @@ pub(super) fn scan_first<const K: usize>(
     prev: Option<u32>,
     layout: &Slots,
     slots: &mut [u64],
-    (firsts, file): (&mut Pairs, &PairFile),
+    firsts: &mut Pairs<'_>,
     group: &mut u64,
 ) -> u64 {
     let mut values = 0;
@@ -440,7 +437,7 @@ pub(super) fn scan_first<const K: usize>(
         values += u64::from(new);
         // Room for this item's pairs: the summary, the implied protocol
         // and each key (a geo tuple's four).
-        firsts.room(K + 5, file);
+        firsts.room(K + 5);
         let counts = rules::counts_asn(item.asn);
         if new && counts {
             firsts.push(SUMMARY, item.asn);

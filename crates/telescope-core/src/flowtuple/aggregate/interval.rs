@@ -249,13 +249,11 @@ impl<const K: usize> IntervalAgg<K> {
     #[cold]
     fn new_tuple(&mut self, rules: &Rules, geo_ids: &mut GeoIds, tags: [u32; 4]) -> u32 {
         let mut keys = [UNUSED; 4];
+        for (i, &tag) in tags.iter().enumerate().filter(|&(_, &tag)| tag != NONE) {
+            let id = self.id(GEO_TABLES[i], u64::from(tag));
+            keys[i] = (GEO_TABLES[i] as u32) << ID_BITS | (id & ID_MASK);
+        }
         for source in 0..rules.geo.len() {
-            for (i, &tag) in tags.iter().enumerate().skip(source * 2).take(2) {
-                if tag != NONE {
-                    let id = self.id(GEO_TABLES[i], u64::from(tag));
-                    keys[i] = (GEO_TABLES[i] as u32) << ID_BITS | (id & ID_MASK);
-                }
-            }
             let (cont, coun) = (tags[source * 2], tags[source * 2 + 1]);
             if coun == NONE {
                 continue;
@@ -379,7 +377,7 @@ impl<const K: usize> IntervalAgg<K> {
             threads,
             rules.report,
             spill.as_ref(),
-            (rules.pair_budget, PairFile::new(pair_dir)),
+            &PairFile::new(pair_dir, rules.pair_budget),
         )?;
         let asns = |slot: Option<usize>| match (rules.first_asns, slot) {
             (true, None) => counts.first_asns.summary,

@@ -15,7 +15,7 @@ use std::collections::BinaryHeap;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-use super::spill::Spill;
+use super::spill::{Run, RunReader, Spill};
 use super::wire::{read_varint, varint};
 use crate::flowtuple::error::FlowtupleError;
 
@@ -28,7 +28,7 @@ const FIRST_CAPACITY: usize = 1 << 20;
 #[cfg(test)]
 const FIRST_CAPACITY: usize = 16;
 
-/// The fewest pairs a thread may hold, whatever the limit.
+/// The fewest pairs a thread may hold, whatever its budget.
 const LEAST_CAPACITY: usize = 64;
 
 /// Bytes of a run read from disk at once.
@@ -62,18 +62,22 @@ pub(super) struct FirstAsns {
 }
 
 /// Where the threads' full pair vectors go: a temporary file, created when
-/// the first run is written. Without a memory limit there is none, and
-/// vectors grow instead.
+/// the first run is written, and the bytes all threads' pairs may take in
+/// memory. Without a memory limit there is no file, and vectors grow
+/// instead.
 pub(super) struct PairFile {
     dir: Option<PathBuf>,
+    budget: u64,
     file: Mutex<Option<Spill>>,
 }
 
 impl PairFile {
-    /// Runs go to a file in `dir`; none when `dir` is `None`.
-    pub(super) fn new(dir: Option<PathBuf>) -> PairFile {
+    /// Runs go to a file in `dir`, past `budget` bytes of pairs in memory;
+    /// none when `dir` is `None`.
+    pub(super) fn new(dir: Option<PathBuf>, budget: u64) -> PairFile {
         PairFile {
             dir,
+            budget,
             file: Mutex::new(None),
         }
     }
@@ -81,15 +85,17 @@ impl PairFile {
     /// Appends sorted, distinct `pairs` as a run, creating the file if need
     /// be; they are encoded a piece at a time, under the lock so that the
     /// run's pieces follow each other.
-    fn write_run(&self, pairs: &[u64]) -> Result<PairRun, FlowtupleError> {
+    fn write_run(&self, pairs: &[u64]) -> Result<Run, FlowtupleError> {
         let Some(dir) = &self.dir else {
-            unreachable!("pairs are only written under a memory limit")
+            return Err(FlowtupleError::Internal(
+                "first-ASN pairs written without a memory limit".into(),
+            ));
         };
         let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
-        if file.is_none() {
-            *file = Some(Spill::new(dir)?);
-        }
-        let spill = file.as_ref().expect("created above");
+        let spill = match &mut *file {
+            Some(spill) => spill,
+            None => file.insert(Spill::new(dir)?),
+        };
         let mut buf = Vec::with_capacity(WRITE_BYTES + PAIR_BYTES);
         let (mut prev, mut offset, mut bytes) = (0, None, 0u64);
         for (i, &pair) in pairs.iter().enumerate() {
@@ -102,10 +108,10 @@ impl PairFile {
                 buf.clear();
             }
         }
-        Ok(PairRun {
+        Ok(Run {
             offset: offset.unwrap_or(spill.bytes()),
             bytes,
-            pairs: pairs.len() as u64,
+            items: pairs.len() as u64,
         })
     }
 
@@ -116,29 +122,22 @@ impl PairFile {
     }
 }
 
-/// A sorted run of distinct pairs on disk.
-#[derive(Debug, Clone, Copy)]
-struct PairRun {
-    offset: u64,
-    bytes: u64,
-    pairs: u64,
-}
-
-/// One thread's pairs: those in memory (at most `cap`), and its runs on
-/// disk. A pair is `slot << 32 | asn`, so that pairs sort by slot.
-pub(super) struct Pairs {
+/// One thread's pairs: those in memory (at most `cap`), and its runs in
+/// `file`. A pair is `slot << 32 | asn`, so that pairs sort by slot.
+pub(super) struct Pairs<'a> {
     pairs: Vec<u64>,
     cap: usize,
-    runs: Vec<PairRun>,
+    file: &'a PairFile,
+    runs: Vec<Run>,
     error: Option<FlowtupleError>,
 }
 
-impl Pairs {
-    /// Pairs that hold at most `budget` bytes in memory when `file` can
-    /// take runs (unbounded otherwise).
-    pub(super) fn new(budget: u64, file: &PairFile) -> Pairs {
+impl<'a> Pairs<'a> {
+    /// One of `threads` threads' pairs: at most its share of the file's
+    /// budget in memory when the file can take runs (unbounded otherwise).
+    pub(super) fn new(file: &'a PairFile, threads: usize) -> Pairs<'a> {
         let cap = if file.dir.is_some() {
-            usize::try_from(budget / 8)
+            usize::try_from(file.budget / threads.max(1) as u64 / 8)
                 .unwrap_or(usize::MAX)
                 .max(LEAST_CAPACITY)
         } else {
@@ -147,6 +146,7 @@ impl Pairs {
         Pairs {
             pairs: Vec::new(),
             cap,
+            file,
             runs: Vec::new(),
             error: None,
         }
@@ -154,9 +154,9 @@ impl Pairs {
 
     /// Makes room for `n` more pairs.
     #[inline]
-    pub(super) fn room(&mut self, n: usize, file: &PairFile) {
+    pub(super) fn room(&mut self, n: usize) {
         if self.pairs.capacity() - self.pairs.len() < n {
-            self.make_room(n, file);
+            self.make_room(n);
         }
     }
 
@@ -171,7 +171,7 @@ impl Pairs {
     /// quarters of the vector, grows it by half up to `cap`, or past
     /// `cap` writes them as a run.
     #[cold]
-    fn make_room(&mut self, n: usize, file: &PairFile) {
+    fn make_room(&mut self, n: usize) {
         let capacity = self.pairs.capacity();
         if capacity == 0 {
             self.pairs
@@ -190,19 +190,13 @@ impl Pairs {
             return;
         }
         if self.error.is_none() {
-            if let Err(e) = self.write(file) {
-                self.error = Some(e);
+            match self.file.write_run(&self.pairs) {
+                Ok(run) => self.runs.push(run),
+                Err(e) => self.error = Some(e),
             }
         }
         // Written, or lost to an error that ends the count.
         self.pairs.clear();
-    }
-
-    /// Writes the (sorted, distinct) pairs in memory as a run.
-    fn write(&mut self, file: &PairFile) -> Result<(), FlowtupleError> {
-        let run = file.write_run(&self.pairs)?;
-        self.runs.push(run);
-        Ok(())
     }
 
     /// The first error writing a run, if any.
@@ -216,20 +210,22 @@ impl FirstAsns {
     /// `file`) per slot, merging them rather than copying them into one.
     pub(super) fn count(
         slots: usize,
-        parts: Vec<Pairs>,
-        file: PairFile,
+        parts: Vec<Pairs<'_>>,
+        file: &PairFile,
     ) -> Result<FirstAsns, FlowtupleError> {
-        let spill = file.file.into_inner().unwrap_or_else(|p| p.into_inner());
+        let spill = file.file.lock().unwrap_or_else(|p| p.into_inner());
         let mut cursors = Vec::new();
         for mut part in parts {
             part.check()?;
             part.pairs.sort_unstable();
             part.pairs.dedup();
-            for run in part.runs {
-                let Some(spill) = &spill else {
-                    unreachable!("runs are written to the file")
+            if !part.runs.is_empty() {
+                let Some(spill) = &*spill else {
+                    return Err(FlowtupleError::Internal(
+                        "first-ASN pair runs without their file".into(),
+                    ));
                 };
-                cursors.push(Cursor::disk(spill, run));
+                cursors.extend(part.runs.iter().map(|&run| Cursor::disk(spill, run)));
             }
             cursors.push(Cursor::memory(part.pairs));
         }
@@ -275,23 +271,12 @@ impl FirstAsns {
 }
 
 /// One sorted input of the merge: pairs in memory, or a run on disk read a
-/// piece at a time; its next pairs are in `ready`, from `at` on.
+/// piece at a time (with the last pair decoded); its next pairs are in
+/// `ready`, from `at` on.
 struct Cursor<'a> {
     ready: Vec<u64>,
     at: usize,
-    disk: Option<DiskRun<'a>>,
-}
-
-/// The unread part of a run.
-struct DiskRun<'a> {
-    spill: &'a Spill,
-    offset: u64,
-    bytes_left: u64,
-    pairs_left: u64,
-    /// Bytes read and not yet decoded, from `used` on.
-    buf: Vec<u8>,
-    used: usize,
-    last: u64,
+    disk: Option<(RunReader<'a>, u64)>,
 }
 
 impl<'a> Cursor<'a> {
@@ -303,19 +288,11 @@ impl<'a> Cursor<'a> {
         }
     }
 
-    fn disk(spill: &'a Spill, run: PairRun) -> Cursor<'a> {
+    fn disk(spill: &'a Spill, run: Run) -> Cursor<'a> {
         Cursor {
             ready: Vec::new(),
             at: 0,
-            disk: Some(DiskRun {
-                spill,
-                offset: run.offset,
-                bytes_left: run.bytes,
-                pairs_left: run.pairs,
-                buf: Vec::new(),
-                used: 0,
-                last: 0,
-            }),
+            disk: Some((RunReader::new(spill, run), 0)),
         }
     }
 
@@ -330,41 +307,16 @@ impl<'a> Cursor<'a> {
         if self.at < self.ready.len() {
             return Ok(());
         }
-        let Some(run) = &mut self.disk else {
+        let Some((run, last)) = &mut self.disk else {
             return Ok(());
         };
         self.ready.clear();
         self.at = 0;
-        while self.ready.is_empty() && run.pairs_left > 0 {
-            // Bytes enough for a whole pair, unless the run ends first.
-            if run.buf.len() - run.used < PAIR_BYTES && run.bytes_left > 0 {
-                run.buf.drain(..run.used);
-                run.used = 0;
-                let want = (READ_BYTES.max(PAIR_BYTES) as u64).min(run.bytes_left);
-                let have = run.buf.len();
-                run.buf.resize(have + want as usize, 0);
-                run.spill.read_at(&mut run.buf[have..], run.offset)?;
-                run.offset += want;
-                run.bytes_left -= want;
-            }
-            while run.pairs_left > 0
-                && self.ready.len() < DECODE_PAIRS
-                && (run.buf.len() - run.used >= PAIR_BYTES || run.bytes_left == 0)
-            {
-                let delta =
-                    read_varint(&run.buf, &mut run.used).ok_or_else(|| run.spill.corrupt())?;
-                run.last = run
-                    .last
-                    .checked_add(delta)
-                    .ok_or_else(|| run.spill.corrupt())?;
-                self.ready.push(run.last);
-                run.pairs_left -= 1;
-            }
-            if self.ready.is_empty() && run.bytes_left == 0 && run.pairs_left > 0 {
-                return Err(run.spill.corrupt());
-            }
-        }
-        Ok(())
+        let sizes = (PAIR_BYTES, READ_BYTES);
+        run.read(&mut self.ready, DECODE_PAIRS, sizes, |buf, at| {
+            *last = last.checked_add(read_varint(buf, at)?)?;
+            Some(*last)
+        })
     }
 }
 
@@ -376,26 +328,26 @@ mod tests {
     use crate::flowtuple::test_rng::Rng;
 
     /// Pushes `threads` lists of pairs through [`Pairs`] of `budget`
-    /// bytes, and counts them; also the bytes written to disk.
+    /// bytes each, and counts them; also the bytes written to disk.
     fn counted(
         lists: &[Vec<(u32, u32)>],
         budget: u64,
         dir: Option<PathBuf>,
         slots: usize,
     ) -> (FirstAsns, u64) {
-        let file = PairFile::new(dir);
+        let file = PairFile::new(dir, budget * lists.len() as u64);
         let mut parts = Vec::new();
         for list in lists {
-            let mut pairs = Pairs::new(budget, &file);
+            let mut pairs = Pairs::new(&file, lists.len());
             for &(slot, asn) in list {
-                pairs.room(1, &file);
+                pairs.room(1);
                 pairs.push(slot, asn);
             }
             pairs.check().unwrap();
             parts.push(pairs);
         }
         let bytes = file.bytes();
-        (FirstAsns::count(slots, parts, file).unwrap(), bytes)
+        (FirstAsns::count(slots, parts, &file).unwrap(), bytes)
     }
 
     #[test]
@@ -453,11 +405,11 @@ mod tests {
     #[test]
     fn a_bounded_vector_stays_within_its_budget() {
         let dir = tempfile::tempdir().unwrap();
-        let file = PairFile::new(Some(dir.path().into()));
-        let mut pairs = Pairs::new(8 * 1000, &file);
+        let file = PairFile::new(Some(dir.path().into()), 8 * 1000);
+        let mut pairs = Pairs::new(&file, 1);
         let mut rng = Rng(3);
         for _ in 0..100_000 {
-            pairs.room(10, &file);
+            pairs.room(10);
             pairs.push(rng.below(50) as u32, rng.below(1 << 20) as u32);
             assert!(pairs.pairs.capacity() <= 1000);
         }

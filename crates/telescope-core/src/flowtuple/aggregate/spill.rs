@@ -30,10 +30,10 @@ pub(super) type Scan<'a, D> = dyn FnMut(&[D], Option<u32>) + 'a;
 
 /// A sorted run in the file: its offset, bytes and items.
 #[derive(Debug, Clone, Copy)]
-struct Run {
-    offset: u64,
-    bytes: u64,
-    items: u64,
+pub(super) struct Run {
+    pub(super) offset: u64,
+    pub(super) bytes: u64,
+    pub(super) items: u64,
 }
 
 /// An interval's temporary file and the runs in it.
@@ -214,11 +214,11 @@ impl Spill {
     ) -> Result<(), FlowtupleError> {
         let mut sources: Vec<Source<'_, T>> = self.runs[pass][b]
             .iter()
-            .map(|&run| Source::disk(&self.file, run))
+            .map(|&run| Source::disk(self, run))
             .collect();
         sources.push(Source::memory(memory));
         for s in &mut sources {
-            s.fill(&self.dir)?;
+            s.fill()?;
         }
         let mut chunk: Vec<T::Disk> = Vec::with_capacity(CHUNK);
         let mut prev = None;
@@ -260,7 +260,7 @@ impl Spill {
                     prev = chunk.last().map(Valued::value);
                     chunk.clear();
                 }
-                source.fill(&self.dir)?;
+                source.fill()?;
                 if source.peek().is_none_or(|v| u64::from(v) > bound) {
                     break;
                 }
@@ -292,6 +292,70 @@ const CONVERT: usize = 4096;
 #[cfg(test)]
 const CONVERT: usize = 3;
 
+/// The unread part of a run in a [`Spill`], read a piece at a time and
+/// decoded by the caller.
+pub(super) struct RunReader<'a> {
+    spill: &'a Spill,
+    /// The next unread byte, bytes and items left to read.
+    offset: u64,
+    bytes_left: u64,
+    items_left: u64,
+    /// Bytes read and not yet decoded, from `used` on.
+    buf: Vec<u8>,
+    used: usize,
+}
+
+impl<'a> RunReader<'a> {
+    pub(super) fn new(spill: &'a Spill, run: Run) -> RunReader<'a> {
+        RunReader {
+            spill,
+            offset: run.offset,
+            bytes_left: run.bytes,
+            items_left: run.items,
+            buf: Vec::new(),
+            used: 0,
+        }
+    }
+
+    /// Appends to `out` up to `max` more items (at least one, unless the
+    /// run is done), decoded by `decode` from at most `item_bytes` bytes
+    /// each; reads `read_bytes` at a time.
+    pub(super) fn read<T>(
+        &mut self,
+        out: &mut Vec<T>,
+        max: usize,
+        (item_bytes, read_bytes): (usize, usize),
+        mut decode: impl FnMut(&[u8], &mut usize) -> Option<T>,
+    ) -> Result<(), FlowtupleError> {
+        let start = out.len();
+        while out.len() == start && self.items_left > 0 {
+            // Bytes enough for a whole item, unless the run ends first.
+            if self.buf.len() - self.used < item_bytes && self.bytes_left > 0 {
+                self.buf.drain(..self.used);
+                self.used = 0;
+                let want = (read_bytes.max(item_bytes) as u64).min(self.bytes_left);
+                let have = self.buf.len();
+                self.buf.resize(have + want as usize, 0);
+                self.spill.read_at(&mut self.buf[have..], self.offset)?;
+                self.offset += want;
+                self.bytes_left -= want;
+            }
+            while self.items_left > 0
+                && out.len() - start < max
+                && (self.buf.len() - self.used >= item_bytes || self.bytes_left == 0)
+            {
+                let item = decode(&self.buf, &mut self.used).ok_or_else(|| self.spill.corrupt())?;
+                out.push(item);
+                self.items_left -= 1;
+            }
+            if out.len() == start && self.bytes_left == 0 && self.items_left > 0 {
+                return Err(self.spill.corrupt());
+            }
+        }
+        Ok(())
+    }
+}
+
 /// One sorted input of a merge: a run on disk, read a piece at a time, or
 /// the bucket's items in memory; either way its next items are ready in
 /// `items`, from `at` on.
@@ -303,35 +367,17 @@ struct Source<'a, T: Spillable> {
 
 /// Where a [`Source`]'s items come from.
 enum Origin<'a, T: Spillable> {
-    Disk {
-        file: &'a File,
-        /// The next unread byte, bytes and items left to read.
-        offset: u64,
-        bytes_left: u64,
-        items_left: u64,
-        /// Bytes read and not yet decoded, from `used` on.
-        buf: Vec<u8>,
-        used: usize,
-        /// The value of the last item decoded.
-        last: u32,
-    },
+    /// A run, and the value of the last item decoded.
+    Disk(RunReader<'a>, u32),
     Memory(&'a [T]),
 }
 
 impl<'a, T: Spillable> Source<'a, T> {
-    fn disk(file: &'a File, run: Run) -> Self {
+    fn disk(spill: &'a Spill, run: Run) -> Self {
         Source {
             items: Vec::new(),
             at: 0,
-            from: Origin::Disk {
-                file,
-                offset: run.offset,
-                bytes_left: run.bytes,
-                items_left: run.items,
-                buf: Vec::new(),
-                used: 0,
-                last: 0,
-            },
+            from: Origin::Disk(RunReader::new(spill, run), 0),
         }
     }
 
@@ -351,7 +397,7 @@ impl<'a, T: Spillable> Source<'a, T> {
 
     /// Makes more items ready when every ready one was taken.
     #[inline]
-    fn fill(&mut self, dir: &Path) -> Result<(), FlowtupleError> {
+    fn fill(&mut self) -> Result<(), FlowtupleError> {
         if self.at < self.items.len() {
             return Ok(());
         }
@@ -365,57 +411,14 @@ impl<'a, T: Spillable> Source<'a, T> {
                 *memory = &memory[n..];
                 Ok(())
             }
-            Origin::Disk { items_left: 0, .. } => Ok(()),
-            Origin::Disk { .. } => self.read(dir),
-        }
-    }
-
-    /// Decodes more of a disk run.
-    fn read(&mut self, dir: &Path) -> Result<(), FlowtupleError> {
-        let corrupt = || FlowtupleError::Spill {
-            dir: dir.to_path_buf(),
-            what: "a temporary file does not read back as written",
-            error: std::io::Error::from(std::io::ErrorKind::InvalidData),
-        };
-        let Origin::Disk {
-            file,
-            offset,
-            bytes_left,
-            items_left,
-            buf,
-            used,
-            last,
-        } = &mut self.from
-        else {
-            return Ok(());
-        };
-        while self.items.is_empty() {
-            // Bytes enough for a whole item, unless the run ends first.
-            buf.drain(..*used);
-            *used = 0;
-            let want = (READ_BYTES.max(T::Disk::MAX_BYTES) as u64).min(*bytes_left);
-            let have = buf.len();
-            buf.resize(have + want as usize, 0);
-            file.read_exact_at(&mut buf[have..], *offset)
-                .map_err(|error| FlowtupleError::Spill {
-                    dir: dir.to_path_buf(),
-                    what: "cannot read back a temporary file",
-                    error,
-                })?;
-            *offset += want;
-            *bytes_left -= want;
-            while *items_left > 0 && (buf.len() - *used >= T::Disk::MAX_BYTES || *bytes_left == 0) {
-                let mut at = *used;
-                let item = T::Disk::decode(buf, &mut at, *last).ok_or_else(corrupt)?;
-                *last = item.value();
-                self.items.push(item);
-                *used = at;
-                *items_left -= 1;
-            }
-            if self.items.is_empty() && *bytes_left == 0 {
-                return Err(corrupt());
+            Origin::Disk(run, last) => {
+                let sizes = (T::Disk::MAX_BYTES, READ_BYTES);
+                run.read(&mut self.items, usize::MAX, sizes, |buf, at| {
+                    let item = T::Disk::decode(buf, at, *last)?;
+                    *last = item.value();
+                    Some(item)
+                })
             }
         }
-        Ok(())
     }
 }

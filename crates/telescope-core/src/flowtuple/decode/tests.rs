@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::flowtuple::record::GeoTag;
+use crate::flowtuple::test_avro::zigzag;
 use crate::flowtuple::test_rng::Rng;
 
 /// The straightforward decoder the compiled one replaced, kept as the
@@ -209,23 +210,6 @@ mod reference {
         }
         Ok(())
     }
-}
-
-/// The raw varint bytes of `v` (7 bits at a time, low group first).
-fn raw_varint(mut v: u64, out: &mut Vec<u8>) {
-    loop {
-        let b = (v & 0x7f) as u8;
-        v >>= 7;
-        if v == 0 {
-            out.push(b);
-            return;
-        }
-        out.push(b | 0x80);
-    }
-}
-
-fn zigzag(v: i64, out: &mut Vec<u8>) {
-    raw_varint(((v << 1) ^ (v >> 63)) as u64, out);
 }
 
 /// Reads one varint at `pos` with both decoders: same value or error,

@@ -38,6 +38,7 @@ struct State {
     /// The bytes `blocks` hold (see [`room`]).
     bytes: usize,
     /// Blocks handed out that were not spares.
+    #[cfg(test)]
     fresh: u64,
     /// The threads that took blocks.
     #[cfg(test)]
@@ -100,7 +101,10 @@ impl Spares {
                 block
             }
             None => {
-                s.fresh += 1;
+                #[cfg(test)]
+                {
+                    s.fresh += 1;
+                }
                 drop(s);
                 DecodedBlock {
                     records: Vec::with_capacity(records),

@@ -3,25 +3,7 @@
 use std::io::Cursor;
 
 use super::*;
-
-/// Avro's zigzag varint of `n`.
-fn varint(n: i64, out: &mut Vec<u8>) {
-    let mut v = ((n << 1) ^ (n >> 63)) as u64;
-    loop {
-        let b = (v & 0x7f) as u8;
-        v >>= 7;
-        if v == 0 {
-            out.push(b);
-            return;
-        }
-        out.push(b | 0x80);
-    }
-}
-
-fn bytes(b: &[u8], out: &mut Vec<u8>) {
-    varint(b.len() as i64, out);
-    out.extend_from_slice(b);
-}
+use crate::flowtuple::test_avro::{bytes, zigzag};
 
 /// The v3 flowtuple schema, from a fixture's header.
 fn schema() -> String {
@@ -42,20 +24,20 @@ fn schema() -> String {
 fn container(schema: &str, blocks: usize, records: usize) -> Vec<u8> {
     let sync = *b"0123456789abcdef";
     let mut out = b"Obj\x01".to_vec();
-    varint(2, &mut out);
+    zigzag(2, &mut out);
     bytes(b"avro.schema", &mut out);
     bytes(schema.as_bytes(), &mut out);
     bytes(b"avro.codec", &mut out);
     bytes(b"null", &mut out);
-    varint(0, &mut out);
+    zigzag(0, &mut out);
     out.extend_from_slice(&sync);
     for k in 0..blocks {
         let mut data = Vec::new();
         for _ in 0..records {
-            varint(k as i64, &mut data);
+            zigzag(k as i64, &mut data);
             data.extend_from_slice(&[0; 18]);
         }
-        varint(records as i64, &mut out);
+        zigzag(records as i64, &mut out);
         bytes(&data, &mut out);
         out.extend_from_slice(&sync);
     }
@@ -68,13 +50,7 @@ fn run(file: Vec<u8>, blocks: usize, records: usize, workers: usize) -> Spares {
     let (header, reader) = BlockReader::open(Cursor::new(file)).unwrap();
     let fields = Mode::Unfiltered.needed_fields(GeoSource::default());
     let plan = Plan::new(&header.schema_json, &fields, "").unwrap();
-    let decoder = Decoder {
-        codec: header.codec,
-        plan: &plan,
-        flowtuple4: None,
-        filter: Filter::All,
-        min_record_bytes: min_record_bytes(&plan),
-    };
+    let decoder = Decoder::new(header.codec, &plan, None, Filter::All);
     let spares = Spares::new(SPARE_BYTES);
     let mut seen = 0;
     parallel(reader, &decoder, workers, &spares, &mut |block, pos| {

@@ -623,6 +623,14 @@ fn small_intervals_agree_with_the_obvious_computation() {
     }
 }
 
+/// Script rules counting every source, and report rules counting
+/// `prefixagg:24` sources (whose items carry first ASNs): the two ways
+/// source items are filed.
+const SOURCE_RULES: [(Mode, IpCounting, Compat); 2] = [
+    (Mode::Unfiltered, IpCounting::All, Compat::Script),
+    (Mode::Nonspoofed, IpCounting::PrefixAgg(24), Compat::Report),
+];
+
 /// Merging keeps every interval open: the limit bounds their items all
 /// together. No interval alone comes near it here, so only the bound on
 /// the open intervals spills; the series equal an unlimited run.
@@ -655,10 +663,7 @@ fn merged_intervals_are_bounded_together() {
         .unwrap();
         (got, agg.spilled())
     };
-    for (mode, counting, compat) in [
-        (Mode::Unfiltered, IpCounting::All, Compat::Script),
-        (Mode::Nonspoofed, IpCounting::PrefixAgg(24), Compat::Report),
-    ] {
+    for (mode, counting, compat) in SOURCE_RULES {
         let mut options = SeriesOptions::new(mode);
         options.src_counting = counting;
         options.compat = compat;
@@ -694,10 +699,7 @@ fn large_intervals_agree_across_threads_and_spills() {
     }
     let blocks: Vec<DecodedBlock> = records.chunks(1000).map(|c| block(c.to_vec())).collect();
     let dir = tempfile::tempdir().unwrap();
-    for (mode, counting, compat) in [
-        (Mode::Unfiltered, IpCounting::All, Compat::Script),
-        (Mode::Nonspoofed, IpCounting::PrefixAgg(24), Compat::Report),
-    ] {
+    for (mode, counting, compat) in SOURCE_RULES {
         let mut options = SeriesOptions::new(mode);
         options.src_counting = counting;
         options.compat = compat;

@@ -15,8 +15,9 @@ use std::time::{Duration, Instant};
 use rskafka::client::ClientBuilder;
 
 /// How to get the broker, printed when it is missing.
-const INSTALL: &str = "the Kafka tests need the `tansu` broker: install it with \
-`cargo install tansu --version 0.6.0 --locked --features dynostore` (10-30 minutes on an idle 2-core machine, over an hour on a busy one; .ci/run does this), \
+const INSTALL: &str = "the Kafka tests need the `tansu` broker: run \
+`scripts/install-test-servers.sh` (README's test command does; it runs `cargo install tansu \
+--version 0.6.0 --locked --features dynostore`, 10-30 minutes on an idle 2-core machine), \
 or set TANSU=/path/to/tansu";
 
 fn tansu() -> PathBuf {

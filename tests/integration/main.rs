@@ -3,6 +3,7 @@
 mod backfill;
 mod broker;
 mod cli_extras;
+mod docs;
 mod flowtuple;
 mod flowtuple4;
 mod flowtuple_input;

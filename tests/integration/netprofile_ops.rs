@@ -450,11 +450,13 @@ fn options_that_do_not_apply_are_usage_errors() {
     assert!(!root.path().join("1/latest.json").exists());
 }
 
-/// README shows real output of the shipped data: the start of tag 1's
-/// profile and the built-in accuracy check on the CESNET file.
+/// README and docs show real output of the shipped data: the start of tag
+/// 1's profile and the built-in accuracy check on the CESNET file.
 #[test]
 fn readme_examples_match_the_shipped_data() {
     let readme = fs::read_to_string(crate::util::testdata("../README.md")).unwrap();
+    let reference = fs::read_to_string(crate::util::testdata("../docs/netprofile.md")).unwrap();
+    let accuracy = fs::read_to_string(crate::util::testdata("../docs/accuracy.md")).unwrap();
     let root = temp_copy("netprofile/root");
     assert_eq!(run(root.path(), NOW, &["-q"]).status.code(), Some(0));
     let profile = fs::read_to_string(root.path().join("1/latest.json")).unwrap();
@@ -468,6 +470,10 @@ fn readme_examples_match_the_shipped_data() {
         readme.contains(start),
         "README's example profile is stale: {start}"
     );
+    assert!(
+        reference.contains(start),
+        "docs/netprofile.md's example profile is stale: {start}"
+    );
     let out = run(
         &crate::util::testdata("netprofile/cesnet"),
         NOW,
@@ -477,8 +483,8 @@ fn readme_examples_match_the_shipped_data() {
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert_eq!(table.lines().count(), 11, "{table}");
     assert!(
-        readme.contains(&format!("```\n{table}```")),
-        "README's accuracy check is stale:\n{table}"
+        accuracy.contains(&format!("```\n{table}```")),
+        "docs/accuracy.md's accuracy check is stale:\n{table}"
     );
 }
 

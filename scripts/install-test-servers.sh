@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs, when missing, the servers and tools the integration tests run
+# against. Idempotent: a machine that has them spends a second here.
+#   tansu 0.6.0     the Kafka-compatible broker of the Kafka tests (crates.io,
+#                   cargo install; 10-30 minutes once on 2 cores)
+#   GNU parallel    README's backfill recipe (Debian; needs root, as CI runs)
+# Each step prints its seconds. Run it from anywhere; it changes nothing in
+# the checkout.
+set -euo pipefail
+
+cargo_bin="${CARGO_HOME:-$HOME/.cargo}/bin"
+step() { echo "install-test-servers: $1 in $(( $(date +%s) - $2 )) s"; }
+apt_updated=
+apt_install() {
+  if [ "$(id -u)" != 0 ]; then
+    echo "install-test-servers: run as root to install $*, or install them yourself (apt-get install $*)" >&2
+    return 1
+  fi
+  if [ -z "$apt_updated" ]; then apt-get update -qq; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+if ! command -v tansu >/dev/null 2>&1 && [ ! -x "$cargo_bin/tansu" ]; then
+  echo "install-test-servers: installing tansu 0.6.0 for the Kafka tests (10-30 minutes, longer on a busy machine)"
+  t=$(date +%s)
+  cargo install tansu --version 0.6.0 --locked --features dynostore
+  step "tansu" "$t"
+fi
+
+if ! command -v parallel >/dev/null 2>&1; then
+  t=$(date +%s)
+  apt_install parallel
+  step "GNU parallel" "$t"
+fi

@@ -359,14 +359,20 @@ fn evaluate_into_a_closed_pipe_is_a_clean_exit() {
 #[test]
 fn a_failed_write_leaves_the_tag_untouched() {
     let root = temp_copy("netprofile/root");
-    // latest.json is a directory: the symlink cannot replace it.
+    // latest.json is a directory: refused (exit 2), the other tags written.
     let dir = root.path().join("1");
     fs::create_dir(dir.join("latest.json")).unwrap();
     let before = list(&dir);
     let out = run(root.path(), NOW, &["-v"]);
     let (_, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("tag 1: error: cannot write"), "{stderr}");
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "tag 1: error: {} is a directory, not a regular file: refused",
+            dir.join("latest.json").display()
+        )),
+        "{stderr}"
+    );
     assert!(
         stderr.contains("ignored notes: not a tag directory"),
         "{stderr}"

@@ -196,7 +196,7 @@ fn a_failed_write_leaves_no_picture() {
     fs::create_dir(dir.join("latest.json")).unwrap();
     let before = list(&dir);
     let out = run(root.path(), NOW, &["--plot", "--tag", "1"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert_eq!(list(&dir), before);
 }
 

@@ -8,8 +8,8 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
+use telescope_core::netprofile::output;
 use telescope_core::netprofile::time::format_timestamp;
-use telescope_core::netprofile::write;
 use telescope_core::netprofile::{DataStats, Metric, ProfileOptions, Protocol, Warning};
 
 use crate::cli::Cli;
@@ -273,9 +273,11 @@ impl Summary {
     }
 }
 
-/// Writes `bytes` to `path` atomically (temporary file beside it, fsync,
-/// rename, as profiles are written), or to stdout when `path` is `-`.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+/// Writes `bytes` to `path` (see `output::write_summary`: a regular file is
+/// replaced atomically, a symlink's target likewise, a FIFO or character
+/// device written through, anything else refused), or to stdout when
+/// `path` is `-`.
+pub fn write_to(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     if path == Path::new("-") {
         let mut out = io::stdout().lock();
         return match out.write_all(bytes).and_then(|()| out.flush()) {
@@ -283,14 +285,6 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
             other => Ok(other?),
         };
     }
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .ok_or_else(|| anyhow::anyhow!("{}: not a file name", path.display()))?;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    write::write_file(dir, name, bytes)?;
+    output::write_summary(path, bytes)?;
     Ok(())
 }

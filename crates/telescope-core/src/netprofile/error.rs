@@ -73,7 +73,7 @@ pub enum Error {
         names: Vec<String>,
     },
     /// DATA_ROOT holds no tag directory.
-    #[error("no tag directories in {}: is the data root mounted and the logger writing?", .path.display())]
+    #[error("no tags under {} (is it mounted?): no tag directory (a positive integer name) in it, nothing done", .path.display())]
     NoTags {
         /// The data root.
         path: PathBuf,
@@ -81,6 +81,21 @@ pub enum Error {
     /// A bug: processing the tag panicked (message given); nothing written.
     #[error("internal error: {0}")]
     Internal(String),
+    /// Something other than a regular file stands where netprofile would
+    /// replace a file (see [`super::output`]); it is left alone.
+    #[error("{} is {kind}, not a regular file: refused, nothing written there (remove it or choose another path)", .path.display())]
+    NotRegular {
+        /// The path.
+        path: PathBuf,
+        /// What it is (`a FIFO`, `a socket`, ...).
+        kind: &'static str,
+    },
+    /// `--summary-json` names a FIFO that no process is reading.
+    #[error("{} is a FIFO with no reader: nothing written (start its reader first)", .path.display())]
+    NoReader {
+        /// The FIFO.
+        path: PathBuf,
+    },
     /// Writing the profile or `latest.json` failed; existing files are kept.
     #[error("cannot write {}: {source}", .path.display())]
     Write {

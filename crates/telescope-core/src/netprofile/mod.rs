@@ -14,6 +14,8 @@ pub mod error;
 pub mod evaluate;
 pub mod lock;
 pub mod nemea;
+pub mod notices;
+pub mod output;
 pub mod plot;
 pub mod profile;
 pub mod protocol;
@@ -239,6 +241,10 @@ pub fn profile_tag(tag: &Tag, opts: &ProfileOptions, run: &RunOptions) -> TagOut
             }
         }
         let name = write::profile_file_name(run.now);
+        if run.plot {
+            // Refused before anything is written, like `latest.json`.
+            output::check_replaceable(&tag.dir.join(write::LATEST_SVG), true)?;
+        }
         // The picture is written first and `latest.svg` switched right after
         // `latest.json`, so both point at one run's files.
         let plot = match run.plot {

@@ -277,3 +277,58 @@ fn a_lock_or_state_file_that_is_not_a_regular_file_is_refused() {
     assert!(is_fifo(&state));
     assert_eq!(list(&root.path().join("1")), ["data.csv"]);
 }
+
+/// `options` holds `model`, and numbers as they were given (`3`, not `3.0`).
+#[test]
+fn summary_options_name_the_model_and_keep_numbers_as_given() {
+    let root = temp_copy("netprofile/root");
+    let out = run(
+        root.path(),
+        &["--tag", "1", "--max-age", "300000", "--summary-json", "-"],
+    );
+    let (json, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let options = &json[json.find("\"options\"").unwrap()..json.find("\"exit_code\"").unwrap()];
+    let expected = r#""options": {
+    "horizon": 24,
+    "interval_width": 0.8,
+    "protocols": [
+      "ICMP",
+      "TCP",
+      "UDP"
+    ],
+    "outlier_quantile": 0.95,
+    "seasonality_mode": "additive",
+    "model": "auto",
+    "keep": null,
+    "tags": [
+      "1"
+    ],
+    "max_age_hours": 300000,
+    "complete_only": false,
+    "plot": false,
+    "evaluate_days": null
+  },
+  "#;
+    assert_eq!(options, expected);
+    let args = [
+        "--tag",
+        "1",
+        "--max-age",
+        "299999.5",
+        "--outlier-quantile",
+        "1",
+        "--model",
+        "seasonal-trend",
+        "--summary-json",
+        "-",
+    ];
+    let (json, _) = text(&run(root.path(), &args));
+    for line in [
+        "\"max_age_hours\": 299999.5,",
+        "\"outlier_quantile\": 1,",
+        "\"model\": \"seasonal-trend\",",
+    ] {
+        assert!(json.contains(line), "{line}: {json}");
+    }
+}

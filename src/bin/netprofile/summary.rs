@@ -54,18 +54,24 @@ pub struct Options {
     /// `--horizon`.
     pub horizon: u32,
     /// `--interval-width`.
+    #[serde(serialize_with = "number")]
     pub interval_width: f64,
     /// `--protocols`, as profile keys.
     pub protocols: Vec<String>,
     /// `--outlier-quantile`.
+    #[serde(serialize_with = "number")]
     pub outlier_quantile: f64,
     /// `--seasonality-mode`.
     pub seasonality_mode: String,
+    /// `--model` (`auto` or `seasonal-trend`; the model that fitted each
+    /// series is in `tags[].series[].model`).
+    pub model: String,
     /// `--keep` (null: all).
     pub keep: Option<usize>,
     /// `--tag` (empty: all).
     pub tags: Vec<String>,
     /// `--max-age` in hours (null: not checked).
+    #[serde(serialize_with = "optional_number")]
     pub max_age_hours: Option<f64>,
     /// `--complete-only`.
     pub complete_only: bool,
@@ -154,7 +160,8 @@ impl Options {
             interval_width: opts.interval_width,
             protocols: opts.protocols.iter().map(|p| p.key()).collect(),
             outlier_quantile: opts.outlier_quantile,
-            seasonality_mode: format!("{:?}", cli.seasonality_mode).to_lowercase(),
+            seasonality_mode: value_name(cli.seasonality_mode),
+            model: value_name(cli.model),
             keep: cli.keep,
             tags: cli.tags.clone(),
             max_age_hours: cli.max_age,
@@ -162,6 +169,31 @@ impl Options {
             plot: cli.plot,
             evaluate_days: cli.evaluate.then_some(cli.evaluate_days),
         }
+    }
+}
+
+/// The command-line spelling of an option's value.
+fn value_name(v: impl clap::ValueEnum) -> String {
+    v.to_possible_value()
+        .map_or_else(String::new, |p| p.get_name().to_string())
+}
+
+/// A number in its shortest form, as written on the command line: `3`, not
+/// `3.0`; `1.5`, `0.8`.
+fn number<S: serde::Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
+    // Whole numbers below 2^53 are exact as integers.
+    if x.fract() == 0.0 && x.abs() < 9_007_199_254_740_992.0 {
+        s.serialize_i64(*x as i64)
+    } else {
+        s.serialize_f64(*x)
+    }
+}
+
+/// [`number`], or null.
+fn optional_number<S: serde::Serializer>(x: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    match x {
+        Some(x) => number(x, s),
+        None => s.serialize_none(),
     }
 }
 

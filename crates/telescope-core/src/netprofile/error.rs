@@ -4,6 +4,7 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
+use super::evaluate::Missed;
 use super::nemea::ParseError;
 use super::protocol::Protocol;
 use super::series::{Metric, SeriesError};
@@ -143,6 +144,19 @@ pub enum Warning {
         /// Why.
         reason: String,
     },
+    /// `--evaluate`: series scored at fewer origins than asked for.
+    FewOrigins {
+        /// The series (`TCP bytes`); empty: every scored series.
+        series: Vec<String>,
+        /// Origins scored.
+        used: usize,
+        /// `--evaluate-days`.
+        asked: u32,
+        /// Why the others were not.
+        missed: Missed,
+        /// From the first row's TIME_FIRST to the last row's (µs).
+        span: i64,
+    },
     /// `latest.svg` could not be pointed at the new picture (the profile
     /// and `latest.json` were written).
     LatestPlot(String),
@@ -201,6 +215,35 @@ impl fmt::Display for Warning {
                 metric,
                 reason,
             } => write!(f, "{protocol} {metric}: no score: {reason}"),
+            Warning::FewOrigins {
+                series,
+                used,
+                asked,
+                missed,
+                span,
+            } => {
+                let who = match series.as_slice() {
+                    [] => "every scored series".to_string(),
+                    s => s.join(", "),
+                };
+                let mut why = Vec::new();
+                for (n, reason) in [
+                    (missed.short, "had less than 48 h of rows before them"),
+                    (missed.no_actuals, "had no actual row to compare with"),
+                    (missed.failed, "failed to fit"),
+                ] {
+                    if n > 0 {
+                        why.push(format!("{n} {reason}"));
+                    }
+                }
+                write!(
+                    f,
+                    "--evaluate-days {asked}: {who} scored at {used} of {asked} daily origins ({}); \
+                     the rows span {:.1} days",
+                    why.join(", "),
+                    *span as f64 / 86_400e6
+                )
+            }
             Warning::LatestPlot(e) => write!(f, "{e} (latest.svg not updated)"),
             Warning::Prune { path, source } => {
                 write!(f, "cannot remove old profile {}: {source}", path.display())

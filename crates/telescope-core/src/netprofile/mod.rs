@@ -322,6 +322,7 @@ pub fn evaluate_tag(tag: &Tag, opts: &ProfileOptions, days: u32) -> TagOutcome<V
             return Err(Error::NothingForecast);
         }
         let (scores, unscored) = evaluate::evaluate_explained(&parsed.rows, opts, days);
+        warnings.extend(few_origins(&parsed.rows, opts, &scores, days));
         for (protocol, metric, reason) in unscored {
             let in_profile = profile
                 .protocols
@@ -343,4 +344,41 @@ pub fn evaluate_tag(tag: &Tag, opts: &ProfileOptions, days: u32) -> TagOutcome<V
         result,
         data,
     }
+}
+
+/// Warnings for the series of `scores` scored at fewer than `days` origins:
+/// one per distinct (origins used, reasons), naming the series unless it
+/// is every scored series.
+fn few_origins(
+    rows: &[nemea::Row],
+    opts: &ProfileOptions,
+    scores: &[SeriesScore],
+    days: u32,
+) -> Vec<Warning> {
+    let asked = days as usize;
+    let mut groups: Vec<((usize, evaluate::Missed), Vec<String>)> = Vec::new();
+    for s in scores.iter().filter(|s| s.origins.len() < asked) {
+        let key = (s.origins.len(), s.missed);
+        let name = format!("{} {}", s.protocol, s.metric);
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, names)) => names.push(name),
+            None => groups.push((key, vec![name])),
+        }
+    }
+    let asked_rows = rows
+        .iter()
+        .filter(|r| opts.protocols.contains(&Protocol(r.protocol)));
+    let first = asked_rows.clone().map(|r| r.first).min().unwrap_or(0);
+    let last = asked_rows.map(|r| r.first).max().unwrap_or(0);
+    let every = groups.len() == 1 && groups[0].1.len() == scores.len();
+    groups
+        .into_iter()
+        .map(|((used, missed), names)| Warning::FewOrigins {
+            series: if every { Vec::new() } else { names },
+            used,
+            asked: days,
+            missed,
+            span: last - first,
+        })
+        .collect()
 }

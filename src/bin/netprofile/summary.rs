@@ -248,7 +248,9 @@ impl TagSummary {
                     .map(|(_, _, model)| *model);
                 let done = error.is_none() && model.is_some();
                 let reason = (!done).then(|| {
-                    left_out_reason(warnings, protocol, metric)
+                    warnings
+                        .iter()
+                        .find_map(|w| w.left_out_reason(protocol, metric))
                         .or_else(|| error.clone())
                         .unwrap_or_else(|| "not reached".to_string())
                 });
@@ -276,24 +278,6 @@ impl TagSummary {
             error,
         }
     }
-}
-
-/// The reason a warning gives for leaving out `protocol` `metric`.
-fn left_out_reason(warnings: &[Warning], protocol: Protocol, metric: Metric) -> Option<String> {
-    warnings.iter().find_map(|w| match w {
-        Warning::NoRows { protocol: p } if *p == protocol => Some("no rows".to_string()),
-        Warning::SeriesLeftOut {
-            protocol: p,
-            metric: m,
-            reason,
-        } if *p == protocol && *m == metric => Some(reason.to_string()),
-        Warning::NoScore {
-            protocol: p,
-            metric: m,
-            reason,
-        } if *p == protocol && *m == metric => Some(format!("no score: {reason}")),
-        _ => None,
-    })
 }
 
 impl Summary {

@@ -176,6 +176,28 @@ pub enum Warning {
     },
 }
 
+impl Warning {
+    /// Why `protocol` `metric` has no forecast (or, with `--evaluate`, no
+    /// score), if this warning says so: `no rows`, the fit's reason, or
+    /// `no score: ...`.
+    pub fn left_out_reason(&self, protocol: Protocol, metric: Metric) -> Option<String> {
+        match self {
+            Warning::NoRows { protocol: p } if *p == protocol => Some("no rows".to_string()),
+            Warning::SeriesLeftOut {
+                protocol: p,
+                metric: m,
+                reason,
+            } if *p == protocol && *m == metric => Some(reason.to_string()),
+            Warning::NoScore {
+                protocol: p,
+                metric: m,
+                reason,
+            } if *p == protocol && *m == metric => Some(format!("no score: {reason}")),
+            _ => None,
+        }
+    }
+}
+
 impl fmt::Display for Warning {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

@@ -249,9 +249,14 @@ pub fn profile_tag(tag: &Tag, opts: &ProfileOptions, run: &RunOptions) -> TagOut
         // `latest.json`, so both point at one run's files.
         let plot = match run.plot {
             true => {
-                let svg =
-                    plot::render_svg(&format!("tag {}", tag.name), &parsed.rows, &profile, opts)
-                        .map_err(Error::Internal)?;
+                let svg = plot::render_svg(
+                    &format!("tag {}", tag.name),
+                    &parsed.rows,
+                    &profile,
+                    opts,
+                    &warnings,
+                )
+                .map_err(Error::Internal)?;
                 Some(write::write_file(
                     &tag.dir,
                     &write::plot_file_name(&name),

@@ -9,7 +9,7 @@ use std::io::Read;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::os::unix::net::UnixListener;
 use std::path::Path;
-use std::process::Output;
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::util::{bin, list, temp_copy, text, Json};
@@ -26,6 +26,30 @@ fn run(root: &Path, args: &[&str]) -> Output {
         .arg(root)
         .output()
         .unwrap()
+}
+
+/// [`run`], failing (and killing it) if it takes more than 30 s: a run
+/// that waits on a FIFO fails the test instead of hanging it.
+fn run_within_30s(root: &Path, args: &[&str]) -> Output {
+    let mut child = bin("netprofile")
+        .env("NETPROFILE_NOW", NOW)
+        .env("TZ", "UTC")
+        .args(args)
+        .arg(root)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("netprofile {args:?} still running after 30 s (waiting on a FIFO?)");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
 }
 
 fn mkfifo(path: &Path) {
@@ -50,7 +74,7 @@ fn is_socket(path: &Path) -> bool {
 /// Runs with `--summary-json path`; asserts the profiles were written.
 fn run_with_summary(root: &Path, path: &Path) -> (Option<i32>, String, Duration) {
     let t = Instant::now();
-    let out = run(
+    let out = run_within_30s(
         root,
         &["--tag", "1", "--summary-json", path.to_str().unwrap()],
     );
@@ -188,11 +212,9 @@ fn a_tag_whose_outputs_are_not_regular_files_is_refused_with_exit_2() {
         .iter()
         .map(|t| list(&root.path().join(t)))
         .collect();
-    let t = Instant::now();
-    let out = run(root.path(), &["--plot"]);
+    let out = run_within_30s(root.path(), &["--plot"]);
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(t.elapsed() < Duration::from_secs(30));
     for (tag, name, kind) in [
         ("1", PROFILE, "a FIFO"),
         ("2", PROFILE, "a symlink"),
@@ -218,7 +240,7 @@ fn a_tag_whose_outputs_are_not_regular_files_is_refused_with_exit_2() {
     mkfifo(&root.path().join("1").join(PICTURE));
     let sock = root.path().join("2/latest.svg");
     let _listener = UnixListener::bind(&sock).unwrap();
-    let out = run(root.path(), &["--plot"]);
+    let out = run_within_30s(root.path(), &["--plot"]);
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("is a FIFO, not a regular file"), "{stderr}");
@@ -234,6 +256,31 @@ fn a_tag_whose_outputs_are_not_regular_files_is_refused_with_exit_2() {
     assert!(root.path().join("3").join(PICTURE).is_file());
 }
 
+/// Input too: a FIFO as data.csv fails its tag at once (never a hung cron
+/// job); a symlink to a regular data.csv is read.
+#[test]
+fn a_data_csv_that_is_not_a_regular_file_fails_its_tag_without_waiting() {
+    let root = temp_copy("netprofile/root");
+    let data = root.path().join("1/data.csv");
+    fs::remove_file(&data).unwrap();
+    mkfifo(&data);
+    let elsewhere = root.path().join("notes/data3.csv");
+    fs::rename(root.path().join("3/data.csv"), &elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, root.path().join("3/data.csv")).unwrap();
+    let out = run_within_30s(root.path(), &[]);
+    let (_, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "tag 1: error: cannot read {}: it is a FIFO, not a regular file",
+            data.display()
+        )),
+        "{stderr}"
+    );
+    assert!(root.path().join("2").join(PROFILE).is_file());
+    assert!(root.path().join("3").join(PROFILE).is_file());
+}
+
 #[test]
 fn a_lock_or_state_file_that_is_not_a_regular_file_is_refused() {
     let root = temp_copy("netprofile/root");
@@ -242,7 +289,7 @@ fn a_lock_or_state_file_that_is_not_a_regular_file_is_refused() {
     fs::write(&victim, "precious").unwrap();
     let lock = root.path().join(".netprofile.lock");
     std::os::unix::fs::symlink(&victim, &lock).unwrap();
-    let out = run(root.path(), &[]);
+    let out = run_within_30s(root.path(), &[]);
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
@@ -255,16 +302,14 @@ fn a_lock_or_state_file_that_is_not_a_regular_file_is_refused() {
     assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
     fs::remove_file(&lock).unwrap();
     mkfifo(&lock);
-    let t = Instant::now();
-    let out = run(root.path(), &[]);
+    let out = run_within_30s(root.path(), &[]);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out).1);
-    assert!(t.elapsed() < Duration::from_secs(10));
     assert!(text(&out).1.contains("it is a FIFO"));
     fs::remove_file(&lock).unwrap();
     // The -q warnings state: a FIFO there stops the run before any tag.
     let state = root.path().join(".netprofile-warnings.json");
     mkfifo(&state);
-    let out = run(root.path(), &["-q"]);
+    let out = run_within_30s(root.path(), &["-q"]);
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
@@ -323,7 +368,7 @@ fn summary_options_name_the_model_and_keep_numbers_as_given() {
         "--summary-json",
         "-",
     ];
-    let (json, _) = text(&run(root.path(), &args));
+    let (json, _) = text(&run_within_30s(root.path(), &args));
     for line in [
         "\"max_age_hours\": 299999.5,",
         "\"outlier_quantile\": 1,",

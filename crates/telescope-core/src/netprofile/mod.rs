@@ -24,7 +24,6 @@ pub mod series;
 pub mod time;
 pub mod write;
 
-use std::fs::File;
 use std::path::PathBuf;
 
 pub use discover::{discover, Conflict, Discovery, Tag};
@@ -161,7 +160,7 @@ pub fn read_data(
     warnings: &mut Vec<Warning>,
 ) -> Result<nemea::Parsed, Error> {
     let path = tag.data_path();
-    let file = File::open(&path).map_err(|source| Error::ReadData {
+    let file = output::open_regular(&path).map_err(|source| Error::ReadData {
         path: path.clone(),
         source,
     })?;

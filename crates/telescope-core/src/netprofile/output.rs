@@ -138,6 +138,27 @@ pub fn sync_dir(dir: &Path) {
     }
 }
 
+/// Opens `path` for reading (following symlinks) without waiting on a FIFO;
+/// anything but a regular file is an error saying what it is.
+pub fn open_regular(path: &Path) -> io::Result<File> {
+    let mut o = OpenOptions::new();
+    o.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        o.custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32);
+    }
+    let file = o.open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::other(format!(
+            "it is {}, not a regular file",
+            kind_of(&meta)
+        )));
+    }
+    Ok(file)
+}
+
 /// Where a chain of symlinks starting at `path` ends (the path itself when
 /// it is not a symlink; the missing target of a dangling one). At most 40
 /// links are followed, as the kernel does.

@@ -146,6 +146,35 @@ fn write_summary(cli: &Cli, doc: &summary::Summary) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// For a run that writes `tags`: takes DATA_ROOT's lock, loads the `-q`
+/// warnings state and removes killed runs' leftovers. `Ok(None)`: another
+/// run held the lock (reported); `Err`: the lock or state file cannot be
+/// used (exit 2).
+fn prepare_writing<W: Write>(
+    cli: &Cli,
+    tags: &[np::Tag],
+    out: &mut Reporter<W>,
+) -> anyhow::Result<Option<np::lock::RootLock>> {
+    let Some(lock) = lock::for_writing(cli.root(), cli.lock_wait(), cli.quiet, &mut out.err)?
+    else {
+        return Ok(None);
+    };
+    if cli.quiet {
+        let (notices, ignored) =
+            np::notices::Notices::load(cli.root()).map_err(|e| anyhow::anyhow!("{e}"))?;
+        if let Some(why) = ignored {
+            let _ = writeln!(
+                out.err,
+                "netprofile: warning: ignoring {} ({why}): every warning is printed this time",
+                np::notices::state_path(cli.root()).display()
+            );
+        }
+        out.filter_with(notices);
+    }
+    out.remove_leftovers(tags, cli.verbose);
+    Ok(Some(lock))
+}
+
 /// Processes every tag; returns the exit status and fills `doc`.
 fn process(
     cli: &Cli,
@@ -182,7 +211,7 @@ fn process(
     let _lock = if cli.evaluate || found.tags.is_empty() {
         None
     } else {
-        match lock::for_writing(cli.root(), cli.lock_wait(), cli.quiet, &mut out.err)? {
+        match prepare_writing(cli, &found.tags, &mut out)? {
             Some(l) => Some(l),
             None => {
                 doc.error = Some("DATA_ROOT is locked by another netprofile run".into());
@@ -190,21 +219,6 @@ fn process(
             }
         }
     };
-    if _lock.is_some() {
-        if cli.quiet {
-            let (notices, ignored) =
-                np::notices::Notices::load(cli.root()).map_err(|e| anyhow::anyhow!("{e}"))?;
-            if let Some(why) = ignored {
-                let _ = writeln!(
-                    out.err,
-                    "netprofile: warning: ignoring {} ({why}): every warning is printed this time",
-                    np::notices::state_path(cli.root()).display()
-                );
-            }
-            out.filter_with(notices);
-        }
-        out.remove_leftovers(&found.tags, cli.verbose);
-    }
     let not_processed = tags::not_processed(cli, &found, &mut out.err, doc);
     let tally = if cli.evaluate {
         tags::evaluate(cli, opts, &found.tags, jobs, &mut out, doc)

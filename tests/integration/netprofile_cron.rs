@@ -109,6 +109,12 @@ fn quiet_runs_print_new_or_changed_warnings_and_a_daily_reminder() {
     fs::write(r.join("3/data.csv"), &data).unwrap();
     let back = quiet(r, "2026-01-03T08:00:00");
     assert!(back.contains(&first[1]), "{back:?}");
+    // The state file is netprofile's own: neither a tag nor an ignored entry.
+    assert!(r.join(".netprofile-warnings.json").is_file());
+    let out = run(r, "2026-01-03T09:00:00", &["-v"]);
+    let (_, stderr) = text(&out);
+    assert!(stderr.contains("1 other entries ignored"), "{stderr}");
+    assert!(!stderr.contains("ignored .netprofile"), "{stderr}");
 }
 
 #[test]

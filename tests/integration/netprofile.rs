@@ -359,14 +359,20 @@ fn evaluate_into_a_closed_pipe_is_a_clean_exit() {
 #[test]
 fn a_failed_write_leaves_the_tag_untouched() {
     let root = temp_copy("netprofile/root");
-    // latest.json is a directory: the symlink cannot replace it.
+    // latest.json is a directory: refused (exit 2), the other tags written.
     let dir = root.path().join("1");
     fs::create_dir(dir.join("latest.json")).unwrap();
     let before = list(&dir);
     let out = run(root.path(), NOW, &["-v"]);
     let (_, stderr) = text(&out);
-    assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("tag 1: error: cannot write"), "{stderr}");
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!(
+            "tag 1: error: {} is a directory, not a regular file: refused",
+            dir.join("latest.json").display()
+        )),
+        "{stderr}"
+    );
     assert!(
         stderr.contains("ignored notes: not a tag directory"),
         "{stderr}"
@@ -399,4 +405,36 @@ fn horizon_and_interval_width_are_honoured() {
             assert!(width(a) <= width(b), "{proto}: 50% band wider than 95%");
         }
     }
+}
+
+/// `--evaluate-days` beyond the data: each tag says how many origins were
+/// scored and why the others were not. Tag 1's rows (ICMP, TCP, UDP) span
+/// 4.985 days, so only the origins 1 and 2 days before its last row have
+/// 48 h of rows before them (checked by hand from data.csv).
+#[test]
+fn evaluate_says_how_many_origins_were_used_and_why() {
+    let root = temp_copy("netprofile/root");
+    let out = run(root.path(), NOW, &["--evaluate", "--evaluate-days", "20"]);
+    let (table, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains(
+            "tag 1: warning: --evaluate-days 20: every scored series scored at 2 of 20 daily \
+             origins (18 had less than 48 h of rows before them); the rows span 5.0 days"
+        ),
+        "{stderr}"
+    );
+    // The table agrees: 2 origins on each of tag 1's lines.
+    for line in table.lines().filter(|l| l.starts_with("1 ")) {
+        assert_eq!(line.split_whitespace().nth(3), Some("2"), "{line}");
+    }
+    // Tags 2 and 3 say so too; with 2 days asked, tag 1 says nothing.
+    assert_eq!(stderr.matches("daily origins (").count(), 3, "{stderr}");
+    let out = run(
+        root.path(),
+        NOW,
+        &["--evaluate", "--evaluate-days", "2", "--tag", "1"],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    assert!(!text(&out).1.contains("origins"), "{}", text(&out).1);
 }

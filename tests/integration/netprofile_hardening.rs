@@ -520,7 +520,7 @@ fn errors_name_their_path_once_with_one_cause() {
     );
     assert!(stderr.contains("tag 2: error: cannot read"), "{stderr}");
     assert_no_repeated_cause(&stderr);
-    // The lock file cannot be opened: a clear error naming it, exit 2.
+    // The lock file is not a regular file: a clear error naming it, exit 2.
     fs::remove_file(root.path().join(LOCK_FILE)).unwrap();
     fs::create_dir(root.path().join(LOCK_FILE)).unwrap();
     let out = run(root.path(), NOW, &[]);
@@ -529,7 +529,7 @@ fn errors_name_their_path_once_with_one_cause() {
     let lock = root.path().join(LOCK_FILE);
     assert!(
         stderr.contains(&format!(
-            "error: cannot lock {}: Is a directory",
+            "error: cannot lock {}: it is a directory, not a regular file: refused",
             lock.display()
         )),
         "{stderr}"

@@ -237,25 +237,43 @@ fn max_age_fails_stale_tags_comparing_in_utc() {
 #[test]
 fn an_empty_root_fails_so_cron_alerts() {
     let root = tempfile::tempdir().unwrap();
-    let out = run(root.path(), NOW, &[]);
-    let (_, stderr) = text(&out);
+    let sum_dir = tempfile::tempdir().unwrap();
+    let summary = sum_dir.path().join("s.json");
+    let args = ["--summary-json", summary.to_str().unwrap()];
+    let out = run(root.path(), NOW, &args);
+    let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(stderr.contains("error: no tag directories in"), "{stderr}");
-    // Plain files and other directories are counted as ignored entries.
+    let message = format!(
+        "netprofile: error: no tags under {} (is it mounted?)",
+        root.path().display()
+    );
+    // One line, no tally; nothing created in the root, not even the lock.
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.starts_with(&message), "{stderr}");
+    assert_eq!(stdout, "");
+    assert!(list(root.path()).is_empty(), "{:?}", list(root.path()));
+    let doc = Json::parse(&fs::read_to_string(&summary).unwrap());
+    assert_eq!(doc.get("exit_code").num(), 1.0);
+    assert!(str_of(doc.get("error")).starts_with("no tags under"));
+    // Plain files and other directories are ignored entries, not tags.
     fs::write(root.path().join("README"), "x").unwrap();
     fs::write(root.path().join("5"), "a file named like a tag").unwrap();
     fs::create_dir(root.path().join("old")).unwrap();
     let out = run(root.path(), NOW, &["-v"]);
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
-    assert!(
-        stderr.contains("0 tag(s) done, 1 failed, 3 other entries ignored"),
-        "{stderr}"
-    );
+    assert!(stderr.contains(&message), "{stderr}");
+    assert!(!stderr.contains("tag(s) done"), "{stderr}");
     assert!(
         stderr.contains("ignored 5: not a tag directory"),
         "{stderr}"
     );
+    assert_eq!(list(root.path()), ["5", "README", "old"]);
+    // --tag of an absent tag in an empty root takes no lock either.
+    let out = run(root.path(), NOW, &["--tag", "7"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out).1.contains("tag 7: error: no tag directory"));
+    assert_eq!(list(root.path()), ["5", "README", "old"]);
 }
 
 #[test]

@@ -10,7 +10,7 @@ const NOW: &str = "2026-01-02T03:04:05.123456";
 const STEM: &str = "profile-2026-01-02T03:04:05.123456";
 /// Colours of plot.rs: forecast, history, outliers.
 const FORECAST: &str = "#1F77B4";
-const HISTORY: &str = "#3C3C3C";
+const HISTORY: &str = "#8C8C8C";
 const OUTLIER: &str = "#D62728";
 
 fn run(root: &Path, now: &str, args: &[&str]) -> std::process::Output {
@@ -99,14 +99,14 @@ fn plot_draws_every_series_beside_the_profile() {
             assert!(texts.contains(&format!("{p} {m}")), "no panel {p} {m}");
         }
     }
-    // UTC time ticks and SI-scaled values.
-    assert!(
-        texts
-            .iter()
-            .any(|t| t.starts_with("08-2") && t.ends_with(":00")),
-        "{texts:?}"
-    );
+    // UTC dates with their year on the time axis, SI-scaled values.
+    let dates = texts
+        .iter()
+        .filter(|t| t.len() == 10 && t.starts_with("2018-08-2") && t.as_bytes()[7] == b'-')
+        .count();
+    assert!(dates >= 9 * 2, "{texts:?}");
     assert!(texts.iter().any(|t| t.ends_with('G')) && texts.iter().any(|t| t.ends_with('M')));
+    check_value_labels(&doc);
     let forecast: Vec<_> = nodes
         .iter()
         .filter(|n| n.tag_name().name() == "polyline" && attr(n, "stroke") == FORECAST)
@@ -143,7 +143,7 @@ fn plot_draws_every_series_beside_the_profile() {
         .map(str::trim)
         .collect();
     assert!(
-        texts3.contains(&"ICMP bytes: not forecast (see the warnings)"),
+        texts3.contains(&"ICMP bytes: not forecast: no rows"),
         "{texts3:?}"
     );
     let lines3 = doc3
@@ -151,6 +151,79 @@ fn plot_draws_every_series_beside_the_profile() {
         .filter(|n| n.has_tag_name("polyline") && n.attribute("stroke") == Some(FORECAST))
         .count();
     assert_eq!(lines3, 6);
+}
+
+/// Each panel's value labels (right-aligned at one x) go up from `0` by
+/// one step, all with the same SI prefix and the same decimals: `0.5M`,
+/// `1.0M`, never `1.50M` beside `1M`.
+fn check_value_labels(doc: &roxmltree::Document) {
+    let mut axes: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+    for n in doc.descendants().filter(|n| n.has_tag_name("text")) {
+        if attr(&n, "text-anchor") == "end" {
+            axes.entry(attr(&n, "x"))
+                .or_default()
+                .push(n.text().unwrap_or("").trim());
+        }
+    }
+    assert_eq!(axes.len(), 3, "one value axis per column: {axes:?}");
+    let mut seen = 0;
+    for labels in axes.values() {
+        // Top to bottom in the document order of each panel: check in
+        // groups that start at "0".
+        for panel in labels.split(|l| *l == "0").filter(|p| !p.is_empty()) {
+            let suffix = |l: &str| {
+                l.trim_start_matches(|c: char| c.is_ascii_digit() || c == '.')
+                    .to_string()
+            };
+            let decimals = |l: &str| {
+                l.split_once('.')
+                    .map_or(0, |(_, d)| d.len() - suffix(l).len())
+            };
+            let s0 = suffix(panel[0]);
+            let d0 = decimals(panel[0]);
+            let values: Vec<f64> = panel
+                .iter()
+                .map(|l| {
+                    assert_eq!((suffix(l), decimals(l)), (s0.clone(), d0), "{panel:?}");
+                    l[..l.len() - s0.len()].parse().unwrap()
+                })
+                .collect();
+            let step = values[0];
+            for (i, v) in values.iter().enumerate() {
+                assert!((v - step * (i + 1) as f64).abs() < 1e-9, "{panel:?}");
+            }
+            seen += 1;
+        }
+    }
+    assert_eq!(seen, 9, "{axes:?}");
+}
+
+/// `docs/netprofile-plot-tag1.svg` is this command's output on the shipped
+/// data; `UPDATE_DOCS=1` rewrites it.
+#[test]
+fn docs_picture_is_current() {
+    const DOCS: &str = "docs/netprofile-plot-tag1.svg";
+    let root = temp_copy("netprofile/root");
+    let out = bin("netprofile")
+        .env("NETPROFILE_NOW", "2026-01-02T03:04:05")
+        .env("TZ", "UTC")
+        .args(["-q", "--plot", "--tag", "1"])
+        .arg(root.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out).1);
+    let svg = fs::read_to_string(root.path().join("1/latest.svg")).unwrap();
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(DOCS);
+    if std::env::var_os("UPDATE_DOCS").is_some() {
+        fs::create_dir_all(path.parent().unwrap()).unwrap();
+        fs::write(&path, &svg).unwrap();
+    }
+    let committed = fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == svg,
+        "{DOCS} is not the output of netprofile --plot on testdata/netprofile/root tag 1; \
+         refresh it with: UPDATE_DOCS=1 cargo test --test integration docs_picture_is_current"
+    );
 }
 
 #[test]
@@ -196,7 +269,7 @@ fn a_failed_write_leaves_no_picture() {
     fs::create_dir(dir.join("latest.json")).unwrap();
     let before = list(&dir);
     let out = run(root.path(), NOW, &["--plot", "--tag", "1"]);
-    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(out.status.code(), Some(2));
     assert_eq!(list(&dir), before);
 }
 

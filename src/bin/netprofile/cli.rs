@@ -22,6 +22,12 @@ Output (per tag; nothing is written with --evaluate):
   {\"yhat\", \"yhat_lower\", \"yhat_upper\"}, values >= 0. Protocols in --protocols
   order, timestamps ascending (last kept row + 1 h ... + horizon h, UTC).
   Files are written atomically; a failed tag keeps its previous files.
+  Something other than a regular file (a FIFO, socket, symlink, directory)
+  where a profile or picture goes, or at latest.json/latest.svg (other than
+  a symlink), is left alone: the tag fails and the run exits 2.
+  --summary-json FILE: a regular file is replaced atomically, a symlink's
+  target likewise; a FIFO or character device is written through (a FIFO
+  with no reader: exit 2 at once); a directory or socket: exit 2.
 
 Concurrent runs:
   A run that writes locks DATA_ROOT/.netprofile.lock (flock) for its whole
@@ -30,11 +36,19 @@ Concurrent runs:
   no lock. The run holding the lock first removes what killed runs left in its
   tag directories (.profile-*.<pid>.tmp, latest.json.new, latest.svg.new).
 
+Cron (-q):
+  A warning is printed when it first appears or changes, and again once a day
+  (23.5 h after it was last printed) while it lasts; the summary JSON lists
+  all. State: DATA_ROOT/.netprofile-warnings.json. A clean run prints nothing.
+
 Exit status:
   0  every tag succeeded
   1  at least one tag failed (all other tags were still processed), DATA_ROOT
-     holds no tag directory, the lock was busy, or writing stdout failed
-  2  usage error, unreadable DATA_ROOT or lock file
+     holds no tag directory (nothing is created in it), the lock was busy, or
+     writing stdout failed
+  2  usage error, unreadable DATA_ROOT, a lock or state file that is not a
+     regular file, a tag refused because a path it writes is not a regular
+     file (the other tags were still processed), or --summary-json failed
 
 Environment:
   NETPROFILE_NOW=YYYY-MM-DDTHH:MM:SS[.ffffff]  use this as the run's local
@@ -59,7 +73,8 @@ pub struct Cli {
     #[arg(short, long)]
     pub verbose: bool,
 
-    /// Nothing on stderr unless a tag failed or warned (then only those lines).
+    /// For cron: nothing on stderr but errors and warnings that are new,
+    /// changed or a day old (see --help).
     #[arg(short, long, conflicts_with = "verbose")]
     pub quiet: bool,
 

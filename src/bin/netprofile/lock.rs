@@ -10,13 +10,14 @@ use telescope_core::netprofile::lock::{lock_path, RootLock, TryLock};
 
 /// Takes `root`'s lock for a run that writes. `Ok(None)`: another run held
 /// it for the whole `wait`, reported on `err` with its pid (exit 1). `Err`:
-/// the lock file cannot be used (exit 2).
+/// the lock file cannot be used (exit 2). `quiet`: no "waiting" line.
 pub fn for_writing(
     root: &Path,
     wait: Duration,
+    quiet: bool,
     err: &mut impl Write,
 ) -> anyhow::Result<Option<RootLock>> {
-    match acquire(root, wait, err) {
+    match acquire(root, wait, quiet, err) {
         Ok(lock) => Ok(Some(lock)),
         Err(LockError::Io(msg)) => bail!("{msg}"),
         Err(LockError::Busy { pid }) => {
@@ -49,11 +50,17 @@ enum LockError {
 }
 
 /// Takes `root`'s lock, retrying until `wait` has passed (a zero `wait`
-/// tries once). Says on `err` when it has to wait, and for whom.
-fn acquire(root: &Path, wait: Duration, err: &mut impl Write) -> Result<RootLock, LockError> {
+/// tries once). Says on `err` when it has to wait, and for whom (unless
+/// `quiet`).
+fn acquire(
+    root: &Path,
+    wait: Duration,
+    quiet: bool,
+    err: &mut impl Write,
+) -> Result<RootLock, LockError> {
     let start = Instant::now();
     let mut pause = Duration::from_millis(10);
-    let mut told = false;
+    let mut told = quiet;
     loop {
         match RootLock::try_acquire(root) {
             Ok(TryLock::Acquired(lock)) => return Ok(lock),

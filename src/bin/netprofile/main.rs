@@ -8,23 +8,23 @@ mod cli;
 #[path = "../common/docs.rs"]
 mod docs;
 mod lock;
+mod report;
 mod summary;
+mod tags;
 
 use std::io::{self, Write};
-use std::panic::{self, AssertUnwindSafe};
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::Instant;
 
 use anyhow::{bail, Context};
 use chrono::{LocalResult, Offset, TimeZone};
 use clap::{CommandFactory, Parser};
-use telescope_core::netprofile::evaluate::format_table;
 use telescope_core::netprofile::time::{format_timestamp, parse_timestamp};
-use telescope_core::netprofile::{self as np, Tag, TagOutcome, TimeWindow};
+use telescope_core::netprofile::{self as np, TimeWindow};
 
 use cli::Cli;
+use report::Reporter;
 
 /// Environment variable overriding the run's time (for tests).
 const NOW_ENV: &str = "NETPROFILE_NOW";
@@ -40,11 +40,11 @@ fn main() -> ExitCode {
 }
 
 /// The run's clock, read once, in µs since the epoch.
-struct Clock {
+pub(crate) struct Clock {
     /// Local wall-clock time (names the profiles).
-    local: i64,
+    pub(crate) local: i64,
     /// The same instant in UTC (bounds the rows' times, which are UTC).
-    utc: i64,
+    pub(crate) utc: i64,
 }
 
 /// The run's clock: `NETPROFILE_NOW` (local time) or the system clock.
@@ -84,88 +84,6 @@ fn local_to_utc(local: i64) -> i64 {
         }
     };
     local - offset * 1_000_000
-}
-
-/// Runs `f` on every tag with `jobs` threads; results in tag order. A panic
-/// in one tag (a bug) becomes that tag's `Err` with the panic message.
-fn run_tags<T: Send>(
-    tags: &[Tag],
-    jobs: usize,
-    f: impl Fn(&Tag) -> T + Sync,
-) -> Vec<Result<T, String>> {
-    let guarded = |tag: &Tag| {
-        panic::catch_unwind(AssertUnwindSafe(|| f(tag))).map_err(|p| {
-            p.downcast_ref::<&str>()
-                .map(|s| s.to_string())
-                .or_else(|| p.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "unknown panic".to_string())
-        })
-    };
-    let jobs = jobs.clamp(1, tags.len().max(1));
-    if jobs == 1 {
-        return tags.iter().map(guarded).collect();
-    }
-    let next = AtomicUsize::new(0);
-    let mut done: Vec<(usize, Result<T, String>)> = thread::scope(|s| {
-        let workers: Vec<_> = (0..jobs)
-            .map(|_| {
-                s.spawn(|| {
-                    let mut local = Vec::new();
-                    loop {
-                        let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(tag) = tags.get(i) else { break };
-                        local.push((i, guarded(tag)));
-                    }
-                    local
-                })
-            })
-            .collect();
-        workers
-            .into_iter()
-            .flat_map(|w| w.join().unwrap_or_else(|p| panic::resume_unwind(p)))
-            .collect()
-    });
-    done.sort_unstable_by_key(|(i, _)| *i);
-    done.into_iter().map(|(_, r)| r).collect()
-}
-
-/// A tag's outcome, or the internal error that replaced it.
-fn or_internal<T>(r: Result<TagOutcome<T>, String>) -> TagOutcome<T> {
-    r.unwrap_or_else(|msg| TagOutcome {
-        warnings: Vec::new(),
-        result: Err(np::Error::Internal(msg)),
-        data: None,
-    })
-}
-
-/// Prints a tag's warnings and error; true when it succeeded.
-fn report<T>(err: &mut impl Write, tag: &Tag, outcome: &TagOutcome<T>) -> bool {
-    for w in &outcome.warnings {
-        let _ = writeln!(err, "netprofile: tag {}: warning: {w}", tag.name);
-    }
-    if let Err(e) = &outcome.result {
-        let _ = writeln!(err, "netprofile: tag {}: error: {e}", tag.name);
-        return false;
-    }
-    true
-}
-
-/// Removes killed runs' temporary files from the tags' directories (the
-/// caller holds DATA_ROOT's lock) and reports them.
-fn remove_leftovers(err: &mut impl Write, tags: &[Tag], verbose: bool) {
-    for tag in tags {
-        let (removed, warnings) = np::write::remove_leftovers(&tag.dir);
-        for w in warnings {
-            let _ = writeln!(err, "netprofile: tag {}: warning: {w}", tag.name);
-        }
-        if verbose && removed > 0 {
-            let _ = writeln!(
-                err,
-                "netprofile: tag {}: removed {removed} temporary file(s) left by a killed run",
-                tag.name
-            );
-        }
-    }
 }
 
 fn run() -> anyhow::Result<ExitCode> {
@@ -223,9 +141,38 @@ fn write_summary(cli: &Cli, doc: &summary::Summary) -> anyhow::Result<()> {
         let json = doc
             .to_json()
             .context("--summary-json: cannot encode the summary")?;
-        summary::write_atomically(path, &json).context("--summary-json")?;
+        summary::write_to(path, &json).context("--summary-json")?;
     }
     Ok(())
+}
+
+/// For a run that writes `tags`: takes DATA_ROOT's lock, loads the `-q`
+/// warnings state and removes killed runs' leftovers. `Ok(None)`: another
+/// run held the lock (reported); `Err`: the lock or state file cannot be
+/// used (exit 2).
+fn prepare_writing<W: Write>(
+    cli: &Cli,
+    tags: &[np::Tag],
+    out: &mut Reporter<W>,
+) -> anyhow::Result<Option<np::lock::RootLock>> {
+    let Some(lock) = lock::for_writing(cli.root(), cli.lock_wait(), cli.quiet, &mut out.err)?
+    else {
+        return Ok(None);
+    };
+    if cli.quiet {
+        let (notices, ignored) =
+            np::notices::Notices::load(cli.root()).map_err(|e| anyhow::anyhow!("{e}"))?;
+        if let Some(why) = ignored {
+            let _ = writeln!(
+                out.err,
+                "netprofile: warning: ignoring {} ({why}): every warning is printed this time",
+                np::notices::state_path(cli.root()).display()
+            );
+        }
+        out.filter_with(notices);
+    }
+    out.remove_leftovers(tags, cli.verbose);
+    Ok(Some(lock))
 }
 
 /// Processes every tag; returns the exit status and fills `doc`.
@@ -241,20 +188,30 @@ fn process(
         .unwrap_or_else(|| thread::available_parallelism().map_or(1, |n| n.get()));
     // The library's message names the root and its cause: no second chain.
     let found = np::discover(cli.root(), &cli.tags).map_err(|e| anyhow::anyhow!("{e}"))?;
-    let mut err = io::stderr().lock();
-    let info = !cli.quiet;
+    let mut out = Reporter::new(io::stderr().lock(), clock.utc);
     if cli.verbose {
         for name in &found.ignored {
-            let _ = writeln!(err, "netprofile: ignored {name}: not a tag directory");
+            let _ = writeln!(out.err, "netprofile: ignored {name}: not a tag directory");
         }
     }
     doc.ignored_entries = found.ignored.clone();
     doc.counts.ignored_entries = found.ignored.len();
-    // Runs that write hold DATA_ROOT's lock to the end (dropped on return).
-    let _lock = if cli.evaluate {
+    if found.tags.is_empty() && found.missing.is_empty() && found.conflicts.is_empty() {
+        // A cron run must alert on an unmounted root or a dead logger; it
+        // creates nothing there (not even the lock file).
+        let e = np::Error::NoTags {
+            path: cli.root().to_path_buf(),
+        };
+        let _ = writeln!(out.err, "netprofile: error: {e}");
+        doc.error = Some(e.to_string());
+        return Ok(1);
+    }
+    // Runs that write hold DATA_ROOT's lock to the end (dropped on return);
+    // without a tag directory to write in, none is taken.
+    let _lock = if cli.evaluate || found.tags.is_empty() {
         None
     } else {
-        match lock::for_writing(cli.root(), cli.lock_wait(), &mut err)? {
+        match prepare_writing(cli, &found.tags, &mut out)? {
             Some(l) => Some(l),
             None => {
                 doc.error = Some("DATA_ROOT is locked by another netprofile run".into());
@@ -262,193 +219,42 @@ fn process(
             }
         }
     };
-    if !cli.evaluate {
-        remove_leftovers(&mut err, &found.tags, cli.verbose);
-    }
-    let mut failed = 0usize;
-    if found.tags.is_empty() && found.missing.is_empty() && found.conflicts.is_empty() {
-        // A cron run must alert on an unmounted root or a dead logger.
-        let e = np::Error::NoTags {
-            path: cli.root().to_path_buf(),
-        };
-        let _ = writeln!(err, "netprofile: error: {e}");
-        doc.error = Some(e.to_string());
-        failed += 1;
-    }
-    if !cli.tags.is_empty() {
-        // Tag directories present but not selected.
-        if let Ok(all) = np::discover(cli.root(), &[]) {
-            let selected = |name: &str| {
-                let n = np::discover::tag_number(name);
-                found
-                    .tags
-                    .iter()
-                    .any(|t| np::discover::tag_number(&t.name) == n)
-                    || found.conflicts.iter().any(|c| Some(c.number.as_str()) == n)
-            };
-            for t in all.tags.iter().filter(|t| !selected(&t.name)) {
-                doc.tags
-                    .push(summary::TagSummary::bare(&t.name, "skipped", None));
-                doc.counts.skipped += 1;
-            }
-        }
-    }
-    for c in &found.conflicts {
-        let e = np::Error::Conflict {
-            number: c.number.clone(),
-            names: c.names.clone(),
-        };
-        let _ = writeln!(err, "netprofile: tag {}: error: {e}", c.number);
-        doc.tags.push(summary::TagSummary::bare(
-            &c.number,
-            "failed",
-            Some(e.to_string()),
-        ));
-        failed += 1;
-    }
-    for tag in &found.missing {
-        let e = np::Error::NoSuchTag {
-            path: tag.dir.clone(),
-        };
-        let _ = writeln!(err, "netprofile: tag {}: error: {e}", tag.name);
-        doc.tags.push(summary::TagSummary::bare(
-            &tag.name,
-            "failed",
-            Some(e.to_string()),
-        ));
-        failed += 1;
-    }
-    let (mut done, mut series) = (0usize, 0usize);
-    let mut stdout_failed = false;
-    if cli.evaluate {
-        let outcomes = run_tags(&found.tags, jobs, |t| {
-            np::evaluate_tag(t, opts, cli.evaluate_days)
-        });
-        let mut table = Vec::new();
-        for (tag, outcome) in found.tags.iter().zip(outcomes.into_iter().map(or_internal)) {
-            if report(&mut err, tag, &outcome) {
-                done += 1;
-            } else {
-                failed += 1;
-            }
-            let scored: Vec<_> = match &outcome.result {
-                Ok(scores) => scores
-                    .iter()
-                    .map(|s| (s.protocol, s.metric, s.model))
-                    .collect(),
-                Err(_) => Vec::new(),
-            };
-            doc.tags.push(summary::TagSummary::processed(
-                &tag.name,
-                opts,
-                outcome.data.as_ref(),
-                &outcome.warnings,
-                outcome.result.as_ref().err().map(ToString::to_string),
-                &scored,
-                "scored",
-            ));
-            if cli.verbose {
-                unterminated_note(&mut err, tag, &outcome);
-            }
-            if let Ok(scores) = outcome.result {
-                series += scores.len();
-                table.push((tag.name.clone(), scores));
-            }
-        }
-        let text = format_table(&table, opts.interval_width);
-        let mut out = io::stdout().lock();
-        match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {}
-            // Not a usage error: the table is lost, exit 1.
-            Err(e) => {
-                let _ = writeln!(err, "netprofile: error: cannot write to stdout: {e}");
-                stdout_failed = true;
-            }
-            Ok(()) => {}
-        }
+    let not_processed = tags::not_processed(cli, &found, &mut out.err, doc);
+    let tally = if cli.evaluate {
+        tags::evaluate(cli, opts, &found.tags, jobs, &mut out, doc)
     } else {
-        let run = np::RunOptions {
-            now: clock.local,
-            now_utc: clock.utc,
-            keep: cli.keep,
-            max_age: cli.max_age.map(|h| (h * 3.6e9).round() as i64),
-            complete_only: cli.complete_only,
-            plot: cli.plot,
-        };
-        let outcomes = run_tags(&found.tags, jobs, |t| np::profile_tag(t, opts, &run));
-        for (tag, outcome) in found.tags.iter().zip(outcomes.into_iter().map(or_internal)) {
-            let ok = report(&mut err, tag, &outcome);
-            let fitted = outcome.result.as_ref().map_or(&[][..], |w| &w.fitted[..]);
-            let mut entry = summary::TagSummary::processed(
-                &tag.name,
-                opts,
-                outcome.data.as_ref(),
-                &outcome.warnings,
-                outcome.result.as_ref().err().map(ToString::to_string),
-                fitted,
-                "fitted",
-            );
-            if cli.verbose {
-                unterminated_note(&mut err, tag, &outcome);
-            }
-            if !ok {
-                failed += 1;
-                doc.tags.push(entry);
-                continue;
-            }
-            done += 1;
-            if let Ok(w) = &outcome.result {
-                series += w.series;
-                entry.profile = Some(w.path.clone());
-                entry.plot = w.plot.clone();
-                entry.pruned = w.pruned;
-                if cli.verbose {
-                    let name = w.path.file_name().unwrap_or_default().to_string_lossy();
-                    let pruned = match w.pruned {
-                        0 => String::new(),
-                        n => format!(", {n} old profile(s) removed"),
-                    };
-                    let plot = match &w.plot {
-                        Some(p) => format!(
-                            " and {}",
-                            p.file_name().unwrap_or_default().to_string_lossy()
-                        ),
-                        None => String::new(),
-                    };
-                    let _ = writeln!(
-                        err,
-                        "netprofile: tag {}: wrote {name}{plot} ({} series{pruned})",
-                        tag.name, w.series
-                    );
-                }
-            }
-            doc.tags.push(entry);
-        }
+        tags::profile(cli, opts, clock, &found.tags, jobs, &mut out, doc)
+    };
+    let (done, series) = (tally.done, tally.series);
+    let failed = not_processed + tally.failed;
+    if _lock.is_some() {
+        let all = np::discover(cli.root(), &[])
+            .map(|d| d.tags)
+            .unwrap_or_default();
+        let names: Vec<&str> = all.iter().map(|t| t.name.as_str()).collect();
+        out.save_notices(cli.root(), &names);
     }
     doc.tags
         .sort_by(|a, b| np::discover::numeric_order(&a.tag, &b.tag));
     doc.counts.done = done;
     doc.counts.failed = failed;
     doc.counts.series = series;
-    if info {
+    if !cli.quiet {
         let _ = writeln!(
-            err,
+            out.err,
             "netprofile: {done} tag(s) done, {failed} failed, {} other entries ignored; {series} series {}; {:.2} s",
             found.ignored.len(),
             if cli.evaluate { "evaluated" } else { "fitted" },
             start.elapsed().as_secs_f64()
         );
     }
-    Ok(if failed > 0 || stdout_failed { 1 } else { 0 })
-}
-
-/// `-v`: says that a last line without a line end was not counted.
-fn unterminated_note<T>(err: &mut impl Write, tag: &Tag, outcome: &TagOutcome<T>) {
-    if outcome.data.is_some_and(|d| d.unterminated) {
-        let _ = writeln!(
-            err,
-            "netprofile: tag {}: last line of data.csv has no line end yet: not counted",
-            tag.name
-        );
-    }
+    // A tag refused because a path is not a regular file needs the
+    // operator: exit 2 (the other tags were still processed).
+    Ok(if tally.refused {
+        2
+    } else if failed > 0 || tally.stdout_failed {
+        1
+    } else {
+        0
+    })
 }

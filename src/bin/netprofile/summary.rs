@@ -8,8 +8,8 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
+use telescope_core::netprofile::output;
 use telescope_core::netprofile::time::format_timestamp;
-use telescope_core::netprofile::write;
 use telescope_core::netprofile::{DataStats, Metric, ProfileOptions, Protocol, Warning};
 
 use crate::cli::Cli;
@@ -54,18 +54,24 @@ pub struct Options {
     /// `--horizon`.
     pub horizon: u32,
     /// `--interval-width`.
+    #[serde(serialize_with = "number")]
     pub interval_width: f64,
     /// `--protocols`, as profile keys.
     pub protocols: Vec<String>,
     /// `--outlier-quantile`.
+    #[serde(serialize_with = "number")]
     pub outlier_quantile: f64,
     /// `--seasonality-mode`.
     pub seasonality_mode: String,
+    /// `--model` (`auto` or `seasonal-trend`; the model that fitted each
+    /// series is in `tags[].series[].model`).
+    pub model: String,
     /// `--keep` (null: all).
     pub keep: Option<usize>,
     /// `--tag` (empty: all).
     pub tags: Vec<String>,
     /// `--max-age` in hours (null: not checked).
+    #[serde(serialize_with = "optional_number")]
     pub max_age_hours: Option<f64>,
     /// `--complete-only`.
     pub complete_only: bool,
@@ -154,7 +160,8 @@ impl Options {
             interval_width: opts.interval_width,
             protocols: opts.protocols.iter().map(|p| p.key()).collect(),
             outlier_quantile: opts.outlier_quantile,
-            seasonality_mode: format!("{:?}", cli.seasonality_mode).to_lowercase(),
+            seasonality_mode: value_name(cli.seasonality_mode),
+            model: value_name(cli.model),
             keep: cli.keep,
             tags: cli.tags.clone(),
             max_age_hours: cli.max_age,
@@ -162,6 +169,31 @@ impl Options {
             plot: cli.plot,
             evaluate_days: cli.evaluate.then_some(cli.evaluate_days),
         }
+    }
+}
+
+/// The command-line spelling of an option's value.
+fn value_name(v: impl clap::ValueEnum) -> String {
+    v.to_possible_value()
+        .map_or_else(String::new, |p| p.get_name().to_string())
+}
+
+/// A number in its shortest form, as written on the command line: `3`, not
+/// `3.0`; `1.5`, `0.8`.
+fn number<S: serde::Serializer>(x: &f64, s: S) -> Result<S::Ok, S::Error> {
+    // Whole numbers below 2^53 are exact as integers.
+    if x.fract() == 0.0 && x.abs() < 9_007_199_254_740_992.0 {
+        s.serialize_i64(*x as i64)
+    } else {
+        s.serialize_f64(*x)
+    }
+}
+
+/// [`number`], or null.
+fn optional_number<S: serde::Serializer>(x: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    match x {
+        Some(x) => number(x, s),
+        None => s.serialize_none(),
     }
 }
 
@@ -216,7 +248,9 @@ impl TagSummary {
                     .map(|(_, _, model)| *model);
                 let done = error.is_none() && model.is_some();
                 let reason = (!done).then(|| {
-                    left_out_reason(warnings, protocol, metric)
+                    warnings
+                        .iter()
+                        .find_map(|w| w.left_out_reason(protocol, metric))
                         .or_else(|| error.clone())
                         .unwrap_or_else(|| "not reached".to_string())
                 });
@@ -246,24 +280,6 @@ impl TagSummary {
     }
 }
 
-/// The reason a warning gives for leaving out `protocol` `metric`.
-fn left_out_reason(warnings: &[Warning], protocol: Protocol, metric: Metric) -> Option<String> {
-    warnings.iter().find_map(|w| match w {
-        Warning::NoRows { protocol: p } if *p == protocol => Some("no rows".to_string()),
-        Warning::SeriesLeftOut {
-            protocol: p,
-            metric: m,
-            reason,
-        } if *p == protocol && *m == metric => Some(reason.to_string()),
-        Warning::NoScore {
-            protocol: p,
-            metric: m,
-            reason,
-        } if *p == protocol && *m == metric => Some(format!("no score: {reason}")),
-        _ => None,
-    })
-}
-
 impl Summary {
     /// The document as pretty JSON with a trailing newline.
     pub fn to_json(&self) -> serde_json::Result<Vec<u8>> {
@@ -273,9 +289,11 @@ impl Summary {
     }
 }
 
-/// Writes `bytes` to `path` atomically (temporary file beside it, fsync,
-/// rename, as profiles are written), or to stdout when `path` is `-`.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+/// Writes `bytes` to `path` (see `output::write_summary`: a regular file is
+/// replaced atomically, a symlink's target likewise, a FIFO or character
+/// device written through, anything else refused), or to stdout when
+/// `path` is `-`.
+pub fn write_to(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     if path == Path::new("-") {
         let mut out = io::stdout().lock();
         return match out.write_all(bytes).and_then(|()| out.flush()) {
@@ -283,14 +301,6 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
             other => Ok(other?),
         };
     }
-    let name = path
-        .file_name()
-        .and_then(|n| n.to_str())
-        .ok_or_else(|| anyhow::anyhow!("{}: not a file name", path.display()))?;
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    write::write_file(dir, name, bytes)?;
+    output::write_summary(path, bytes)?;
     Ok(())
 }

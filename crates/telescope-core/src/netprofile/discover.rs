@@ -64,6 +64,17 @@ pub fn numeric_order(a: &str, b: &str) -> Ordering {
     x.len().cmp(&y.len()).then(x.cmp(y)).then(a.cmp(b))
 }
 
+/// True for the files netprofile keeps in DATA_ROOT.
+fn is_own_file(name: &str) -> bool {
+    let state = super::notices::STATE_FILE;
+    name == super::lock::LOCK_FILE
+        || name == state
+        || name
+            .strip_prefix('.')
+            .and_then(|n| n.strip_prefix(state))
+            .is_some_and(|rest| rest.starts_with('.') && rest.ends_with(".tmp"))
+}
+
 /// Lists the tags of `root`; with a non-empty `only`, just those (matched by
 /// number), and the ones that are absent are reported in `missing`. A
 /// number named by several directories goes to `conflicts` instead of
@@ -78,8 +89,9 @@ pub fn discover(root: &Path, only: &[String]) -> Result<Discovery, Error> {
         let entry = entry.map_err(rerr)?;
         let path = entry.path();
         let name = entry.file_name().to_string_lossy().into_owned();
-        // The lock file is never a tag, nor an ignored entry.
-        if entry.file_name() == super::lock::LOCK_FILE {
+        // The lock and warnings state files (and the latter's temporary
+        // file) are never tags, nor ignored entries.
+        if is_own_file(&name) {
             continue;
         }
         if !path.is_dir() {

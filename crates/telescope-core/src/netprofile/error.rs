@@ -4,6 +4,7 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
+use super::evaluate::Missed;
 use super::nemea::ParseError;
 use super::protocol::Protocol;
 use super::series::{Metric, SeriesError};
@@ -73,7 +74,7 @@ pub enum Error {
         names: Vec<String>,
     },
     /// DATA_ROOT holds no tag directory.
-    #[error("no tag directories in {}: is the data root mounted and the logger writing?", .path.display())]
+    #[error("no tags under {} (is it mounted?): no tag directory (a positive integer name) in it, nothing done", .path.display())]
     NoTags {
         /// The data root.
         path: PathBuf,
@@ -81,6 +82,21 @@ pub enum Error {
     /// A bug: processing the tag panicked (message given); nothing written.
     #[error("internal error: {0}")]
     Internal(String),
+    /// Something other than a regular file stands where netprofile would
+    /// replace a file (see [`super::output`]); it is left alone.
+    #[error("{} is {kind}, not a regular file: refused, nothing written there (remove it or choose another path)", .path.display())]
+    NotRegular {
+        /// The path.
+        path: PathBuf,
+        /// What it is (`a FIFO`, `a socket`, ...).
+        kind: &'static str,
+    },
+    /// `--summary-json` names a FIFO that no process is reading.
+    #[error("{} is a FIFO with no reader: nothing written (start its reader first)", .path.display())]
+    NoReader {
+        /// The FIFO.
+        path: PathBuf,
+    },
     /// Writing the profile or `latest.json` failed; existing files are kept.
     #[error("cannot write {}: {source}", .path.display())]
     Write {
@@ -128,6 +144,19 @@ pub enum Warning {
         /// Why.
         reason: String,
     },
+    /// `--evaluate`: series scored at fewer origins than asked for.
+    FewOrigins {
+        /// The series (`TCP bytes`); empty: every scored series.
+        series: Vec<String>,
+        /// Origins scored.
+        used: usize,
+        /// `--evaluate-days`.
+        asked: u32,
+        /// Why the others were not.
+        missed: Missed,
+        /// From the first row's TIME_FIRST to the last row's (µs).
+        span: i64,
+    },
     /// `latest.svg` could not be pointed at the new picture (the profile
     /// and `latest.json` were written).
     LatestPlot(String),
@@ -145,6 +174,28 @@ pub enum Warning {
         /// The cause.
         source: io::Error,
     },
+}
+
+impl Warning {
+    /// Why `protocol` `metric` has no forecast (or, with `--evaluate`, no
+    /// score), if this warning says so: `no rows`, the fit's reason, or
+    /// `no score: ...`.
+    pub fn left_out_reason(&self, protocol: Protocol, metric: Metric) -> Option<String> {
+        match self {
+            Warning::NoRows { protocol: p } if *p == protocol => Some("no rows".to_string()),
+            Warning::SeriesLeftOut {
+                protocol: p,
+                metric: m,
+                reason,
+            } if *p == protocol && *m == metric => Some(reason.to_string()),
+            Warning::NoScore {
+                protocol: p,
+                metric: m,
+                reason,
+            } if *p == protocol && *m == metric => Some(format!("no score: {reason}")),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for Warning {
@@ -186,6 +237,35 @@ impl fmt::Display for Warning {
                 metric,
                 reason,
             } => write!(f, "{protocol} {metric}: no score: {reason}"),
+            Warning::FewOrigins {
+                series,
+                used,
+                asked,
+                missed,
+                span,
+            } => {
+                let who = match series.as_slice() {
+                    [] => "every scored series".to_string(),
+                    s => s.join(", "),
+                };
+                let mut why = Vec::new();
+                for (n, reason) in [
+                    (missed.short, "had less than 48 h of rows before them"),
+                    (missed.no_actuals, "had no actual row to compare with"),
+                    (missed.failed, "failed to fit"),
+                ] {
+                    if n > 0 {
+                        why.push(format!("{n} {reason}"));
+                    }
+                }
+                write!(
+                    f,
+                    "--evaluate-days {asked}: {who} scored at {used} of {asked} daily origins ({}); \
+                     the rows span {:.1} days",
+                    why.join(", "),
+                    *span as f64 / 86_400e6
+                )
+            }
             Warning::LatestPlot(e) => write!(f, "{e} (latest.svg not updated)"),
             Warning::Prune { path, source } => {
                 write!(f, "cannot remove old profile {}: {source}", path.display())

@@ -44,6 +44,34 @@ pub struct SeriesScore {
     pub origins: Vec<Score>,
     /// The model of the final fit on all rows ("-" when it failed).
     pub model: &'static str,
+    /// Why the other origins asked for gave no score.
+    pub missed: Missed,
+}
+
+/// Origins of one series that gave no score, by reason.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct Missed {
+    /// Fewer than 2 rows, or less than [`MIN_HISTORY_US`] of them, up to
+    /// the origin.
+    pub short: usize,
+    /// No actual row within 30 minutes of any forecast instant after it.
+    pub no_actuals: usize,
+    /// The fit failed.
+    pub failed: usize,
+}
+
+impl Missed {
+    fn of(misses: &[Miss], failed: usize) -> Self {
+        let short = misses
+            .iter()
+            .filter(|m| matches!(m, Miss::FewRows | Miss::Short(_)))
+            .count();
+        Missed {
+            short,
+            no_actuals: misses.len() - short,
+            failed,
+        }
+    }
 }
 
 fn nan_mean(v: impl Iterator<Item = f64>) -> f64 {
@@ -200,6 +228,7 @@ pub fn evaluate_explained(
             let mut scores = Vec::new();
             let mut misses = Vec::new();
             let mut fit_error = None;
+            let mut fit_failures = 0;
             for &origin in &origins {
                 let train = all.until(origin);
                 let n = train.len();
@@ -222,6 +251,7 @@ pub fn evaluate_explained(
                         Ok(points) => points,
                         Err(e) => {
                             fit_error = Some(e.to_string());
+                            fit_failures += 1;
                             continue;
                         }
                     };
@@ -239,6 +269,7 @@ pub fn evaluate_explained(
                     metric,
                     origins: scores,
                     model,
+                    missed: Missed::of(&misses, fit_failures),
                 });
                 continue;
             }

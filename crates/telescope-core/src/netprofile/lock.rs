@@ -7,9 +7,11 @@
 //! never removed (removing it would let two runs lock two different files).
 //! On platforms without `flock` no lock is taken.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+
+use super::output::kind_of;
 
 /// Name of the lock file in DATA_ROOT (a hidden regular file, never a tag).
 pub const LOCK_FILE: &str = ".netprofile.lock";
@@ -44,22 +46,26 @@ impl RootLock {
     /// failure; its path is [`lock_path`].
     ///
     /// When DATA_ROOT is not writable but the lock file exists, it is locked
-    /// read-only and the pid is not recorded.
+    /// read-only and the pid is not recorded. A lock file that is not a
+    /// regular file (a symlink, a FIFO, ...) is an error: it is never
+    /// followed, waited on or written through.
     pub fn try_acquire(root: &Path) -> io::Result<TryLock> {
         let path = lock_path(root);
-        let writable = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path);
+        let writable = sys::open_options(true).open(&path);
         let (file, can_write) = match writable {
             Ok(f) => (f, true),
             Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
-                (File::open(&path).map_err(|_| e)?, false)
+                (sys::open_options(false).open(&path).map_err(|_| e)?, false)
             }
-            Err(e) => return Err(e),
+            Err(e) => return Err(not_regular(&path).unwrap_or(e)),
         };
+        let meta = file.metadata()?;
+        if !meta.is_file() {
+            return Err(io::Error::other(format!(
+                "it is {}, not a regular file: refused",
+                kind_of(&meta)
+            )));
+        }
         if !sys::try_lock(&file)? {
             return Ok(TryLock::Held {
                 pid: holder_pid(root),
@@ -70,6 +76,17 @@ impl RootLock {
         }
         Ok(TryLock::Acquired(RootLock { _file: file, path }))
     }
+}
+
+/// The error for a lock file that is not a regular file, if it is not.
+fn not_regular(path: &Path) -> Option<io::Error> {
+    let meta = std::fs::symlink_metadata(path).ok()?;
+    (!meta.is_file()).then(|| {
+        io::Error::other(format!(
+            "it is {}, not a regular file: refused",
+            kind_of(&meta)
+        ))
+    })
 }
 
 /// `root`'s lock file.
@@ -91,11 +108,20 @@ pub fn holder_pid(root: &Path) -> Option<u32> {
 
 #[cfg(unix)]
 mod sys {
-    use std::fs::File;
+    use std::fs::{File, OpenOptions};
     use std::io;
-    use std::os::unix::fs::FileExt;
+    use std::os::unix::fs::{FileExt, OpenOptionsExt};
 
-    use rustix::fs::{flock, FlockOperation};
+    use rustix::fs::{flock, FlockOperation, OFlags};
+
+    /// Opening the lock file: never through a symlink, never waiting on a
+    /// FIFO; created (read-write) if absent.
+    pub fn open_options(write: bool) -> OpenOptions {
+        let mut o = OpenOptions::new();
+        o.read(true).write(write).create(write).truncate(false);
+        o.custom_flags((OFlags::NOFOLLOW | OFlags::NONBLOCK).bits() as i32);
+        o
+    }
 
     /// True when the exclusive lock was taken, false when someone holds it.
     pub fn try_lock(file: &File) -> io::Result<bool> {
@@ -119,8 +145,14 @@ mod sys {
 
 #[cfg(not(unix))]
 mod sys {
-    use std::fs::File;
+    use std::fs::{File, OpenOptions};
     use std::io;
+
+    pub fn open_options(write: bool) -> OpenOptions {
+        let mut o = OpenOptions::new();
+        o.read(true).write(write).create(write).truncate(false);
+        o
+    }
 
     pub fn try_lock(_file: &File) -> io::Result<bool> {
         Ok(true)
@@ -157,6 +189,31 @@ mod tests {
             std::fs::read_to_string(root.path().join(LOCK_FILE)).unwrap(),
             format!("{:>10}\n", std::process::id())
         );
+    }
+
+    #[test]
+    fn a_lock_file_that_is_not_a_regular_file_is_refused() {
+        let root = tempfile::tempdir().unwrap();
+        let victim = root.path().join("victim");
+        std::fs::write(&victim, "precious").unwrap();
+        std::os::unix::fs::symlink(&victim, root.path().join(LOCK_FILE)).unwrap();
+        let e = RootLock::try_acquire(root.path()).unwrap_err();
+        assert!(
+            e.to_string().contains("a symlink, not a regular file"),
+            "{e}"
+        );
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+        std::fs::remove_file(root.path().join(LOCK_FILE)).unwrap();
+        rustix::fs::mknodat(
+            rustix::fs::CWD,
+            root.path().join(LOCK_FILE),
+            rustix::fs::FileType::Fifo,
+            rustix::fs::Mode::from_raw_mode(0o600),
+            0,
+        )
+        .unwrap();
+        let e = RootLock::try_acquire(root.path()).unwrap_err();
+        assert!(e.to_string().contains("a FIFO, not a regular file"), "{e}");
     }
 
     #[test]

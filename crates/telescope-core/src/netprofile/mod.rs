@@ -14,6 +14,8 @@ pub mod error;
 pub mod evaluate;
 pub mod lock;
 pub mod nemea;
+pub mod notices;
+pub mod output;
 pub mod plot;
 pub mod profile;
 pub mod protocol;
@@ -22,7 +24,6 @@ pub mod series;
 pub mod time;
 pub mod write;
 
-use std::fs::File;
 use std::path::PathBuf;
 
 pub use discover::{discover, Conflict, Discovery, Tag};
@@ -159,7 +160,7 @@ pub fn read_data(
     warnings: &mut Vec<Warning>,
 ) -> Result<nemea::Parsed, Error> {
     let path = tag.data_path();
-    let file = File::open(&path).map_err(|source| Error::ReadData {
+    let file = output::open_regular(&path).map_err(|source| Error::ReadData {
         path: path.clone(),
         source,
     })?;
@@ -239,13 +240,22 @@ pub fn profile_tag(tag: &Tag, opts: &ProfileOptions, run: &RunOptions) -> TagOut
             }
         }
         let name = write::profile_file_name(run.now);
+        if run.plot {
+            // Refused before anything is written, like `latest.json`.
+            output::check_replaceable(&tag.dir.join(write::LATEST_SVG), true)?;
+        }
         // The picture is written first and `latest.svg` switched right after
         // `latest.json`, so both point at one run's files.
         let plot = match run.plot {
             true => {
-                let svg =
-                    plot::render_svg(&format!("tag {}", tag.name), &parsed.rows, &profile, opts)
-                        .map_err(Error::Internal)?;
+                let svg = plot::render_svg(
+                    &format!("tag {}", tag.name),
+                    &parsed.rows,
+                    &profile,
+                    opts,
+                    &warnings,
+                )
+                .map_err(Error::Internal)?;
                 Some(write::write_file(
                     &tag.dir,
                     &write::plot_file_name(&name),
@@ -316,6 +326,7 @@ pub fn evaluate_tag(tag: &Tag, opts: &ProfileOptions, days: u32) -> TagOutcome<V
             return Err(Error::NothingForecast);
         }
         let (scores, unscored) = evaluate::evaluate_explained(&parsed.rows, opts, days);
+        warnings.extend(few_origins(&parsed.rows, opts, &scores, days));
         for (protocol, metric, reason) in unscored {
             let in_profile = profile
                 .protocols
@@ -337,4 +348,41 @@ pub fn evaluate_tag(tag: &Tag, opts: &ProfileOptions, days: u32) -> TagOutcome<V
         result,
         data,
     }
+}
+
+/// Warnings for the series of `scores` scored at fewer than `days` origins:
+/// one per distinct (origins used, reasons), naming the series unless it
+/// is every scored series.
+fn few_origins(
+    rows: &[nemea::Row],
+    opts: &ProfileOptions,
+    scores: &[SeriesScore],
+    days: u32,
+) -> Vec<Warning> {
+    let asked = days as usize;
+    let mut groups: Vec<((usize, evaluate::Missed), Vec<String>)> = Vec::new();
+    for s in scores.iter().filter(|s| s.origins.len() < asked) {
+        let key = (s.origins.len(), s.missed);
+        let name = format!("{} {}", s.protocol, s.metric);
+        match groups.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, names)) => names.push(name),
+            None => groups.push((key, vec![name])),
+        }
+    }
+    let asked_rows = rows
+        .iter()
+        .filter(|r| opts.protocols.contains(&Protocol(r.protocol)));
+    let first = asked_rows.clone().map(|r| r.first).min().unwrap_or(0);
+    let last = asked_rows.map(|r| r.first).max().unwrap_or(0);
+    let every = groups.len() == 1 && groups[0].1.len() == scores.len();
+    groups
+        .into_iter()
+        .map(|((used, missed), names)| Warning::FewOrigins {
+            series: if every { Vec::new() } else { names },
+            used,
+            asked: days,
+            missed,
+            span: last - first,
+        })
+        .collect()
 }

@@ -9,6 +9,10 @@
 
 use plotters::prelude::*;
 
+use plotters::coord::ranged1d::{DefaultFormatting, KeyPointHint, Ranged};
+use plotters::coord::types::RangedCoordf64;
+
+use super::error::Warning;
 use super::nemea::Row;
 use super::profile::Profile;
 use super::series::{protocol_rows, series, Metric, Point, Series};
@@ -17,8 +21,9 @@ use super::ProfileOptions;
 
 /// Days of history shown before the forecast.
 pub const HISTORY_DAYS: i64 = 7;
-/// Colour of the history line (`#3C3C3C`).
-pub const HISTORY: RGBColor = RGBColor(60, 60, 60);
+/// Colour of the history line (`#8C8C8C`, a mid grey: lighter than the
+/// black text and axes).
+pub const HISTORY: RGBColor = RGBColor(140, 140, 140);
 /// Colour of the outlier circles (`#D62728`).
 pub const OUTLIER: RGBColor = RGBColor(214, 39, 40);
 /// Colour of the forecast line and band (`#1F77B4`).
@@ -27,39 +32,160 @@ pub const FORECAST: RGBColor = RGBColor(31, 119, 180);
 const PANEL_W: u32 = 520;
 const PANEL_H: u32 = 260;
 const HEADER_H: u32 = 56;
+const DAY_US: i64 = 24 * HOUR_US;
 
-/// `v` with an SI prefix: `16.0M`, `950k`, `3.2G`.
-pub fn si(v: f64) -> String {
-    let a = v.abs();
-    let (d, p) = match a {
-        a if a >= 1e15 => (1e15, "P"),
-        a if a >= 1e12 => (1e12, "T"),
-        a if a >= 1e9 => (1e9, "G"),
-        a if a >= 1e6 => (1e6, "M"),
-        a if a >= 1e3 => (1e3, "k"),
-        _ => (1.0, ""),
-    };
-    let x = v / d;
-    if x.abs() >= 100.0 || x == x.trunc() {
-        format!("{x:.0}{p}")
-    } else if x.abs() >= 10.0 {
-        format!("{x:.1}{p}")
-    } else {
-        format!("{x:.2}{p}")
+/// The value axis of a panel: ticks from 0 at a round step (1, 2 or 2.5,
+/// 5 times a power of ten), every label with one SI prefix and the same
+/// decimals (`0`, `0.5M`, `1.0M`, `1.5M`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ValueAxis {
+    /// Tick values, from 0 up to the first at or above the data's maximum.
+    pub ticks: Vec<f64>,
+    /// The prefix's factor (1e6 for `M`).
+    divisor: f64,
+    /// The prefix (`M`).
+    prefix: &'static str,
+    /// Decimals of every label.
+    decimals: usize,
+}
+
+impl ValueAxis {
+    /// The axis for values from 0 to `max` with at most about `n` ticks.
+    pub fn new(max: f64, n: usize) -> Self {
+        let max = if max > 0.0 && max.is_finite() {
+            max
+        } else {
+            1.0
+        };
+        let raw = max / n.max(1) as f64;
+        let power = 10f64.powf(raw.log10().floor());
+        let step = [1.0, 2.0, 2.5, 5.0, 10.0]
+            .into_iter()
+            .map(|m| m * power)
+            .find(|s| *s >= raw)
+            .unwrap_or(10.0 * power);
+        let count = (max / step - 1e-9).ceil().max(1.0) as usize;
+        let ticks: Vec<f64> = (0..=count).map(|i| i as f64 * step).collect();
+        let top = ticks[count];
+        let (divisor, prefix) = [(1e15, "P"), (1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")]
+            .into_iter()
+            .find(|(d, _)| top >= *d)
+            .unwrap_or((1.0, ""));
+        // Enough decimals for the step in the prefix's unit (2.5 -> 1).
+        let scaled = step / divisor;
+        let decimals = (0..=6)
+            .find(|&d| {
+                let f = 10f64.powi(d);
+                ((scaled * f).round() - scaled * f).abs() < 1e-6 * f.max(1.0)
+            })
+            .unwrap_or(6) as usize;
+        ValueAxis {
+            ticks,
+            divisor,
+            prefix,
+            decimals,
+        }
+    }
+
+    /// The top of the axis (the last tick).
+    pub fn top(&self) -> f64 {
+        self.ticks.last().copied().unwrap_or(1.0)
+    }
+
+    /// The label of `v`: `0`, or `v` in the axis's prefix and decimals.
+    pub fn label(&self, v: f64) -> String {
+        if v == 0.0 {
+            return "0".to_string();
+        }
+        format!("{:.*}{}", self.decimals, v / self.divisor, self.prefix)
     }
 }
 
-/// An axis position (days since the epoch) as `MM-DD HH:MM` (UTC).
-fn time_label(days: f64) -> String {
-    let us = (days * DAY_US as f64).round() as i64;
-    let s = format_timestamp(us - us.rem_euclid(60_000_000));
-    s.get(5..16).unwrap_or(&s).replace('T', " ")
+/// Time ticks (days since the epoch) from `x0` to `x1` at a round step of
+/// hours (1, 2, 3, 6 or 12 h, or whole days), aligned to UTC midnight, and
+/// whether the labels are dates alone (the step is whole days).
+pub fn time_ticks(x0: f64, x1: f64) -> (Vec<f64>, bool) {
+    let hours = (x1 - x0) * 24.0;
+    let steps = [1, 2, 3, 6, 12, 24, 48, 72, 96, 168, 336, 672];
+    // Dates alone fit 5 labels in a panel; dates with a time, 4.
+    let step = steps
+        .into_iter()
+        .find(|&h| {
+            let most = if h % 24 == 0 { 5.0 } else { 4.0 };
+            hours / h as f64 <= most
+        })
+        .unwrap_or(672);
+    let step_days = step as f64 / 24.0;
+    let first = (x0 / step_days).ceil() as i64;
+    let last = (x1 / step_days).floor() as i64;
+    let ticks = (first..=last).map(|i| i as f64 * step_days).collect();
+    (ticks, step % 24 == 0)
 }
 
-const DAY_US: i64 = 24 * HOUR_US;
+/// A time tick (days since the epoch, UTC) as `YYYY-MM-DD`, or with
+/// `with_time` as `YYYY-MM-DD HH:MM`.
+pub fn time_label(days: f64, with_time: bool) -> String {
+    let us = (days * DAY_US as f64).round() as i64;
+    let s = format_timestamp(us - us.rem_euclid(60_000_000));
+    let end = if with_time { 16 } else { 10 };
+    s.get(..end).unwrap_or(&s).replace('T', " ")
+}
 
-/// Axis position of a time: days since the epoch (ticks fall on whole or
-/// half days).
+/// `text` in lines of at most `width` characters, broken at spaces (a
+/// longer word stands alone).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for word in text.split(' ') {
+        match lines.last_mut() {
+            Some(line) if line.chars().count() + 1 + word.chars().count() <= width => {
+                line.push(' ');
+                line.push_str(word);
+            }
+            _ => lines.push(word.to_string()),
+        }
+    }
+    lines
+}
+
+/// A linear axis with the given ticks (plotters' own `WithKeyPoints` does
+/// not take label formatters for `f64`).
+struct Ticked {
+    inner: RangedCoordf64,
+    ticks: Vec<f64>,
+}
+
+impl Ticked {
+    fn new(range: std::ops::Range<f64>, ticks: Vec<f64>) -> Self {
+        Ticked {
+            inner: range.into(),
+            ticks,
+        }
+    }
+}
+
+impl Ranged for Ticked {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        self.inner.map(value, limit)
+    }
+
+    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
+        // Bold lines and labels at the ticks; no light lines.
+        if hint.weight().allow_light_points() {
+            Vec::new()
+        } else {
+            self.ticks.clone()
+        }
+    }
+
+    fn range(&self) -> std::ops::Range<f64> {
+        self.inner.range()
+    }
+}
+
+/// Axis position of a time: days since the epoch.
 fn days(us: i64) -> f64 {
     us as f64 / DAY_US as f64
 }
@@ -73,6 +199,7 @@ pub fn render_svg(
     rows: &[Row],
     profile: &Profile,
     opts: &ProfileOptions,
+    warnings: &[Warning],
 ) -> Result<String, String> {
     let panels: Vec<_> = profile
         .protocols
@@ -117,12 +244,19 @@ pub fn render_svg(
                         panel(cell, &caption, &all, points, opts.outlier_quantile)?;
                     }
                     None => {
-                        cell.draw_text(
-                            &format!("{protocol} {metric}: not forecast (see the warnings)"),
-                            &("sans-serif", 15).into_font().color(&BLACK),
-                            (20, 20),
-                        )
-                        .map_err(e)?;
+                        let reason = warnings
+                            .iter()
+                            .find_map(|w| w.left_out_reason(protocol, metric))
+                            .unwrap_or_else(|| "not forecast".to_string());
+                        let note = format!("{protocol} {metric}: not forecast: {reason}");
+                        for (k, line) in wrap(&note, 60).iter().enumerate() {
+                            cell.draw_text(
+                                line,
+                                &("sans-serif", 15).into_font().color(&BLACK),
+                                (20, 20 + 20 * k as i32),
+                            )
+                            .map_err(e)?;
+                        }
                     }
                 }
             }
@@ -165,22 +299,25 @@ fn panel<DB: DrawingBackend>(
         .map(|p| p.1)
         .chain(points.iter().map(|p| p.upper))
         .fold(0.0, f64::max);
-    let ymax = if ymax > 0.0 { ymax * 1.05 } else { 1.0 };
+    // A little room above the highest value.
+    let axis = ValueAxis::new(ymax * 1.02, 5);
     let (x0, x1) = (days(start), days(end.max(last_row) + HOUR_US));
+    let (xticks, dates_only) = time_ticks(x0, x1);
     let mut chart = ChartBuilder::on(area)
         .caption(caption, ("sans-serif", 16))
         .margin(8)
-        .margin_right(36)
+        .margin_right(44)
         .x_label_area_size(28)
         .y_label_area_size(52)
-        .build_cartesian_2d(x0..x1, 0.0..ymax)
+        .build_cartesian_2d(
+            Ticked::new(x0..x1, xticks),
+            Ticked::new(0.0..axis.top(), axis.ticks.clone()),
+        )
         .map_err(e)?;
     chart
         .configure_mesh()
-        .x_labels(4)
-        .y_labels(5)
-        .x_label_formatter(&|x| time_label(*x))
-        .y_label_formatter(&|y| si(*y))
+        .x_label_formatter(&|x| time_label(*x, !dates_only))
+        .y_label_formatter(&|y| axis.label(*y))
         .light_line_style(WHITE.mix(0.0))
         .bold_line_style(BLACK.mix(0.08))
         .label_style(("sans-serif", 12))
@@ -198,7 +335,7 @@ fn panel<DB: DrawingBackend>(
         )))
         .map_err(e)?;
     chart
-        .draw_series(LineSeries::new(history, HISTORY.stroke_width(1)))
+        .draw_series(LineSeries::new(history, HISTORY.stroke_width(2)))
         .map_err(e)?;
     chart
         .draw_series(
@@ -221,15 +358,43 @@ mod tests {
     use super::*;
 
     #[test]
-    fn si_prefixes_and_utc_labels() {
-        assert_eq!(si(0.0), "0");
-        assert_eq!(si(950.0), "950");
-        assert_eq!(si(16_037_231.7), "16.0M");
-        assert_eq!(si(2_500.0), "2.50k");
-        assert_eq!(si(3.2e9), "3.20G");
-        assert_eq!(si(124e9), "124G");
+    fn value_labels_share_prefix_and_decimals() {
+        let labels = |max: f64| {
+            let a = ValueAxis::new(max, 5);
+            a.ticks.iter().map(|&t| a.label(t)).collect::<Vec<_>>()
+        };
+        assert_eq!(labels(1.6e6), ["0", "0.5M", "1.0M", "1.5M", "2.0M"]);
+        assert_eq!(labels(9.1e5), ["0", "0.2M", "0.4M", "0.6M", "0.8M", "1.0M"]);
+        assert_eq!(labels(4.4e9), ["0", "1G", "2G", "3G", "4G", "5G"]);
+        assert_eq!(
+            labels(1.1e4),
+            ["0", "2.5k", "5.0k", "7.5k", "10.0k", "12.5k"]
+        );
+        assert_eq!(labels(0.0), ["0", "0.2", "0.4", "0.6", "0.8", "1.0"]);
+    }
+
+    #[test]
+    fn notes_wrap_at_spaces() {
+        assert_eq!(wrap("ab cd ef", 5), ["ab cd", "ef"]);
+        assert_eq!(wrap("abcdefg h", 5), ["abcdefg", "h"]);
+    }
+
+    #[test]
+    fn time_ticks_are_round_and_carry_the_year() {
         let t = 1_535_138_360_737_000; // 2018-08-24T19:19:20.737 UTC
-        assert_eq!(time_label(days(t)), "08-24 19:19");
-        assert_eq!(time_label(17767.0), "08-24 00:00");
+        assert_eq!(time_label(days(t), true), "2018-08-24 19:19");
+        assert_eq!(time_label(17767.0, false), "2018-08-24");
+        // 8 days: a tick every 2 days at midnight, dates alone.
+        let (ticks, dates) = time_ticks(17760.3, 17768.2);
+        assert!(dates);
+        assert_eq!(ticks, [17762.0, 17764.0, 17766.0, 17768.0]);
+        // 20 hours: every 6 h, with the time.
+        let (ticks, dates) = time_ticks(17767.1, 17767.1 + 20.0 / 24.0);
+        assert!(!dates);
+        let labels: Vec<_> = ticks.iter().map(|&d| time_label(d, true)).collect();
+        assert_eq!(
+            labels,
+            ["2018-08-24 06:00", "2018-08-24 12:00", "2018-08-24 18:00"]
+        );
     }
 }

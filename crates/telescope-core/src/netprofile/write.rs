@@ -1,10 +1,11 @@
 //! Atomic profile writing, the `latest.json` symlink and `--keep` pruning.
 
-use std::fs::{self, File};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
 use super::error::{Error, Warning};
+use super::output::{self, check_replaceable, sync_dir};
 use super::time::{format_timestamp, parse_timestamp};
 
 /// Name of the symlink to the newest profile.
@@ -26,13 +27,6 @@ fn profile_time(name: &str) -> Option<i64> {
     parse_timestamp(ts.as_bytes())
 }
 
-fn sync_dir(dir: &Path) {
-    // Best effort: some file systems refuse to fsync a directory.
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
-}
-
 fn werr(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
     move |source| Error::Write {
         path: path.to_path_buf(),
@@ -49,8 +43,12 @@ pub fn latest_target(dir: &Path) -> Option<String> {
 /// Writes `contents` to `dir/name` atomically (temporary file in `dir`,
 /// fsync, rename), then points `dir/latest.json` at it with a relative
 /// symlink made as `latest.json.new` and renamed over. On error the new
-/// profile is removed and `latest.json` is unchanged.
+/// profile is removed and `latest.json` is unchanged. A `name` or a
+/// `latest.json` that is neither absent nor a regular file (nor, for
+/// `latest.json`, a symlink) is refused ([`Error::NotRegular`]) before
+/// anything is written.
 pub fn write_profile(dir: &Path, name: &str, contents: &[u8]) -> Result<PathBuf, Error> {
+    check_replaceable(&dir.join(LATEST), true)?;
     let dest = write_file(dir, name, contents)?;
     let new_link = dir.join(LATEST_NEW);
     if let Err((path, e)) = point_latest(dir, name, &new_link) {
@@ -89,9 +87,14 @@ pub fn prune(dir: &Path, keep: usize) -> (usize, Vec<Warning>) {
     let Ok(entries) = fs::read_dir(dir) else {
         return (0, warnings);
     };
+    // Only regular files: whatever else has a profile's name is not ours.
     let mut profiles: Vec<(i64, String)> = entries
         .filter_map(|e| {
-            let name = e.ok()?.file_name().into_string().ok()?;
+            let e = e.ok()?;
+            if !e.file_type().ok()?.is_file() {
+                return None;
+            }
+            let name = e.file_name().into_string().ok()?;
             Some((profile_time(&name)?, name))
         })
         .collect();
@@ -124,12 +127,7 @@ pub fn prune(dir: &Path, keep: usize) -> (usize, Vec<Warning>) {
     (removed, warnings)
 }
 
-/// The temporary file [`write_profile`] writes `name` to in process `pid`.
-fn temp_name(name: &str, pid: u32) -> String {
-    format!(".{name}.{pid}.tmp")
-}
-
-/// True for the names [`temp_name`] makes: `.profile-<TS>.json.<pid>.tmp`.
+/// True for the names [`output::temp_path`] makes for profiles and pictures: `.profile-<TS>.json.<pid>.tmp`.
 fn is_temp_name(name: &str) -> bool {
     let Some(rest) = name.strip_prefix('.').and_then(|r| r.strip_suffix(".tmp")) else {
         return false;
@@ -184,27 +182,20 @@ pub fn plot_file_name(profile_name: &str) -> String {
     format!("{stem}.svg")
 }
 
-/// Writes `dir/name` atomically (temporary file in `dir`, fsync, rename).
+/// Writes `dir/name` atomically (temporary file in `dir`, fsync, rename);
+/// see [`output::replace_atomically`] (a `name` that is not a regular file
+/// is refused).
 pub fn write_file(dir: &Path, name: &str, contents: &[u8]) -> Result<PathBuf, Error> {
-    let tmp = dir.join(temp_name(name, std::process::id()));
     let dest = dir.join(name);
-    let written = (|| {
-        let mut f = File::create(&tmp)?;
-        f.write_all(contents)?;
-        f.sync_all()?;
-        fs::rename(&tmp, &dest)
-    })();
-    if let Err(e) = written {
-        let _ = fs::remove_file(&tmp);
-        return Err(werr(&dest)(e));
-    }
-    sync_dir(dir);
+    output::replace_atomically(&dest, contents)?;
     Ok(dest)
 }
 
 /// Points `dir/latest.svg` at `name` (a relative symlink made as
-/// `latest.svg.new` and renamed over).
+/// `latest.svg.new` and renamed over); a `latest.svg` that is neither
+/// absent, a regular file nor a symlink is refused.
 pub fn point_latest_svg(dir: &Path, name: &str) -> Result<(), Error> {
+    check_replaceable(&dir.join(LATEST_SVG), true)?;
     let new_link = dir.join(LATEST_SVG_NEW);
     let result = (|| {
         match fs::remove_file(&new_link) {
@@ -245,7 +236,8 @@ mod tests {
     #[test]
     fn only_the_tools_own_temporary_names_are_leftovers() {
         let name = profile_file_name(profile_time("profile-2026-01-02T03:04:05.5.json").unwrap());
-        assert!(is_temp_name(&temp_name(&name, 4242)));
+        let tmp = output::temp_path(Path::new(&name), 4242);
+        assert!(is_temp_name(&tmp.to_string_lossy()));
         for other in [
             "profile-2026-01-02T03:04:05.json.4242.tmp",
             ".profile-2026-01-02T03:04:05.json.tmp",

@@ -29,6 +29,11 @@ pub fn bin(name: &str) -> Command {
     }
 }
 
+/// The line flowtuple-series ends a run of several files with.
+pub fn tally(files: usize, ok: usize, failed: usize) -> String {
+    format!("flowtuple-series: {files} files: {ok} ok, {failed} failed\n")
+}
+
 /// Stdout and stderr of a finished command as text.
 pub fn text(out: &Output) -> (String, String) {
     (

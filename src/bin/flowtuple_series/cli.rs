@@ -112,7 +112,9 @@ Arguments:
 pub struct Cli {
     /// `<FILE> <MODE>`, or with `--mode <MODE>` one or more `<FILE>...`
     /// (`-` is stdin).
-    #[arg(value_name = "ARGS", required_unless_present_any = ["completions", "man"], hide = true)]
+    // Not required by clap: a missing FILE or MODE is reported by `parse`,
+    // naming both forms.
+    #[arg(value_name = "FILE|MODE", hide = true)]
     args: Vec<String>,
 
     /// The mode, for the multi-file form (then every positional argument is a file).
@@ -196,9 +198,14 @@ pub struct Cli {
     stats: bool,
 
     /// Progress on stderr: files done, records/s, ETA where sizes are known
-    /// (auto: when stderr is a terminal).
+    /// (auto: when stderr is a terminal; into a file or pipe, plain lines).
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = When::Auto)]
     progress: When,
+
+    /// Print only errors on stderr: no tally at the end of a multi-file
+    /// run, no progress (whatever --progress says), no warnings.
+    #[arg(short, long)]
+    quiet: bool,
 
     /// Print a completion script for SHELL (bash, zsh, fish, ...) and exit.
     #[arg(long, value_name = "SHELL", exclusive = true)]
@@ -383,6 +390,33 @@ pub struct Options {
     pub stats: bool,
     /// When to show progress.
     pub progress: When,
+    /// Only errors on stderr.
+    pub quiet: bool,
+}
+
+/// A usage error for missing positional arguments (exit status 2).
+fn missing(msg: &str) -> ! {
+    Cli::command()
+        .error(clap::error::ErrorKind::MissingRequiredArgument, msg)
+        .exit()
+}
+
+/// Checks that spills could be written to the temporary directory, before
+/// any input is read (a bad one would otherwise be found hours into a
+/// run, at the first spill): when spilling is possible, or when
+/// `--temp-dir` is given.
+fn temp_dir_usable(given: Option<&PathBuf>, memory_limit: Size) -> Result<(), String> {
+    if given.is_none() && memory_limit.0.is_none() {
+        return Ok(());
+    }
+    let spill = SpillOptions {
+        limit: u64::MAX,
+        temp_dir: given.cloned().unwrap_or_else(std::env::temp_dir),
+    };
+    spill.check_temp_dir().map_err(|e| match given {
+        Some(_) => format!("--temp-dir: {e}"),
+        None => format!("{e} (the default: $TMPDIR, else /tmp; choose one with --temp-dir)"),
+    })
 }
 
 fn usage_error(msg: String) -> ! {
@@ -394,7 +428,9 @@ fn usage_error(msg: String) -> ! {
 /// Parses the command line; usage errors exit with status 2; `--completions`
 /// and `--man` print and exit 0.
 pub fn parse() -> Options {
-    let matches = Cli::command().get_matches();
+    let matches = Cli::command()
+        .try_get_matches()
+        .unwrap_or_else(|e| checks::exit_without_misleading_tips(e));
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     match crate::docs::print_if_asked(Cli::command(), cli.completions, cli.man) {
         Ok(true) => std::process::exit(0),
@@ -411,16 +447,20 @@ pub fn parse() -> Options {
         .collect::<Vec<_>>()
         .join(", ");
     let (mode, files) = match cli.mode {
+        Some(_) if cli.args.is_empty() => missing("--mode <MODE> needs at least one <FILE>"),
         Some(m) => (mode_of(m), cli.args),
+        None if cli.args.is_empty() => missing(&format!(
+            "no <FILE> and <MODE> given (valid modes: {valid_modes})"
+        )),
         None => {
             if cli.args.len() != 2 {
                 usage_error(format!(
-                    "expected FILE MODE (or --mode MODE FILE...); valid modes: {valid_modes}"
+                    "expected <FILE> <MODE> (or --mode <MODE> <FILE>...); valid modes: {valid_modes}"
                 ));
             }
             let mode = cli.args[1]
                 .parse::<Mode>()
-                .unwrap_or_else(|e| usage_error(checks::with_suggestion(e, &cli.args[1])));
+                .unwrap_or_else(|e| usage_error(checks::mode_hint(e, &cli.args[0], &cli.args[1])));
             (mode, vec![cli.args[0].clone()])
         }
     };
@@ -478,6 +518,7 @@ pub fn parse() -> Options {
             }
         })
         .collect();
+    temp_dir_usable(cli.temp_dir.as_ref(), cli.memory_limit).unwrap_or_else(|e| usage_error(e));
     let detected = crate::formats::detect(&sources).unwrap_or_else(|e| usage_error(e));
     let mut options = Options {
         sources,
@@ -511,7 +552,8 @@ pub fn parse() -> Options {
         merge_repeated: cli.merge_repeated,
         kafka,
         stats: cli.stats,
-        progress: cli.progress,
+        progress: if cli.quiet { When::Never } else { cli.progress },
+        quiet: cli.quiet,
     };
     let src_ports = given("tcp_src_ports") || given("udp_src_ports");
     flowtuple4(&mut options, detected.kind, cli.dst_net, src_ports)

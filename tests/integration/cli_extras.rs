@@ -1,7 +1,7 @@
 //! Command-line details of both tools: completions, man pages, --version,
 //! flowtuple-series' usage checks and its CSV header.
 
-use crate::util::{bin, testdata, text};
+use crate::util::{bin, testdata, text, Checked};
 
 fn fixture(name: &str) -> String {
     testdata(&format!("flowtuple/{name}"))
@@ -10,7 +10,7 @@ fn fixture(name: &str) -> String {
 }
 
 fn run(tool: &str, args: &[&str]) -> (String, String, i32) {
-    let out = bin(tool).args(args).output().unwrap();
+    let out = crate::util::output(bin(tool).args(args));
     let (o, e) = text(&out);
     (o, e, out.status.code().unwrap_or(-1))
 }
@@ -78,7 +78,7 @@ fn a_mode_name_as_a_missing_file_is_a_usage_error() {
         .current_dir(dir.path())
         .args(["--mode", "nonspoofed", "nonspoofed"])
         .output()
-        .unwrap();
+        .checked();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out).1);
     let expected = std::fs::read(testdata("flowtuple/expected/small.nonspoofed.txt")).unwrap();
     assert_eq!(out.stdout, expected);

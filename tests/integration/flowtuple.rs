@@ -8,7 +8,7 @@
 use std::io::Write;
 use std::process::Stdio;
 
-use crate::util::{bin, tally, testdata, text};
+use crate::util::{bin, tally, testdata, text, Checked};
 
 pub(crate) fn tsv(name: &str) -> Vec<Vec<String>> {
     let body = std::fs::read_to_string(testdata(&format!("flowtuple/expected/{name}"))).unwrap();
@@ -19,7 +19,7 @@ pub(crate) fn tsv(name: &str) -> Vec<Vec<String>> {
 }
 
 pub(crate) fn run(args: &[&str]) -> (String, String, i32) {
-    let out = bin("flowtuple-series").args(args).output().unwrap();
+    let out = crate::util::output(bin("flowtuple-series").args(args));
     let (o, e) = text(&out);
     (o, e, out.status.code().unwrap_or(-1))
 }
@@ -152,7 +152,7 @@ fn assert_stdin_run(args: &[&str], input: &str, expected: &str) {
         .spawn()
         .unwrap();
     child.stdin.take().unwrap().write_all(&data).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let out = child.wait_with_output().checked();
     assert!(out.status.success());
     let expected = std::fs::read(testdata(&format!("flowtuple/expected/{expected}"))).unwrap();
     assert_eq!(out.stdout, expected);
@@ -245,7 +245,7 @@ fn closed_stdout_is_a_quiet_success() {
     let mut first = [0u8; 16];
     std::io::Read::read_exact(child.stdout.as_mut().unwrap(), &mut first).unwrap();
     drop(child.stdout.take());
-    let out = child.wait_with_output().unwrap();
+    let out = child.wait_with_output().checked();
     assert_eq!(
         out.status.code(),
         Some(0),

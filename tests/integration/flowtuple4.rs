@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::ftconvert::{self, Conv, Converter, Version, V3};
-use crate::util::{bin, testdata, text};
+use crate::util::{bin, testdata, text, Checked};
 
 /// Seeded splitmix64.
 struct Rng(u64);
@@ -125,7 +125,7 @@ fn generate(seed: u64, start: u32, minutes: u32, per_minute: u32) -> Vec<V3> {
 
 /// Runs flowtuple-series; (stdout, stderr, exit code).
 fn run(args: &[String]) -> (String, String, i32) {
-    let out = bin("flowtuple-series").args(args).output().unwrap();
+    let out = crate::util::output(bin("flowtuple-series").args(args));
     let (o, e) = text(&out);
     (o, e, out.status.code().unwrap_or(-1))
 }
@@ -581,7 +581,7 @@ fn one_run_reads_one_format_and_only_exact_options() {
         })
         .collect();
     assert!(outs[0].contains(r#""class":"icmp""#) && outs.iter().all(|o| *o == outs[0]));
-    let help = bin("flowtuple-series").arg("--help").output().unwrap();
+    let help = bin("flowtuple-series").arg("--help").output().checked();
     let help = text(&help).0;
     assert!(
         help.contains("FLOWTUPLE4: only what is exact") && help.contains("--dst-net <24|16>"),
@@ -601,7 +601,7 @@ fn one_run_reads_one_format_and_only_exact_options() {
         .args(["--dst-net", "24", "-", "unfiltered"])
         .stdin(std::fs::File::open(&a).unwrap())
         .output()
-        .unwrap();
+        .checked();
     assert_eq!((out.status.code(), text(&out).0), (Some(0), want.clone()));
     assert!(want.contains(" uniq_dst_net24s "));
     let out = bin("flowtuple-series")
@@ -616,7 +616,7 @@ fn one_run_reads_one_format_and_only_exact_options() {
         ])
         .stdin(std::fs::File::open(&a).unwrap())
         .output()
-        .unwrap();
+        .checked();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out).1);
     // The same interval twice, merged: packets double, distinct counts stay.
     let line = |s: &str, what: &str| -> u64 {

@@ -17,7 +17,7 @@ fn expected(name: &str) -> String {
 }
 
 fn run(args: &[&str]) -> (String, String, i32) {
-    let out = bin("flowtuple-series").args(args).output().unwrap();
+    let out = crate::util::output(bin("flowtuple-series").args(args));
     let (o, e) = text(&out);
     (o, e, out.status.code().unwrap_or(-1))
 }

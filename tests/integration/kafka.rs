@@ -8,7 +8,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::broker::{create_topic, free_port, Broker, Proxy};
-use crate::util::{bin, testdata, text};
+use crate::util::{bin, testdata, text, Checked};
 
 #[path = "../../examples/tsk_consume.rs"]
 mod tsk_consume;
@@ -31,7 +31,7 @@ fn publish(addr: &str, channel: &str, args: &[&str]) -> Command {
 }
 
 fn run(mut cmd: Command) -> (String, String, i32) {
-    let out: Output = cmd.output().unwrap();
+    let out: Output = crate::util::output(&mut cmd);
     let (o, e) = text(&out);
     (o, e, out.status.code().unwrap_or(-1))
 }
@@ -275,7 +275,7 @@ fn kafka_stopped_broker_is_an_error_naming_the_first_unpublished_interval() {
         let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
         let _ = w.write_all(&data);
     });
-    let out = child.wait_with_output().unwrap();
+    let out = child.wait_with_output().checked();
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert_eq!(stdout, "");

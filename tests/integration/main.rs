@@ -13,4 +13,5 @@ mod netprofile_hardening;
 mod netprofile_ops;
 mod netprofile_plot;
 mod spill;
+mod trust;
 mod util;

@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::flowtuple::{fixture, run, tsv};
-use crate::util::{bin, list, tally, testdata, text};
+use crate::util::{bin, list, tally, testdata, text, Checked};
 
 /// The bytes spilled, from a `--stats` line.
 fn spilled(stderr: &str) -> u64 {
@@ -187,7 +187,7 @@ fn an_unusable_temp_dir_is_a_clear_error() {
                 ])
                 .stdin(Stdio::piped())
                 .output()
-                .unwrap();
+                .checked();
             let (out_text, err) = text(&out);
             assert_eq!(
                 (out_text.as_str(), out.status.code()),
@@ -205,7 +205,7 @@ fn an_unusable_temp_dir_is_a_clear_error() {
         .args([&file, "unfiltered"])
         .env("TMPDIR", &missing)
         .output()
-        .unwrap();
+        .checked();
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out).1;
     assert!(
@@ -220,7 +220,7 @@ fn an_unusable_temp_dir_is_a_clear_error() {
         .args([&file, "unfiltered", "--memory-limit", "none"])
         .env("TMPDIR", &missing)
         .output()
-        .unwrap();
+        .checked();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out).1);
 }
 
@@ -275,7 +275,7 @@ fn killed_and_signalled_runs_leave_no_temporary_files() {
             .status()
             .unwrap();
         assert!(killed.success());
-        let out = child.wait_with_output().unwrap();
+        let out = child.wait_with_output().checked();
         assert_eq!(out.status.code(), status, "SIG{signal}");
         assert!(out.stdout.is_empty(), "SIG{signal}: no partial interval");
         assert!(list(dir.path()).is_empty(), "SIG{signal}: files left");
@@ -368,7 +368,7 @@ fn progress_shows_only_where_asked() {
         std::thread::sleep(Duration::from_millis(600));
         stdin.write_all(b"not avro").unwrap();
         drop(stdin);
-        let out = child.wait_with_output().unwrap();
+        let out = child.wait_with_output().checked();
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!err.contains(['\r', '\x1b']), "{err:?}");
         let lines: Vec<&str> = err.lines().collect();

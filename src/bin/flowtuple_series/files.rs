@@ -16,6 +16,7 @@ use anyhow::Context;
 use telescope_core::flowtuple::{self, Aggregator, FlowtupleError, IntervalSeries, RunStats};
 
 use crate::cli::{Options, Source};
+use crate::messages;
 use crate::output::{HeaderFirst, Printer, Repeats};
 use crate::progress;
 
@@ -97,7 +98,7 @@ impl<'a> Report<'a> {
         match error {
             None => self.ok += 1,
             Some(e) => {
-                progress::say(&format!("flowtuple-series: {e:#}"));
+                progress::say(&format!("flowtuple-series: {}", messages::chain(&e)));
                 self.failed += 1;
             }
         }
@@ -111,8 +112,9 @@ impl<'a> Report<'a> {
         }
         let done = self.done;
         anyhow::anyhow!(
-            "{e:#}; {output} interval(s) of this file were already {done} before the fault \
-             was found: they came from unverified data and must not be trusted"
+            "{}; {output} interval(s) of this file were already {done} before the fault \
+             was found: they came from unverified data and must not be trusted",
+            messages::chain(&e)
         )
     }
 

@@ -27,6 +27,7 @@ use telescope_core::flowtuple::{
 
 use crate::cli::Options;
 use crate::files::{Outcome, Report};
+use crate::messages;
 use crate::output::{Ledger, Repeats};
 use crate::progress;
 
@@ -293,7 +294,7 @@ pub fn run(opts: &Options, settings: &Settings) -> anyhow::Result<ExitCode> {
     let mut report = Report::new(opts, "published");
     let stopped = publish_all(opts, settings, &mut report).err();
     if let Some(e) = &stopped {
-        progress::say(&format!("flowtuple-series: {e:#}"));
+        progress::say(&format!("flowtuple-series: {}", messages::chain(e)));
     }
     let ok = report.finish() && stopped.is_none();
     Ok(match ok {

@@ -9,6 +9,8 @@ mod docs;
 mod files;
 mod formats;
 mod kafka;
+#[path = "../common/messages.rs"]
+mod messages;
 mod output;
 mod progress;
 mod signals;
@@ -31,7 +33,7 @@ fn main() -> ExitCode {
             if is_broken_pipe(&e) {
                 return ExitCode::SUCCESS;
             }
-            progress::say(&format!("flowtuple-series: {e:#}"));
+            progress::say(&format!("flowtuple-series: {}", messages::chain(&e)));
             ExitCode::FAILURE
         }
     }

@@ -8,6 +8,8 @@ mod cli;
 #[path = "../common/docs.rs"]
 mod docs;
 mod lock;
+#[path = "../common/messages.rs"]
+mod messages;
 mod summary;
 
 use std::io::{self, Write};
@@ -33,7 +35,7 @@ fn main() -> ExitCode {
     match run() {
         Ok(code) => code,
         Err(e) => {
-            let _ = writeln!(io::stderr(), "netprofile: error: {e:#}");
+            let _ = writeln!(io::stderr(), "netprofile: error: {}", messages::chain(&e));
             ExitCode::from(2)
         }
     }
@@ -207,7 +209,7 @@ fn run() -> anyhow::Result<ExitCode> {
         Err(e) => {
             // The whole run failed (unreadable DATA_ROOT): still tell monitoring.
             doc.exit_code = 2;
-            doc.error = Some(format!("{e:#}"));
+            doc.error = Some(messages::chain(&e));
             write_summary(&cli, &doc)?;
             return Err(e);
         }

@@ -210,3 +210,90 @@ fn csv_header_only_when_a_file_succeeds() {
         assert_eq!(out.matches(header).count(), 1);
     }
 }
+
+/// The man pages' SYNOPSIS shows the usage's forms (not `[ARGS]`), and
+/// their after-help text is laid out for roff: no pre-wrapped line is
+/// copied (a line starting with spaces would be broken there by `man`,
+/// leaving stranded words), tables are tagged paragraphs.
+#[test]
+fn man_pages_show_the_forms_and_flow_their_text() {
+    let synopses = [
+        (
+            "flowtuple-series",
+            ".SH SYNOPSIS\n\\fBflowtuple\\-series\\fR [OPTIONS] <FILE> <MODE>\n.br\n\
+             \\fBflowtuple\\-series\\fR [OPTIONS] \\-\\-mode <MODE> <FILE>...\n.SH DESCRIPTION\n",
+        ),
+        (
+            "netprofile",
+            ".SH SYNOPSIS\n\\fBnetprofile\\fR [OPTIONS] <DATA_ROOT>\n.br\n\
+             \\fBnetprofile\\fR \\-\\-completions <SHELL> | \\-\\-man\n.SH DESCRIPTION\n",
+        ),
+    ];
+    for (tool, synopsis) in synopses {
+        let (page, _, code) = run(tool, &["--man"]);
+        assert_eq!(code, 0);
+        assert!(page.contains(synopsis), "{tool}: {page}");
+        assert!(
+            !page.contains("[ARGS]") && !page.contains("FILE|MODE"),
+            "{tool}"
+        );
+        assert!(!page.contains(".SH EXTRA"), "{tool}");
+        let mut verbatim = false;
+        for line in page.lines() {
+            match line {
+                ".nf" => verbatim = true,
+                ".fi" => verbatim = false,
+                _ if !verbatim => assert!(!line.starts_with(' '), "{tool}: {line:?}"),
+                _ => {}
+            }
+        }
+        assert!(page.contains(".SH \"EXIT STATUS\"") || page.contains(".SH EXIT STATUS"));
+    }
+    let (page, _, _) = run("flowtuple-series", &["--man"]);
+    assert!(
+        page.contains(".TP\n\\fBunrouted\\-nonspoofed\\fR\nnonspoofed records whose source is in a reserved, unrouted network"),
+        "{page}"
+    );
+}
+
+/// Bash completion offers the mode names for MODE in both forms: after
+/// `--mode`, and as the second positional argument without it (not when
+/// --mode is given: then every positional argument is a FILE).
+#[test]
+fn bash_completes_mode_names_for_mode() {
+    let (script, _, code) = run("flowtuple-series", &["--completions", "bash"]);
+    assert_eq!(code, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("completion.bash");
+    std::fs::write(&path, script).unwrap();
+    let all = "unfiltered unfiltered-ipmeta nonspoofed unrouted-nonspoofed";
+    let cases: [(&[&str], &str); 6] = [
+        (&["a.avro", ""], all),
+        (
+            &["-j", "2", "a.avro", "u"],
+            "unfiltered unfiltered-ipmeta unrouted-nonspoofed",
+        ),
+        (&["--temp-dir", "=", "/tmp", "a.avro", "non"], "nonspoofed"),
+        (&["--mode", ""], all),
+        (&["-m", "unr"], "unrouted-nonspoofed"),
+        (&["--mode", "unfiltered", "no"], ""),
+    ];
+    for (words, want) in cases {
+        let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+        let probe = format!(
+            "source '{}'\nCOMP_WORDS=(flowtuple-series {})\nCOMP_CWORD=$((${{#COMP_WORDS[@]}} - 1))\n\
+             COMPREPLY=()\n\
+             _flowtuple_series_modes flowtuple-series \"${{COMP_WORDS[COMP_CWORD]}}\" \
+             \"${{COMP_WORDS[COMP_CWORD-1]}}\"\necho \"${{COMPREPLY[*]}}\"\n",
+            path.display(),
+            quoted.join(" ")
+        );
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(&probe)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert_eq!(text(&out).0.trim_end(), want, "{words:?}: {}", text(&out).1);
+    }
+}

@@ -4,10 +4,12 @@
 mod allocator;
 mod checks;
 mod cli;
+mod completion;
 #[path = "../common/docs.rs"]
 mod docs;
 mod files;
 mod formats;
+mod help;
 mod kafka;
 #[path = "../common/messages.rs"]
 mod messages;

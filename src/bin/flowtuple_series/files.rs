@@ -104,6 +104,12 @@ impl<'a> Report<'a> {
         }
     }
 
+    /// Counts the input the run stopped at as failed (the error that
+    /// stopped the run is printed by the caller).
+    pub fn count_stopped(&mut self) {
+        self.failed += 1;
+    }
+
     /// `e`, saying that the intervals output before it came from data its
     /// check did not cover, when there were any.
     fn with_trust(&self, e: anyhow::Error, unverified: bool, output: u64) -> anyhow::Error {

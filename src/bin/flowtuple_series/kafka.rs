@@ -320,7 +320,7 @@ fn publish_all(opts: &Options, settings: &Settings, report: &mut Report<'_>) -> 
             repeats: Repeats::default(),
             published: 0,
         };
-        let outcome = file.publish(i)?;
+        let outcome = file.publish(i).inspect_err(|_| report.count_stopped())?;
         let (published, repeats) = (file.published, file.repeats);
         report.end(i, outcome, published, &repeats);
     }

@@ -211,62 +211,10 @@ pub fn merged<W: Write>(
     let mut agg = Aggregator::merging(&opts.series, opts.threads);
     let (mut any_ok, mut spilled) = (false, 0);
     for source in &opts.sources {
-        let file_started = Instant::now();
-        let stdin: Option<Arc<[u8]>> = match source {
-            Source::Stdin => {
-                let mut data = Vec::new();
-                crate::open(source)?
-                    .read_to_end(&mut data)
-                    .context("<stdin>: cannot read")?;
-                Some(data.into())
-            }
-            Source::Path(_) => None,
-        };
-        let reopen = || -> anyhow::Result<Box<dyn Read + Send>> {
-            match &stdin {
-                Some(data) => Ok(Box::new(io::Cursor::new(Arc::clone(data)))),
-                None => crate::open(source),
-            }
-        };
-        let checked = reopen().and_then(|input| {
-            flowtuple::check(input, &opts.series, opts.threads)
-                .map_err(|e| anyhow::Error::new(e).context(source.to_string()))
-        });
-        if let Err(e) = checked {
-            if opts.stats {
-                progress::say(&format!(
-                    "flowtuple-series: stats: {source}: FAILED on its check read, nothing counted, spilled 0 bytes, {:.3} s",
-                    file_started.elapsed().as_secs_f64()
-                ));
-            }
-            report.count(Some(e));
-            continue;
+        if let Some(bytes) = add_merged(opts, source, &mut agg, report)? {
+            spilled += bytes;
+            any_ok = true;
         }
-        // Checked: an error now (the file changed under us) would leave
-        // part of it counted, so nothing is printed.
-        let input = reopen()?;
-        let stats = flowtuple::feed(input, &opts.series, opts.threads, &mut agg, |_| {
-            Err(FlowtupleError::Internal(
-                "a merging aggregator printed early".into(),
-            ))
-        })
-        .and_then(|stats| agg.end_input().map(|()| stats))
-        .with_context(|| {
-            format!("{source}: failed on the second read after a good first read; nothing printed")
-        })?;
-        progress::COUNTERS.files.fetch_add(1, Ordering::Relaxed);
-        if opts.stats {
-            progress::say(&format!(
-                "flowtuple-series: stats: {source}: records read {}, counted {}, spilled {} bytes, {:.3} s (merged: its intervals are printed at the end)",
-                stats.records,
-                stats.kept,
-                stats.spilled,
-                file_started.elapsed().as_secs_f64()
-            ));
-        }
-        report.count(None);
-        spilled += stats.spilled;
-        any_ok = true;
     }
     let mut intervals = 0u64;
     let mut repeats = Repeats::default();
@@ -289,6 +237,72 @@ pub fn merged<W: Write>(
         ));
     }
     Ok(())
+}
+
+/// Adds `source` to the merging aggregator, once checked whole (a bad
+/// input is reported and adds nothing); the bytes it spilled, `None` when
+/// it failed. `Err`: it failed on the second read (the run stops).
+fn add_merged(
+    opts: &Options,
+    source: &Source,
+    agg: &mut Aggregator,
+    report: &mut Report<'_>,
+) -> anyhow::Result<Option<u64>> {
+    let started = Instant::now();
+    let stdin: Option<Arc<[u8]>> = match source {
+        Source::Stdin => {
+            let mut data = Vec::new();
+            crate::open(source)?
+                .read_to_end(&mut data)
+                .context("<stdin>: cannot read")?;
+            Some(data.into())
+        }
+        Source::Path(_) => None,
+    };
+    let reopen = || -> anyhow::Result<Box<dyn Read + Send>> {
+        match &stdin {
+            Some(data) => Ok(Box::new(io::Cursor::new(Arc::clone(data)))),
+            None => crate::open(source),
+        }
+    };
+    let checked = reopen().and_then(|input| {
+        flowtuple::check(input, &opts.series, opts.threads)
+            .map_err(|e| anyhow::Error::new(e).context(source.to_string()))
+    });
+    if let Err(e) = checked {
+        if opts.stats {
+            progress::say(&format!(
+                "flowtuple-series: stats: {source}: FAILED on its check read, nothing counted, spilled 0 bytes, {:.3} s",
+                started.elapsed().as_secs_f64()
+            ));
+        }
+        report.count(Some(e));
+        return Ok(None);
+    }
+    // Checked: an error now (the file changed under us) would leave part
+    // of it counted, so nothing is printed.
+    let input = reopen()?;
+    let stats = flowtuple::feed(input, &opts.series, opts.threads, agg, |_| {
+        Err(FlowtupleError::Internal(
+            "a merging aggregator printed early".into(),
+        ))
+    })
+    .and_then(|stats| agg.end_input().map(|()| stats))
+    .with_context(|| {
+        format!("{source}: failed on the second read after a good first read; nothing printed")
+    })?;
+    progress::COUNTERS.files.fetch_add(1, Ordering::Relaxed);
+    if opts.stats {
+        progress::say(&format!(
+            "flowtuple-series: stats: {source}: records read {}, counted {}, spilled {} bytes, {:.3} s (merged: its intervals are printed at the end)",
+            stats.records,
+            stats.kept,
+            stats.spilled,
+            started.elapsed().as_secs_f64()
+        ));
+    }
+    report.count(None);
+    Ok(Some(stats.spilled))
 }
 
 /// What a worker hands back for one file: formatted bytes (each interval's

@@ -473,7 +473,15 @@ fn usage_errors_name_file_and_mode() {
         "{}",
         text(&out).1
     );
-    // netprofile: DATA_ROOT is required, and its help says so.
+    // netprofile: no tip either; DATA_ROOT is required, and its help says
+    // so.
+    let out = output(bin("netprofile").args(["-x", "/nonexistent"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(
+        text(&out).1,
+        "error: unexpected argument '-x' found\n\nUsage: netprofile [OPTIONS] <DATA_ROOT>\n       \
+         netprofile --completions <SHELL> | --man\n\nFor more information, try '--help'.\n"
+    );
     let out = output(bin("netprofile").arg("-h"));
     let help = text(&out).0;
     assert!(help.contains("\n  <DATA_ROOT>  "), "{help}");

@@ -356,7 +356,7 @@ fn usage_error(msg: String) -> ! {
 pub fn parse() -> Options {
     let matches = Cli::command()
         .try_get_matches()
-        .unwrap_or_else(|e| checks::exit_without_misleading_tips(e));
+        .unwrap_or_else(|e| crate::usage::exit_without_misleading_tips(e));
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let bash_extra = crate::completion::bash_modes(&Cli::command());
     match crate::docs::print_if_asked_with(Cli::command(), cli.completions, cli.man, &bash_extra) {

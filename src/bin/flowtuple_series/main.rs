@@ -16,6 +16,8 @@ mod messages;
 mod output;
 mod progress;
 mod signals;
+#[path = "../common/usage.rs"]
+mod usage;
 
 use std::fs::File;
 use std::io::{self, Read, Write};

@@ -11,6 +11,8 @@ mod lock;
 #[path = "../common/messages.rs"]
 mod messages;
 mod summary;
+#[path = "../common/usage.rs"]
+mod usage;
 
 use std::io::{self, Write};
 use std::panic::{self, AssertUnwindSafe};
@@ -171,7 +173,7 @@ fn remove_leftovers(err: &mut impl Write, tags: &[Tag], verbose: bool) {
 }
 
 fn run() -> anyhow::Result<ExitCode> {
-    let cli = Cli::parse();
+    let cli = Cli::try_parse().unwrap_or_else(|e| usage::exit_without_misleading_tips(e));
     if docs::print_if_asked(Cli::command(), cli.completions, cli.man)
         .context("writing to stdout")?
     {

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use crate::util::{bin, testdata};
+use crate::util::{bin, testdata, Checked};
 
 /// The GNU parallel block of README's "Backfills" section.
 fn parallel_recipe() -> String {
@@ -36,7 +36,7 @@ fn alone(file: &Path, options: &[&str]) -> Vec<u8> {
         .arg(file)
         .arg("nonspoofed")
         .output()
-        .unwrap();
+        .checked();
     assert!(out.status.success());
     out.stdout
 }
@@ -84,7 +84,7 @@ fn the_gnu_parallel_recipe_writes_one_file_per_input_and_retries_failures() {
             .current_dir(dir.path())
             .env("PATH", path_with_binary())
             .output()
-            .unwrap()
+            .checked()
     };
     let joblog = || -> Vec<Vec<String>> {
         std::fs::read_to_string(dir.path().join("backfill.joblog"))
@@ -156,7 +156,7 @@ fn the_slurm_script_splits_the_list_among_tasks() {
             .env("SLURM_ARRAY_TASK_COUNT", "3")
             .env("FLOWTUPLE_SERIES", env!("CARGO_BIN_EXE_flowtuple-series"))
             .output()
-            .unwrap();
+            .checked();
         let log = String::from_utf8_lossy(&out.stdout).into_owned();
         // Task 0 has lines 0 and 3 (a and c), task 1 line 1, task 2 line 2
         // (bad).

@@ -1,7 +1,7 @@
 //! Command-line details of both tools: completions, man pages, --version,
 //! flowtuple-series' usage checks and its CSV header.
 
-use crate::util::{bin, testdata, text};
+use crate::util::{bin, testdata, text, Checked};
 
 fn fixture(name: &str) -> String {
     testdata(&format!("flowtuple/{name}"))
@@ -10,7 +10,7 @@ fn fixture(name: &str) -> String {
 }
 
 fn run(tool: &str, args: &[&str]) -> (String, String, i32) {
-    let out = bin(tool).args(args).output().unwrap();
+    let out = crate::util::output(bin(tool).args(args));
     let (o, e) = text(&out);
     (o, e, out.status.code().unwrap_or(-1))
 }
@@ -78,7 +78,7 @@ fn a_mode_name_as_a_missing_file_is_a_usage_error() {
         .current_dir(dir.path())
         .args(["--mode", "nonspoofed", "nonspoofed"])
         .output()
-        .unwrap();
+        .checked();
     assert_eq!(out.status.code(), Some(0), "{}", text(&out).1);
     let expected = std::fs::read(testdata("flowtuple/expected/small.nonspoofed.txt")).unwrap();
     assert_eq!(out.stdout, expected);
@@ -208,5 +208,92 @@ fn csv_header_only_when_a_file_succeeds() {
             .unwrap();
         assert_eq!(out, want, "-j{threads}");
         assert_eq!(out.matches(header).count(), 1);
+    }
+}
+
+/// The man pages' SYNOPSIS shows the usage's forms (not `[ARGS]`), and
+/// their after-help text is laid out for roff: no pre-wrapped line is
+/// copied (a line starting with spaces would be broken there by `man`,
+/// leaving stranded words), tables are tagged paragraphs.
+#[test]
+fn man_pages_show_the_forms_and_flow_their_text() {
+    let synopses = [
+        (
+            "flowtuple-series",
+            ".SH SYNOPSIS\n\\fBflowtuple\\-series\\fR [OPTIONS] <FILE> <MODE>\n.br\n\
+             \\fBflowtuple\\-series\\fR [OPTIONS] \\-\\-mode <MODE> <FILE>...\n.SH DESCRIPTION\n",
+        ),
+        (
+            "netprofile",
+            ".SH SYNOPSIS\n\\fBnetprofile\\fR [OPTIONS] <DATA_ROOT>\n.br\n\
+             \\fBnetprofile\\fR \\-\\-completions <SHELL> | \\-\\-man\n.SH DESCRIPTION\n",
+        ),
+    ];
+    for (tool, synopsis) in synopses {
+        let (page, _, code) = run(tool, &["--man"]);
+        assert_eq!(code, 0);
+        assert!(page.contains(synopsis), "{tool}: {page}");
+        assert!(
+            !page.contains("[ARGS]") && !page.contains("FILE|MODE"),
+            "{tool}"
+        );
+        assert!(!page.contains(".SH EXTRA"), "{tool}");
+        let mut verbatim = false;
+        for line in page.lines() {
+            match line {
+                ".nf" => verbatim = true,
+                ".fi" => verbatim = false,
+                _ if !verbatim => assert!(!line.starts_with(' '), "{tool}: {line:?}"),
+                _ => {}
+            }
+        }
+        assert!(page.contains(".SH \"EXIT STATUS\"") || page.contains(".SH EXIT STATUS"));
+    }
+    let (page, _, _) = run("flowtuple-series", &["--man"]);
+    assert!(
+        page.contains(".TP\n\\fBunrouted\\-nonspoofed\\fR\nnonspoofed records whose source is in a reserved, unrouted network"),
+        "{page}"
+    );
+}
+
+/// Bash completion offers the mode names for MODE in both forms: after
+/// `--mode`, and as the second positional argument without it (not when
+/// --mode is given: then every positional argument is a FILE).
+#[test]
+fn bash_completes_mode_names_for_mode() {
+    let (script, _, code) = run("flowtuple-series", &["--completions", "bash"]);
+    assert_eq!(code, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("completion.bash");
+    std::fs::write(&path, script).unwrap();
+    let all = "unfiltered unfiltered-ipmeta nonspoofed unrouted-nonspoofed";
+    let cases: [(&[&str], &str); 6] = [
+        (&["a.avro", ""], all),
+        (
+            &["-j", "2", "a.avro", "u"],
+            "unfiltered unfiltered-ipmeta unrouted-nonspoofed",
+        ),
+        (&["--temp-dir", "=", "/tmp", "a.avro", "non"], "nonspoofed"),
+        (&["--mode", ""], all),
+        (&["-m", "unr"], "unrouted-nonspoofed"),
+        (&["--mode", "unfiltered", "no"], ""),
+    ];
+    for (words, want) in cases {
+        let quoted: Vec<String> = words.iter().map(|w| format!("'{w}'")).collect();
+        let probe = format!(
+            "source '{}'\nCOMP_WORDS=(flowtuple-series {})\nCOMP_CWORD=$((${{#COMP_WORDS[@]}} - 1))\n\
+             COMPREPLY=()\n\
+             _flowtuple_series_modes flowtuple-series \"${{COMP_WORDS[COMP_CWORD]}}\" \
+             \"${{COMP_WORDS[COMP_CWORD-1]}}\"\necho \"${{COMPREPLY[*]}}\"\n",
+            path.display(),
+            quoted.join(" ")
+        );
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(&probe)
+            .current_dir(dir.path())
+            .output()
+            .unwrap();
+        assert_eq!(text(&out).0.trim_end(), want, "{words:?}: {}", text(&out).1);
     }
 }

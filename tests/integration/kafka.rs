@@ -8,7 +8,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::broker::{create_topic, free_port, Broker, Proxy};
-use crate::util::{bin, testdata, text};
+use crate::util::{bin, tally, testdata, text, Checked};
 
 #[path = "../../examples/tsk_consume.rs"]
 mod tsk_consume;
@@ -31,7 +31,7 @@ fn publish(addr: &str, channel: &str, args: &[&str]) -> Command {
 }
 
 fn run(mut cmd: Command) -> (String, String, i32) {
-    let out: Output = cmd.output().unwrap();
+    let out: Output = crate::util::output(&mut cmd);
     let (o, e) = text(&out);
     (o, e, out.status.code().unwrap_or(-1))
 }
@@ -237,9 +237,10 @@ fn kafka_compression_snappy_and_none() {
 }
 
 /// The broker dies after the first file's intervals were acknowledged:
-/// the second file (a FIFO, fed only once the broker is gone) fails with
-/// an error naming the broker, the first interval not published and the
-/// last acknowledged one; exit status 1.
+/// the second file (a FIFO, fed only once the broker is gone, with other
+/// timestamps) fails with an error naming the broker, the first interval
+/// not published and the last acknowledged one; exit status 1; the tally
+/// counts it failed.
 #[test]
 fn kafka_stopped_broker_is_an_error_naming_the_first_unpublished_interval() {
     let mut broker = Broker::start();
@@ -270,23 +271,24 @@ fn kafka_stopped_broker_is_an_error_naming_the_first_unpublished_interval() {
         std::thread::sleep(Duration::from_millis(100));
     }
     broker.stop();
-    let data = std::fs::read(fixture("small-u64.avro")).unwrap();
+    let data = std::fs::read(fixture("repro-deflate.avro")).unwrap();
     std::thread::spawn(move || {
         let mut w = std::fs::OpenOptions::new().write(true).open(&fifo).unwrap();
         let _ = w.write_all(&data);
     });
-    let out = child.wait_with_output().unwrap();
+    let out = child.wait_with_output().checked();
     let (stdout, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert_eq!(stdout, "");
     let addr = &broker.addr;
     for want in [
-        &format!("Kafka broker(s) {addr} did not acknowledge interval 0"),
-        "first interval not published: 0",
+        &format!("Kafka broker(s) {addr} did not acknowledge interval 1600000020"),
+        "first interval not published: 1600000020",
         "5 earlier interval(s) were acknowledged, the last 1699999880",
     ] {
         assert!(stderr.contains(want), "{want:?} not in {stderr}");
     }
+    assert!(stderr.ends_with(&tally(2, 1, 1)), "{stderr}");
 }
 
 /// The small fixture's interval 1700000180 sums to more than u64: an
@@ -335,6 +337,34 @@ fn kafka_unreachable_broker_is_an_error() {
         "{err}"
     );
     assert!(err.contains("nothing was published"), "{err}");
+}
+
+/// A timestamp published from one file is not published again from a
+/// later one (here the same file twice): that file is an error naming
+/// --merge-repeated, exit status 1, and the topic holds each interval once.
+#[test]
+fn kafka_a_timestamp_is_published_once_per_run() {
+    let broker = Broker::start();
+    create_topic(&broker.addr, "tsk-production.once", 3);
+    let small = fixture("small-u64.avro");
+    let (out, err, code) = run(publish(
+        &broker.addr,
+        "once",
+        &["--mode", "nonspoofed", &small, &small],
+    ));
+    assert_eq!((out.as_str(), code), ("", 1), "{err}");
+    assert_eq!(
+        err,
+        format!(
+            "flowtuple-series: {small}: timestamp 0 (and 4 more of its timestamps) was already \
+             published from input 1 ({small}); its interval is not published again, the file's \
+             other intervals are (a run gives one block per timestamp; --merge-repeated merges \
+             repeated timestamps into one interval)\n{}",
+            tally(2, 1, 1)
+        )
+    );
+    let messages = fetch_all(&broker.addr, "tsk-production.once").unwrap();
+    assert_eq!(messages.len(), 5, "each of the five intervals once");
 }
 
 /// A topic that does not exist is an error naming it.

@@ -16,4 +16,5 @@ mod netprofile_ops;
 mod netprofile_outputs;
 mod netprofile_plot;
 mod spill;
+mod trust;
 mod util;

@@ -6,19 +6,19 @@ use std::process::Output;
 
 use telescope_core::netprofile::time::parse_timestamp;
 
-use crate::util::{bin, list, temp_copy, text, Json, AUTO_MODELS};
+use crate::util::{bin, list, temp_copy, text, Checked, Json, AUTO_MODELS};
 
 const NOW: &str = "2026-01-02T03:04:05.123456";
 const PROFILE: &str = "profile-2026-01-02T03:04:05.123456.json";
 const HOUR_US: i64 = 3_600_000_000;
 
 fn run(root: &Path, now: &str, args: &[&str]) -> Output {
-    bin("netprofile")
-        .env("NETPROFILE_NOW", now)
-        .args(args)
-        .arg(root)
-        .output()
-        .unwrap()
+    crate::util::output(
+        bin("netprofile")
+            .env("NETPROFILE_NOW", now)
+            .args(args)
+            .arg(root),
+    )
 }
 
 /// Checks a profile's layout and values; returns its protocol keys.
@@ -285,7 +285,7 @@ fn usage_errors_exit_2() {
 
 #[test]
 fn help_explains_output_and_exit_codes() {
-    let out = bin("netprofile").arg("--help").output().unwrap();
+    let out = bin("netprofile").arg("--help").output().checked();
     let (stdout, _) = text(&out);
     assert_eq!(out.status.code(), Some(0));
     for needle in [
@@ -350,7 +350,7 @@ fn evaluate_into_a_closed_pipe_is_a_clean_exit() {
         .arg(exe)
         .arg(root.path())
         .output()
-        .unwrap();
+        .checked();
     let stderr = fs::read_to_string(root.path().join("err")).unwrap();
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");

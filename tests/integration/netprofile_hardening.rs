@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use telescope_core::netprofile::lock::{RootLock, TryLock, LOCK_FILE};
 use telescope_core::netprofile::time::{format_timestamp, parse_timestamp};
 
-use crate::util::{bin, list, temp_copy, testdata, text, Json};
+use crate::util::{bin, list, temp_copy, testdata, text, Checked, Json};
 
 const NOW: &str = "2026-01-02T03:04:05.123456";
 const PROFILE: &str = "profile-2026-01-02T03:04:05.123456.json";
@@ -32,7 +32,7 @@ fn command(root: &Path, now: &str, tz: &str, args: &[&str]) -> Command {
 }
 
 fn run(root: &Path, now: &str, args: &[&str]) -> Output {
-    command(root, now, "UTC", args).output().unwrap()
+    crate::util::output(&mut command(root, now, "UTC", args))
 }
 
 /// `data.csv` text: one row per `(protocol, TIME_FIRST)`, TIME_LAST 59
@@ -157,7 +157,7 @@ fn a_busy_root_fails_with_no_wait_or_after_the_timeout() {
     assert!(waiting.try_wait().unwrap().is_none(), "did not wait");
     assert!(!root.path().join("1/latest.json").exists());
     drop(held);
-    let out = waiting.wait_with_output().unwrap();
+    let out = waiting.wait_with_output().checked();
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("waiting up to 3000 s for"), "{stderr}");
@@ -205,7 +205,7 @@ fn concurrent_runs_never_break_a_profile() {
             .collect();
         let failed: Vec<String> = children
             .into_iter()
-            .map(|c| c.wait_with_output().unwrap())
+            .map(|c| c.wait_with_output().checked())
             .filter(|o| o.status.code() != Some(0))
             .map(|o| text(&o).1.lines().take(3).collect::<Vec<_>>().join("\n"))
             .collect();
@@ -387,7 +387,7 @@ fn first_forecast(root: &Path, now: &str, tz: &str) -> (i64, String) {
         &["--outlier-quantile", "1", "--protocols", "TCP"],
     )
     .output()
-    .unwrap();
+    .checked();
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(0), "{tz}: {stderr}");
     let json = Json::parse(&fs::read_to_string(root.join("1/latest.json")).unwrap());
@@ -484,7 +484,7 @@ fn evaluate_into_a_full_disk_exits_1() {
         .arg(root.path())
         .stdout(fs::File::create("/dev/full").unwrap())
         .output()
-        .unwrap();
+        .checked();
     let (_, stderr) = text(&out);
     assert_eq!(out.status.code(), Some(1), "{stderr}");
     assert!(

@@ -7,20 +7,20 @@ use std::process::Output;
 
 use telescope_core::netprofile::time::{format_timestamp, parse_timestamp};
 
-use crate::util::{bin, list, temp_copy, text, Json, AUTO_MODELS};
+use crate::util::{bin, list, temp_copy, text, Checked, Json, AUTO_MODELS};
 
 const NOW: &str = "2026-01-02T03:04:05.123456";
 const PROFILE: &str = "profile-2026-01-02T03:04:05.123456.json";
 const HOUR_US: i64 = 3_600_000_000;
 
 fn run(root: &Path, now: &str, args: &[&str]) -> Output {
-    bin("netprofile")
-        .env("NETPROFILE_NOW", now)
-        .env("TZ", "UTC")
-        .args(args)
-        .arg(root)
-        .output()
-        .unwrap()
+    crate::util::output(
+        bin("netprofile")
+            .env("NETPROFILE_NOW", now)
+            .env("TZ", "UTC")
+            .args(args)
+            .arg(root),
+    )
 }
 
 fn str_of(j: &Json) -> &str {
@@ -217,7 +217,7 @@ fn max_age_fails_stale_tags_comparing_in_utc() {
             .args(extra)
             .arg(root.path())
             .output()
-            .unwrap()
+            .checked()
     };
     let fresh = run_tz(&local(0.5), &[]);
     assert_eq!(fresh.status.code(), Some(0), "{}", text(&fresh).1);

@@ -14,12 +14,12 @@ const HISTORY: &str = "#8C8C8C";
 const OUTLIER: &str = "#D62728";
 
 fn run(root: &Path, now: &str, args: &[&str]) -> std::process::Output {
-    bin("netprofile")
-        .env("NETPROFILE_NOW", now)
-        .args(args)
-        .arg(root)
-        .output()
-        .unwrap()
+    crate::util::output(
+        bin("netprofile")
+            .env("NETPROFILE_NOW", now)
+            .args(args)
+            .arg(root),
+    )
 }
 
 /// numpy's linear quantile, written here independently of the library.

@@ -6,7 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::flowtuple::{fixture, run, tsv};
-use crate::util::{bin, list, testdata};
+use crate::util::{bin, list, tally, testdata, text, Checked};
 
 /// The bytes spilled, from a `--stats` line.
 fn spilled(stderr: &str) -> u64 {
@@ -144,48 +144,84 @@ fn a_full_temp_dir_is_a_clear_error_and_prints_no_partial_interval() {
     assert!(list(&mount.0).is_empty());
 }
 
+/// The temporary directory is checked before any input is read: missing,
+/// not a directory, or read-only is a usage error (exit status 2), also
+/// when --memory-limit none means it would never be used, so that a bad
+/// cron line fails at once and not hours later at the first spill.
 #[test]
 fn an_unusable_temp_dir_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
-    let missing = dir.path().join("missing");
-    let temp = missing.to_string_lossy().into_owned();
     let file = fixture("small-null.avro");
-    let args = [
-        &file,
-        "unfiltered",
-        "--memory-limit",
-        "1K",
-        "--temp-dir",
-        &temp,
+    let missing = dir.path().join("missing").to_string_lossy().into_owned();
+    let mut cases = vec![
+        (
+            missing.clone(),
+            format!("--temp-dir: temporary directory {missing} does not exist"),
+        ),
+        (
+            file.clone(),
+            format!("--temp-dir: temporary directory {file} is not a directory"),
+        ),
     ];
-    let (out, err, code) = run(&args);
-    assert_eq!((out.as_str(), code), ("", 1), "{err}");
+    // Read-only (root writes anywhere else).
+    let mount = tmpfs(dir.path(), "1m", ",ro");
+    if let Some(mount) = &mount {
+        let temp = mount.0.to_string_lossy().into_owned();
+        let want = format!(
+            "--temp-dir: temporary directory {temp} is not writable (cannot create a file in \
+             it: Read-only file system)"
+        );
+        cases.push((temp, want));
+    }
+    for (temp, want) in &cases {
+        for limit in ["1K", "none"] {
+            // stdin never read: the check comes first.
+            let out = bin("flowtuple-series")
+                .args([
+                    "-",
+                    "unfiltered",
+                    "--memory-limit",
+                    limit,
+                    "--temp-dir",
+                    temp,
+                ])
+                .stdin(Stdio::piped())
+                .output()
+                .checked();
+            let (out_text, err) = text(&out);
+            assert_eq!(
+                (out_text.as_str(), out.status.code()),
+                ("", Some(2)),
+                "{err}"
+            );
+            assert!(
+                err.starts_with(&format!("error: {want}\n")),
+                "{limit}: {err}"
+            );
+        }
+    }
+    // The default, $TMPDIR, is checked when spilling is possible.
+    let out = bin("flowtuple-series")
+        .args([&file, "unfiltered"])
+        .env("TMPDIR", &missing)
+        .output()
+        .checked();
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out).1;
     assert!(
-        err.contains(&format!(
-            "temporary directory {temp}: cannot create a temporary file: "
+        err.starts_with(&format!(
+            "error: temporary directory {missing} does not exist (the default: $TMPDIR, else \
+             /tmp; choose one with --temp-dir)\n"
         )),
         "{err}"
     );
-    // Read-only (root writes anywhere else).
-    if let Some(mount) = tmpfs(dir.path(), "1m", ",ro") {
-        let temp = mount.0.to_string_lossy().into_owned();
-        let (out, err, code) = run(&[
-            &file,
-            "unfiltered",
-            "--memory-limit",
-            "1K",
-            "--temp-dir",
-            &temp,
-        ]);
-        assert_eq!((out.as_str(), code), ("", 1), "{err}");
-        assert!(
-            err.contains("cannot create a temporary file: Read-only file system"),
-            "{err}"
-        );
-    }
-    // Without spilling, the temporary directory is not used.
-    let (_, err, code) = run(&[&file, "unfiltered", "--temp-dir", &temp]);
-    assert_eq!(code, 0, "{err}");
+    // Without spilling and without --temp-dir, $TMPDIR is not used.
+    let out = bin("flowtuple-series")
+        .args([&file, "unfiltered", "--memory-limit", "none"])
+        .env("TMPDIR", &missing)
+        .output()
+        .checked();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out).1);
 }
 
 /// Starts flowtuple-series on stdin, fed the first half of a fixture, and
@@ -239,7 +275,7 @@ fn killed_and_signalled_runs_leave_no_temporary_files() {
             .status()
             .unwrap();
         assert!(killed.success());
-        let out = child.wait_with_output().unwrap();
+        let out = child.wait_with_output().checked();
         assert_eq!(out.status.code(), status, "SIG{signal}");
         assert!(out.stdout.is_empty(), "SIG{signal}: no partial interval");
         assert!(list(dir.path()).is_empty(), "SIG{signal}: files left");
@@ -258,7 +294,8 @@ fn stats_say_how_far_each_file_got() {
     assert_eq!(code, 1);
     assert!(!out.is_empty());
     let lines: Vec<&str> = err.lines().collect();
-    assert_eq!(lines.len(), 3, "{err}");
+    assert_eq!(lines.len(), 4, "{err}");
+    assert_eq!(format!("{}\n", lines[3]), tally(2, 1, 1));
     assert!(
         lines[0].starts_with(&format!(
         "flowtuple-series: stats: {}: records read 48, counted 48, intervals 4, spilled 0 bytes, ",
@@ -295,20 +332,20 @@ fn memory_limit_sizes() {
 
 #[test]
 fn progress_shows_only_where_asked() {
-    let file = fixture("small-null.avro");
+    let (file, other) = (fixture("small-null.avro"), fixture("repro-deflate.avro"));
     // stderr is a pipe here: auto shows nothing.
     for when in [None, Some("auto"), Some("never")] {
-        let mut args = vec!["--mode", "unfiltered", file.as_str(), file.as_str()];
+        let mut args = vec!["--mode", "unfiltered", file.as_str(), other.as_str()];
         if let Some(when) = when {
             args.extend(["--progress", when]);
         }
         let (_, err, code) = run(&args);
-        assert_eq!((err.as_str(), code), ("", 0), "{when:?}");
+        assert_eq!((err, code), (tally(2, 2, 0), 0), "{when:?}");
     }
-    // always: a slow run (stdin held open) shows a line, and a message
-    // clears it first.
-    let mut child = bin("flowtuple-series")
-        .args([
+    // always, into a pipe: plain lines (the last at the end), no terminal
+    // control codes; with -q, only the error.
+    for quiet in [false, true] {
+        let mut args = vec![
             "--mode",
             "unfiltered",
             "-j2",
@@ -316,25 +353,64 @@ fn progress_shows_only_where_asked() {
             "always",
             "-",
             &file,
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    std::thread::sleep(Duration::from_millis(1200));
-    stdin.write_all(b"not avro").unwrap();
-    drop(stdin);
-    let out = child.wait_with_output().unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.starts_with("\r\x1b[Kflowtuple-series: 1/2 files, 0.0 M records, "),
-        "{err:?}"
-    );
-    assert!(
-        err.contains("\r\x1b[Kflowtuple-series: <stdin>: not an Avro"),
-        "{err:?}"
-    );
-    assert!(err.ends_with("\r\x1b[K"), "{err:?}");
+        ];
+        if quiet {
+            args.push("-q");
+        }
+        let mut child = bin("flowtuple-series")
+            .args(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        std::thread::sleep(Duration::from_millis(600));
+        stdin.write_all(b"not avro").unwrap();
+        drop(stdin);
+        let out = child.wait_with_output().checked();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains(['\r', '\x1b']), "{err:?}");
+        let lines: Vec<&str> = err.lines().collect();
+        assert!(
+            lines[0].starts_with("flowtuple-series: <stdin>: not an Avro"),
+            "{err:?}"
+        );
+        if quiet {
+            assert_eq!(lines.len(), 1, "{err:?}");
+            continue;
+        }
+        assert_eq!(lines.len(), 3, "{err:?}");
+        assert!(
+            lines[1].starts_with("flowtuple-series: 2/2 files, 0.0 M records, "),
+            "{err:?}"
+        );
+        assert_eq!(format!("{}\n", lines[2]), tally(2, 1, 1));
+    }
+    // always (and auto), on a terminal (script(1) gives the run one): a
+    // line redrawn in place, cleared before a message.
+    for when in ["always", "auto"] {
+        let command = format!(
+            "(sleep 1.2; echo not avro) | {} --mode unfiltered -j2 --progress {when} - {file} \
+             >/dev/null",
+            env!("CARGO_BIN_EXE_flowtuple-series")
+        );
+        let out = Command::new("script")
+            .args(["-qec", &command, "/dev/null"])
+            .output()
+            .expect("script(1), of util-linux (Debian: bsdutils)");
+        let err = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            err.starts_with("\r\x1b[Kflowtuple-series: 1/2 files, 0.0 M records, "),
+            "{err:?}"
+        );
+        assert!(
+            err.contains("\r\x1b[Kflowtuple-series: <stdin>: not an Avro"),
+            "{err:?}"
+        );
+        assert!(
+            err.ends_with("\r\x1b[Kflowtuple-series: 2 files: 1 ok, 1 failed\r\n"),
+            "{err:?}"
+        );
+    }
 }

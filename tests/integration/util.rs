@@ -29,6 +29,64 @@ pub fn bin(name: &str) -> Command {
     }
 }
 
+/// The line flowtuple-series ends a run of several files with.
+pub fn tally(files: usize, ok: usize, failed: usize) -> String {
+    format!("flowtuple-series: {files} files: {ok} ok, {failed} failed\n")
+}
+
+/// Asserts the rules every message of both tools keeps (issue 20): no Rust
+/// debug form (`Error {`, `kind:`), no clause said twice in a line (a
+/// cause quoted by the message around it), and the warning that printed
+/// output must not be trusted only when something was printed.
+pub fn assert_plain_stderr(out: &Output) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    for line in err.lines() {
+        for debug in ["Error {", "kind:"] {
+            assert!(!line.contains(debug), "`{debug}` in {line:?}");
+        }
+        let clauses: Vec<&str> = line
+            .split([':', ';'])
+            .map(str::trim)
+            .filter(|c| c.len() >= 12)
+            .collect();
+        for (i, c) in clauses.iter().enumerate() {
+            assert!(
+                !clauses[i + 1..].contains(c),
+                "{c:?} said twice in {line:?}"
+            );
+        }
+    }
+    // (With Kafka the warning says "already published": stdout stays empty.)
+    if err.contains("must not be trusted") && !err.contains("already published") {
+        assert!(
+            !out.stdout.is_empty(),
+            "warned of printed output, none printed: {err}"
+        );
+    }
+}
+
+/// Runs `cmd` to its end, checking its stderr with [`assert_plain_stderr`].
+pub fn output(cmd: &mut Command) -> Output {
+    let out = cmd.output().unwrap();
+    assert_plain_stderr(&out);
+    out
+}
+
+/// `.output().checked()`: a finished command's output, its stderr checked
+/// with [`assert_plain_stderr`].
+pub trait Checked {
+    /// The output; panics if the command could not run.
+    fn checked(self) -> Output;
+}
+
+impl Checked for std::io::Result<Output> {
+    fn checked(self) -> Output {
+        let out = self.unwrap();
+        assert_plain_stderr(&out);
+        out
+    }
+}
+
 /// Stdout and stderr of a finished command as text.
 pub fn text(out: &Output) -> (String, String) {
     (

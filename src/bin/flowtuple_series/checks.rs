@@ -20,6 +20,19 @@ pub fn with_suggestion(msg: String, given: &str) -> String {
     }
 }
 
+/// The error of an unknown MODE (`given`, after FILE `file`): with the
+/// hint that the two are swapped when FILE is a mode name, else clap's
+/// hint for a misspelt value.
+pub fn mode_hint(msg: String, file: &str, given: &str) -> String {
+    if file.parse::<Mode>().is_ok() && !Path::new(file).exists() {
+        return format!(
+            "{msg}\n\n  tip: FILE comes first, then MODE: `flowtuple-series {given} {file}` \
+             (or `--mode {file} {given}`)"
+        );
+    }
+    with_suggestion(msg, given)
+}
+
 /// With `--mode`, every positional argument is a file: one that is a mode
 /// name and does not exist is most likely the single-file form's MODE typed
 /// by habit, so it is refused before anything is read. A file that exists
@@ -90,6 +103,10 @@ mod tests {
 
     #[test]
     fn suggestions_and_mode_names() {
+        let s = mode_hint("bad".into(), "nonspoofed", "x.avro");
+        assert!(s.contains("`flowtuple-series x.avro nonspoofed`"), "{s}");
+        let s = mode_hint("bad".into(), "x.avro", "nonspofed");
+        assert!(s.ends_with("'nonspoofed'"), "{s}");
         let s = with_suggestion("bad".into(), "nonspofed");
         assert!(s.ends_with("'nonspoofed'"), "{s}");
         assert_eq!(with_suggestion("bad".into(), "xyz"), "bad");

@@ -12,82 +12,8 @@ use telescope_core::flowtuple::{
     SeriesOptions, SpillOptions,
 };
 
+use crate::help::AFTER_HELP;
 use crate::kafka;
-
-const AFTER_HELP: &str = "\
-MODES:
-  unfiltered           every record: summary, ipprotocol, TCP ports (all),
-                       UDP ports (all), icmp
-  unfiltered-ipmeta    every record: geo (continents, countries), asn
-  nonspoofed           records with is_spoofed == 0 or is_masscan == 1:
-                       summary, ipprotocol, geo, TCP ports (popular), icmp,
-                       UDP ports (popular)
-  unrouted-nonspoofed  nonspoofed records whose source is in a reserved,
-                       unrouted network (0/8, 10/8, 127/8, 169.254/16,
-                       172.16/12, 192.0.0/24, 192.0.2/24, 192.88.99/24,
-                       192.168/16, 198.18/15, 198.51.100/24, 203.0.113/24,
-                       or >= 224.0.0.0): summary, ipprotocol
-
-OUTPUT (--format seed, the default), one data point a line on stdout:
-  <time> <class> <key> <counter> <value>
-  counters: packets, bytes (packet_cnt * ip_len), uniq_src_ips, uniq_dst_ips,
-  uniq_src_asns. Intervals in file order, classes in mode order, keys
-  ascending. An interval is printed once it is complete (the next record has
-  another time, or the file ends); an interval cut short by an error is
-  never printed.
-
-IP COUNTING (--src-ip-counting / --dst-ip-counting), as corsaro's report
-plugin; the counters keep their names:
-  all           distinct addresses (default)
-  prefixagg:N   distinct /N prefixes (1 <= N <= 32; true /N prefixes:
-                corsaro's differ when N is not a multiple of 8)
-  sample:N      only addresses whose host part within their /N equals the
-                sample index (time / L) mod 2^(32-N), L = --interval-length.
-                corsaro's index counts intervals since its process started;
-                ours comes from the interval's time, so a minute is sampled
-                the same way whatever files it is read with, and successive
-                minutes walk through the host parts as corsaro's do.
-
-COMPAT (--compat): `script` (default) follows the original script: every
-ASN (0 included) and geo tag counts, only touched keys print. `report`
-follows corsaro's report plugin: ASN 0 never counts and an ASN counts only
-with a newly counted source; `??` geo tags make no key; countries are keyed
-under libipmeta's continent (none: no key); every interval prints all 256
-protocols, every allowed port, the eight continents and the table's
-countries (zeros included) and every key printed before; --label defaults
-to `unlabeled`.
-
-MERGING (--merge-repeated): runs of a timestamp seen before, in the same
-FILE or another, are merged into one interval (concatenated per-thread
-interim files); everything prints, in ascending time, after the last FILE.
-A bad FILE is reported and none of its records count. --memory-limit bounds
-all open intervals together.
-
-INPUT: Avro object container files (codecs null, deflate, snappy, zstandard,
-bzip2), optionally wrapped in gzip, bzip2 or zstd (detected by magic bytes).
-FILE `-` reads stdin. corsaro3 flowtuple (v3) files, or stardust-tools
-ftconvert's flowtuple4 files (told by their fields: `dst_net`); one run reads
-one format.
-
-FLOWTUPLE4: only what is exact. Modes unfiltered (summary, ipprotocol,
-tcp_dst_ports, udp_dst_ports, icmp) and unfiltered-ipmeta (geo, asn);
-counters packets, uniq_src_ips, uniq_src_asns as from v3, and
-uniq_dst_net24s (or 16s): distinct destination networks, never addresses.
---dst-net 24|16 states the files' aggregation (ftconvert -n; the files do not
-record it; a /16 file's networks are checked). No bytes, no source-port
-classes (ftconvert drops packet sizes and source ports); nonspoofed and
-unrouted-nonspoofed are refused (ftconvert merges records of different
-spoofing flags); --dst-ip-counting all or prefixagg:N (N <= the stated
-prefix); --compat report not with prefixagg sources. Files converted with
-`ftconvert -I 5` have 5-minute intervals: pass --interval-length 300.
-
-EXIT STATUS: 0 success (also when stdout is closed early, e.g. by `head`),
-1 a file could not be read or is malformed (other files are still processed),
-2 usage error.
-
-EXAMPLES:
-  flowtuple-series ucsd-nt.1600000000.flowtuple.avro nonspoofed
-  flowtuple-series --mode unfiltered --format timeseries day/*.avro | nc graphite 2003";
 
 /// Help layout: the positional arguments are described by their two forms
 /// (clap would show one `<ARGS>...`).
@@ -112,7 +38,9 @@ Arguments:
 pub struct Cli {
     /// `<FILE> <MODE>`, or with `--mode <MODE>` one or more `<FILE>...`
     /// (`-` is stdin).
-    #[arg(value_name = "ARGS", required_unless_present_any = ["completions", "man"], hide = true)]
+    // Not required by clap: a missing FILE or MODE is reported by `parse`,
+    // naming both forms.
+    #[arg(value_name = "FILE|MODE", hide = true)]
     args: Vec<String>,
 
     /// The mode, for the multi-file form (then every positional argument is a file).
@@ -196,9 +124,14 @@ pub struct Cli {
     stats: bool,
 
     /// Progress on stderr: files done, records/s, ETA where sizes are known
-    /// (auto: when stderr is a terminal).
+    /// (auto: when stderr is a terminal; into a file or pipe, plain lines).
     #[arg(long, value_enum, value_name = "WHEN", default_value_t = When::Auto)]
     progress: When,
+
+    /// Print only errors on stderr: no tally at the end of a multi-file
+    /// run, no progress (whatever --progress says), no warnings.
+    #[arg(short, long)]
+    quiet: bool,
 
     /// Print a completion script for SHELL (bash, zsh, fish, ...) and exit.
     #[arg(long, value_name = "SHELL", exclusive = true)]
@@ -383,6 +316,33 @@ pub struct Options {
     pub stats: bool,
     /// When to show progress.
     pub progress: When,
+    /// Only errors on stderr.
+    pub quiet: bool,
+}
+
+/// A usage error for missing positional arguments (exit status 2).
+fn missing(msg: &str) -> ! {
+    Cli::command()
+        .error(clap::error::ErrorKind::MissingRequiredArgument, msg)
+        .exit()
+}
+
+/// Checks that spills could be written to the temporary directory, before
+/// any input is read (a bad one would otherwise be found hours into a
+/// run, at the first spill): when spilling is possible, or when
+/// `--temp-dir` is given.
+fn temp_dir_usable(given: Option<&PathBuf>, memory_limit: Size) -> Result<(), String> {
+    if given.is_none() && memory_limit.0.is_none() {
+        return Ok(());
+    }
+    let spill = SpillOptions {
+        limit: u64::MAX,
+        temp_dir: given.cloned().unwrap_or_else(std::env::temp_dir),
+    };
+    spill.check_temp_dir().map_err(|e| match given {
+        Some(_) => format!("--temp-dir: {e}"),
+        None => format!("{e} (the default: $TMPDIR, else /tmp; choose one with --temp-dir)"),
+    })
 }
 
 fn usage_error(msg: String) -> ! {
@@ -394,9 +354,12 @@ fn usage_error(msg: String) -> ! {
 /// Parses the command line; usage errors exit with status 2; `--completions`
 /// and `--man` print and exit 0.
 pub fn parse() -> Options {
-    let matches = Cli::command().get_matches();
+    let matches = Cli::command()
+        .try_get_matches()
+        .unwrap_or_else(|e| crate::usage::exit_without_misleading_tips(e));
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-    match crate::docs::print_if_asked(Cli::command(), cli.completions, cli.man) {
+    let bash_extra = crate::completion::bash_modes(&Cli::command());
+    match crate::docs::print_if_asked_with(Cli::command(), cli.completions, cli.man, &bash_extra) {
         Ok(true) => std::process::exit(0),
         Ok(false) => {}
         Err(e) => {
@@ -411,16 +374,20 @@ pub fn parse() -> Options {
         .collect::<Vec<_>>()
         .join(", ");
     let (mode, files) = match cli.mode {
+        Some(_) if cli.args.is_empty() => missing("--mode <MODE> needs at least one <FILE>"),
         Some(m) => (mode_of(m), cli.args),
+        None if cli.args.is_empty() => missing(&format!(
+            "no <FILE> and <MODE> given (valid modes: {valid_modes})"
+        )),
         None => {
             if cli.args.len() != 2 {
                 usage_error(format!(
-                    "expected FILE MODE (or --mode MODE FILE...); valid modes: {valid_modes}"
+                    "expected <FILE> <MODE> (or --mode <MODE> <FILE>...); valid modes: {valid_modes}"
                 ));
             }
             let mode = cli.args[1]
                 .parse::<Mode>()
-                .unwrap_or_else(|e| usage_error(checks::with_suggestion(e, &cli.args[1])));
+                .unwrap_or_else(|e| usage_error(checks::mode_hint(e, &cli.args[0], &cli.args[1])));
             (mode, vec![cli.args[0].clone()])
         }
     };
@@ -478,6 +445,7 @@ pub fn parse() -> Options {
             }
         })
         .collect();
+    temp_dir_usable(cli.temp_dir.as_ref(), cli.memory_limit).unwrap_or_else(|e| usage_error(e));
     let detected = crate::formats::detect(&sources).unwrap_or_else(|e| usage_error(e));
     let mut options = Options {
         sources,
@@ -511,7 +479,8 @@ pub fn parse() -> Options {
         merge_repeated: cli.merge_repeated,
         kafka,
         stats: cli.stats,
-        progress: cli.progress,
+        progress: if cli.quiet { When::Never } else { cli.progress },
+        quiet: cli.quiet,
     };
     let src_ports = given("tcp_src_ports") || given("udp_src_ports");
     flowtuple4(&mut options, detected.kind, cli.dst_net, src_ports)

@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context};
 use chrono::Utc;
@@ -20,9 +21,15 @@ use rskafka::client::{Client, ClientBuilder};
 use rskafka::record::Record;
 use rskafka::BackoffConfig;
 use telescope_core::flowtuple::format::tsk;
-use telescope_core::flowtuple::{self, Compat, Densifier, FlowtupleError};
+use telescope_core::flowtuple::{
+    self, Compat, Densifier, FlowtupleError, IntervalSeries, RunStats,
+};
 
-use crate::cli::{Options, Source};
+use crate::cli::Options;
+use crate::files::{Outcome, Report};
+use crate::messages;
+use crate::output::{Ledger, Repeats};
+use crate::progress;
 
 /// How messages are compressed on the wire.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -92,37 +99,26 @@ impl Publisher {
             .build()
             .context("starting the Kafka client runtime")?;
         let brokers = settings.brokers.join(",");
-        let backoff = BackoffConfig {
-            init_backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_secs(2),
-            base: 2.0,
-            deadline: Some(settings.retry_for),
-        };
-        let limit = settings.retry_for + Duration::from_secs(5);
         let topic = &settings.topic;
         let (client, partitions) = runtime
-            .block_on(async {
-                let client = tokio::time::timeout(
-                    limit,
-                    ClientBuilder::new(settings.brokers.clone())
-                        .client_id("flowtuple-series")
-                        .backoff_config(backoff)
-                        .build(),
-                )
-                .await
-                .map_err(|_| anyhow!("no answer"))??;
-                let topics = tokio::time::timeout(limit, client.list_topics())
+            .block_on(with_retries(settings.retry_for, || async move {
+                let client = ClientBuilder::new(settings.brokers.clone())
+                    .client_id("flowtuple-series")
+                    .backoff_config(no_retries())
+                    .build()
                     .await
-                    .map_err(|_| anyhow!("no answer"))??;
+                    .map_err(|e| plain_chain(&e))?;
+                let topics = client.list_topics().await.map_err(|e| plain_chain(&e))?;
                 let partitions = topics
                     .into_iter()
                     .find(|t| &t.name == topic)
                     .map(|t| t.partitions.len());
-                anyhow::Ok((client, partitions))
-            })
-            .with_context(|| {
-                format!(
-                    "cannot reach Kafka broker(s) {brokers} (gave up after retrying for {} s); nothing was published",
+                Ok((client, partitions))
+            }))
+            .map_err(|cause| {
+                anyhow!(
+                    "cannot reach Kafka broker(s) {brokers} (gave up after retrying for {} s: {cause}); \
+                     nothing was published",
                     settings.retry_for.as_secs()
                 )
             })?;
@@ -150,11 +146,11 @@ impl Publisher {
     pub fn publish(&mut self, time: u32, messages: Vec<Vec<u8>>) -> anyhow::Result<()> {
         let partition = tsk::partition(time, self.partitions);
         let result = self.send(time, partition, messages);
-        result.with_context(|| {
+        result.map_err(|cause| {
             let s = &self.settings;
             let mut msg = format!(
                 "Kafka broker(s) {} did not acknowledge interval {time} on topic {} partition {partition} \
-                 (gave up after retrying for {} s); first interval not published: {time}",
+                 (gave up after retrying for {} s: {cause}); first interval not published: {time}",
                 s.brokers.join(","),
                 s.topic,
                 s.retry_for.as_secs()
@@ -169,15 +165,18 @@ impl Publisher {
                 }
                 None => msg.push_str("; nothing was published"),
             }
-            msg
+            anyhow!(msg)
         })?;
         self.progress.intervals += 1;
         self.progress.last = Some(time);
         Ok(())
     }
 
-    fn send(&mut self, time: u32, partition: u32, messages: Vec<Vec<u8>>) -> anyhow::Result<()> {
-        let limit = self.settings.retry_for + Duration::from_secs(5);
+    /// Sends `messages`, each retried until acknowledged or until
+    /// `retry_for` has passed since its first try; the error is the last
+    /// try's cause.
+    fn send(&mut self, time: u32, partition: u32, messages: Vec<Vec<u8>>) -> Result<(), String> {
+        let retry_for = self.settings.retry_for;
         let compression = match self.settings.compression {
             Compression::Snappy => WireCompression::Snappy,
             Compression::None => WireCompression::NoCompression,
@@ -186,13 +185,14 @@ impl Publisher {
         let (client, clients, topic) = (&self.client, &mut self.clients, &self.settings.topic);
         self.runtime.block_on(async {
             if let Entry::Vacant(slot) = clients.entry(partition) {
-                let id = i32::try_from(partition)?;
-                let pc = tokio::time::timeout(
-                    limit,
-                    client.partition_client(topic.clone(), id, UnknownTopicHandling::Retry),
-                )
-                .await
-                .map_err(|_| anyhow!("no answer"))??;
+                let id = i32::try_from(partition).map_err(|e| e.to_string())?;
+                let pc = with_retries(retry_for, || async move {
+                    client
+                        .partition_client(topic.clone(), id, UnknownTopicHandling::Retry)
+                        .await
+                        .map_err(|e| plain_chain(&e))
+                })
+                .await?;
                 slot.insert(pc);
             }
             let pc = &clients[&partition];
@@ -205,67 +205,191 @@ impl Publisher {
                     headers: BTreeMap::new(),
                     timestamp: Utc::now(),
                 };
-                tokio::time::timeout(limit, pc.produce(vec![record], compression))
-                    .await
-                    .map_err(|_| anyhow!("no answer"))??;
+                let record = &record;
+                with_retries(retry_for, || async move {
+                    pc.produce(vec![record.clone()], compression)
+                        .await
+                        .map_err(|e| plain_chain(&e))
+                })
+                .await?;
             }
-            anyhow::Ok(())
+            Ok(())
         })
     }
+}
+
+/// rskafka's own retries off: a request fails at its first error, and
+/// [`with_retries`] keeps the deadline (rskafka's gives up when its next
+/// back-off would pass the deadline, well before it).
+fn no_retries() -> BackoffConfig {
+    BackoffConfig {
+        init_backoff: Duration::from_millis(100),
+        max_backoff: Duration::from_secs(2),
+        base: 2.0,
+        deadline: Some(Duration::ZERO),
+    }
+}
+
+/// Runs `attempt` until it succeeds or `retry_for` has passed since the
+/// first try, backing off 100 ms, doubling up to 2 s; a try still running
+/// at the deadline is cut short. The error is the last try's (or "no
+/// answer" when none ended).
+async fn with_retries<T, F, Fut>(retry_for: Duration, mut attempt: F) -> Result<T, String>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
+    let deadline = tokio::time::Instant::now() + retry_for;
+    let mut backoff = Duration::from_millis(100);
+    let mut last = None;
+    loop {
+        match tokio::time::timeout_at(deadline, attempt()).await {
+            Ok(Ok(v)) => return Ok(v),
+            Ok(Err(e)) => last = Some(e),
+            Err(_) => break,
+        }
+        let now = tokio::time::Instant::now();
+        if now >= deadline {
+            break;
+        }
+        tokio::time::sleep(backoff.min(deadline - now)).await;
+        backoff = (backoff * 2).min(Duration::from_secs(2));
+    }
+    Err(last.unwrap_or_else(|| "no answer".into()))
+}
+
+/// An error and its causes as one line, each said once: a cause that an
+/// outer message already quotes is not repeated, and rskafka's retry
+/// wording (its retries are off) is left out.
+fn plain_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut texts = Vec::new();
+    let mut next = Some(e);
+    while let Some(e) = next {
+        texts.push(e.to_string());
+        next = e.source();
+    }
+    let mut parts: Vec<String> = Vec::new();
+    for (i, text) in texts.iter().enumerate() {
+        let own = match texts.get(i + 1).and_then(|inner| text.find(inner.as_str())) {
+            Some(at) => &text[..at],
+            None => text.as_str(),
+        };
+        let own = own
+            .replace("all retries failed", "")
+            .replace("Retry exceeded deadline. Source", "");
+        let own = own.trim_matches(|c: char| c == ':' || c == ' ' || c == '.');
+        let own = own.trim_end_matches(':').trim();
+        if !own.is_empty() && !parts.iter().any(|p| p.contains(own)) {
+            parts.push(own.to_string());
+        }
+    }
+    parts.join(": ")
 }
 
 /// Publishes the series of every input, one file after the other (each on
 /// all threads). A bad file is reported and skipped, as when printing; a
-/// broker that stays unreachable stops the run.
+/// broker that stays unreachable stops the run. A timestamp published
+/// from an earlier input is not published again (the input is an error).
 pub fn run(opts: &Options, settings: &Settings) -> anyhow::Result<ExitCode> {
+    let mut report = Report::new(opts, "published");
+    let stopped = publish_all(opts, settings, &mut report).err();
+    if let Some(e) = &stopped {
+        progress::say(&format!("flowtuple-series: {}", messages::chain(e)));
+    }
+    let ok = report.finish() && stopped.is_none();
+    Ok(match ok {
+        true => ExitCode::SUCCESS,
+        false => ExitCode::FAILURE,
+    })
+}
+
+/// Publishes every input in order; `Err` when the broker stopped the run.
+fn publish_all(opts: &Options, settings: &Settings, report: &mut Report<'_>) -> anyhow::Result<()> {
     let mut publisher = Publisher::connect(settings)?;
     // Report rules' dense keys carry from one published interval to the
     // next, across files in the order given, as when printing.
     let mut dense = (opts.series.compat == Compat::Report).then(|| Densifier::new(&opts.series));
-    let mut ok = true;
-    for source in &opts.sources {
-        if let Err(e) = publish_file(opts, settings, source, &mut dense, &mut publisher)? {
-            eprintln!("flowtuple-series: {e:#}");
-            ok = false;
-        }
+    let mut ledger = Ledger::default();
+    for i in 0..opts.sources.len() {
+        let mut file = FileRun {
+            opts,
+            settings,
+            dense: &mut dense,
+            ledger: &mut ledger,
+            publisher: &mut publisher,
+            repeats: Repeats::default(),
+            published: 0,
+        };
+        let outcome = file.publish(i).inspect_err(|_| report.count_stopped())?;
+        let (published, repeats) = (file.published, file.repeats);
+        report.end(i, outcome, published, &repeats);
     }
-    Ok(if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(())
 }
 
-/// Publishes one input's intervals as they complete. The outer error stops
-/// the run (the broker); the inner one is a bad input (or a value TSK
-/// cannot carry), after which the other inputs go on.
-fn publish_file(
-    opts: &Options,
-    settings: &Settings,
-    source: &Source,
-    dense: &mut Option<Densifier>,
-    publisher: &mut Publisher,
-) -> anyhow::Result<Result<(), anyhow::Error>> {
-    let input = match crate::open(source) {
-        Ok(i) => i,
-        Err(e) => return Ok(Err(e)),
-    };
-    let mut failed = None;
-    let result = flowtuple::series(input, &opts.series, opts.threads, |mut interval| {
-        if let Some(dense) = dense.as_mut() {
+/// Publishing one input.
+struct FileRun<'a> {
+    opts: &'a Options,
+    settings: &'a Settings,
+    dense: &'a mut Option<Densifier>,
+    ledger: &'a mut Ledger,
+    publisher: &'a mut Publisher,
+    repeats: Repeats,
+    published: u64,
+}
+
+impl FileRun<'_> {
+    /// Publishes input `i`'s intervals as they complete. The error stops
+    /// the run (the broker); a bad input (or a value TSK cannot carry) is
+    /// in the outcome, and the other inputs go on.
+    fn publish(&mut self, i: usize) -> anyhow::Result<Outcome> {
+        let started = Instant::now();
+        let source = &self.opts.sources[i];
+        let mut stats = RunStats::default();
+        let input = match crate::open(source) {
+            Ok(input) => input,
+            Err(e) => return Ok(Outcome::of(Err(e), stats, started)),
+        };
+        let mut failed = None;
+        let seen = &progress::COUNTERS.records;
+        let (opts, threads) = (self.opts, self.opts.threads);
+        let result =
+            flowtuple::series_counted(input, &opts.series, threads, &mut stats, seen, |iv| {
+                self.interval(i, iv, &mut failed)
+            });
+        progress::COUNTERS.files.fetch_add(1, Ordering::Relaxed);
+        match (failed, result) {
+            (Some(e), _) => Err(e),
+            (None, result) => {
+                let result = result.map_err(|e| anyhow::Error::new(e).context(source.to_string()));
+                Ok(Outcome::of(result, stats, started))
+            }
+        }
+    }
+
+    /// Publishes one interval of input `i`, unless its timestamp was
+    /// published before. A TSK error is the input's; the broker's goes to
+    /// `failed` (it stops the run).
+    fn interval(
+        &mut self,
+        i: usize,
+        mut interval: IntervalSeries,
+        failed: &mut Option<anyhow::Error>,
+    ) -> Result<(), FlowtupleError> {
+        if !self.ledger.take(interval.time, i, &mut self.repeats) {
+            return Ok(());
+        }
+        if let Some(dense) = self.dense.as_mut() {
             dense.apply(&mut interval);
         }
-        let messages = opts.formatter.tsk(&interval, &settings.channel)?;
+        let messages = self.opts.formatter.tsk(&interval, &self.settings.channel)?;
         let time = tsk::tsk_time(interval.time)?;
-        publisher.publish(time, messages).map_err(|e| {
-            failed = Some(e);
-            FlowtupleError::Output(io::Error::other("Kafka"))
-        })
-    });
-    match (failed, result) {
-        (Some(e), _) => Err(e),
-        (None, Ok(_)) => Ok(Ok(())),
-        (None, Err(e)) => Ok(Err(anyhow::Error::new(e).context(source.to_string()))),
+        if let Err(e) = self.publisher.publish(time, messages) {
+            *failed = Some(e);
+            return Err(FlowtupleError::Output(io::Error::other("Kafka")));
+        }
+        self.published += 1;
+        Ok(())
     }
 }
 

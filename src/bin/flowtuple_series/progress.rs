@@ -1,7 +1,9 @@
-//! `--progress`: one line on stderr, redrawn twice a second: files done,
-//! records read and records/s, and where the input sizes are known (not
-//! stdin) the share read and an ETA. Messages go through [`say`], which
-//! clears the line first, so they never mix with it.
+//! `--progress`: files done, records read and records/s, and where the
+//! input sizes are known (not stdin) the share read and an ETA. On a
+//! terminal, one line on stderr redrawn twice a second; messages go
+//! through [`say`], which clears the line first, so they never mix with
+//! it. Into a file or pipe (`--progress always`), plain lines: one every
+//! [`PLAIN_EVERY`] and one at the end, with no terminal control codes.
 
 use std::io::{IsTerminal, Read, Write};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -37,6 +39,9 @@ pub struct Counters {
     pub bytes: AtomicU64,
 }
 
+/// How often a plain progress line is written (into a file or pipe).
+pub const PLAIN_EVERY: Duration = Duration::from_secs(10);
+
 /// Whether a line is on screen (then messages clear it first).
 static SHOWN: AtomicBool = AtomicBool::new(false);
 static STDERR: Mutex<()> = Mutex::new(());
@@ -52,53 +57,94 @@ pub fn say(line: &str) {
     eprintln!("{clear}{line}");
 }
 
-/// The running display; [`Display::finish`] clears it.
+/// The running display; [`Display::finish`] clears it (on a terminal) or
+/// writes the last plain line.
 pub struct Display {
     stop: Arc<AtomicBool>,
     thread: Option<std::thread::JoinHandle<()>>,
+    plain: bool,
+    files: usize,
+    bytes: Option<u64>,
+    started: Instant,
 }
 
 impl Display {
     /// Starts the display of [`COUNTERS`] for `files` inputs of `bytes`
     /// bytes together (`None`: unknown), if `when` says so.
     pub fn start(when: When, files: usize, bytes: Option<u64>) -> Display {
+        let terminal = std::io::stderr().is_terminal();
         let on = match when {
             When::Never => false,
-            When::Auto => std::io::stderr().is_terminal(),
+            When::Auto => terminal,
             When::Always => true,
         };
+        let plain = on && !terminal;
+        let started = Instant::now();
         let stop = Arc::new(AtomicBool::new(false));
         let thread = on.then(|| {
             let stop = stop.clone();
-            std::thread::spawn(move || {
-                let started = Instant::now();
-                loop {
-                    std::thread::park_timeout(Duration::from_millis(500));
-                    if stop.load(Ordering::SeqCst) {
-                        return;
-                    }
-                    let line = describe(&COUNTERS, files, bytes, started.elapsed());
-                    let _guard = STDERR.lock();
-                    let mut err = std::io::stderr().lock();
-                    let _ = write!(err, "\r\x1b[K{line}");
-                    let _ = err.flush();
-                    SHOWN.store(true, Ordering::SeqCst);
-                }
+            std::thread::spawn(move || match plain {
+                true => plain_lines(&stop, files, bytes, started),
+                false => redrawn_line(&stop, files, bytes, started),
             })
         });
-        Display { stop, thread }
+        Display {
+            stop,
+            thread,
+            plain,
+            files,
+            bytes,
+            started,
+        }
     }
 
-    /// Stops and clears the line.
+    /// Stops; clears the line on a terminal, writes a last plain line
+    /// into a file or pipe.
     pub fn finish(mut self) {
         self.stop.store(true, Ordering::SeqCst);
         if let Some(thread) = self.thread.take() {
             thread.thread().unpark();
             let _ = thread.join();
+            if self.plain {
+                let line = describe(&COUNTERS, self.files, self.bytes, self.started.elapsed());
+                say(&line);
+                return;
+            }
             let _guard = STDERR.lock();
             if SHOWN.swap(false, Ordering::SeqCst) {
                 eprint!("\r\x1b[K");
             }
+        }
+    }
+}
+
+/// On a terminal: the line redrawn twice a second until `stop`.
+fn redrawn_line(stop: &AtomicBool, files: usize, bytes: Option<u64>, started: Instant) {
+    loop {
+        std::thread::park_timeout(Duration::from_millis(500));
+        if stop.load(Ordering::SeqCst) {
+            return;
+        }
+        let line = describe(&COUNTERS, files, bytes, started.elapsed());
+        let _guard = STDERR.lock();
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "\r\x1b[K{line}");
+        let _ = err.flush();
+        SHOWN.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Into a file or pipe: a plain line every [`PLAIN_EVERY`] until `stop`.
+fn plain_lines(stop: &AtomicBool, files: usize, bytes: Option<u64>, started: Instant) {
+    let mut next = started + PLAIN_EVERY;
+    loop {
+        std::thread::park_timeout(next.saturating_duration_since(Instant::now()));
+        if stop.load(Ordering::SeqCst) {
+            return;
+        }
+        if Instant::now() >= next {
+            say(&describe(&COUNTERS, files, bytes, started.elapsed()));
+            next += PLAIN_EVERY;
         }
     }
 }

@@ -66,7 +66,9 @@ Environment:
 )]
 pub struct Cli {
     /// Directory holding one subdirectory per tag, each with data.csv.
-    #[arg(value_name = "DATA_ROOT", required_unless_present_any = ["completions", "man"])]
+    // Required: clap skips the check when the exclusive --completions or
+    // --man is given.
+    #[arg(value_name = "DATA_ROOT", required = true)]
     pub data_root: Option<PathBuf>,
 
     /// Report each tag, ignored entries and a last line still being written.

@@ -8,9 +8,13 @@ mod cli;
 #[path = "../common/docs.rs"]
 mod docs;
 mod lock;
+#[path = "../common/messages.rs"]
+mod messages;
 mod report;
 mod summary;
 mod tags;
+#[path = "../common/usage.rs"]
+mod usage;
 
 use std::io::{self, Write};
 use std::process::ExitCode;
@@ -33,7 +37,7 @@ fn main() -> ExitCode {
     match run() {
         Ok(code) => code,
         Err(e) => {
-            let _ = writeln!(io::stderr(), "netprofile: error: {e:#}");
+            let _ = writeln!(io::stderr(), "netprofile: error: {}", messages::chain(&e));
             ExitCode::from(2)
         }
     }
@@ -87,7 +91,7 @@ fn local_to_utc(local: i64) -> i64 {
 }
 
 fn run() -> anyhow::Result<ExitCode> {
-    let cli = Cli::parse();
+    let cli = Cli::try_parse().unwrap_or_else(|e| usage::exit_without_misleading_tips(e));
     if docs::print_if_asked(Cli::command(), cli.completions, cli.man)
         .context("writing to stdout")?
     {
@@ -125,7 +129,7 @@ fn run() -> anyhow::Result<ExitCode> {
         Err(e) => {
             // The whole run failed (unreadable DATA_ROOT): still tell monitoring.
             doc.exit_code = 2;
-            doc.error = Some(format!("{e:#}"));
+            doc.error = Some(messages::chain(&e));
             write_summary(&cli, &doc)?;
             return Err(e);
         }

@@ -34,8 +34,8 @@ pub enum FlowtupleError {
     },
     /// The gzip, bzip2 or zstd wrapper around the Avro stream is corrupt or
     /// fails its checksum. Intervals already printed came from unverified
-    /// data.
-    #[error("{what} (found at byte offset {offset} of the Avro stream); the output already printed for this file must not be trusted")]
+    /// data (see [`FlowtupleError::is_unverified`]).
+    #[error("{what} (found at byte offset {offset} of the Avro stream)")]
     Wrapper {
         /// Byte offset reached in the Avro stream.
         offset: u64,
@@ -163,6 +163,14 @@ pub enum FlowtupleError {
 }
 
 impl FlowtupleError {
+    /// True when the fault was found by a check that covers data already
+    /// decoded (a gzip, bzip2 or zstd wrapper's checksum or framing):
+    /// intervals already printed from this input came from unverified
+    /// data. The caller, which knows whether it printed any, says so.
+    pub fn is_unverified(&self) -> bool {
+        matches!(self, FlowtupleError::Wrapper { .. })
+    }
+
     /// True when the error is a failure to write output, not bad input.
     pub fn is_output(&self) -> bool {
         matches!(self, FlowtupleError::Output(_))

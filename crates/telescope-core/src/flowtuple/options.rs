@@ -355,6 +355,42 @@ pub struct SpillOptions {
     pub temp_dir: std::path::PathBuf,
 }
 
+impl SpillOptions {
+    /// Checks, before anything is read, that spills could be written: the
+    /// temporary directory exists, is a directory, and a temporary file
+    /// can be created in it (it is created unlinked, as spills are, and
+    /// closed at once). The error says which of the three failed.
+    pub fn check_temp_dir(&self) -> Result<(), String> {
+        let dir = &self.temp_dir;
+        let shown = dir.display();
+        match std::fs::metadata(dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(format!("temporary directory {shown} does not exist"))
+            }
+            Err(e) => return Err(format!("temporary directory {shown}: {}", plain_io(&e))),
+            Ok(m) if !m.is_dir() => {
+                return Err(format!("temporary directory {shown} is not a directory"))
+            }
+            Ok(_) => {}
+        }
+        tempfile::tempfile_in(dir).map(drop).map_err(|e| {
+            format!(
+                "temporary directory {shown} is not writable (cannot create a file in it: {})",
+                plain_io(&e)
+            )
+        })
+    }
+}
+
+/// An I/O error's text without the `(os error N)` suffix.
+fn plain_io(e: &std::io::Error) -> String {
+    let text = e.to_string();
+    match text.find(" (os error ") {
+        Some(at) => text[..at].to_string(),
+        None => text,
+    }
+}
+
 /// The layout of a run's input files (see [`super::ft4`]). On flowtuple4 the
 /// aggregator still makes the source-port classes' rows (every record with
 /// source port 0); a [`super::Formatter`] made

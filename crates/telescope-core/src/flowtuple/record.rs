@@ -13,19 +13,24 @@ pub struct GeoTag([u8; MAX_TAG_BYTES]);
 pub const MAX_TAG_BYTES: usize = 16;
 
 impl GeoTag {
-    /// The tag printed for untagged, empty or unprintable strings.
+    /// The tag counted and printed for every tag that is not a key (see
+    /// [`GeoTag::from_bytes`]).
     pub const UNKNOWN: GeoTag = GeoTag(*b"??\0\0\0\0\0\0\0\0\0\0\0\0\0\0");
 
-    /// Sanitises raw string bytes: empty, whitespace, control bytes or
-    /// invalid UTF-8 become `??`. `None` when longer than [`MAX_TAG_BYTES`].
+    /// Sanitises raw string bytes. A tag that is not one safe Graphite
+    /// path node becomes `??` ([`is_key_char`]): empty, invalid UTF-8, or
+    /// holding whitespace of any kind (Unicode's too), a control
+    /// character, `.`, `/` or `;`. Every format counts and prints the same
+    /// keys. `None` when longer than [`MAX_TAG_BYTES`].
     pub fn from_bytes(raw: &[u8]) -> Option<GeoTag> {
         if raw.len() > MAX_TAG_BYTES {
             return None;
         }
-        if raw.is_empty()
-            || raw.iter().any(|&b| b <= b' ' || b == 0x7f)
-            || std::str::from_utf8(raw).is_err()
-        {
+        let keyable = match std::str::from_utf8(raw) {
+            Ok(text) => !text.is_empty() && text.chars().all(is_key_char),
+            Err(_) => false,
+        };
+        if !keyable {
             return Some(GeoTag::UNKNOWN);
         }
         let mut buf = [0u8; MAX_TAG_BYTES];
@@ -33,8 +38,8 @@ impl GeoTag {
         Some(GeoTag(buf))
     }
 
-    /// The tag of printable ASCII bytes (`!` to `~`, one to
-    /// [`MAX_TAG_BYTES`] of them) given zero-padded: what
+    /// The tag of one to [`MAX_TAG_BYTES`] printable ASCII bytes (`!` to
+    /// `~`) other than `.`, `/` and `;`, given zero-padded: what
     /// [`GeoTag::from_bytes`] gives for them. The caller checks the bytes.
     pub(crate) const fn from_printable_padded(padded: [u8; MAX_TAG_BYTES]) -> GeoTag {
         GeoTag(padded)
@@ -62,6 +67,18 @@ impl fmt::Debug for GeoTag {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:?}", self.as_str())
     }
+}
+
+/// True for the characters a geo tag may hold to be kept as a key: any
+/// but whitespace (`char::is_whitespace`: ASCII's and Unicode's, which
+/// carbon's line parser splits on too), control characters, and the three
+/// that change what a Graphite key means: `.` (the path separator: a tag
+/// `..` would write its continent's metric), `/` (a directory in
+/// whisper's file path) and `;` (it starts the tags of a tagged series).
+/// Glob characters (`*`, `?`, `[`, `]`, `{`, `}`) are stored by carbon as
+/// they are; a target matches them literally in brackets (`[?][?]`).
+pub fn is_key_char(c: char) -> bool {
+    !(c.is_whitespace() || c.is_control() || matches!(c, '.' | '/' | ';'))
 }
 
 /// The fields of one flowtuple record that the series use.
@@ -101,11 +118,25 @@ mod tests {
 
     #[test]
     fn tags_are_sanitised() {
-        for raw in [&b""[..], b" x", b"a\tb", b"\x01z", b"\x7f", b"\xff\xfe"] {
+        let unknown = [
+            "", " x", "a\tb", "\x01z", "\x7f", "\u{85}", "\u{9f}x", "E\u{a0}U", "\u{1680}",
+            "\u{2003}", "\u{2028}", "\u{202f}", "\u{3000}", "..", ".", "E.U", "a/b", "/", "x;y=z",
+            ";",
+        ];
+        for raw in unknown
+            .iter()
+            .map(|s| s.as_bytes())
+            .chain([&b"\xff\xfe"[..]])
+        {
             assert_eq!(GeoTag::from_bytes(raw), Some(GeoTag::UNKNOWN), "{raw:?}");
         }
-        assert_eq!(GeoTag::from_bytes(b"EU").unwrap().as_str(), "EU");
-        assert_eq!(GeoTag::from_bytes("é".as_bytes()).unwrap().as_str(), "é");
+        let kept = [
+            "EU", "A1", "fr", "--", "_", "é", "Éz", "x,", "q\"", "b\\", "*", "??", "[?]",
+            "\u{200b}",
+        ];
+        for kept in kept {
+            assert_eq!(GeoTag::from_bytes(kept.as_bytes()).unwrap().as_str(), kept);
+        }
         assert_eq!(GeoTag::from_bytes(&[b'a'; 16]).unwrap().as_str().len(), 16);
         assert_eq!(GeoTag::from_bytes(&[b'a'; 17]), None);
     }

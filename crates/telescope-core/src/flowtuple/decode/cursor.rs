@@ -107,8 +107,9 @@ impl<'a> Cursor<'a> {
         usize::try_from(len).map_err(|_| negative_length(len))
     }
 
-    /// Reads a string as a geo tag. Printable ASCII tags with 16 bytes of
-    /// data from their start are checked and copied in one piece; the rest
+    /// Reads a string as a geo tag. Printable ASCII tags without `.`, `/`
+    /// and `;`, with 16 bytes of data from their start, are checked and
+    /// copied in one piece; the rest
     /// go through [`GeoTag::from_bytes`]. Out of line (it keeps the number
     /// reading loop tighter), so it takes and returns the cursor by value.
     #[inline(never)]
@@ -122,7 +123,7 @@ impl<'a> Cursor<'a> {
             if let Some(window) = window {
                 let keep = u128::MAX >> (8 * (MAX_TAG_BYTES - n));
                 let x = u128::from_le_bytes(window) & keep;
-                if all_printable(x, keep) {
+                if all_tag_bytes(x, keep) {
                     self.pos += n;
                     return Ok((GeoTag::from_printable_padded(x.to_le_bytes()), self));
                 }
@@ -231,14 +232,19 @@ pub(super) fn eof() -> String {
 /// True when every byte of `x` under `keep` (0xff or 0x00 bytes) is
 /// printable ASCII, `!` (0x21) to `~` (0x7e).
 #[inline(always)]
-pub(super) fn all_printable(x: u128, keep: u128) -> bool {
+pub(super) fn all_tag_bytes(x: u128, keep: u128) -> bool {
     const ONES: u128 = u128::MAX / 0xff;
     const HIGH: u128 = ONES * 0x80;
-    // Per byte, with the high bit cleared, neither sum carries out.
+    // Per byte, with the high bit cleared, `low + (0x80 - c)` neither
+    // carries out nor into the next byte, and has its high bit set
+    // exactly when the byte is at least `c` (1 <= c <= 0x80).
     let low = x & !HIGH;
-    let below_bang = !(low + ONES * (0x80 - 0x21));
-    let del = low + ONES;
-    (x | below_bang | del) & HIGH & keep == 0
+    let at_least = |c: u8| low + ONES * (0x80 - c as u128);
+    let within = |lo: u8, hi: u8| at_least(lo) & !at_least(hi + 1);
+    let printable = within(b'!', b'~');
+    let refused = within(b'.', b'/') | within(b';', b';');
+    // A byte with its high bit set is not ASCII: the slow path's.
+    (x | !printable | refused) & HIGH & keep == 0
 }
 
 #[inline(always)]

@@ -123,7 +123,7 @@ impl<R: Read> Frames<R> {
             let header = self.frame_header()?;
             self.decoder
                 .init(Cursor::new(header).chain(&mut self.source))
-                .map_err(|e| self.fault(e))?;
+                .map_err(|e| self.fault(plain(&e)))?;
             return Ok(true);
         }
     }
@@ -213,7 +213,7 @@ impl<R: Read> Read for Frames<R> {
                     .decoder
                     .decode_blocks(&mut self.source, BlockDecodingStrategy::UptoBytes(wanted))
                 {
-                    return Err(self.fault(e));
+                    return Err(self.fault(plain(&e)));
                 }
             }
             let n = self.decoder.read(buf)?;
@@ -228,6 +228,44 @@ impl<R: Read> Read for Frames<R> {
             }
         }
     }
+}
+
+/// A decoder error said plainly: a stream cut short says so, and the Rust
+/// debug form some of ruzstd's messages carry (`Name(Error { kind: .. })`)
+/// is left out.
+fn plain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = Some(e);
+    while let Some(c) = cause {
+        if c.downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::UnexpectedEof)
+        {
+            return "the stream ends inside a block (cut short)".into();
+        }
+        cause = c.source();
+    }
+    without_debug(&e.to_string())
+}
+
+/// `text` up to the first Rust debug form in it (an upper-case name
+/// followed by `(` or ` {`, at its start or after `: `).
+fn without_debug(text: &str) -> String {
+    let starts = std::iter::once(0).chain(text.match_indices(": ").map(|(i, _)| i + 2));
+    for at in starts {
+        let rest = &text[at..];
+        let name = rest
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
+        let debug = rest.starts_with(|c: char| c.is_ascii_uppercase())
+            && (rest[name..].starts_with('(') || rest[name..].starts_with(" {"));
+        if debug {
+            let kept = text[..at].trim_end_matches([':', ' ']);
+            return match kept.is_empty() {
+                true => "malformed compressed data".into(),
+                false => format!("{kept}: malformed compressed data"),
+            };
+        }
+    }
+    text.to_string()
 }
 
 #[cfg(test)]
@@ -281,6 +319,38 @@ pub(crate) mod tests {
 
     fn content(n: usize, salt: u8) -> Vec<u8> {
         (0..n).map(|i| (i * 31 % 251) as u8 ^ salt).collect()
+    }
+
+    #[test]
+    fn a_frame_cut_short_says_so_plainly() {
+        let stream = raw_frame(&content(150_000, 1), true, 0);
+        // Inside the first block's header, and inside its data.
+        for cut in [14, 15, 1000, 90_000] {
+            let (_, err) = read_all(&stream[..cut], LIMITS);
+            let err = err.unwrap();
+            assert_eq!(
+                err, "frame 1 at compressed byte 0: the stream ends inside a block (cut short)",
+                "cut at {cut}"
+            );
+        }
+    }
+
+    #[test]
+    fn debug_forms_are_left_out_of_messages() {
+        let cases = [
+            (
+                "Failed to parse block header: BlockContentReadError(Error { kind: Other })",
+                "Failed to parse block header: malformed compressed data",
+            ),
+            (
+                "LiteralsSectionParseError(Bad)",
+                "malformed compressed data",
+            ),
+            ("Bad offset: 5 (Ok)", "Bad offset: 5 (Ok)"),
+        ];
+        for (text, want) in cases {
+            assert_eq!(without_debug(text), want);
+        }
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Integration tests of the `flowtuple-series` and `netprofile` binaries.
 
 mod backfill;
+mod backfill_slurm;
 mod broker;
 mod cli_extras;
 mod flowtuple;
@@ -12,5 +13,6 @@ mod netprofile;
 mod netprofile_hardening;
 mod netprofile_ops;
 mod netprofile_plot;
+mod slurm;
 mod spill;
 mod util;

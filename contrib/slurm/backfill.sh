@@ -31,8 +31,10 @@
 # Resources come from Slurm: flowtuple-series (from PATH, or
 # $FLOWTUPLE_SERIES) runs with `-j $SLURM_CPUS_PER_TASK` (else
 # SLURM_CPUS_ON_NODE), `--memory-limit` = the job's memory
-# (SLURM_MEM_PER_NODE, or SLURM_MEM_PER_CPU times the CPUs) less the
-# overhead below, and `--temp-dir $SLURM_TMPDIR` (else $TMPDIR) when set.
+# (SLURM_MEM_PER_NODE, or SLURM_MEM_PER_CPU times SLURM_CPUS_ON_NODE) less
+# the overhead below, and `--temp-dir $SLURM_TMPDIR` (else $TMPDIR) when set.
+# Give the job memory with --mem or --mem-per-cpu (no default here: sbatch
+# refuses the two together; without either, the cluster's default applies).
 # MEMORY_LIMIT=SIZE overrides the limit; do not pass -j, --memory-limit or
 # --temp-dir as options. The command is logged on stderr before the first
 # input. Outside a job array (`bash backfill.sh LIST OUTDIR MODE`) it takes
@@ -46,10 +48,11 @@
 set -uo pipefail
 
 # Memory flowtuple-series uses beyond --memory-limit, in MiB: peak RSS is at
-# most LIMIT * OVERHEAD_PERCENT / 100 + OVERHEAD_MIB (measured; see
-# docs/slurm-backfill.md). The limit given is the largest that fits the job.
-OVERHEAD_PERCENT=100
-OVERHEAD_MIB=200
+# most LIMIT + OVERHEAD_MIB + OVERHEAD_THREAD_MIB * threads (measured on
+# 50M-record files up to -j 4; see docs/slurm-backfill.md). The limit given
+# is the largest that fits the job's memory.
+OVERHEAD_MIB=32
+OVERHEAD_THREAD_MIB=48
 # Below this limit (MiB) the job's memory is too small: the task refuses.
 MIN_LIMIT_MIB=64
 
@@ -91,14 +94,8 @@ output_name() {
   if [ "$prefix" = 0 ] && [[ ${path##*/} == *.* ]]; then
     path=${path%.*}
   fi
-  local -a parts
-  IFS=/ read -r -a parts <<<"$path"
-  local part
-  for part in "${parts[@]}"; do
-    case $part in '' | . | ..) path= ;; esac
-  done
-  case $path in
-    '' | */)
+  case /$path/ in
+    // | *//* | */./* | */../*)
       echo "backfill: no output name for \`$line\` (an empty, \`.\` or \`..\` part in its name)" >&2
       return 1
       ;;
@@ -249,12 +246,13 @@ memory_limit() {
   if [ -n "${SLURM_MEM_PER_NODE:-}" ]; then
     mib=$SLURM_MEM_PER_NODE
   elif [ -n "${SLURM_MEM_PER_CPU:-}" ]; then
-    mib=$((SLURM_MEM_PER_CPU * cpus))
+    mib=$((SLURM_MEM_PER_CPU * ${SLURM_CPUS_ON_NODE:-${cpus:-1}}))
   fi
   [ -n "$mib" ] || return 0
-  local limit=$(((mib - OVERHEAD_MIB) * 100 / OVERHEAD_PERCENT))
+  local overhead=$((OVERHEAD_MIB + OVERHEAD_THREAD_MIB * ${cpus:-1}))
+  local limit=$((mib - overhead))
   if [ "$limit" -lt "$MIN_LIMIT_MIB" ]; then
-    echo "backfill: the job's ${mib} MiB leave less than ${MIN_LIMIT_MIB} MiB for --memory-limit (overhead: ${OVERHEAD_MIB} MiB + ${OVERHEAD_PERCENT}% of the limit): ask for more with --mem" >&2
+    echo "backfill: the job's ${mib} MiB leave less than ${MIN_LIMIT_MIB} MiB for --memory-limit after flowtuple-series's ${overhead} MiB overhead (${OVERHEAD_MIB} MiB + ${OVERHEAD_THREAD_MIB} MiB a thread): ask for more with --mem" >&2
     exit 2
   fi
   echo "${limit}M"
@@ -315,6 +313,7 @@ case ${1:-} in
     done
     exit 0
     ;;
-  -h | --help | '') usage ;;
+  -h | --help) sed -n '2,/^# LIST lines with one output name/s/^# \{0,1\}//p' -- "$0"; exit 0 ;;
+  '') usage ;;
 esac
 main "$@"

@@ -119,14 +119,11 @@ fn a_slurm_array_matches_local_runs_records_a_failure_and_reruns_only_it() {
     for (task, want) in expected.iter().enumerate() {
         let (logged, command) = task_log(d, &job, task as u32);
         assert_eq!(&logged, want, "task {task}");
-        // ... is what flowtuple-series ran with: 700 MiB less the 200 MiB
-        // overhead README states; Slurm's TMPDIR.
+        // ... is what flowtuple-series ran with: 700 MiB less the overhead
+        // README states for one thread (32 + 48 MiB); Slurm's TMPDIR.
         assert_eq!(
             command,
-            format!(
-                "{} -j 1 --memory-limit 500M --temp-dir /tmp --mode nonspoofed INPUT",
-                "flowtuple-series"
-            )
+            "flowtuple-series -j 1 --memory-limit 620M --temp-dir /tmp --mode nonspoofed INPUT"
         );
     }
     for (i, file) in files.iter().enumerate() {
@@ -318,8 +315,9 @@ fn a_cancelled_or_killed_task_leaves_no_output_and_a_resubmission_finishes() {
     }
     let (logged, command) = task_log(d, &job, 1);
     assert_eq!(logged, [format!("ok {}", show(&slow))]);
-    // 400 MiB a CPU: 400 MiB for one, 800 MiB for two; less 200 MiB.
-    let limit = if cpus == 2 { 600 } else { 200 };
+    // 400 MiB a CPU: 800 MiB less 32 + 2 * 48 MiB for two, 400 MiB less
+    // 32 + 48 MiB for one.
+    let limit = if cpus == 2 { 672 } else { 320 };
     assert_eq!(
         command,
         format!(
@@ -333,6 +331,20 @@ fn a_cancelled_or_killed_task_leaves_no_output_and_a_resubmission_finishes() {
         report(d, "files.txt"),
         (Some(0), "2 inputs: 2 done, 0 failed, 0 missing\n".into())
     );
+}
+
+#[test]
+fn the_help_points_to_the_script() {
+    let out = crate::util::bin("flowtuple-series")
+        .arg("--help")
+        .output()
+        .unwrap();
+    let help = text(&out).0;
+    assert!(
+        help.contains(" contrib/slurm/backfill.sh files.txt out nonspoofed\n"),
+        "{help}"
+    );
+    assert!(script().is_file());
 }
 
 #[test]
@@ -485,5 +497,58 @@ fn outputs_that_are_not_regular_files_are_left_alone() {
     assert!(
         said.ends_with("\n5 inputs: 0 done, 5 failed, 0 missing\n"),
         "{said}"
+    );
+}
+
+#[test]
+fn a_task_refuses_too_little_memory_and_a_stepped_array() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write_list(d, &[show(&testdata("flowtuple/minutes.avro"))]);
+    let task = |env: &[(&str, &str)]| {
+        let mut command = Command::new("bash");
+        command
+            .arg(script())
+            .args(["files.txt", "out", "nonspoofed"])
+            .current_dir(d)
+            .env_remove("TMPDIR")
+            .env_remove("SLURM_TMPDIR")
+            .env_remove("SLURM_MEM_PER_CPU")
+            .env("FLOWTUPLE_SERIES", env!("CARGO_BIN_EXE_flowtuple-series"));
+        for (key, value) in [
+            ("SLURM_ARRAY_TASK_ID", "0"),
+            ("SLURM_ARRAY_TASK_MIN", "0"),
+            ("SLURM_ARRAY_TASK_MAX", "1"),
+            ("SLURM_ARRAY_TASK_COUNT", "2"),
+            ("SLURM_CPUS_PER_TASK", "2"),
+        ]
+        .iter()
+        .chain(env)
+        {
+            command.env(key, value);
+        }
+        let out = command.output().unwrap();
+        (out.status.code(), text(&out).1)
+    };
+    // 2 threads: 32 + 2 * 48 = 128 MiB of overhead; 191 MiB leave 63.
+    let (code, stderr) = task(&[("SLURM_MEM_PER_NODE", "191")]);
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("the job's 191 MiB leave less than 64 MiB for --memory-limit after flowtuple-series's 128 MiB overhead"), "{stderr}");
+    assert!(!d.join("out").exists(), "nothing is written");
+    let (code, stderr) = task(&[("SLURM_MEM_PER_NODE", "192")]);
+    assert_eq!(code, Some(0), "{stderr}");
+    assert!(
+        stderr.contains("-j 2 --memory-limit 64M --mode nonspoofed INPUT"),
+        "{stderr}"
+    );
+    // --array=0-2:2 (tasks 0 and 2): the lines would be split wrongly.
+    let (code, stderr) = task(&[
+        ("SLURM_ARRAY_TASK_MAX", "2"),
+        ("SLURM_ARRAY_TASK_STEP", "2"),
+    ]);
+    assert_eq!(code, Some(2));
+    assert!(
+        stderr.contains("the array must be a plain range (--array=0-1)"),
+        "{stderr}"
     );
 }

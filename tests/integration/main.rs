@@ -1,6 +1,7 @@
 //! Integration tests of the `flowtuple-series` and `netprofile` binaries.
 
 mod backfill;
+mod backfill_script;
 mod backfill_slurm;
 mod broker;
 mod cli_extras;

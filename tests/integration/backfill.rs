@@ -1,6 +1,7 @@
-//! README's backfill recipes: GNU parallel (in its local form, `-S :`) here,
-//! the Slurm job array script (`contrib/slurm/backfill.sh`) in
-//! `backfill_slurm.rs`, on fixture files.
+//! README's backfill recipes on fixture files: GNU parallel (in its local
+//! form, `-S :`) here; the Slurm job array script
+//! (`contrib/slurm/backfill.sh`) in `backfill_script.rs` and, on a real
+//! Slurm, `backfill_slurm.rs`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

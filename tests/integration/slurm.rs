@@ -115,7 +115,7 @@ impl Cluster {
                 Some(format!("{name} exited ({status})"))
             });
             if let Some(exited) = exited {
-                panic!("{exited}: {}", self.logs());
+                panic!("{exited} ({INSTALL}): {}", self.logs());
             }
             assert!(
                 start.elapsed() < Duration::from_secs(30),

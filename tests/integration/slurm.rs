@@ -2,7 +2,8 @@
 //! `slurmd` (Debian's `munge` and `slurm-wlm`) run in the foreground from a
 //! configuration in a temporary directory, listen on 127.0.0.1 only, and
 //! are stopped by PID on drop. The node is this host with its real CPU
-//! count and memory. Needs root (slurmd runs jobs as their user).
+//! count and 90% of its memory. Needs root (slurmd runs jobs as their
+//! user).
 
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
@@ -259,7 +260,8 @@ PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP
 ",
         ctld = free_port(),
         slurmd = free_port(),
-        mem = kib / 1024,
+        // Less than slurmd counts, or it would drain the node.
+        mem = kib / 1024 * 9 / 10,
     )
 }
 

@@ -48,11 +48,13 @@
 set -uo pipefail
 
 # Memory flowtuple-series uses beyond --memory-limit, in MiB: peak RSS is at
-# most LIMIT + OVERHEAD_MIB + OVERHEAD_THREAD_MIB * threads (measured on
-# 50M-record files up to -j 4; see docs/slurm-backfill.md). The limit given
-# is the largest that fits the job's memory.
+# most LIMIT + OVERHEAD_MIB + threads * (OVERHEAD_THREAD_MIB +
+# OVERHEAD_THREAD_PERCENT% of LIMIT) (measured on a 50M-record file, -j 1
+# to 8, limits 256M to 2G; see docs/slurm-backfill.md). The limit given is
+# the largest that fits the job's memory.
 OVERHEAD_MIB=32
-OVERHEAD_THREAD_MIB=48
+OVERHEAD_THREAD_MIB=24
+OVERHEAD_THREAD_PERCENT=2
 # Below this limit (MiB) the job's memory is too small: the task refuses.
 MIN_LIMIT_MIB=64
 
@@ -249,10 +251,11 @@ memory_limit() {
     mib=$((SLURM_MEM_PER_CPU * ${SLURM_CPUS_ON_NODE:-${cpus:-1}}))
   fi
   [ -n "$mib" ] || return 0
-  local overhead=$((OVERHEAD_MIB + OVERHEAD_THREAD_MIB * ${cpus:-1}))
-  local limit=$((mib - overhead))
+  local threads=${cpus:-1}
+  local fixed=$((OVERHEAD_MIB + OVERHEAD_THREAD_MIB * threads))
+  local limit=$(((mib - fixed) * 100 / (100 + OVERHEAD_THREAD_PERCENT * threads)))
   if [ "$limit" -lt "$MIN_LIMIT_MIB" ]; then
-    echo "backfill: the job's ${mib} MiB leave less than ${MIN_LIMIT_MIB} MiB for --memory-limit after flowtuple-series's ${overhead} MiB overhead (${OVERHEAD_MIB} MiB + ${OVERHEAD_THREAD_MIB} MiB a thread): ask for more with --mem" >&2
+    echo "backfill: the job's ${mib} MiB leave less than ${MIN_LIMIT_MIB} MiB for --memory-limit with ${threads} threads (flowtuple-series needs ${OVERHEAD_MIB} MiB + ${OVERHEAD_THREAD_MIB} MiB and ${OVERHEAD_THREAD_PERCENT}% of the limit a thread beyond it): ask for more with --mem" >&2
     exit 2
   fi
   echo "${limit}M"

@@ -252,12 +252,17 @@ fn a_task_refuses_too_little_memory_and_a_stepped_array() {
         let out = command.output().unwrap();
         (out.status.code(), text(&out).1)
     };
-    // 2 threads: 32 + 2 * 48 = 128 MiB of overhead; 191 MiB leave 63.
-    let (code, stderr) = task(&[("SLURM_MEM_PER_NODE", "191")]);
+    // 2 threads: L + 32 + 2 * (24 + 2% of L) <= M gives L = (M - 80) / 1.04:
+    // 63.5 for 146 MiB, 64.4 for 147.
+    let (code, stderr) = task(&[("SLURM_MEM_PER_NODE", "146")]);
     assert_eq!(code, Some(2));
-    assert!(stderr.contains("the job's 191 MiB leave less than 64 MiB for --memory-limit after flowtuple-series's 128 MiB overhead"), "{stderr}");
+    assert!(
+        stderr
+            .contains("the job's 146 MiB leave less than 64 MiB for --memory-limit with 2 threads"),
+        "{stderr}"
+    );
     assert!(!d.join("out").exists(), "nothing is written");
-    let (code, stderr) = task(&[("SLURM_MEM_PER_NODE", "192")]);
+    let (code, stderr) = task(&[("SLURM_MEM_PER_NODE", "147")]);
     assert_eq!(code, Some(0), "{stderr}");
     assert!(
         stderr.contains("-j 2 --memory-limit 64M --mode nonspoofed INPUT"),

@@ -73,11 +73,12 @@ fn check_first_array(cluster: &Cluster, d: &Path, job: &str, files: &[PathBuf]) 
     for (task, want) in expected.iter().enumerate() {
         let (logged, command) = task_log(d, job, task as u32);
         assert_eq!(&logged, want, "task {task}");
-        // ... is what flowtuple-series ran with: 700 MiB less the overhead
-        // README states for one thread (32 + 48 MiB); Slurm's TMPDIR.
+        // ... is what flowtuple-series ran with: the largest L with
+        // L + 32 + 1 * (24 + 2% of L) <= 700 MiB (the overhead
+        // docs/slurm-backfill.md states): 644 / 1.02 = 631.4; Slurm's TMPDIR.
         assert_eq!(
             command,
-            "flowtuple-series -j 1 --memory-limit 620M --temp-dir /tmp --mode nonspoofed INPUT"
+            "flowtuple-series -j 1 --memory-limit 631M --temp-dir /tmp --mode nonspoofed INPUT"
         );
     }
     for (i, file) in files.iter().enumerate() {
@@ -281,9 +282,10 @@ fn a_cancelled_or_killed_task_leaves_no_output_and_a_resubmission_finishes() {
     }
     let (logged, command) = task_log(d, &job, 1);
     assert_eq!(logged, [format!("ok {}", show(&slow))]);
-    // 400 MiB a CPU: 800 MiB less 32 + 2 * 48 MiB for two, 400 MiB less
-    // 32 + 48 MiB for one.
-    let limit = if cpus == 2 { 672 } else { 320 };
+    // 400 MiB a CPU: for two, L + 32 + 2 * (24 + 2% of L) <= 800 MiB:
+    // 720 / 1.04 = 692.3; for one, L + 32 + 24 + 2% of L <= 400 MiB:
+    // 344 / 1.02 = 337.3.
+    let limit = if cpus == 2 { 692 } else { 337 };
     let temp = show(&scratch);
     assert_eq!(
         command,

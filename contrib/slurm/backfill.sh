@@ -40,9 +40,12 @@
 # input. Outside a job array (`bash backfill.sh LIST OUTDIR MODE`) it takes
 # the whole list with flowtuple-series's own defaults.
 #
-# Exit status: 0 all inputs of the task ok, 1 some failed, 2 usage error,
-# 143 cancelled. --report: 0 all done, 1 not all done, 2 usage error or two
-# LIST lines with one output name.
+# Two LIST lines with one output name (see --name) are refused before
+# anything runs, by every task and by --report (exit 2, naming the lines).
+#
+# Exit status: 0 all inputs of the task ok, 1 some failed, 2 usage error
+# (or too little memory, or clashing names), 143 cancelled. --report: 0 all
+# done, 1 not all done, 2 usage error or clashing names.
 #SBATCH --job-name=flowtuple-backfill
 #SBATCH --cpus-per-task=2
 set -uo pipefail
@@ -116,33 +119,44 @@ absent_or_regular() {
   fi
 }
 
-# Every non-blank LIST line with its line number, "NUMBER<TAB>LINE", into
-# the array `entries` (read by awk: bash reads a pipe a byte at a time).
+# Reads LIST: its non-blank lines into `entries` ("NUMBER<TAB>LINE"; awk
+# reads it, as bash reads a pipe a byte at a time) and their output names
+# into `names` (empty for a line without one). Exits 2 if two lines have
+# one name: their tasks would write one output.
 read_list() {
+  [ -r "$1" ] || { echo "backfill: cannot read LIST $1" >&2; exit 2; }
   mapfile -t entries < <(awk 'NF { print NR "\t" $0 }' "$1")
+  names=()
+  local -A seen=()
+  local entry n name
+  for entry in "${entries[@]}"; do
+    n=${entry%%$'\t'*}
+    if output_name "${entry#*$'\t'}" 2>/dev/null; then
+      if [ -n "${seen[$name]:-}" ]; then
+        echo "backfill: LIST lines ${seen[$name]} and $n have one output name, $name.series" >&2
+        exit 2
+      fi
+      seen[$name]=$n
+      names+=("$name")
+    else
+      names+=("")
+    fi
+  done
 }
 
 # --report LIST OUTDIR: done, failed and missing over the whole list.
 report() {
-  local list=$1 outdir=$2 n line name out done=0 failed=0 missing=0 total=0
-  local -A seen=()
-  [ -r "$list" ] || { echo "backfill: cannot read LIST $list" >&2; exit 2; }
+  local list=$1 outdir=$2 i n line name out done=0 failed=0 missing=0
   local failures=""
-  local entry
   read_list "$list"
-  for entry in "${entries[@]}"; do
-    n=${entry%%$'\t'*} line=${entry#*$'\t'}
-    total=$((total + 1))
-    if ! output_name "$line"; then
+  local total=${#entries[@]}
+  for ((i = 0; i < total; i++)); do
+    n=${entries[i]%%$'\t'*} line=${entries[i]#*$'\t'} name=${names[i]}
+    if [ -z "$name" ]; then
       failures+="FAILED 2 $line"$'\n'"  (LIST line $n has no output name)"$'\n'
       failed=$((failed + 1))
       continue
     fi
-    if [ -n "${seen[$name]:-}" ]; then
-      echo "backfill: LIST lines ${seen[$name]} and $n have one output name, $name.series" >&2
-      exit 2
-    fi
-    seen[$name]=$n
     out=$outdir/$name.series
     if [ -f "$out" ] && [ ! -L "$out" ]; then
       done=$((done + 1))
@@ -265,7 +279,7 @@ main() {
   [ $# -ge 3 ] || usage
   list=$1 outdir=$2 mode=$3
   shift 3
-  [ -r "$list" ] || { echo "backfill: cannot read LIST $list" >&2; exit 2; }
+  read_list "$list"
   local task=0 count=1
   if [ -n "${SLURM_ARRAY_TASK_ID:-}" ]; then
     local min=${SLURM_ARRAY_TASK_MIN:?} max=${SLURM_ARRAY_TASK_MAX:?}
@@ -292,11 +306,9 @@ main() {
   trap 'cancelled 15' TERM
   trap 'cancelled 2' INT
   echo "backfill: task $task of $count runs: ${command[*]} INPUT" >&2
-  local line status=0
-  local -a mine
-  mapfile -t mine < <(awk -v k="$task" -v n="$count" 'NF && (i++ % n) == k' "$list")
-  for line in "${mine[@]}"; do
-    run_one "$line" || status=1
+  local i status=0
+  for ((i = task; i < ${#entries[@]}; i += count)); do
+    run_one "${entries[i]#*$'\t'}" || status=1
   done
   exit "$status"
 }
@@ -316,7 +328,7 @@ case ${1:-} in
     done
     exit 0
     ;;
-  -h | --help) sed -n '2,/^# LIST lines with one output name/s/^# \{0,1\}//p' -- "$0"; exit 0 ;;
+  -h | --help) sed -n '2,/^# done, 1 not all done/s/^# \{0,1\}//p' -- "$0"; exit 0 ;;
   '') usage ;;
 esac
 main "$@"

@@ -117,15 +117,17 @@ fn two_list_lines_with_one_output_name_are_refused() {
         &[
             "s3://b/2024/01/05/".into(),
             "/x/y".into(),
+            String::new(),
             "s3://other/2024/01/05.avro".into(),
         ],
     );
+    let said = "backfill: LIST lines 1 and 4 have one output name, 2024/01/05.series\n";
     let out = direct(d, &["--report", "files.txt", "out"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert_eq!(
-        text(&out).1,
-        "backfill: LIST lines 1 and 3 have one output name, 2024/01/05.series\n"
-    );
+    assert_eq!((out.status.code(), text(&out).1.as_str()), (Some(2), said));
+    // A task refuses before running anything.
+    let out = direct(d, &["files.txt", "out", "nonspoofed"]);
+    assert_eq!((out.status.code(), text(&out).1.as_str()), (Some(2), said));
+    assert!(!d.join("out").exists());
 }
 
 /// The message for a path of ours that is not a regular file.

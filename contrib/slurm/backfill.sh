@@ -183,17 +183,27 @@ publish() {
   absent_or_regular "$2" && mv -f -T -- "$1" "$2"
 }
 
-# Logs `FAILED STATUS LINE` and records it, with the lines of $errors, in
+# Logs `FAILED STATUS LINE` and records it, with the last error lines, in
 # NAME.failed (when the line has a name and that path is a regular file).
 fail() {
   local status=$1 line=$2
   echo "FAILED $status $line"
   [ -n "${failed:-}" ] || return 1
   if absent_or_regular "$failed.part" 2>/dev/null; then
-    { echo "FAILED $status $line"; tail -n 20 -- "$errors"; } >"$failed.part" &&
+    { echo "FAILED $status $line"; tail -n 20 /dev/fd/3; } >"$failed.part" &&
       publish "$failed.part" "$failed" 2>/dev/null
   fi
   return 1
+}
+
+# Opens an empty, already unlinked file on fd 3 for one input's error
+# messages (read back through /dev/fd/3), so that a task killed outright
+# leaves no file behind.
+fresh_errors() {
+  local file
+  file=$(mktemp "${tmp:-/tmp}/backfill.XXXXXX") || exit 2
+  exec 3>"$file"
+  rm -f -- "$file"
 }
 
 # Runs flowtuple-series on one input unless its output exists; logs and
@@ -201,12 +211,12 @@ fail() {
 run_one() {
   local line=$1 name status path
   out= part= failed=
-  : >"$errors"
-  output_name "$line" 2>>"$errors" || { cat -- "$errors" >&2; fail 2 "$line"; return; }
+  fresh_errors
+  output_name "$line" 2>&3 || { cat /dev/fd/3 >&2; fail 2 "$line"; return; }
   out=$outdir/$name.series part=$outdir/$name.series.part failed=$outdir/$name.failed
   for path in "$out" "$part" "$failed" "$failed.part"; do
-    if ! absent_or_regular "$path" 2>>"$errors"; then
-      cat -- "$errors" >&2
+    if ! absent_or_regular "$path" 2>&3; then
+      cat /dev/fd/3 >&2
       [ "$path" = "$failed" ] || [ "$path" = "$failed.part" ] && failed=
       fail 2 "$line"
       return
@@ -222,18 +232,18 @@ run_one() {
   mkdir -p -- "$(dirname -- "$out")" || { fail 2 "$line"; return; }
   input=$line
   [[ $input == -* ]] && input=./$input
-  "${command[@]}" "$input" >"$part" 2>"$errors" &
+  "${command[@]}" "$input" >"$part" 2>&3 &
   child=$!
   wait "$child"
   status=$?
   child=
-  cat -- "$errors" >&2
-  if [ "$status" = 0 ] && publish "$part" "$out" 2>>"$errors"; then
+  cat /dev/fd/3 >&2
+  if [ "$status" = 0 ] && publish "$part" "$out" 2>&3; then
     rm -f -- "$failed"
     echo "ok $line"
     return 0
   fi
-  [ "$status" = 0 ] && { tail -n 1 -- "$errors" >&2; status=2; }
+  [ "$status" = 0 ] && { tail -n 1 /dev/fd/3 >&2; status=2; }
   rm -f -- "$part"
   fail "$status" "$line"
 }
@@ -297,12 +307,10 @@ main() {
   local limit
   limit=$(memory_limit) || exit 2
   [ -n "$limit" ] && command+=(--memory-limit "$limit")
-  local tmp=${SLURM_TMPDIR:-${TMPDIR:-}}
+  tmp=${SLURM_TMPDIR:-${TMPDIR:-}}
   [ -n "$tmp" ] && command+=(--temp-dir "$tmp")
   command+=("$@" --mode "$mode")
   mkdir -p -- "$outdir" || exit 2
-  errors=$(mktemp "${tmp:-/tmp}/backfill.XXXXXX") || exit 2
-  trap 'rm -f -- "$errors"' EXIT
   trap 'cancelled 15' TERM
   trap 'cancelled 2' INT
   echo "backfill: task $task of $count runs: ${command[*]} INPUT" >&2

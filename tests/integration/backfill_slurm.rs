@@ -298,3 +298,67 @@ fn a_cancelled_or_killed_task_leaves_no_output_and_a_resubmission_finishes() {
         (Some(0), "2 inputs: 2 done, 0 failed, 0 missing\n".into())
     );
 }
+
+#[test]
+fn a_requeued_task_removes_its_part_and_its_rerun_finishes() {
+    let cluster = Cluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let a = d.join("a.flowtuple.avro");
+    std::fs::copy(testdata("flowtuple/minutes.avro"), &a).unwrap();
+    let slow = d.join("slow.flowtuple.avro");
+    assert!(Command::new("mkfifo")
+        .arg(&slow)
+        .status()
+        .unwrap()
+        .success());
+    let writer = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(&slow)
+        .unwrap();
+    write_list(d, &[show(&a), show(&slow)]);
+    let part = d.join("out/slow.flowtuple.series.part");
+    let resources = ["--array=0-1", "--cpus-per-task=1", "--mem=700", "--requeue"];
+
+    let job = submit(&cluster, d, &resources, &[]);
+    wait_running(&cluster, &job, &part);
+    // Requeued (SIGTERM, as a preemption or a node's return would) and held.
+    let task = format!("{job}_1");
+    cluster.run("scontrol", &["requeuehold", &task]);
+    let start = Instant::now();
+    while part.exists() || cluster.queue_state(&task) != "PENDING" {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "{}",
+            cluster.logs()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (logged, _) = task_log(d, &job, 1);
+    assert_eq!(logged, [format!("FAILED 143 {} (cancelled)", show(&slow))]);
+
+    drop(writer);
+    std::fs::remove_file(&slow).unwrap();
+    std::fs::copy(testdata("flowtuple/small-null.avro"), &slow).unwrap();
+    // It starts again once its credential expires (cred_expire, see slurm.rs).
+    cluster.run("scontrol", &["release", &task]);
+    cluster.wait(&job);
+    let tasks = cluster.tasks(&job);
+    let log = std::fs::read_to_string(d.join(format!("log-{job}-1.txt"))).unwrap();
+    assert!(
+        tasks.values().all(|t| t.state == "COMPLETED"),
+        "{tasks:?} {log}{}",
+        cluster.logs()
+    );
+    let (logged, _) = task_log(d, &job, 1);
+    assert_eq!(logged, [format!("ok {}", show(&slow))]);
+    assert_eq!(
+        std::fs::read(series_of(d, &slow)).unwrap(),
+        alone(&slow, &[])
+    );
+    assert_eq!(
+        report(d, "files.txt"),
+        (Some(0), "2 inputs: 2 done, 0 failed, 0 missing\n".into())
+    );
+}

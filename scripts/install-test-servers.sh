@@ -4,6 +4,7 @@
 #   tansu 0.6.0     the Kafka-compatible broker of the Kafka tests (crates.io,
 #                   cargo install; 10-30 minutes once on 2 cores)
 #   GNU parallel    README's backfill recipe (Debian; needs root, as CI runs)
+#   slurm-wlm, munge  a one-node Slurm for contrib/slurm/backfill.sh (Debian)
 # Each step prints its seconds. Run it from anywhere; it changes nothing in
 # the checkout.
 set -euo pipefail
@@ -27,8 +28,14 @@ if ! command -v tansu >/dev/null 2>&1 && [ ! -x "$cargo_bin/tansu" ]; then
   step "tansu" "$t"
 fi
 
-if ! command -v parallel >/dev/null 2>&1; then
+# Debian packages (root): GNU parallel for README's backfill recipe; Slurm
+# and munge for contrib/slurm/backfill.sh on a real one-node cluster.
+packages=()
+command -v parallel >/dev/null 2>&1 || packages+=(parallel)
+PATH=$PATH:/usr/sbin command -v slurmctld >/dev/null 2>&1 || packages+=(slurm-wlm)
+PATH=$PATH:/usr/sbin command -v munged >/dev/null 2>&1 || packages+=(munge)
+if [ ${#packages[@]} -gt 0 ]; then
   t=$(date +%s)
-  apt_install parallel
-  step "GNU parallel" "$t"
+  apt_install "${packages[@]}"
+  step "${packages[*]}" "$t"
 fi

@@ -1,6 +1,9 @@
-//! README's backfill recipes: GNU parallel (in its local form, `-S :`) and
-//! the Slurm job array script, on fixture files.
+//! README's backfill recipes on fixture files: GNU parallel (in its local
+//! form, `-S :`) here; the Slurm job array script
+//! (`contrib/slurm/backfill.sh`) in `backfill_script.rs` and, on a real
+//! Slurm, `backfill_slurm.rs`.
 
+use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -16,7 +19,7 @@ fn parallel_recipe() -> String {
 }
 
 /// PATH with flowtuple-series first.
-fn path_with_binary() -> String {
+pub fn path_with_binary() -> String {
     let exe = PathBuf::from(env!("CARGO_BIN_EXE_flowtuple-series"));
     let dir = exe.parent().unwrap().to_string_lossy().into_owned();
     format!("{dir}:{}", std::env::var("PATH").unwrap_or_default())
@@ -30,7 +33,7 @@ fn parallel_installed() -> bool {
 }
 
 /// The output of one file run alone, as the recipes run it.
-fn alone(file: &Path, options: &[&str]) -> Vec<u8> {
+pub fn alone(file: &Path, options: &[&str]) -> Vec<u8> {
     let out = bin("flowtuple-series")
         .args(options)
         .arg(file)
@@ -42,7 +45,7 @@ fn alone(file: &Path, options: &[&str]) -> Vec<u8> {
 }
 
 /// Copies fixtures into `dir` under new names: three good, one truncated.
-fn inputs(dir: &Path) -> Vec<PathBuf> {
+pub fn inputs(dir: &Path) -> Vec<PathBuf> {
     let files = [
         ("a.flowtuple.avro", "minutes.avro"),
         ("b.flowtuple.avro", "small-null.avro"),
@@ -59,7 +62,7 @@ fn inputs(dir: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-fn series_of(dir: &Path, input: &Path) -> PathBuf {
+pub fn series_of(dir: &Path, input: &Path) -> PathBuf {
     let name = input.file_name().unwrap().to_string_lossy();
     dir.join("out")
         .join(format!("{}.series", name.strip_suffix(".avro").unwrap()))
@@ -136,45 +139,48 @@ fn the_gnu_parallel_recipe_writes_one_file_per_input_and_retries_failures() {
         std::fs::read(series_of(dir.path(), &files[2])).unwrap(),
         alone(&files[2], &single)
     );
-}
 
-#[test]
-fn the_slurm_script_splits_the_list_among_tasks() {
-    let dir = tempfile::tempdir().unwrap();
-    let files = inputs(dir.path());
+    // An output path that is a symlink or a FIFO is left alone: the job
+    // fails (exit 2), the link and its target and the FIFO are untouched.
+    let fresh = tempfile::tempdir().unwrap();
+    let files = inputs(fresh.path());
     let list: String = files.iter().map(|f| format!("{}\n", f.display())).collect();
-    std::fs::write(dir.path().join("files.txt"), list).unwrap();
-    let script = testdata("../examples/slurm_backfill.sh");
-    let mut logs = Vec::new();
-    for task in 0..3 {
-        let out = Command::new("bash")
-            .arg(&script)
-            .args(["files.txt", "out", "nonspoofed", "--compat", "script"])
-            .current_dir(dir.path())
-            .env("SLURM_ARRAY_TASK_ID", (task + 10).to_string())
-            .env("SLURM_ARRAY_TASK_MIN", "10")
-            .env("SLURM_ARRAY_TASK_COUNT", "3")
-            .env("FLOWTUPLE_SERIES", env!("CARGO_BIN_EXE_flowtuple-series"))
-            .output()
-            .checked();
-        let log = String::from_utf8_lossy(&out.stdout).into_owned();
-        // Task 0 has lines 0 and 3 (a and c), task 1 line 1, task 2 line 2
-        // (bad).
-        let want_ok = task != 2;
-        assert_eq!(out.status.success(), want_ok, "task {task}: {log}");
-        logs.push(log);
-    }
-    let abs = |i: usize| files[i].display().to_string();
-    assert_eq!(logs[0], format!("ok {}\nok {}\n", abs(0), abs(3)));
-    assert_eq!(logs[1], format!("ok {}\n", abs(1)));
-    assert_eq!(logs[2], format!("FAILED 1 {}\n", abs(2)));
-    let single = ["-j", "1", "--memory-limit", "1G", "--compat", "script"];
-    for (i, file) in files.iter().enumerate() {
-        let out = series_of(dir.path(), file);
-        if i == 2 {
-            assert!(!out.exists() && !out.with_extension("series.part").exists());
-        } else {
-            assert_eq!(std::fs::read(&out).unwrap(), alone(file, &single));
-        }
-    }
+    std::fs::write(fresh.path().join("files.txt"), list).unwrap();
+    std::fs::create_dir(fresh.path().join("out")).unwrap();
+    let victim = fresh.path().join("victim");
+    std::fs::write(&victim, "keep me").unwrap();
+    let link = series_of(fresh.path(), &files[0]);
+    std::os::unix::fs::symlink(&victim, &link).unwrap();
+    let fifo = series_of(fresh.path(), &files[1]);
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        &fifo,
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+        0,
+    )
+    .unwrap();
+    let third = Command::new("bash")
+        .args(["-euc", &recipe])
+        .current_dir(fresh.path())
+        .env("PATH", path_with_binary())
+        .output()
+        .checked();
+    // Three failed jobs: the symlink, the FIFO and the truncated file.
+    assert_eq!(third.status.code(), Some(3), "{third:?}");
+    let stderr = String::from_utf8_lossy(&third.stderr);
+    assert!(
+        stderr.contains("not a regular file, left alone"),
+        "{stderr}"
+    );
+    assert!(std::fs::symlink_metadata(&link).unwrap().is_symlink());
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+    assert!(std::fs::symlink_metadata(&fifo)
+        .unwrap()
+        .file_type()
+        .is_fifo());
+    assert_eq!(
+        std::fs::read(series_of(fresh.path(), &files[3])).unwrap(),
+        alone(&files[3], &single)
+    );
 }

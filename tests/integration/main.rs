@@ -1,6 +1,8 @@
 //! Integration tests of the `flowtuple-series` and `netprofile` binaries.
 
 mod backfill;
+mod backfill_script;
+mod backfill_slurm;
 mod broker;
 mod cli_extras;
 mod docs;
@@ -15,6 +17,7 @@ mod netprofile_hardening;
 mod netprofile_ops;
 mod netprofile_outputs;
 mod netprofile_plot;
+mod slurm;
 mod spill;
 mod trust;
 mod util;

@@ -90,4 +90,7 @@ EXIT STATUS:
 
 EXAMPLES:
   flowtuple-series ucsd-nt.1600000000.flowtuple.avro nonspoofed
-  flowtuple-series --mode unfiltered --format timeseries day/*.avro | nc -N graphite 2003";
+  flowtuple-series --mode unfiltered --format timeseries day/*.avro | nc -N graphite 2003
+  # a backfill as a Slurm job array, one output per file (the script is in
+  # the source tree; its --report says what is done, failed and missing)
+  sbatch --array=0-99 --mem=4G contrib/slurm/backfill.sh files.txt out nonspoofed";

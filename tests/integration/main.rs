@@ -12,5 +12,6 @@ mod netprofile;
 mod netprofile_hardening;
 mod netprofile_ops;
 mod netprofile_plot;
+mod remote;
 mod spill;
 mod util;

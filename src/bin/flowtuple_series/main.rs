@@ -9,6 +9,7 @@ mod docs;
 mod formats;
 mod kafka;
 mod progress;
+mod remote;
 mod signals;
 
 use std::fs::File;
@@ -65,7 +66,7 @@ fn run() -> anyhow::Result<ExitCode> {
         .iter()
         .map(|s| match s {
             Source::Path(p) => std::fs::metadata(p).ok().map(|m| m.len()),
-            Source::Stdin => None,
+            Source::Stdin | Source::Remote(_) => None,
         })
         .sum();
     let display = progress::Display::start(opts.progress, opts.sources.len(), sizes);
@@ -132,6 +133,7 @@ fn open(source: &Source) -> anyhow::Result<Box<dyn Read + Send>> {
         Source::Path(p) => Box::new(progress::Counted(
             File::open(p).with_context(|| format!("{source}: cannot open"))?,
         )),
+        Source::Remote(l) => Box::new(progress::Counted(remote::open(l)?)),
     })
 }
 
@@ -273,7 +275,7 @@ fn merged<W: Write>(
                     .context("<stdin>: cannot read")?;
                 Some(data.into())
             }
-            Source::Path(_) => None,
+            Source::Path(_) | Source::Remote(_) => None,
         };
         let reopen = || -> anyhow::Result<Box<dyn Read + Send>> {
             match &stdin {

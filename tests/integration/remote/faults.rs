@@ -1,0 +1,1 @@
+//! Resets, stalls and cuts between the tool and the server.

@@ -1,0 +1,1 @@
+//! Swift objects and prefixes from a real OpenStack Swift.

@@ -73,6 +73,25 @@ impl RemoteError {
     pub fn is_usage(&self) -> bool {
         matches!(self, RemoteError::Usage(_))
     }
+
+    /// The message without the leading `URL: ` (for a reader's error,
+    /// which its caller names already).
+    pub fn detail(&self) -> String {
+        let text = self.to_string();
+        let url = match self {
+            RemoteError::Auth { url, .. }
+            | RemoteError::Denied { url, .. }
+            | RemoteError::NotFound { url, .. }
+            | RemoteError::Changed { url, .. }
+            | RemoteError::Failed { url, .. }
+            | RemoteError::List { url, .. } => url,
+            RemoteError::Usage(_) | RemoteError::Config(_) => return text,
+        };
+        match text.strip_prefix(url.as_str()) {
+            Some(rest) => rest.trim_start_matches(": ").to_string(),
+            None => text,
+        }
+    }
 }
 
 /// The text of `e` and its sources, joined by `: ` (reqwest's errors give

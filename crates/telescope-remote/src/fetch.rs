@@ -118,7 +118,8 @@ impl Read for ObjectReader {
                 self.chunk_permits = 0;
             }
             if let Some(e) = &self.failed {
-                return Err(io::Error::other(e.clone()));
+                // The caller names the object.
+                return Err(io::Error::other(e.detail()));
             }
             match self.rx.blocking_recv() {
                 None => return Ok(0),
@@ -218,7 +219,8 @@ async fn fetch(
                 }
             }
         };
-        if last_progress.elapsed() + backoff > patience.retry_for {
+        let waited = last_progress.elapsed();
+        if waited >= patience.retry_for {
             let _ = tx.send(Err(RemoteError::Failed {
                 url,
                 offset,
@@ -229,8 +231,9 @@ async fn fetch(
             }));
             return;
         }
+        // The last wait ends at the limit, for one last try there.
         tokio::select! {
-            _ = tokio::time::sleep(backoff) => {}
+            _ = tokio::time::sleep(backoff.min(patience.retry_for - waited)) => {}
             _ = tx.closed() => return,
         }
         backoff = (backoff * 2).min(MAX_BACKOFF);

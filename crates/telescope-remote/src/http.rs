@@ -61,6 +61,13 @@ pub(crate) async fn get(
             // Resuming exactly at the end: nothing more to read.
             match header(CONTENT_RANGE).as_deref().and_then(unsatisfied_total) {
                 Some(total) if total == offset => (offset, total),
+                // Shorter than the byte reached: not the object begun.
+                _ if offset > 0 => {
+                    return Err(Fault::Fatal(RemoteError::Changed {
+                        url: shown.to_string(),
+                        offset,
+                    }))
+                }
                 _ => return Err(Fault::Retry(format!("status {status}"))),
             }
         }

@@ -209,7 +209,9 @@ fn fault(e: object_store::Error, shown: &str, offset: u64) -> Fault {
             cause: "401".into(),
             hint: "check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN".into(),
         }),
+        // 416 on a resume: the object is now shorter than the byte reached.
         Some(412) => Fault::Fatal(RemoteError::Changed { url, offset }),
+        Some(416) if offset > 0 => Fault::Fatal(RemoteError::Changed { url, offset }),
         Some(s) if (400..500).contains(&s) && s != 408 && s != 429 => {
             Fault::Fatal(RemoteError::Failed {
                 url,

@@ -1,7 +1,7 @@
 //! A TCP proxy between the tool and a server that injects faults into the
 //! server-to-client bytes: the n-th connection to pass `at` bytes is reset
-//! (RST) or stalled there, as planned; with `cut`, every connection is reset
-//! once it has carried `at` bytes (a permanent fault).
+//! (RST) or stalled there, as planned; with `cut`, the first is reset there
+//! and every later one at once (a permanent fault).
 
 #![allow(dead_code)]
 
@@ -21,6 +21,8 @@ pub enum Fault {
 }
 
 struct Plan {
+    /// Connections passed untouched before the faults start.
+    skip: AtomicUsize,
     at: u64,
     faults: Mutex<Vec<Fault>>,
     cut: bool,
@@ -39,19 +41,27 @@ impl Proxy {
     /// A proxy to `target` that applies `faults` in order, one per
     /// connection that reaches `at` bytes, then passes everything.
     pub fn start(target: u16, at: u64, faults: Vec<Fault>) -> Proxy {
-        Proxy::with_plan(target, at, faults, false)
+        Proxy::with_plan(target, 0, at, faults, false)
     }
 
-    /// A proxy to `target` that resets every connection after `at` bytes.
-    pub fn cutting(target: u16, at: u64) -> Proxy {
-        Proxy::with_plan(target, at, Vec::new(), true)
+    /// As [`Proxy::start`], passing the first `skip` connections untouched.
+    pub fn skipping(target: u16, skip: usize, at: u64, faults: Vec<Fault>) -> Proxy {
+        Proxy::with_plan(target, skip, at, faults, false)
     }
 
-    fn with_plan(target: u16, at: u64, mut faults: Vec<Fault>, cut: bool) -> Proxy {
+    /// A proxy to `target` that passes the first `skip` connections, then
+    /// resets the next one after `at` bytes and every later one at once
+    /// (a permanent cut).
+    pub fn cutting(target: u16, skip: usize, at: u64) -> Proxy {
+        Proxy::with_plan(target, skip, at, Vec::new(), true)
+    }
+
+    fn with_plan(target: u16, skip: usize, at: u64, mut faults: Vec<Fault>, cut: bool) -> Proxy {
         faults.reverse();
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let plan = Arc::new(Plan {
+            skip: AtomicUsize::new(skip),
             at,
             faults: Mutex::new(faults),
             cut,
@@ -65,13 +75,26 @@ impl Proxy {
                     return;
                 }
                 let Ok(client) = client else { continue };
+                if p.cut && p.fired.load(Ordering::SeqCst) > 0 {
+                    p.fired.fetch_add(1, Ordering::SeqCst);
+                    let _ = rustix::net::sockopt::set_socket_linger(&client, Some(Duration::ZERO));
+                    drop(client);
+                    continue;
+                }
                 let Ok(server) = TcpStream::connect(("127.0.0.1", target)) else {
                     continue;
                 };
                 let p = Arc::clone(&p);
+                let skipped = p
+                    .skip
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                    .is_ok();
                 let (c2, s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
                 std::thread::spawn(move || pump_plain(c2, s2));
-                std::thread::spawn(move || pump_faulty(server, client, &p));
+                match skipped {
+                    true => std::thread::spawn(move || pump_plain(server, client)),
+                    false => std::thread::spawn(move || pump_faulty(server, client, &p)),
+                };
             }
         });
         Proxy { port, plan, stop }

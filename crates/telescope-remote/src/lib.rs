@@ -175,9 +175,43 @@ impl Remote {
     /// Every object under the prefix `location`, in the byte order of the
     /// full key, all listing pages read. A prefix with no object is a usage
     /// error naming it.
+    /// A listing that fails for a reason retrying may fix (a reset, a 5xx)
+    /// is read again from the start, for at most the retry time.
     pub fn list(&self, location: &Location) -> Result<Vec<Location>, RemoteError> {
+        let started = std::time::Instant::now();
+        let mut backoff = std::time::Duration::from_millis(100);
+        let mut names = loop {
+            match self.list_once(location) {
+                Err(RemoteError::List { url, cause }) => {
+                    let waited = started.elapsed();
+                    if waited >= self.patience.retry_for {
+                        return Err(RemoteError::List {
+                            url,
+                            cause: format!(
+                                "{cause} (gave up after retrying for {} s: --remote-retry-secs)",
+                                self.patience.retry_for.as_secs()
+                            ),
+                        });
+                    }
+                    std::thread::sleep(backoff.min(self.patience.retry_for - waited));
+                    backoff = (backoff * 2).min(std::time::Duration::from_secs(5));
+                }
+                other => break other?,
+            }
+        };
+        names.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
+        names.dedup();
+        if names.is_empty() {
+            return Err(RemoteError::Usage(format!(
+                "`{location}`: no object under this prefix"
+            )));
+        }
+        Ok(names.into_iter().map(|n| location.with_name(n)).collect())
+    }
+
+    fn list_once(&self, location: &Location) -> Result<Vec<String>, RemoteError> {
         let shown = location.to_string();
-        let mut names = match location {
+        Ok(match location {
             Location::S3 { bucket, key } => {
                 let store = self.s3.store(bucket)?;
                 self.runtime.block_on(s3::S3::list(&store, &shown, key))?
@@ -190,14 +224,6 @@ impl Remote {
                     "`{shown}`: plain http(s) has no listing"
                 )))
             }
-        };
-        names.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
-        names.dedup();
-        if names.is_empty() {
-            return Err(RemoteError::Usage(format!(
-                "`{shown}`: no object under this prefix"
-            )));
-        }
-        Ok(names.into_iter().map(|n| location.with_name(n)).collect())
+        })
     }
 }

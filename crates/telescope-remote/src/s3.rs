@@ -165,14 +165,16 @@ impl S3 {
                 Ok(meta) => keys.push(meta.location.as_ref().to_string()),
                 Err(e) => {
                     return Err(match fault(e, shown, 0) {
-                        Fault::Fatal(RemoteError::Failed { cause, .. }) | Fault::Retry(cause) => {
-                            RemoteError::List {
-                                url: shown.to_string(),
-                                cause,
-                            }
+                        // Final (a 4xx): not retried.
+                        Fault::Fatal(RemoteError::Failed { cause, .. }) => {
+                            RemoteError::Config(format!("{shown}: cannot list: {cause}"))
                         }
                         Fault::Fatal(e) => e,
-                    })
+                        Fault::Retry(cause) => RemoteError::List {
+                            url: shown.to_string(),
+                            cause,
+                        },
+                    });
                 }
             }
         }

@@ -330,6 +330,10 @@ impl Swift {
             if !status.is_success() {
                 return Err(
                     match http::status_fault(status, shown, "container name", 0) {
+                        // Final (a 4xx): not retried.
+                        Err(Fault::Fatal(RemoteError::Failed { cause, .. })) => {
+                            RemoteError::Config(format!("{shown}: cannot list: {cause}"))
+                        }
                         Err(Fault::Fatal(e)) => e,
                         Err(Fault::Retry(cause)) => list_error(cause),
                         Ok(()) => RemoteError::Auth {

@@ -172,3 +172,28 @@ fn an_object_that_changes_between_two_requests_fails_instead_of_splicing() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_listing_cut_short_is_listed_again() {
+    let s3 = S3::start(true);
+    for i in 0..3 {
+        s3.put_file(
+            "stardust",
+            &format!("day/m{i}.avro"),
+            &fixture(&format!("minute{i}.avro")),
+        );
+    }
+    let paths: Vec<String> = (0..3)
+        .map(|i| super::fixture_path(&format!("minute{i}.avro")))
+        .collect();
+    let expected = local(&["--mode", "unfiltered", &paths[0], &paths[1], &paths[2]]);
+    // The first connection is the listing's: reset after its first bytes.
+    let proxy = Proxy::start(s3.port, 100, vec![Fault::Reset]);
+    let out = run(
+        &["--mode", "unfiltered", "s3://stardust/day/"],
+        &s3.env_via(proxy.port),
+        &[],
+    );
+    assert_same(&out, &expected);
+    assert_eq!(proxy.fired(), 1);
+}

@@ -8,9 +8,9 @@ use std::io::{self, Read};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures_util::stream::BoxStream;
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use tokio::sync::{mpsc, Semaphore};
 
 use crate::{Backend, RemoteError};
@@ -148,6 +148,37 @@ impl Drop for ObjectReader {
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
+/// The reading end as the fetch task sees it.
+struct Sink {
+    tx: mpsc::UnboundedSender<Piece>,
+    room: Arc<Semaphore>,
+    capacity: usize,
+}
+
+/// How far a fetch got.
+struct Progress {
+    /// Bytes handed to the reader.
+    offset: u64,
+    /// When the last byte arrived (or the fetch started).
+    last: Instant,
+}
+
+/// How a response's body ended.
+enum BodyEnd {
+    /// The object is whole.
+    Whole,
+    /// The reader went away.
+    Gone,
+    /// A fault worth retrying, with its cause.
+    Fault(String),
+    /// A final error.
+    Fatal(RemoteError),
+}
+
+/// Pieces up to this size are gathered from chunks already received, so
+/// that the reader is woken once per piece rather than once per chunk.
+const PIECE: usize = 256 << 10;
+
 /// Fetches the object, resuming after faults, until it is whole, fails, or
 /// the reader goes away.
 async fn fetch(
@@ -157,73 +188,45 @@ async fn fetch(
     room: Arc<Semaphore>,
     capacity: usize,
 ) {
+    let sink = Sink { tx, room, capacity };
     let url = backend.to_string();
-    let mut offset = 0u64;
+    let mut progress = Progress {
+        offset: 0,
+        last: Instant::now(),
+    };
     let mut known: Option<(u64, Option<String>)> = None;
-    let mut last_progress = Instant::now();
     let mut backoff = FIRST_BACKOFF;
     loop {
+        let offset = progress.offset;
         let etag = known.as_ref().and_then(|(_, e)| e.as_deref());
         let cause = match attempt(&backend, offset, etag, &known, patience).await {
             Err(Fault::Fatal(e)) => {
-                let _ = tx.send(Err(e));
+                let _ = sink.tx.send(Err(e));
                 return;
             }
             Err(Fault::Retry(cause)) => cause,
             Ok(mut response) => {
-                if known.is_none() {
-                    known = Some((response.total, response.etag.clone()));
-                }
-                let total = response.total;
-                let mut skip = offset - response.start;
-                loop {
-                    match tokio::time::timeout(patience.stall, response.body.next()).await {
-                        Err(_) => {
-                            break format!("no byte for {} s (stalled)", patience.stall.as_secs())
-                        }
-                        Ok(None) if offset == total => return,
-                        Ok(None) => {
-                            break format!("the body ended early, at byte {offset} of {total}")
-                        }
-                        Ok(Some(Err(cause))) => break cause,
-                        Ok(Some(Ok(mut chunk))) => {
-                            let cut = (skip as usize).min(chunk.len());
-                            let _ = chunk.split_to(cut);
-                            skip -= cut as u64;
-                            if chunk.is_empty() {
-                                continue;
-                            }
-                            if offset + chunk.len() as u64 > total {
-                                let _ = tx.send(Err(RemoteError::Failed {
-                                    url,
-                                    offset,
-                                    cause: format!(
-                                        "more bytes than the {total} the server announced"
-                                    ),
-                                }));
-                                return;
-                            }
-                            let permits = chunk.len().min(capacity) as u32;
-                            match room.acquire_many(permits).await {
-                                Ok(p) => p.forget(),
-                                Err(_) => return, // the reader is gone
-                            }
-                            offset += chunk.len() as u64;
-                            last_progress = Instant::now();
+                known.get_or_insert_with(|| (response.total, response.etag.clone()));
+                match stream_body(&mut response, &mut progress, &sink, patience, &url).await {
+                    BodyEnd::Whole | BodyEnd::Gone => return,
+                    BodyEnd::Fatal(e) => {
+                        let _ = sink.tx.send(Err(e));
+                        return;
+                    }
+                    BodyEnd::Fault(cause) => {
+                        if progress.offset > offset {
                             backoff = FIRST_BACKOFF;
-                            if tx.send(Ok(chunk)).is_err() {
-                                return;
-                            }
                         }
+                        cause
                     }
                 }
             }
         };
-        let waited = last_progress.elapsed();
+        let waited = progress.last.elapsed();
         if waited >= patience.retry_for {
-            let _ = tx.send(Err(RemoteError::Failed {
+            let _ = sink.tx.send(Err(RemoteError::Failed {
                 url,
-                offset,
+                offset: progress.offset,
                 cause: format!(
                     "{cause} (gave up after retrying for {} s: --remote-retry-secs)",
                     patience.retry_for.as_secs()
@@ -234,10 +237,98 @@ async fn fetch(
         // The last wait ends at the limit, for one last try there.
         tokio::select! {
             _ = tokio::time::sleep(backoff.min(patience.retry_for - waited)) => {}
-            _ = tx.closed() => return,
+            _ = sink.tx.closed() => return,
         }
         backoff = (backoff * 2).min(MAX_BACKOFF);
     }
+}
+
+/// Hands `response`'s body to the reader from `progress.offset` (skipping
+/// what a server that ignored the range sent again), in pieces of up to
+/// [`PIECE`] bytes, each waiting for room in the reader's buffer.
+async fn stream_body(
+    response: &mut Response,
+    progress: &mut Progress,
+    sink: &Sink,
+    patience: Patience,
+    url: &str,
+) -> BodyEnd {
+    let total = response.total;
+    let mut skip = progress.offset - response.start;
+    // An item found while gathering that is not a chunk (a fault, the end),
+    // kept for the next turn: the stream is not polled past its end.
+    let mut held: Option<Option<Result<Bytes, String>>> = None;
+    loop {
+        let next = match held.take() {
+            Some(item) => Ok(item),
+            None => tokio::time::timeout(patience.stall, response.body.next()).await,
+        };
+        let first = match next {
+            Err(_) => {
+                return BodyEnd::Fault(format!(
+                    "no byte for {} s (stalled)",
+                    patience.stall.as_secs()
+                ))
+            }
+            Ok(None) if progress.offset == total => return BodyEnd::Whole,
+            Ok(None) => {
+                return BodyEnd::Fault(format!(
+                    "the body ended early, at byte {} of {total}",
+                    progress.offset
+                ))
+            }
+            Ok(Some(Err(cause))) => return BodyEnd::Fault(cause),
+            Ok(Some(Ok(chunk))) => trim(chunk, &mut skip),
+        };
+        // Gather what has arrived already; a fault or the end found here
+        // comes back on the next call.
+        let mut piece = BytesMut::new();
+        let mut pending = Some(first);
+        while let Some(chunk) = pending.take() {
+            if piece.is_empty() && chunk.len() >= PIECE {
+                piece = BytesMut::from(chunk);
+                break;
+            }
+            piece.extend_from_slice(&chunk);
+            if piece.len() >= PIECE {
+                break;
+            }
+            match response.body.next().now_or_never() {
+                None => {}
+                Some(Some(Ok(more))) => pending = Some(trim(more, &mut skip)),
+                Some(other) => held = Some(other),
+            }
+        }
+        if piece.is_empty() {
+            continue;
+        }
+        let piece = piece.freeze();
+        if progress.offset + piece.len() as u64 > total {
+            return BodyEnd::Fatal(RemoteError::Failed {
+                url: url.to_string(),
+                offset: progress.offset,
+                cause: format!("more bytes than the {total} the server announced"),
+            });
+        }
+        let permits = piece.len().min(sink.capacity) as u32;
+        match sink.room.acquire_many(permits).await {
+            Ok(p) => p.forget(),
+            Err(_) => return BodyEnd::Gone,
+        }
+        progress.offset += piece.len() as u64;
+        progress.last = Instant::now();
+        if sink.tx.send(Ok(piece)).is_err() {
+            return BodyEnd::Gone;
+        }
+    }
+}
+
+/// `chunk` without the first `skip` bytes (counted down).
+fn trim(mut chunk: Bytes, skip: &mut u64) -> Bytes {
+    let cut = (*skip).min(chunk.len() as u64) as usize;
+    let _ = chunk.split_to(cut);
+    *skip -= cut as u64;
+    chunk
 }
 
 /// One request from `offset`, checked against what earlier responses said.

@@ -35,8 +35,9 @@ pub struct RemoteArgs {
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     remote_stall_secs: u64,
 
-    /// Remote objects fetched ahead of the ones being processed.
-    #[arg(long, value_name = "N", default_value_t = 8,
+    /// Remote objects fetched ahead of the ones being processed (their
+    /// buffers count against --memory-limit).
+    #[arg(long, value_name = "N", default_value_t = 32,
           value_parser = clap::value_parser!(u64).range(0..=256))]
     read_ahead: u64,
 }

@@ -14,31 +14,32 @@ use telescope_remote::{Location, ObjectReader, Patience, Remote, RemoteError, Se
 
 use crate::cli::Source;
 
+const HEADING: &str = "Remote input (s3://, swift://, http(s)://)";
+
 /// The options of remote inputs.
 #[derive(Debug, Clone, clap::Args)]
-#[command(next_help_heading = "Remote input (s3://, swift://, http(s)://)")]
 pub struct RemoteArgs {
     /// Read s3:// objects without signing (public buckets).
-    #[arg(long)]
+    #[arg(long, help_heading = HEADING)]
     no_sign_request: bool,
 
     /// How long to retry a remote object that fails (reset, 5xx, stall),
     /// resuming where it stopped, counted from its last byte received; then
     /// that object fails.
     #[arg(long, value_name = "SECS", default_value_t = 120,
-          value_parser = clap::value_parser!(u64).range(1..=86400))]
+          value_parser = clap::value_parser!(u64).range(1..=86400), help_heading = HEADING)]
     remote_retry_secs: u64,
 
     /// A remote read that gets no byte for this long is stalled (then
     /// retried).
     #[arg(long, value_name = "SECS", default_value_t = 30,
-          value_parser = clap::value_parser!(u64).range(1..=3600))]
+          value_parser = clap::value_parser!(u64).range(1..=3600), help_heading = HEADING)]
     remote_stall_secs: u64,
 
     /// Remote objects fetched ahead of the ones being processed (their
     /// buffers count against --memory-limit).
     #[arg(long, value_name = "N", default_value_t = 32,
-          value_parser = clap::value_parser!(u64).range(0..=256))]
+          value_parser = clap::value_parser!(u64).range(0..=256), help_heading = HEADING)]
     read_ahead: u64,
 }
 

@@ -143,12 +143,37 @@ pub fn reserve(args: &RemoteArgs, series: &mut SeriesOptions, concurrent_files: 
         return;
     };
     // The spill limit is 7/8 of --memory-limit shared by the files read
-    // at once; the buffers take at most a quarter of it.
-    let total = spill.limit * concurrent_files as u64;
-    let buffer = (total / 4 / objects.max(1)).clamp(MIN_BUFFER, MAX_BUFFER);
-    let reserved = buffer * objects;
-    spill.limit = total.saturating_sub(reserved).max(total / 2) / concurrent_files as u64;
+    // at once.
+    let (buffer, left) = split(spill.limit * concurrent_files as u64, objects);
+    spill.limit = left / concurrent_files as u64;
     state.buffer.store(buffer as usize, Ordering::Relaxed);
+}
+
+/// Of `total` bytes, the buffer of each of `objects` remote objects (a
+/// quarter of the total at most, 64 KiB to 4 MiB each) and what is left
+/// for the aggregates (at least half).
+fn split(total: u64, objects: u64) -> (u64, u64) {
+    let buffer = (total / 4 / objects.max(1)).clamp(MIN_BUFFER, MAX_BUFFER);
+    (
+        buffer,
+        total.saturating_sub(buffer * objects).max(total / 2),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split;
+
+    #[test]
+    fn buffers_count_against_the_memory_limit() {
+        const MIB: u64 = 1 << 20;
+        // 1G (7/8 of it, 896 MiB), 32 ahead + 2 read: 4 MiB each.
+        assert_eq!(split(896 * MIB, 34), (4 * MIB, 896 * MIB - 136 * MIB));
+        // 128M: a quarter of 112 MiB over 34 objects, 863,533 bytes each.
+        assert_eq!(split(112 * MIB, 34), (863_533, 112 * MIB - 863_533 * 34));
+        // Tiny: 64 KiB each, but half is kept for the aggregates.
+        assert_eq!(split(2 * MIB, 34), (64 << 10, MIB));
+    }
 }
 
 /// Opens a remote object (fetched ahead already, or now) and starts

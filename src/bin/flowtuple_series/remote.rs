@@ -160,22 +160,6 @@ fn split(total: u64, objects: u64) -> (u64, u64) {
     )
 }
 
-#[cfg(test)]
-mod tests {
-    use super::split;
-
-    #[test]
-    fn buffers_count_against_the_memory_limit() {
-        const MIB: u64 = 1 << 20;
-        // 1G (7/8 of it, 896 MiB), 32 ahead + 2 read: 4 MiB each.
-        assert_eq!(split(896 * MIB, 34), (4 * MIB, 896 * MIB - 136 * MIB));
-        // 128M: a quarter of 112 MiB over 34 objects, 863,533 bytes each.
-        assert_eq!(split(112 * MIB, 34), (863_533, 112 * MIB - 863_533 * 34));
-        // Tiny: 64 KiB each, but half is kept for the aggregates.
-        assert_eq!(split(2 * MIB, 34), (64 << 10, MIB));
-    }
-}
-
 /// Opens a remote object (fetched ahead already, or now) and starts
 /// fetching the objects after it. Waits for the first bytes, so that a
 /// missing object or refused credentials are reported as the object's
@@ -218,4 +202,20 @@ pub fn open(location: &Location) -> anyhow::Result<Box<dyn Read + Send>> {
 pub fn peek(location: &Location) -> Option<ObjectReader> {
     let state = STATE.get()?;
     state.remote.open(location, MIN_BUFFER as usize).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split;
+
+    #[test]
+    fn buffers_count_against_the_memory_limit() {
+        const MIB: u64 = 1 << 20;
+        // 1G (7/8 of it, 896 MiB), 32 ahead + 2 read: 4 MiB each.
+        assert_eq!(split(896 * MIB, 34), (4 * MIB, 896 * MIB - 136 * MIB));
+        // 128M: a quarter of 112 MiB over 34 objects, 863,533 bytes each.
+        assert_eq!(split(112 * MIB, 34), (863_533, 112 * MIB - 863_533 * 34));
+        // Tiny: 64 KiB each, but half is kept for the aggregates.
+        assert_eq!(split(2 * MIB, 34), (64 << 10, MIB));
+    }
 }

@@ -12,7 +12,7 @@ use crate::util::text;
 
 /// A v3 object of about 2 MB (60,000 records over two minutes), and the
 /// path of a local copy.
-fn big_object(dir: &std::path::Path) -> (Vec<u8>, String) {
+pub(super) fn big_object(dir: &std::path::Path) -> (Vec<u8>, String) {
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut next = move || {
         x ^= x << 13;

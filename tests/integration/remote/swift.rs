@@ -9,6 +9,9 @@ use std::process::Stdio;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use std::time::{Duration, Instant};
+
+use super::proxy::{Fault, Proxy};
 use super::servers::{Swift, SWIFT_KEY};
 use super::{assert_same, fixture, fixture_path, local, run};
 use crate::util::{bin, text};
@@ -57,6 +60,61 @@ fn swift_objects_prefixes_tokens_and_keystone() {
     v1_auth_and_given_tokens(&swift, &expected_day, &first);
     a_token_revoked_mid_run_is_renewed_once_when_credentials_allow(&swift, &expected_day);
     keystone_v3_password_auth_reads_and_renews(&swift, &expected_day, &first);
+    faults_resume_and_a_change_is_refused_by_swift(&swift);
+}
+
+/// Through a proxy (OS_STORAGE_URL pointing at it): a reset and a stall
+/// are resumed; an object replaced during a stall is refused by Swift
+/// itself (412 to the If-Match of the resumed read).
+fn faults_resume_and_a_change_is_refused_by_swift(swift: &Swift) {
+    let dir = tempfile::tempdir().unwrap();
+    let (big, big_path) = super::faults::big_object(dir.path());
+    swift.put(CONTAINER, &[("big.avro", &big)]);
+    let expected = local(&[&big_path, "unfiltered"]);
+    let object = format!("swift://{CONTAINER}/big.avro");
+    let (_, storage) = swift.login();
+    let env_via = |port: u16| -> Vec<(String, String)> {
+        let mut env = swift.v1_env();
+        let via = storage.replace(&format!(":{}/", swift.port), &format!(":{port}/"));
+        env.push(("OS_STORAGE_URL".into(), via));
+        env
+    };
+    let args = ["--remote-stall-secs", "1", &object, "unfiltered"];
+    // The first connection is the look at the header.
+    let faults = vec![Fault::Reset, Fault::Stall(Duration::from_secs(4))];
+    let proxy = Proxy::skipping(swift.port, 1, 600_000, faults);
+    assert_same(&run(&args, &env_via(proxy.port), &[]), &expected);
+    assert_eq!(proxy.fired(), 2);
+    let mut changed = big.clone();
+    let at = changed.len() - 100;
+    changed[at] ^= 0xff;
+    let proxy = Proxy::skipping(
+        swift.port,
+        1,
+        300_000,
+        vec![Fault::Stall(Duration::from_secs(3))],
+    );
+    let env = env_via(proxy.port);
+    let owned: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+    let child = std::thread::spawn(move || {
+        let args: Vec<&str> = owned.iter().map(String::as_str).collect();
+        run(&args, &env, &[])
+    });
+    let start = Instant::now();
+    while proxy.fired() == 0 {
+        assert!(start.elapsed() < Duration::from_secs(60), "no stall");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    swift.put(CONTAINER, &[("big.avro", &changed)]);
+    let out = child.join().unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stdout.is_empty());
+    assert!(
+        stderr.starts_with(&format!("flowtuple-series: {object}: "))
+            && stderr.contains("the object changed while it was read (at byte "),
+        "{stderr}"
+    );
 }
 
 fn v1_auth_and_given_tokens(swift: &Swift, expected_day: &[u8], first: &str) {

@@ -17,6 +17,7 @@ mod netprofile_hardening;
 mod netprofile_ops;
 mod netprofile_outputs;
 mod netprofile_plot;
+mod remote;
 mod slurm;
 mod spill;
 mod trust;

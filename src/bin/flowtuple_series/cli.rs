@@ -113,6 +113,9 @@ pub struct Cli {
     #[arg(long, value_name = "SIZE", default_value = "1G", value_parser = parse_size)]
     memory_limit: Size,
 
+    #[command(flatten)]
+    remote: crate::remote::RemoteArgs,
+
     /// Directory of temporary files when spilling [default: $TMPDIR, else
     /// /tmp]. The files are unlinked as they are created.
     #[arg(long, value_name = "DIR")]
@@ -286,6 +289,8 @@ pub enum Source {
     Stdin,
     /// A file.
     Path(PathBuf),
+    /// An object of a remote store (`s3://`, `swift://`, `http(s)://`).
+    Remote(telescope_remote::Location),
 }
 
 impl std::fmt::Display for Source {
@@ -293,6 +298,7 @@ impl std::fmt::Display for Source {
         match self {
             Source::Stdin => f.write_str("<stdin>"),
             Source::Path(p) => write!(f, "{}", p.display()),
+            Source::Remote(l) => write!(f, "{l}"),
         }
     }
 }
@@ -435,17 +441,12 @@ pub fn parse() -> Options {
     } else {
         threads.min(files.len()).max(1)
     };
-    let sources: Vec<Source> = files
-        .into_iter()
-        .map(|f| {
-            if f == "-" {
-                Source::Stdin
-            } else {
-                Source::Path(f.into())
-            }
-        })
-        .collect();
     temp_dir_usable(cli.temp_dir.as_ref(), cli.memory_limit).unwrap_or_else(|e| usage_error(e));
+    // Remote names and prefixes: one line, exit 2 for a usage error.
+    let sources = crate::remote::sources(files, &cli.remote).unwrap_or_else(|e| {
+        eprintln!("flowtuple-series: {e}");
+        std::process::exit(if e.is_usage() { 2 } else { 1 })
+    });
     let detected = crate::formats::detect(&sources).unwrap_or_else(|e| usage_error(e));
     let mut options = Options {
         sources,
@@ -482,6 +483,7 @@ pub fn parse() -> Options {
         progress: if cli.quiet { When::Never } else { cli.progress },
         quiet: cli.quiet,
     };
+    crate::remote::reserve(&cli.remote, &mut options.series, concurrent_files);
     let src_ports = given("tcp_src_ports") || given("udp_src_ports");
     flowtuple4(&mut options, detected.kind, cli.dst_net, src_ports)
         .unwrap_or_else(|e| usage_error(e));

@@ -257,7 +257,7 @@ fn add_merged(
                 .context("<stdin>: cannot read")?;
             Some(data.into())
         }
-        Source::Path(_) => None,
+        Source::Path(_) | Source::Remote(_) => None,
     };
     let reopen = || -> anyhow::Result<Box<dyn Read + Send>> {
         match &stdin {

@@ -21,6 +21,7 @@ pub struct Detected {
 /// processed, and one of the other layout fails then (exit status 1).
 pub fn detect(sources: &[Source]) -> Result<Detected, String> {
     let mut first: Option<(Kind, &Source)> = None;
+    let mut remote_seen = false;
     for source in sources {
         let kind = match source {
             // Only regular files are read ahead: a named pipe or
@@ -29,6 +30,13 @@ pub fn detect(sources: &[Source]) -> Result<Detected, String> {
             Source::Path(p) if !std::fs::metadata(p).is_ok_and(|m| m.is_file()) => None,
             Source::Path(p) => File::open(p).ok().and_then(|f| flowtuple::sniff(f).ok()),
             Source::Stdin => None,
+            // One remote object's header (one request) tells the layout
+            // of a run; the others are checked when they are processed.
+            Source::Remote(_) if remote_seen => None,
+            Source::Remote(l) => {
+                remote_seen = true;
+                crate::remote::peek(l).and_then(|r| flowtuple::sniff(r).ok())
+            }
         };
         let Some(kind) = kind else { continue };
         match first {

@@ -15,6 +15,7 @@ mod kafka;
 mod messages;
 mod output;
 mod progress;
+mod remote;
 mod signals;
 #[path = "../common/usage.rs"]
 mod usage;
@@ -89,7 +90,7 @@ fn input_bytes(opts: &Options) -> Option<u64> {
         .iter()
         .map(|s| match s {
             Source::Path(p) => std::fs::metadata(p).ok().map(|m| m.len()),
-            Source::Stdin => None,
+            Source::Stdin | Source::Remote(_) => None,
         })
         .sum()
 }
@@ -101,5 +102,6 @@ fn open(source: &Source) -> anyhow::Result<Box<dyn Read + Send>> {
         Source::Path(p) => Box::new(progress::Counted(
             File::open(p).with_context(|| format!("{source}: cannot open"))?,
         )),
+        Source::Remote(l) => Box::new(progress::Counted(remote::open(l)?)),
     })
 }

@@ -60,6 +60,10 @@ const MIN_BLEND_BAND_FACTOR: f64 = 0.5;
 /// History (last minus first timestamp) the MSTL candidates need: two
 /// weeks less an hour (an hourly grid of 336 points, two weekly cycles).
 const MIN_MSTL_SPAN_US: i64 = 2 * WEEK_US - HOUR_US;
+/// History the MSTL candidate with locally constant shapes needs (three
+/// weeks: with less, the drifting one alone does as well, at half the
+/// cost).
+const MIN_CONSTANT_MSTL_SPAN_US: i64 = 3 * WEEK_US;
 /// History the weekly seasonal naive candidate needs (eight days: a week
 /// and a day, so that its hold-out days have a week before them).
 const MIN_WEEKLY_NAIVE_SPAN_US: i64 = 8 * DAY_US;
@@ -179,20 +183,22 @@ pub(super) fn fit_best(
         let fits = fit_structure(config, ts, y, y_scale, seasonalities, &[weekend], true);
         candidates.extend(fits.into_iter().flatten());
     }
-    // The decomposition candidates: MSTL with locally constant and with
-    // locally linear (drifting) seasonal loess, on the logarithm (on the
-    // values for series with negative values), with two weeks of history;
-    // the same hour last week, with eight days.
+    // The decomposition candidates: MSTL with locally linear (drifting)
+    // seasonal loess with two weeks of history, and with locally constant
+    // loess too with three, on the logarithm (on the values for series
+    // with negative values); the same hour last week, with eight days.
     let span = design::span_us(ts);
     let mut decomposed: Vec<(Space, Kind, &'static str)> = Vec::new();
     if span >= MIN_MSTL_SPAN_US {
-        if log {
-            decomposed.push((Space::Log, Kind::Mstl(0), "log-mstl"));
-            decomposed.push((Space::Log, Kind::Mstl(1), "log-mstl-drift"));
+        let (space, constant, drift) = if log {
+            (Space::Log, "log-mstl", "log-mstl-drift")
         } else {
-            decomposed.push((Space::Linear, Kind::Mstl(0), "mstl"));
-            decomposed.push((Space::Linear, Kind::Mstl(1), "mstl-drift"));
+            (Space::Linear, "mstl", "mstl-drift")
+        };
+        if span >= MIN_CONSTANT_MSTL_SPAN_US {
+            decomposed.push((space, Kind::Mstl(0), constant));
         }
+        decomposed.push((space, Kind::Mstl(1), drift));
     }
     if span >= MIN_WEEKLY_NAIVE_SPAN_US {
         decomposed.push((Space::Linear, Kind::SeasonalNaive(168), "snaive168"));

@@ -296,26 +296,41 @@ fn estimate(
     let (h9, h1) = (0.999 * h, 0.001 * h);
     // One pass: the weights' sum, first and second moments of the
     // positions, and their sums with the values.
-    let (mut s0, mut s1, mut s2, mut y0, mut y1) = (0.0, 0.0, 0.0, 0.0, 0.0);
-    for j in left..=right {
-        let x = j as f64;
+    let inv_h = if h > 0.0 { 1.0 / h } else { 0.0 };
+    let tricube = |x: f64| {
         let r = (x - xs).abs();
-        let mut w = if r > h9 {
-            continue;
+        if r > h9 {
+            0.0
         } else if r <= h1 {
             1.0
         } else {
-            (1.0 - (r / h).powi(3)).powi(3)
-        };
-        if let Some(rw) = rw {
-            w *= rw[j - 1];
+            let u = r * inv_h;
+            let t = 1.0 - u * u * u;
+            t * t * t
         }
-        let v = y[j - 1];
+    };
+    let (mut s0, mut s1, mut s2, mut y0, mut y1) = (0.0, 0.0, 0.0, 0.0, 0.0);
+    let mut add = |w: f64, x: f64, v: f64| {
         s0 += w;
         s1 += w * x;
         s2 += w * x * x;
         y0 += w * v;
         y1 += w * x * v;
+    };
+    let values = &y[left - 1..right];
+    match rw {
+        None => {
+            for (j, &v) in (left..=right).zip(values) {
+                let x = j as f64;
+                add(tricube(x), x, v);
+            }
+        }
+        Some(rw) => {
+            for ((j, &v), &r) in (left..=right).zip(values).zip(&rw[left - 1..right]) {
+                let x = j as f64;
+                add(tricube(x) * r, x, v);
+            }
+        }
     }
     if s0 <= 0.0 {
         return None;

@@ -33,8 +33,13 @@ const ROBUST_PASSES: usize = 2;
 /// STL inner iterations in each MSTL round (the reference's 2 cost twice
 /// as much for the same backtest figures).
 const STL_INNER: usize = 1;
-/// MSTL rounds (statsforecast's default).
+/// MSTL rounds (statsforecast's default) with at least
+/// [`FULL_ROUNDS_HOURS`] of history; one with less (the backtests of
+/// two-week histories are the same, the fits 1.2x faster; with eight weeks
+/// one round loses 0.1-1.1 sMAPE).
 const MSTL_ROUNDS: usize = 2;
+/// History (grid hours) from which MSTL runs [`MSTL_ROUNDS`] rounds.
+const FULL_ROUNDS_HOURS: usize = 3 * 168;
 /// Bounds of the smoothing weight of the level.
 const ALPHA_RANGE: (f64, f64) = (1e-4, 0.9999);
 /// Golden-section steps on the smoothing weight (the bracket shrinks to
@@ -122,7 +127,12 @@ impl Decomposition {
                 ..StlParams::new(p, window)
             })
             .collect();
-        let mut parts = mstl(grid, &periods, MSTL_ROUNDS, None);
+        let rounds = if grid.len() >= FULL_ROUNDS_HOURS {
+            MSTL_ROUNDS
+        } else {
+            1
+        };
+        let mut parts = mstl(grid, &periods, rounds, None);
         // Remainders beyond OUTLIER_SCALES robust scales are clipped before
         // the level is smoothed; with gross outliers (beyond SPIKE_SCALES)
         // the decomposition is first redone with STL's robustness weights,
@@ -141,7 +151,7 @@ impl Decomposition {
         {
             for _ in 0..ROBUST_PASSES {
                 let rw = robustness_weights(&rem);
-                parts = mstl(grid, &periods, MSTL_ROUNDS, Some(&rw));
+                parts = mstl(grid, &periods, rounds, Some(&rw));
                 rem = remainder(&parts);
             }
         }

@@ -14,6 +14,15 @@
 //! `((tag - 1) * protocols + index) mod 9`, so tags 1-3 with three
 //! protocols hold each shape once. `--step-minutes 60 --jitter-seconds 0`
 //! gives an exact hourly grid.
+//!
+//! `--regular` draws strongly regular, electricity-load-like series instead
+//! (protocol index mod 3: a residential load with morning and evening
+//! peaks, a commercial load on weekdays, a smooth daily and weekly swell),
+//! whose daily and weekly shapes drift slowly over the weeks (peak heights,
+//! times and widths, weekend levels), under a slowly wandering level
+//! (AR(1) on the logarithm, coefficient 0.98, innovations a fifth of the
+//! noise) and 3 % log-normal noise (`--regular-noise`), without spikes;
+//! the seed varies the drifts.
 
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
@@ -47,8 +56,16 @@ struct Args {
     #[arg(long, default_value_t = 30.0)]
     jitter_seconds: f64,
     /// Use the catalogue of nine known shapes (see the module docs).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "regular")]
     shapes: bool,
+    /// Strongly regular load-like series with drifting shapes (see the
+    /// module docs).
+    #[arg(long)]
+    regular: bool,
+    /// Log-normal noise of the --regular series (standard deviation of
+    /// the logarithm).
+    #[arg(long, default_value_t = 0.03)]
+    regular_noise: f64,
 }
 
 /// splitmix64: small, fast, good enough for synthetic data.
@@ -160,6 +177,63 @@ fn shape(kind: usize, hour: f64, weekday: i64, days: f64, span: f64) -> f64 {
     }
 }
 
+/// Drift rates of one `--regular` series (per week, relative).
+struct Drift {
+    /// Growth of the first peak per week.
+    first: f64,
+    /// Growth of the second peak per week.
+    second: f64,
+    /// Hours the peaks move per week.
+    shift: f64,
+    /// Growth of the weekend level per week.
+    weekend: f64,
+}
+
+/// Relative level of `--regular` variant `kind` (0-2) at an hour of the
+/// day, a weekday (0 = Thursday, 2 and 3 = Saturday and Sunday), `days`
+/// into the history, with drift rates `d`.
+fn regular(kind: usize, hour: f64, weekday: i64, days: f64, d: &Drift) -> f64 {
+    let weeks = days / 7.0;
+    let (sat, sun) = (weekday == 2, weekday == 3);
+    let first = 1.0 + d.first * weeks;
+    let second = 1.0 + d.second * weeks;
+    let shift = d.shift * weeks;
+    let weekend = 1.0 + d.weekend * weeks;
+    match kind {
+        // Residential: morning and evening peaks, later and lower mornings
+        // at weekends, a midday plateau.
+        0 => {
+            let late = if sat || sun { 1.5 } else { 0.0 };
+            let morning = if sun { 0.5 } else { 0.8 };
+            1.0 + morning * first * bump(hour, 7.5 + late + shift, 3.5)
+                + 1.1 * second * bump(hour, 19.0 + shift, 4.5)
+                + 0.4 * bump(hour, 13.0, 6.0) * if sat || sun { 1.3 * weekend } else { 1.0 }
+        }
+        // Commercial: an office plateau on weekdays (its width drifts), a
+        // small Saturday morning, a flat Sunday.
+        1 => {
+            let width = 6.0 + 2.0 * shift;
+            let day = if sun {
+                0.0
+            } else if sat {
+                0.35 * weekend * bump(hour, 11.0, 4.0)
+            } else {
+                first * (0.6 * bump(hour, 10.0 + shift, width) + 0.6 * bump(hour, 15.0, width))
+            };
+            1.0 + 1.8 * day
+        }
+        // Utility-like swell: daily harmonics and a weekly cosine whose
+        // amplitudes and phases drift.
+        _ => {
+            let tau = std::f64::consts::TAU;
+            let daily = 0.35 * first * (tau * (hour - 15.0 - shift) / 24.0).cos()
+                + 0.12 * second * (2.0 * tau * (hour - 9.0) / 24.0).cos();
+            let week = tau * (weekday as f64 + hour / 24.0) / 7.0;
+            (1.0 + daily) * (1.0 + 0.18 * weekend * (week + 0.3 * shift).cos())
+        }
+    }
+}
+
 fn main() -> anyhow::Result<()> {
     let a = Args::parse();
     let start = parse_timestamp(b"2018-08-19T18:48:34.098").context("start time")?;
@@ -193,6 +267,9 @@ fn main() -> anyhow::Result<()> {
                 shape: ((tag as usize - 1) * a.protocols.len() + index) % 9,
             })
             .map(|mut p| {
+                if a.regular {
+                    (p.noise, p.spike_rate) = (a.regular_noise, 0.0);
+                }
                 if a.shapes {
                     (p.noise, p.spike_rate) = match p.shape {
                         4 => (0.08, 0.06),
@@ -203,8 +280,20 @@ fn main() -> anyhow::Result<()> {
                 p
             })
             .collect();
+        // Drawn only for --regular: the other modes' bytes stay as they were.
+        let drifts: Vec<Drift> = profiles
+            .iter()
+            .filter(|_| a.regular)
+            .map(|_| Drift {
+                first: rng.range(-0.08, 0.08),
+                second: rng.range(-0.08, 0.08),
+                shift: rng.range(-0.3, 0.3),
+                weekend: rng.range(-0.1, 0.1),
+            })
+            .collect();
+        let mut wander = vec![0.0_f64; profiles.len()];
         for i in 0..i64::from(a.hours) {
-            for (&proto, p) in a.protocols.iter().zip(&profiles) {
+            for (index, (&proto, p)) in a.protocols.iter().zip(&profiles).enumerate() {
                 let jitter = (rng.range(0.0, a.jitter_seconds * 1e6) as i64 / 1000) * 1000;
                 let first = start + i * step + jitter;
                 let hours = (first as f64) / 3.6e9;
@@ -212,7 +301,13 @@ fn main() -> anyhow::Result<()> {
                 // 1970-01-01 was a Thursday: day 2 and 3 of the week are Sat/Sun.
                 let weekday = (hours / 24.0).floor().rem_euclid(7.0) as i64;
                 let days = (first - start) as f64 / 8.64e10;
-                let mut level = if a.shapes {
+                let mut level = if a.regular {
+                    wander[index] = 0.98 * wander[index] + 0.2 * a.regular_noise * rng.normal();
+                    let kind = index % 3;
+                    p.bytes
+                        * wander[index].exp()
+                        * regular(kind, hour_of_day, weekday, days, &drifts[index])
+                } else if a.shapes {
                     p.bytes * shape(p.shape, hour_of_day, weekday, days, span_days)
                 } else {
                     p.bytes

@@ -7,8 +7,11 @@
 //! level when the last hours sit clearly off the fit, and the trend
 //! continued with its mean slope over the history), and averages their
 //! forecasts and bands with weights set by their errors on held-out
-//! trailing days (see `select.rs`). [`Model::SeasonalTrend`] is the
-//! seasonal-trend model alone.
+//! trailing days (see `select.rs`). With two weeks of history, MSTL-class
+//! candidates join them (daily and weekly shapes by loess, which may drift
+//! over the weeks, plus a smoothed level; see `decompose.rs` and
+//! `stl.rs`), and with eight days where weeks repeat, the same hour last
+//! week. [`Model::SeasonalTrend`] is the seasonal-trend model alone.
 //!
 //! Seasonal-trend model: `y(t) = g(t) + s(t) + noise` (or `g(t) (1 + s(t))` in
 //! [`SeasonalityMode::Multiplicative`]), with `g` piecewise linear through
@@ -30,12 +33,16 @@
 //! [`Forecast`]. Timestamps are microseconds since the Unix epoch (UTC).
 
 mod band;
+mod decompose;
 mod design;
 mod irls;
 mod select;
 mod solver;
+mod stl;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_mstl;
 
 use design::{Layout, Seasonality, DAY_US, WEEK_US};
 use irls::{components, Estimate};
@@ -93,8 +100,9 @@ pub enum Model {
     /// Per series, a blend of candidates weighted by their errors on the
     /// held-out trailing days: the seasonal-trend model on the values and
     /// on their logarithm, and with the weekend's own level and daily shape
-    /// on the logarithm, all corrected by recent residuals (see
-    /// [`FittedModel::model_name`]).
+    /// on the logarithm, all corrected by recent residuals; MSTL-class
+    /// decompositions with two weeks of history, and the same hour last
+    /// week where weeks repeat (see [`FittedModel::model_name`]).
     #[default]
     Auto,
     /// The seasonal-trend model alone (daily and weekly Fourier terms on
@@ -201,6 +209,10 @@ pub struct FittedModel {
     weight: f64,
     /// The other blended models and their weights.
     blend: Vec<(FittedModel, f64)>,
+    /// The MSTL-class candidate's decomposition: when present, it alone
+    /// gives the mean (`layout`, `theta` and the corrections are unused)
+    /// and `noise_sd` the band.
+    decomposition: Option<Box<decompose::Decomposition>>,
 }
 
 /// Point forecast and band at each requested timestamp.
@@ -415,6 +427,46 @@ impl FittedModel {
             space: select::Space::Linear,
             weight: 1.0,
             blend: Vec::new(),
+            decomposition: None,
+        }
+    }
+
+    /// The MSTL-class candidate `decomposition` fitted in `space` to a
+    /// history `sorted_ts` with hold-out errors `holdout_errors` (in that
+    /// space).
+    fn decomposed(
+        decomposition: decompose::Decomposition,
+        sorted_ts: &[i64],
+        holdout_errors: &[f64],
+        y_scale: f64,
+        config: &ForecastConfig,
+        name: &'static str,
+        space: select::Space,
+    ) -> Self {
+        let layout = Layout::new(sorted_ts, 0, 0.0, Vec::new());
+        let theta = vec![0.0; layout.width()];
+        let noise_sd = if holdout_errors.is_empty() {
+            [decomposition.sigma; 2]
+        } else {
+            holdout_scales(holdout_errors)
+        };
+        FittedModel {
+            theta,
+            layout,
+            mode: SeasonalityMode::Additive,
+            y_scale,
+            noise_sd,
+            change_scale: 0.0,
+            noise_growth_per_day: config.noise_growth_per_day,
+            level: 0.0,
+            mean_slope_trend: None,
+            lag: Vec::new(),
+            lag_weight: 0.0,
+            name,
+            space,
+            weight: 1.0,
+            blend: Vec::new(),
+            decomposition: Some(Box::new(decomposition)),
         }
     }
 
@@ -424,7 +476,11 @@ impl FittedModel {
     /// `seasonal-trend+lag24`, `log-seasonal-trend+lag24` (fitted on the
     /// logarithm) or `log-weekend-daily+lag24` (plus the weekend's own level
     /// and daily shape; `weekend-daily+lag24` for series with negative
-    /// values, fitted on the values), all with the residual corrections.
+    /// values, fitted on the values), all with the residual corrections;
+    /// `log-mstl` and `log-mstl-drift` (MSTL on the logarithm, the daily
+    /// and weekly shapes by locally constant or locally linear loess;
+    /// `mstl`, `mstl-drift` on the values for series with negative values)
+    /// or `snaive168` (the same hour a week earlier).
     pub fn model_name(&self) -> &'static str {
         self.name
     }
@@ -458,6 +514,9 @@ impl FittedModel {
     /// This model's own forecast (without its blend) with a band of
     /// `z` normal quantiles.
     fn predict_one(&self, timestamps: &[i64], z: f64) -> Forecast {
+        if let Some(d) = &self.decomposition {
+            return self.predict_decomposed(d, timestamps, z);
+        }
         let n_trend = self.layout.n_trend();
         let rate = self.layout.changepoints.len() as f64;
         let mut row = vec![0.0; self.layout.width()];
@@ -495,6 +554,36 @@ impl FittedModel {
                 self.space
                     .cap_half_width(z * (sd * sd * growth + trend_var).sqrt())
             });
+            let value = |v: f64| self.space.inverse(v) * self.y_scale;
+            out.yhat.push(value(mean));
+            out.lower.push(value(mean - below));
+            out.upper.push(value(mean + above));
+        }
+        out
+    }
+
+    /// [`FittedModel::predict_one`] of the MSTL-class candidate: its mean,
+    /// and a band of its hold-out noise scale whose variance grows by
+    /// [`ForecastConfig::noise_growth_per_day`] a day ahead.
+    fn predict_decomposed(
+        &self,
+        d: &decompose::Decomposition,
+        timestamps: &[i64],
+        z: f64,
+    ) -> Forecast {
+        let n = timestamps.len();
+        let mut out = Forecast {
+            yhat: Vec::with_capacity(n),
+            lower: Vec::with_capacity(n),
+            upper: Vec::with_capacity(n),
+        };
+        for &ts in timestamps {
+            let mean = d.mean_at(ts);
+            let days_ahead = (d.hours_ahead(ts) / 24.0).max(0.0);
+            let growth = 1.0 + self.noise_growth_per_day * days_ahead;
+            let [below, above] = self
+                .noise_sd
+                .map(|sd| self.space.cap_half_width(z * sd * growth.sqrt()));
             let value = |v: f64| self.space.inverse(v) * self.y_scale;
             out.yhat.push(value(mean));
             out.lower.push(value(mean - below));

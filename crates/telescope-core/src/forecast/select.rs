@@ -19,11 +19,21 @@
 //! `(best score / score) ^` [`BLEND_POWER`] (a candidate 10 % worse than the
 //! best weighs 0.22 of it, one twice as bad nothing), the bands narrowed to
 //! the blend's own hold-out errors (see [`blend_band_factor`]).
+//!
+//! With two weeks of history, two MSTL-class candidates (`decompose.rs`)
+//! join on the logarithm (on the values for series with negative values):
+//! seasonal loess locally constant (`log-mstl`) and locally linear
+//! (`log-mstl-drift`, whose shapes follow a drift); with eight days, the
+//! same hour a week earlier (`snaive168`) where that beats a day earlier
+//! in the history. They forecast the same hold-out days, are scored and
+//! their bands calibrated the same way, without the residual corrections
+//! (their level already follows the last hours).
 
-use super::design::{self, Layout, Seasonality, DAY_US};
+use super::decompose::{Decomposition, Kind};
+use super::design::{self, Layout, Seasonality, DAY_US, HOUR_US, WEEK_US};
 use super::irls::{median, predict_row, Problem, Settings, OUTER_TOLERANCE};
 use super::solver::NormalEquations;
-use super::{abs_quantile_scale, FittedModel, ForecastConfig, ForecastError, Model};
+use super::{abs_quantile_scale, FittedModel, ForecastConfig, ForecastError, HoldoutCut, Model};
 
 /// Weight of yesterday's residual in the forecast (error correction at the
 /// daily lag); the CESNET, hourly and 55-minute backtests are best near 0.4
@@ -47,6 +57,16 @@ const BLEND_POWER: f64 = 16.0;
 /// (see [`blend_band_factor`]; on the backtests it lowers the coverage by
 /// 0.007-0.012).
 const MIN_BLEND_BAND_FACTOR: f64 = 0.5;
+/// History (last minus first timestamp) the MSTL candidates need: two
+/// weeks less an hour (an hourly grid of 336 points, two weekly cycles).
+const MIN_MSTL_SPAN_US: i64 = 2 * WEEK_US - HOUR_US;
+/// History the MSTL candidate with locally constant shapes needs (three
+/// weeks: with less, the drifting one alone does as well, at half the
+/// cost).
+const MIN_CONSTANT_MSTL_SPAN_US: i64 = 3 * WEEK_US;
+/// History the weekly seasonal naive candidate needs (eight days: a week
+/// and a day, so that its hold-out days have a week before them).
+const MIN_WEEKLY_NAIVE_SPAN_US: i64 = 8 * DAY_US;
 /// Blend weights below this are dropped (and the rest renormalised).
 const MIN_BLEND_WEIGHT: f64 = 1e-3;
 /// [`Settings::outer_tolerance`] of the candidates: their robustness loop
@@ -126,6 +146,16 @@ pub(super) fn fit_best(
     } else {
         &[(Space::Linear, "seasonal-trend+lag24")]
     };
+    // The hold-out days of the plain structure, which every candidate
+    // forecasts (so that their errors pair up row by row).
+    let plain_width = Layout::new(
+        ts,
+        config.n_changepoints,
+        config.changepoint_range,
+        base.clone(),
+    )
+    .width();
+    let cuts = config.holdout_cuts(ts, plain_width);
     let mut fits = fit_structure(config, ts, y, y_scale, base.clone(), plain, true);
     // The seasonal-trend model on the values must fit; another candidate
     // that cannot be solved is only left out.
@@ -152,6 +182,29 @@ pub(super) fn fit_best(
         };
         let fits = fit_structure(config, ts, y, y_scale, seasonalities, &[weekend], true);
         candidates.extend(fits.into_iter().flatten());
+    }
+    // The decomposition candidates: MSTL with locally linear (drifting)
+    // seasonal loess with two weeks of history, and with locally constant
+    // loess too with three, on the logarithm (on the values for series
+    // with negative values); the same hour last week, with eight days.
+    let span = design::span_us(ts);
+    let mut decomposed: Vec<(Space, Kind, &'static str)> = Vec::new();
+    if span >= MIN_MSTL_SPAN_US {
+        let (space, constant, drift) = if log {
+            (Space::Log, "log-mstl", "log-mstl-drift")
+        } else {
+            (Space::Linear, "mstl", "mstl-drift")
+        };
+        if span >= MIN_CONSTANT_MSTL_SPAN_US {
+            decomposed.push((space, Kind::Mstl(0), constant));
+        }
+        decomposed.push((space, Kind::Mstl(1), drift));
+    }
+    if span >= MIN_WEEKLY_NAIVE_SPAN_US {
+        decomposed.push((Space::Linear, Kind::SeasonalNaive(168), "snaive168"));
+    }
+    for candidate in decomposed {
+        candidates.extend(fit_decomposition(config, ts, y, y_scale, &cuts, candidate));
     }
     let scores: Vec<f64> = candidates.iter().map(|c| c.score).collect();
     let (best, weights) = blend_weights(&scores);
@@ -345,6 +398,42 @@ fn fit_structure(
             })
         })
         .collect()
+}
+
+/// The MSTL-class candidate in `space` (named `name`), scored and its band
+/// calibrated on the hold-out days `cuts` like the others; `None` when the
+/// history is too sparse for it.
+fn fit_decomposition(
+    config: &ForecastConfig,
+    ts: &[i64],
+    y: &[f64],
+    y_scale: f64,
+    cuts: &[HoldoutCut],
+    (space, kind, name): (Space, Kind, &'static str),
+) -> Option<Candidate> {
+    let z: Vec<f64> = y.iter().map(|&v| space.forward(v)).collect();
+    let fit = Decomposition::fit(ts, &z, kind)?;
+    let (mut errors, mut value_errors) = (Vec::new(), Vec::new());
+    for cut in cuts {
+        let Some(held) = Decomposition::fit(&ts[..cut.train_end], &z[..cut.train_end], kind) else {
+            continue;
+        };
+        for i in cut.train_end..cut.test_end {
+            let e = z[i] - held.mean_at(ts[i]);
+            errors.push(e);
+            value_errors.push(y[i] - space.inverse(z[i] - e));
+        }
+    }
+    let score = if value_errors.is_empty() {
+        f64::INFINITY
+    } else {
+        value_errors.iter().map(|e| e.abs()).sum::<f64>() / value_errors.len() as f64
+    };
+    Some(Candidate {
+        score,
+        model: FittedModel::decomposed(fit, ts, &errors, y_scale, config, name, space),
+        value_errors,
+    })
 }
 
 /// `(trend at t = 1, trend(1) - trend(0))` of a fit, scaled units (the

@@ -197,14 +197,9 @@ fn kill_outright(input: &Path) {
     }
 }
 
-#[test]
-fn a_cancelled_or_killed_task_leaves_no_output_and_a_resubmission_finishes() {
-    let cluster = Cluster::start();
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    let a = d.join("a.flowtuple.avro");
-    std::fs::copy(testdata("flowtuple/minutes.avro"), &a).unwrap();
-    // A FIFO with a writer and no data: its task runs until stopped.
+/// An input that is a FIFO with a writer and no data: its task runs until
+/// stopped. Returns its path and the writer (keep it open).
+fn slow_input(d: &Path) -> (PathBuf, std::fs::File) {
     let slow = d.join("slow.flowtuple.avro");
     assert!(Command::new("mkfifo")
         .arg(&slow)
@@ -216,6 +211,17 @@ fn a_cancelled_or_killed_task_leaves_no_output_and_a_resubmission_finishes() {
         .write(true)
         .open(&slow)
         .unwrap();
+    (slow, writer)
+}
+
+#[test]
+fn a_cancelled_or_killed_task_leaves_no_output_and_a_resubmission_finishes() {
+    let cluster = Cluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let a = d.join("a.flowtuple.avro");
+    std::fs::copy(testdata("flowtuple/minutes.avro"), &a).unwrap();
+    let (slow, writer) = slow_input(d);
     write_list(d, &[show(&a), show(&slow)]);
     let part = d.join("out/slow.flowtuple.series.part");
     let out = series_of(d, &slow);
@@ -306,17 +312,7 @@ fn a_requeued_task_removes_its_part_and_its_rerun_finishes() {
     let d = dir.path();
     let a = d.join("a.flowtuple.avro");
     std::fs::copy(testdata("flowtuple/minutes.avro"), &a).unwrap();
-    let slow = d.join("slow.flowtuple.avro");
-    assert!(Command::new("mkfifo")
-        .arg(&slow)
-        .status()
-        .unwrap()
-        .success());
-    let writer = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .open(&slow)
-        .unwrap();
+    let (slow, writer) = slow_input(d);
     write_list(d, &[show(&a), show(&slow)]);
     let part = d.join("out/slow.flowtuple.series.part");
     let resources = ["--array=0-1", "--cpus-per-task=1", "--mem=700", "--requeue"];

@@ -227,6 +227,15 @@ pub struct Forecast {
 }
 
 impl Forecast {
+    /// An empty forecast with room for `n` points.
+    fn with_capacity(n: usize) -> Self {
+        Forecast {
+            yhat: Vec::with_capacity(n),
+            lower: Vec::with_capacity(n),
+            upper: Vec::with_capacity(n),
+        }
+    }
+
     /// The same forecast with every value raised to at least 0 (for counts).
     pub fn clamped_at_zero(mut self) -> Self {
         for v in self
@@ -521,11 +530,7 @@ impl FittedModel {
         let rate = self.layout.changepoints.len() as f64;
         let mut row = vec![0.0; self.layout.width()];
         let n = timestamps.len();
-        let mut out = Forecast {
-            yhat: Vec::with_capacity(n),
-            lower: Vec::with_capacity(n),
-            upper: Vec::with_capacity(n),
-        };
+        let mut out = Forecast::with_capacity(n);
         for &ts in timestamps {
             self.layout.fill_row(ts, &mut row);
             let (trend, season) = components(&row, &self.theta, n_trend);
@@ -572,11 +577,7 @@ impl FittedModel {
         z: f64,
     ) -> Forecast {
         let n = timestamps.len();
-        let mut out = Forecast {
-            yhat: Vec::with_capacity(n),
-            lower: Vec::with_capacity(n),
-            upper: Vec::with_capacity(n),
-        };
+        let mut out = Forecast::with_capacity(n);
         for &ts in timestamps {
             let mean = d.mean_at(ts);
             let days_ahead = (d.hours_ahead(ts) / 24.0).max(0.0);

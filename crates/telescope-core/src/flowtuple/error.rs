@@ -108,6 +108,29 @@ pub enum FlowtupleError {
         /// The block that went over.
         at: Position,
     },
+    /// The key tables of the interval being read (distinct ASNs, ports,
+    /// geo tags, geo tag combinations) take more than their share of the
+    /// memory limit: they cannot spill, so the file fails rather than
+    /// growing without bound.
+    #[error(
+        "at {at}: the interval's {table} table holds {keys} distinct keys; the key tables \
+         take about {bytes} bytes, more than the {budget} bytes they may take under the \
+         memory limit of {limit} bytes (key tables do not spill: raise the memory limit)"
+    )]
+    KeyTablesTooLarge {
+        /// The table taking most.
+        table: &'static str,
+        /// Its distinct keys (beyond its dense range).
+        keys: u64,
+        /// The bytes of all key tables.
+        bytes: u64,
+        /// The bytes they may take.
+        budget: u64,
+        /// The memory limit.
+        limit: u64,
+        /// The block that went over.
+        at: Position,
+    },
     /// An interval cannot be encoded in libtimeseries' TSK format.
     #[error(transparent)]
     Tsk(#[from] crate::flowtuple::format::tsk::TskError),

@@ -113,9 +113,10 @@ pub enum FlowtupleError {
     /// memory limit: they cannot spill, so the file fails rather than
     /// growing without bound.
     #[error(
-        "at {at}: the interval's {table} table holds {keys} distinct keys; the key tables \
-         take about {bytes} bytes, more than the {budget} bytes they may take under the \
-         memory limit of {limit} bytes (key tables do not spill: raise the memory limit)"
+        "{at}: the interval's {table} table holds {keys} distinct keys; the key tables \
+         take about {bytes} bytes, more than the {budget} they may take (half of this \
+         file's {limit}-byte share of the memory limit, at least 4 MiB; key tables do not \
+         spill: raise the memory limit)"
     )]
     KeyTablesTooLarge {
         /// The table taking most.
@@ -126,7 +127,8 @@ pub enum FlowtupleError {
         bytes: u64,
         /// The bytes they may take.
         budget: u64,
-        /// The memory limit.
+        /// The file's share of the memory limit (see
+        /// [`crate::flowtuple::options::SpillOptions::limit`]).
         limit: u64,
         /// The block that went over.
         at: Position,

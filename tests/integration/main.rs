@@ -11,6 +11,7 @@ mod flowtuple4;
 mod flowtuple_input;
 mod ftconvert;
 mod kafka;
+mod key_tables;
 mod netprofile;
 mod netprofile_cron;
 mod netprofile_hardening;

@@ -14,7 +14,17 @@
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 const MMAP_THRESHOLD: libc::c_int = 4 << 20;
 
-/// Fixes glibc's mmap threshold (a no-op on other C libraries).
+/// The trim threshold, in bytes: free memory at the top of the heap that
+/// glibc keeps rather than gives back. Fixing the mmap threshold also
+/// fixes this one at its default of 128 KiB, so every file of a many-file
+/// run gave its heap back and faulted it in again (1,440 small files:
+/// 593,000 page faults, 2.15x the time, with the one-shot inflate's
+/// buffers); 16 MiB keeps a file's working set for the next one. Blocks
+/// of 4 MiB and more are mapped on their own and not affected.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+const TRIM_THRESHOLD: libc::c_int = 16 << 20;
+
+/// Fixes glibc's mmap and trim thresholds (a no-op on other C libraries).
 pub fn tune() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes allocator parameters; called before any
@@ -22,5 +32,6 @@ pub fn tune() {
     // behaviour, which is correct, only larger.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, TRIM_THRESHOLD);
     }
 }

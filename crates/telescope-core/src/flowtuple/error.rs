@@ -108,6 +108,31 @@ pub enum FlowtupleError {
         /// The block that went over.
         at: Position,
     },
+    /// The key tables of the interval being read (distinct ASNs, ports,
+    /// geo tags, geo tag combinations) take more than their share of the
+    /// memory limit: they cannot spill, so the file fails rather than
+    /// growing without bound.
+    #[error(
+        "{at}: the interval's {table} table holds {keys} distinct keys; the key tables \
+         take about {bytes} bytes, more than the {budget} they may take (half of this \
+         file's {limit}-byte share of the memory limit, at least 4 MiB; key tables do not \
+         spill: raise the memory limit)"
+    )]
+    KeyTablesTooLarge {
+        /// The table taking most.
+        table: &'static str,
+        /// Its distinct keys (beyond its dense range).
+        keys: u64,
+        /// The bytes of all key tables.
+        bytes: u64,
+        /// The bytes they may take.
+        budget: u64,
+        /// The file's share of the memory limit (see
+        /// [`crate::flowtuple::options::SpillOptions::limit`]).
+        limit: u64,
+        /// The block that went over.
+        at: Position,
+    },
     /// An interval cannot be encoded in libtimeseries' TSK format.
     #[error(transparent)]
     Tsk(#[from] crate::flowtuple::format::tsk::TskError),

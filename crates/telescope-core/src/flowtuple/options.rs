@@ -349,7 +349,8 @@ pub struct SeriesOptions {
 /// When and where an interval being read spills to temporary files.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SpillOptions {
-    /// Bytes the interval's items may take in memory.
+    /// Bytes the interval's items and key tables may take in memory (key
+    /// tables half of it, at least 4 MiB: past that, the file fails).
     pub limit: u64,
     /// Where temporary files go (created unlinked).
     pub temp_dir: std::path::PathBuf,

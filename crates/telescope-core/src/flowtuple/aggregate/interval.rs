@@ -4,6 +4,7 @@
 use super::config::{GeoField, Rules};
 use std::path::Path;
 
+use super::bound::KeyBytes;
 use super::compact::{compact, SMALL};
 use super::count::{count, Slots};
 use super::items::{bucket_of, buckets, spread, Bucket, FirstItem, Item, SumItem, Sums};
@@ -109,7 +110,11 @@ impl<const K: usize> IntervalAgg<K> {
         }
         self.in_memory += records.len() as u64;
         if let Some(options) = &rules.spill {
-            if self.memory(rules) > options.limit {
+            // Key tables count against the limit; they cannot spill (see
+            // `bound`), the items can.
+            let keys = self.key_bytes(Some(geo_ids), threads);
+            keys.check(options.limit, at)?;
+            if self.memory(rules) + keys.bytes > options.limit {
                 self.spill_now(rules, threads)?;
             }
         }
@@ -278,6 +283,12 @@ impl<const K: usize> IntervalAgg<K> {
         self.tuples.ids.insert(tags, tuple);
         self.tuples.keys.push(keys);
         tuple
+    }
+
+    /// What the key tables take (with the run's geo tags `geo_ids`, if
+    /// given) when counted on `threads` threads.
+    pub(super) fn key_bytes(&self, geo_ids: Option<&GeoIds>, threads: usize) -> KeyBytes {
+        KeyBytes::of(&self.tables, &self.tuples, geo_ids, threads)
     }
 
     /// The most bytes of items one record files.

@@ -15,6 +15,7 @@
 //! interval being read, [`sort`] and [`count`] how a complete interval is
 //! counted.
 
+mod bound;
 mod compact;
 mod config;
 mod count;
@@ -26,10 +27,13 @@ mod sort;
 mod spill;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_bound;
 mod wire;
 
 use std::collections::BTreeMap;
 
+use bound::KeyBytes;
 use config::Rules;
 use interval::IntervalAgg;
 use keys::GeoIds;
@@ -79,6 +83,7 @@ trait Interval {
         threads: usize,
     ) -> Result<(), FlowtupleError>;
     fn spilled(&self) -> u64;
+    fn key_bytes(&self, threads: usize) -> KeyBytes;
     fn memory(&self, rules: &Rules) -> u64;
     fn spill_now(&mut self, rules: &Rules, threads: usize) -> Result<(), FlowtupleError>;
     fn finish(
@@ -107,6 +112,10 @@ impl<const K: usize> Interval for IntervalAgg<K> {
 
     fn spilled(&self) -> u64 {
         IntervalAgg::spilled(self)
+    }
+
+    fn key_bytes(&self, threads: usize) -> KeyBytes {
+        IntervalAgg::key_bytes(self, None, threads)
     }
 
     fn memory(&self, rules: &Rules) -> u64 {
@@ -270,6 +279,34 @@ fn bound_open(
     Ok(())
 }
 
+/// Merging: `Ok` if the key tables of all open intervals together, and
+/// the run's geo tags, are within their share of the limit (see
+/// [`bound`]); else the error naming the biggest table of the interval
+/// whose tables take most, found at `at`.
+fn open_keys(
+    open: &BTreeMap<i64, Box<dyn Interval>>,
+    geo_ids: &GeoIds,
+    rules: &Rules,
+    threads: usize,
+    at: Position,
+) -> Result<(), FlowtupleError> {
+    let Some(limit) = rules.spill.as_ref().map(|s| s.limit) else {
+        return Ok(());
+    };
+    let geo = KeyBytes::of(&[], &Default::default(), Some(geo_ids), threads);
+    let mut total = geo.bytes;
+    let mut biggest = geo;
+    for agg in open.values() {
+        let keys = agg.key_bytes(threads);
+        total += keys.bytes;
+        if keys.bytes > biggest.bytes {
+            biggest = keys;
+        }
+    }
+    biggest.bytes = total;
+    biggest.check(limit, at)
+}
+
 impl Intervals {
     /// Carries out one step of the sequencer; `records` are the block's
     /// kept records, read at `at`.
@@ -300,6 +337,7 @@ impl Intervals {
                 let before = agg.memory(rules);
                 agg.add(rules, geo_ids, &records[range], at, *threads)?;
                 *open_memory = *open_memory - before + agg.memory(rules);
+                open_keys(open, geo_ids, rules, *threads, at)?;
                 bound_open(open, open_memory, rules, *threads)
             }
             (Step::Close { time, .. }, Some(open)) => {

@@ -109,7 +109,8 @@ pub struct Cli {
 
     /// Memory for the interval being read, all files and threads together
     /// (e.g. 512M, 4G; `none`: unlimited). Past it, work spills to
-    /// temporary files; the output is the same.
+    /// temporary files; the output is the same. Key tables do not spill: a
+    /// file needing more than half of its share for them fails.
     #[arg(long, value_name = "SIZE", default_value = "1G", value_parser = parse_size)]
     memory_limit: Size,
 

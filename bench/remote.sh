@@ -2,7 +2,7 @@
 # Remote input vs local disk (docs/remote.md): a 10M-record object from a
 # local S3 server (s3s-fs) against the same file on disk, and 1,440 objects
 # of ~500 records under one prefix against the same files, in interleaved
-# rounds under /usr/bin/time -v. Needs s3s-fs (see .ci/run) and curl.
+# rounds under /usr/bin/time -v. Needs s3s-fs (scripts/install-test-servers.sh installs it) and curl.
 #
 #   bench/remote.sh [--scratch DIR] [RECORDS] [ROUNDS]
 set -euo pipefail

@@ -42,9 +42,11 @@ mod stl;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_holdout;
+#[cfg(test)]
 mod tests_mstl;
 
-use design::{Layout, Seasonality, DAY_US, WEEK_US};
+use design::{Layout, Seasonality, DAY_US, HOUR_US, WEEK_US};
 use irls::{components, Estimate};
 use thiserror::Error;
 
@@ -345,8 +347,12 @@ impl ForecastConfig {
     fn holdout_cuts(&self, sorted_ts: &[i64], width: usize) -> Vec<HoldoutCut> {
         let first = sorted_ts[0];
         let last = sorted_ts[sorted_ts.len() - 1];
-        (1..=self.holdout_days as i64)
-            .rev()
+        let mut days: Vec<i64> = (1..=self.holdout_days as i64).rev().collect();
+        if self.model == Model::Auto {
+            days.extend(same_weekend_day(first, last, self.holdout_days as i64));
+            days.sort_unstable_by(|a, b| b.cmp(a));
+        }
+        days.into_iter()
             .filter_map(|d| {
                 let cut = last.checked_sub(d.checked_mul(DAY_US)?)?;
                 let train_end = sorted_ts.partition_point(|&t| t <= cut);
@@ -359,6 +365,32 @@ impl ForecastConfig {
             })
             .collect()
     }
+}
+
+/// Weekend hours (bit `h - 1` for the hour `h` hours after `start`) of the
+/// day after `start`.
+fn weekend_mask(start: i64) -> u32 {
+    (1..=24).fold(0, |m, h| {
+        m | (u32::from(design::is_weekend(start.saturating_add(h * HOUR_US))) << (h - 1))
+    })
+}
+
+/// The extra hold-out day of [`Model::Auto`], in days before the last
+/// timestamp `last` (`first` the first): when none of the last
+/// `holdout_days` days has the weekend hours of the forecast's first day
+/// (the day after `last`), the nearest earlier day that has them (a week
+/// before at the latest), if a week of history precedes it (so that every
+/// candidate, the weekly naive too, forecasts it); else none. Without it,
+/// a forecast landing on a weekend is blended by weekday errors only.
+fn same_weekend_day(first: i64, last: i64, holdout_days: i64) -> Option<i64> {
+    let ahead = weekend_mask(last);
+    let day_mask = |d: i64| weekend_mask(last.saturating_sub(d * DAY_US));
+    if (1..=holdout_days).any(|d| day_mask(d) == ahead) {
+        return None;
+    }
+    (holdout_days + 1..=7)
+        .find(|&d| day_mask(d) == ahead)
+        .filter(|&d| last.saturating_sub(d * DAY_US).saturating_sub(first) >= WEEK_US + HOUR_US)
 }
 
 /// Normal-consistent scales of the hold-out errors below and above the

@@ -472,45 +472,6 @@ impl FittedModel {
         }
     }
 
-    /// The MSTL-class candidate `decomposition` fitted in `space` to a
-    /// history `sorted_ts` with hold-out errors `holdout_errors` (in that
-    /// space).
-    fn decomposed(
-        decomposition: decompose::Decomposition,
-        sorted_ts: &[i64],
-        holdout_errors: &[f64],
-        y_scale: f64,
-        config: &ForecastConfig,
-        name: &'static str,
-        space: select::Space,
-    ) -> Self {
-        let layout = Layout::new(sorted_ts, 0, 0.0, Vec::new());
-        let theta = vec![0.0; layout.width()];
-        let noise_sd = if holdout_errors.is_empty() {
-            [decomposition.sigma; 2]
-        } else {
-            holdout_scales(holdout_errors)
-        };
-        FittedModel {
-            theta,
-            layout,
-            mode: SeasonalityMode::Additive,
-            y_scale,
-            noise_sd,
-            change_scale: 0.0,
-            noise_growth_per_day: config.noise_growth_per_day,
-            level: 0.0,
-            mean_slope_trend: None,
-            lag: Vec::new(),
-            lag_weight: 0.0,
-            name,
-            space,
-            weight: 1.0,
-            blend: Vec::new(),
-            decomposition: Some(Box::new(decomposition)),
-        }
-    }
-
     /// The model this fit ended up as: `seasonal-trend` (daily and weekly
     /// terms; [`Model::SeasonalTrend`]), or under [`Model::Auto`] the
     /// candidate with the largest weight in the blend:
@@ -591,32 +552,6 @@ impl FittedModel {
                 self.space
                     .cap_half_width(z * (sd * sd * growth + trend_var).sqrt())
             });
-            let value = |v: f64| self.space.inverse(v) * self.y_scale;
-            out.yhat.push(value(mean));
-            out.lower.push(value(mean - below));
-            out.upper.push(value(mean + above));
-        }
-        out
-    }
-
-    /// [`FittedModel::predict_one`] of the MSTL-class candidate: its mean,
-    /// and a band of its hold-out noise scale whose variance grows by
-    /// [`ForecastConfig::noise_growth_per_day`] a day ahead.
-    fn predict_decomposed(
-        &self,
-        d: &decompose::Decomposition,
-        timestamps: &[i64],
-        z: f64,
-    ) -> Forecast {
-        let n = timestamps.len();
-        let mut out = Forecast::with_capacity(n);
-        for &ts in timestamps {
-            let mean = d.mean_at(ts);
-            let days_ahead = (d.hours_ahead(ts) / 24.0).max(0.0);
-            let growth = 1.0 + self.noise_growth_per_day * days_ahead;
-            let [below, above] = self
-                .noise_sd
-                .map(|sd| self.space.cap_half_width(z * sd * growth.sqrt()));
             let value = |v: f64| self.space.inverse(v) * self.y_scale;
             out.yhat.push(value(mean));
             out.lower.push(value(mean - below));

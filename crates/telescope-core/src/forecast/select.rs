@@ -374,11 +374,7 @@ fn fit_structure(
                     value_errors.push(y[i] - space.inverse(z[i] - e));
                 }
             }
-            let score = if value_errors.is_empty() {
-                f64::INFINITY
-            } else {
-                value_errors.iter().map(|e| e.abs()).sum::<f64>() / value_errors.len() as f64
-            };
+            let score = holdout_score(&value_errors);
             let mut model =
                 FittedModel::new(layout.clone(), &estimate, &errors, y_scale, config, name);
             model.space = space;
@@ -398,6 +394,16 @@ fn fit_structure(
             })
         })
         .collect()
+}
+
+/// A candidate's score: the mean absolute error of its hold-out forecasts
+/// on the values (infinite when no hold-out day could be forecast).
+fn holdout_score(value_errors: &[f64]) -> f64 {
+    if value_errors.is_empty() {
+        f64::INFINITY
+    } else {
+        value_errors.iter().map(|e| e.abs()).sum::<f64>() / value_errors.len() as f64
+    }
 }
 
 /// The MSTL-class candidate in `space` (named `name`), scored and its band
@@ -424,11 +430,7 @@ fn fit_decomposition(
             value_errors.push(y[i] - space.inverse(z[i] - e));
         }
     }
-    let score = if value_errors.is_empty() {
-        f64::INFINITY
-    } else {
-        value_errors.iter().map(|e| e.abs()).sum::<f64>() / value_errors.len() as f64
-    };
+    let score = holdout_score(&value_errors);
     Some(Candidate {
         score,
         model: FittedModel::decomposed(fit, ts, &errors, y_scale, config, name, space),

@@ -9,7 +9,6 @@ mod docs;
 mod flowtuple;
 mod flowtuple4;
 mod flowtuple_input;
-mod ftconvert;
 mod kafka;
 mod key_tables;
 mod netprofile;

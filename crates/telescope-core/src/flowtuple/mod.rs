@@ -24,10 +24,6 @@ pub mod rules;
 pub mod schema;
 pub mod sequence;
 pub mod series;
-#[cfg(test)]
-mod test_avro;
-#[cfg(test)]
-mod test_rng;
 
 pub use aggregate::Aggregator;
 pub use dense::Densifier;

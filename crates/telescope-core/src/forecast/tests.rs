@@ -4,26 +4,10 @@
 use super::design::{self, DAY_US, HOUR_US, WEEK_US};
 use super::*;
 use std::f64::consts::TAU;
+use telescope_test_support::rng::{Random, XorShift64 as Rng};
 
 /// 2018-08-19T18:48:34Z, the start of the CESNET file.
 const START: i64 = 1_534_704_514_000_000;
-
-/// xorshift64 with Box-Muller normals: deterministic pseudo-noise.
-struct Rng(u64);
-
-impl Rng {
-    fn uniform(&mut self) -> f64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        ((self.0 >> 11) as f64 + 0.5) / (1u64 << 53) as f64
-    }
-
-    fn gauss(&mut self) -> f64 {
-        let (u1, u2) = (self.uniform(), self.uniform());
-        (-2.0 * u1.ln()).sqrt() * (TAU * u2).cos()
-    }
-}
 
 /// `days` of timestamps about 55 minutes apart (jitter of +-90 s).
 fn irregular_timestamps(days: f64, rng: &mut Rng) -> Vec<i64> {

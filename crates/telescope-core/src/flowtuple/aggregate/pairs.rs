@@ -325,7 +325,7 @@ mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
-    use crate::flowtuple::test_rng::Rng;
+    use telescope_test_support::rng::{Random, SplitMix64 as Rng};
 
     /// Pushes `threads` lists of pairs through [`Pairs`] of `budget`
     /// bytes each, and counts them; also the bytes written to disk.

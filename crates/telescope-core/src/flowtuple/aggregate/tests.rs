@@ -7,8 +7,8 @@ use crate::flowtuple::options::{Class, Compat, IpCounting, PortSet};
 use crate::flowtuple::options::{GeoSource, Mode, PortFilters, SeriesOptions};
 use crate::flowtuple::record::GeoTag;
 use crate::flowtuple::series::{Counters, Key};
-use crate::flowtuple::test_rng::Rng;
 use std::collections::{BTreeMap, BTreeSet};
+use telescope_test_support::rng::{Random, SplitMix64 as Rng};
 
 fn rec(time: i64, src: u32, dst: u32, sport: i32, dport: i32, asn: u32) -> FlowRecord {
     FlowRecord {
@@ -181,7 +181,7 @@ fn sort_bucket_orders_by_value() {
     for n in [0, 5, 511, 512, 100_000, 3, 70_000, 600, 100_001] {
         let items: Vec<Item<3>> = (0..n)
             .map(|i| {
-                let v = seed.next() as u32;
+                let v = seed.next_u64() as u32;
                 let value = if i % 3 == 0 { v } else { v >> 20 };
                 Item {
                     value,

@@ -2,8 +2,8 @@
 
 use super::*;
 use crate::flowtuple::record::GeoTag;
-use crate::flowtuple::test_avro::zigzag;
-use crate::flowtuple::test_rng::Rng;
+use telescope_test_support::avro::zigzag;
+use telescope_test_support::rng::{Random, SplitMix64 as Rng};
 
 /// The straightforward decoder the compiled one replaced, kept as the
 /// reference the fast paths are checked against.
@@ -327,7 +327,7 @@ fn random_varint_streams_match_the_reference() {
         }
         // Sometimes garbage at the end.
         for _ in 0..rng.below(3) {
-            data.push(rng.next() as u8);
+            data.push(rng.next_u64() as u8);
         }
         let mut fast = Cursor {
             data: &data,
@@ -362,11 +362,11 @@ fn encode_skip(skip: &Skip, rng: &mut Rng, out: &mut Vec<u8>) {
     match skip {
         Skip::Nothing => {}
         Skip::Varint => zigzag(rng.long(), out),
-        Skip::Bytes(n) => out.extend((0..*n).map(|_| rng.next() as u8)),
+        Skip::Bytes(n) => out.extend((0..*n).map(|_| rng.next_u64() as u8)),
         Skip::LengthPrefixed => {
             let n = rng.below(20) as usize;
             zigzag(n as i64, out);
-            out.extend((0..n).map(|_| rng.next() as u8));
+            out.extend((0..n).map(|_| rng.next_u64() as u8));
         }
         Skip::Array(item) | Skip::Map(item) => {
             for _ in 0..rng.below(3) {
@@ -531,7 +531,7 @@ fn random_plans_and_blocks_match_the_reference() {
             outcome(&data[..cut], count);
             let mut changed = data.clone();
             let at = rng.below(data.len() as u64) as usize;
-            changed[at] = rng.next() as u8;
+            changed[at] = rng.next_u64() as u8;
             outcome(&changed, count);
         }
         let mut longer = data.clone();

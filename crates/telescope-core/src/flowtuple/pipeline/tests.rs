@@ -3,7 +3,7 @@
 use std::io::Cursor;
 
 use super::*;
-use crate::flowtuple::test_avro::{bytes, zigzag};
+use telescope_test_support::avro::{bytes, zigzag};
 
 /// The v3 flowtuple schema, from a fixture's header.
 fn schema() -> String {

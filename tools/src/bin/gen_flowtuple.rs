@@ -1,7 +1,7 @@
 //! Generates a synthetic, telescope-like corsaro3 flowtuple Avro file.
 //!
 //! ```sh
-//! cargo run --release --example gen_flowtuple -- /tmp/ft.avro --records 10000000 --intervals 1 --codec deflate
+//! cargo run --release -p telescope-tools --bin gen_flowtuple -- /tmp/ft.avro --records 10000000 --intervals 1 --codec deflate
 //! ```
 //!
 //! Destinations inside one /8 (44.0.0.0/8), heavy-tailed sources (a few
@@ -14,6 +14,8 @@ use std::io::{BufWriter, Write};
 use std::path::PathBuf;
 
 use clap::{Parser, ValueEnum};
+use telescope_test_support::avro::{bytes, zigzag};
+use telescope_test_support::rng::{Random, SplitMix64 as Rng};
 
 #[derive(Parser)]
 struct Args {
@@ -49,33 +51,8 @@ enum Codec {
     Snappy,
 }
 
-/// splitmix64: small, fast, good enough for synthetic data.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-    /// Zipf-like rank in 0..n (log-uniform).
-    fn zipf(&mut self, n: u64) -> u64 {
-        ((n as f64).powf(self.unit()) as u64)
-            .saturating_sub(1)
-            .min(n - 1)
-    }
-}
-
 fn mix(x: u64) -> u64 {
-    Rng(x).next()
+    Rng(x).next_u64()
 }
 
 const RESERVED: [(u32, u32); 13] = [
@@ -109,20 +86,6 @@ const GEO: [(&str, &str); 12] = [
 ];
 const TCP_PORTS: [i64; 12] = [23, 445, 22, 80, 8080, 3389, 443, 2323, 5555, 1433, 81, 6379];
 const UDP_PORTS: [i64; 8] = [53, 123, 1900, 5060, 137, 161, 19, 389];
-
-fn zigzag(v: i64, out: &mut Vec<u8>) {
-    let mut n = ((v << 1) ^ (v >> 63)) as u64;
-    while n >= 0x80 {
-        out.push((n as u8) | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
-}
-
-fn string(s: &str, out: &mut Vec<u8>) {
-    zigzag(s.len() as i64, out);
-    out.extend_from_slice(s.as_bytes());
-}
 
 fn schema(old: bool) -> String {
     let mut fields = vec![
@@ -173,7 +136,7 @@ fn record(rng: &mut Rng, time: i64, old: bool, out: &mut Vec<u8>) {
     } else {
         (h >> 16) as u32
     };
-    let dst = 0x2c00_0000 | (rng.next() as u32 & 0x00ff_ffff);
+    let dst = 0x2c00_0000 | (rng.next_u64() as u32 & 0x00ff_ffff);
     let p = rng.below(100);
     let (protocol, sport, dport): (i64, i64, i64) = if p < 75 {
         let d = if rng.below(4) == 0 {
@@ -200,7 +163,7 @@ fn record(rng: &mut Rng, time: i64, old: bool, out: &mut Vec<u8>) {
     } else {
         ([47, 41, 50, 0][rng.below(4) as usize], 0, 0)
     };
-    let packets = (1.0 / (1.0 - rng.unit()).max(1e-9)).powf(1.3) as i64;
+    let packets = (1.0 / (1.0 - rng.uniform()).max(1e-9)).powf(1.3) as i64;
     let ip_len = [40, 44, 52, 60, 1500][rng.zipf(5) as usize] + rng.below(20) as i64;
     let spoofed = (rng.below(100) < 10) as i64;
     let masscan = (rng.below(100) < 5) as i64;
@@ -228,10 +191,10 @@ fn record(rng: &mut Rng, time: i64, old: bool, out: &mut Vec<u8>) {
         zigzag(spoofed, out);
         zigzag(masscan, out);
     }
-    string(cont, out);
-    string(country, out);
-    string(cont, out);
-    string(country, out);
+    bytes(cont, out);
+    bytes(country, out);
+    bytes(cont, out);
+    bytes(country, out);
     zigzag(asn, out);
 }
 
@@ -258,7 +221,7 @@ fn main() -> std::io::Result<()> {
     let args = Args::parse();
     let mut rng = Rng(args.seed);
     let mut out = BufWriter::with_capacity(1 << 20, File::create(&args.out)?);
-    let sync: Vec<u8> = (0..16).map(|_| rng.next() as u8).collect();
+    let sync: Vec<u8> = (0..16).map(|_| rng.next_u64() as u8).collect();
     let codec_name = match args.codec {
         Codec::Null => "null",
         Codec::Deflate => "deflate",
@@ -266,10 +229,10 @@ fn main() -> std::io::Result<()> {
     };
     let mut head = b"Obj\x01".to_vec();
     zigzag(2, &mut head);
-    string("avro.schema", &mut head);
-    string(&schema(args.old_schema), &mut head);
-    string("avro.codec", &mut head);
-    string(codec_name, &mut head);
+    bytes("avro.schema", &mut head);
+    bytes(schema(args.old_schema), &mut head);
+    bytes("avro.codec", &mut head);
+    bytes(codec_name, &mut head);
     zigzag(0, &mut head);
     head.extend_from_slice(&sync);
     out.write_all(&head)?;

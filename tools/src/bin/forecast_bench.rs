@@ -9,7 +9,7 @@
 //! - `cesnet`: the 9 series of `testdata/netprofile/cesnet/1/data.csv`
 //!   (~360 points each), also after the outlier drop.
 //!
-//! `cargo run --release --example forecast_bench -- [CSV]`
+//! `cargo run --release -p telescope-tools --bin forecast_bench -- [CSV]`
 
 use std::hint::black_box;
 use std::time::Instant;
@@ -17,6 +17,7 @@ use telescope_core::forecast::{ForecastConfig, Model, SeasonalityMode};
 use telescope_core::netprofile::nemea;
 use telescope_core::netprofile::protocol::Protocol;
 use telescope_core::netprofile::series::{self, Metric};
+use telescope_test_support::rng::{Random, SplitMix64 as Rng};
 
 const HOUR_US: i64 = 3_600_000_000;
 const START_US: i64 = 1_534_704_514_098_000;
@@ -38,26 +39,6 @@ fn smooth(n: usize) -> Series {
             (t, y)
         })
         .unzip()
-}
-
-/// splitmix64, as in `gen_nemea`.
-struct Rng(u64);
-
-impl Rng {
-    fn uniform(&mut self) -> f64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        ((z ^ (z >> 31)) >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn range(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (hi - lo) * self.uniform()
-    }
-    fn normal(&mut self) -> f64 {
-        let u = self.uniform().max(1e-300);
-        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * self.uniform()).cos()
-    }
 }
 
 /// `count` series of `n` points shaped like `gen_nemea`'s bytes.
@@ -89,7 +70,7 @@ fn nemea(n: usize, count: usize) -> Vec<Series> {
                         } else {
                             1.0
                         }
-                        * (noise * rng.normal()).exp();
+                        * (noise * rng.gauss()).exp();
                     if rng.uniform() < 0.01 {
                         level *= rng.range(3.0, 10.0);
                     }
@@ -148,11 +129,10 @@ fn median_us(cfg: &ForecastConfig, set: &[Series], reps: usize) -> f64 {
 
 fn main() {
     let csv = std::env::args().nth(1).unwrap_or_else(|| {
-        concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/testdata/netprofile/cesnet/1/data.csv"
-        )
-        .to_string()
+        telescope_test_support::workspace_root()
+            .join("testdata/netprofile/cesnet/1/data.csv")
+            .to_string_lossy()
+            .into_owned()
     });
     let cesnet_all = cesnet(&csv);
     let mut sets: Vec<(String, Vec<Series>, usize)> = vec![

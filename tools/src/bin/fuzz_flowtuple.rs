@@ -4,8 +4,8 @@
 //! seeded mutation loop over the fixtures in `testdata/flowtuple/`.
 //!
 //! ```sh
-//! cargo run --release --example fuzz_flowtuple -- --seconds 600 --seed 7
-//! cargo run --release --example fuzz_flowtuple -- --seed 7 --replay 12345 --out bad.avro
+//! cargo run --release -p telescope-tools --bin fuzz_flowtuple -- --seconds 600 --seed 7
+//! cargo run --release -p telescope-tools --bin fuzz_flowtuple -- --seed 7 --replay 12345 --out bad.avro
 //! ```
 //!
 //! `--messages` lists the kinds of errors met (numbers taken out), most
@@ -30,6 +30,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use telescope_core::flowtuple::{decode_only, Mode};
+use telescope_test_support::rng::{Random, XorShift64Star as Rng};
 
 /// Counts live heap bytes and the peak since the last reset; refuses any
 /// allocation that would take the live heap past [`HARD_LIMIT`].
@@ -88,83 +89,67 @@ fn charge(bytes: usize) -> bool {
 #[global_allocator]
 static ALLOC: Counting = Counting;
 
-/// xorshift64*: small, seeded, good enough to pick mutations.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
-
 /// Bytes that matter in Avro and in compressed streams: varint edges,
 /// lengths, magic numbers.
 const INTERESTING: [u8; 10] = [0x00, 0x01, 0x02, 0x7f, 0x80, 0xff, 0xfe, 0x28, 0xb5, 0x1f];
 
 /// Applies one to eight random mutations to `data`.
 fn mutate(data: &mut Vec<u8>, corpus: &[Vec<u8>], rng: &mut Rng) {
-    for _ in 0..1 + rng.below(8) {
+    for _ in 0..1 + rng.index(8) {
         let len = data.len();
-        match rng.below(9) {
+        match rng.index(9) {
             0 if len > 0 => {
-                let i = rng.below(len);
-                data[i] ^= 1 << rng.below(8);
+                let i = rng.index(len);
+                data[i] ^= 1 << rng.index(8);
             }
             1 if len > 0 => {
-                let i = rng.below(len);
-                data[i] = rng.next() as u8;
+                let i = rng.index(len);
+                data[i] = rng.next_u64() as u8;
             }
             2 if len > 0 => {
-                let i = rng.below(len);
-                data[i] = INTERESTING[rng.below(INTERESTING.len())];
+                let i = rng.index(len);
+                data[i] = INTERESTING[rng.index(INTERESTING.len())];
             }
             3 => {
-                let i = rng.below(len + 1);
-                let n = 1 + rng.below(16);
-                let bytes: Vec<u8> = (0..n).map(|_| rng.next() as u8).collect();
+                let i = rng.index(len + 1);
+                let n = 1 + rng.index(16);
+                let bytes: Vec<u8> = (0..n).map(|_| rng.next_u64() as u8).collect();
                 data.splice(i..i, bytes);
             }
             4 if len > 0 => {
-                let i = rng.below(len);
-                let n = (1 + rng.below(64)).min(len - i);
+                let i = rng.index(len);
+                let n = (1 + rng.index(64)).min(len - i);
                 data.drain(i..i + n);
             }
-            5 if len > 0 => data.truncate(rng.below(len)),
+            5 if len > 0 => data.truncate(rng.index(len)),
             6 if len > 0 => {
                 // Repeat a chunk: more blocks, longer strings.
-                let i = rng.below(len);
-                let n = (1 + rng.below(256)).min(len - i);
+                let i = rng.index(len);
+                let n = (1 + rng.index(256)).min(len - i);
                 let chunk = data[i..i + n].to_vec();
-                let at = rng.below(len + 1);
+                let at = rng.index(len + 1);
                 data.splice(at..at, chunk);
             }
             7 => {
                 // Splice in part of another fixture.
-                let other = &corpus[rng.below(corpus.len())];
+                let other = &corpus[rng.index(corpus.len())];
                 if !other.is_empty() {
-                    let i = rng.below(other.len());
-                    let n = (1 + rng.below(512)).min(other.len() - i);
-                    let at = rng.below(len + 1);
+                    let i = rng.index(other.len());
+                    let n = (1 + rng.index(512)).min(other.len() - i);
+                    let at = rng.index(len + 1);
                     let end = (at + n).min(len);
                     data.splice(at..end, other[i..i + n].iter().copied());
                 }
             }
             _ if len > 0 => {
                 // A varint-sized field rewritten: counts and lengths.
-                let i = rng.below(len);
-                let n = (1 + rng.below(10)).min(len - i);
+                let i = rng.index(len);
+                let n = (1 + rng.index(10)).min(len - i);
                 for (k, b) in data[i..i + n].iter_mut().enumerate() {
                     *b = if k + 1 < n {
-                        0x80 | rng.next() as u8
+                        0x80 | rng.next_u64() as u8
                     } else {
-                        0x7f & rng.next() as u8
+                        0x7f & rng.next_u64() as u8
                     };
                 }
             }
@@ -177,15 +162,15 @@ fn mutate(data: &mut Vec<u8>, corpus: &[Vec<u8>], rng: &mut Rng) {
 fn input(seed: u64, n: u64, corpus: &[Vec<u8>]) -> (Vec<u8>, Mode, usize) {
     let mut rng = Rng((seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15)) | 1);
     for _ in 0..4 {
-        rng.next();
+        rng.next_u64();
     }
-    let mut data = corpus[rng.below(corpus.len())].clone();
+    let mut data = corpus[rng.index(corpus.len())].clone();
     // One execution in 32 reads a fixture unchanged.
-    if rng.below(32) != 0 {
+    if rng.index(32) != 0 {
         mutate(&mut data, corpus, &mut rng);
     }
-    let mode = Mode::ALL[rng.below(Mode::ALL.len())];
-    let threads = if rng.below(16) == 0 { 2 } else { 1 };
+    let mode = Mode::ALL[rng.index(Mode::ALL.len())];
+    let threads = if rng.index(16) == 0 { 2 } else { 1 };
     (data, mode, threads)
 }
 
@@ -241,7 +226,7 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let root = telescope_test_support::workspace_root();
     let mut args = Args {
         messages: false,
         seconds: 30.0,

@@ -1,7 +1,8 @@
 //! A v3 -> flowtuple4 converter following stardust-tools' `ftconvert`
 //! (`flowtuple-convert/ftconvert.c`, `convert_ft3`, `write_tuples`,
 //! `encode_flowtuple4_avro`) rule for rule, for tests and the benchmark: the
-//! integration tests and `examples/ftconvert.rs` share this file. No code of
+//! integration tests and the `ftconvert` tool (`tools/src/bin/ftconvert.rs`)
+//! share it. No code of
 //! ftconvert is copied; its rules, as read at the commits named below:
 //! - key per protocol group (ICMP, TCP, UDP, other), ascending within a
 //!   group as Judy arrays iterate: `src_ip << 32 | (dst_ip & mask) << 8 |`
@@ -27,10 +28,12 @@
 //!
 //! Geo tags: libcorsaro packs a v3 tag into two bytes and ftconvert writes
 //! two; this converter takes tags of exactly two bytes and refuses others.
-#![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
+
+use crate::avro::{bytes, zigzag};
+use crate::v3::V3;
 
 /// the early layout written under the name `flowtuple3` (Net Acuity geo only; /16 only at this commit): `NEW_FLOWTUPLE_RESULT_SCHEMA` of `flowtuple-convert/ftconvert.c`,
 /// CAIDA/stardust-tools commit 0ba45d7f1f5cebcc83e91d2e9100a5d1b920f2cd, verbatim (the C literal's
@@ -86,169 +89,6 @@ pub struct Conv {
     pub deflate: bool,
     /// Records per Avro block.
     pub block_records: usize,
-}
-
-/// One v3 record, as libcorsaro's `corsaro_flowtuple_data` holds it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct V3 {
-    pub time: u32,
-    pub src_ip: u32,
-    pub dst_ip: u32,
-    pub src_port: u16,
-    pub dst_port: u16,
-    pub protocol: u8,
-    pub ttl: u8,
-    pub tcp_flags: u8,
-    pub ip_len: u16,
-    pub tcp_synlen: u16,
-    pub tcp_synwinlen: u16,
-    pub packet_cnt: u32,
-    pub is_spoofed: u8,
-    pub is_masscan: u8,
-    /// maxmind continent, maxmind country, netacq continent, netacq country.
-    pub geo: [String; 4],
-    pub prefix2asn: u32,
-}
-
-/// The v3 field names, in corsaro3's schema order.
-pub const V3_FIELDS: [&str; 19] = [
-    "time",
-    "src_ip",
-    "dst_ip",
-    "src_port",
-    "dst_port",
-    "protocol",
-    "ttl",
-    "tcp_flags",
-    "ip_len",
-    "tcp_synlen",
-    "tcp_synwinlen",
-    "packet_cnt",
-    "is_spoofed",
-    "is_masscan",
-    "maxmind_continent",
-    "maxmind_country",
-    "netacq_continent",
-    "netacq_country",
-    "prefix2asn",
-];
-
-/// corsaro3's flowtuple v3 schema (as in the fixtures).
-pub fn v3_schema() -> String {
-    let fields: Vec<String> = V3_FIELDS
-        .iter()
-        .map(|&n| {
-            let t = match n {
-                "time" | "src_ip" | "dst_ip" | "packet_cnt" | "prefix2asn" => "long",
-                n if n.contains("continent") || n.contains("country") => "string",
-                _ => "int",
-            };
-            format!("{{\"name\": \"{n}\", \"type\": \"{t}\"}}")
-        })
-        .collect();
-    format!(
-        "{{\"type\": \"record\", \"namespace\": \"org.caida.corsaro\", \"name\": \"flowtuple\", \"fields\": [{}]}}",
-        fields.join(", ")
-    )
-}
-
-/// Reads a v3 Avro file with the apache-avro crate (not this project's
-/// reader). Fields missing from older files read as 0.
-pub fn read_v3(bytes: &[u8]) -> Vec<V3> {
-    let mut out = Vec::new();
-    for_each_v3(bytes, |r| out.push(r));
-    out
-}
-
-/// Hands each record of a v3 Avro stream to `f`, in order.
-pub fn for_each_v3(input: impl std::io::Read, mut f: impl FnMut(V3)) {
-    let reader = apache_avro::Reader::new(input).expect("v3 header");
-    reader
-        .map(|v| {
-            let apache_avro::types::Value::Record(fields) = v.expect("v3 record") else {
-                panic!("not a record")
-            };
-            let num = |name: &str| -> i64 {
-                match fields.iter().find(|(n, _)| n == name).map(|(_, v)| v) {
-                    Some(apache_avro::types::Value::Long(x)) => *x,
-                    Some(apache_avro::types::Value::Int(x)) => i64::from(*x),
-                    None => 0,
-                    other => panic!("{name}: {other:?}"),
-                }
-            };
-            let text = |name: &str| -> String {
-                match fields.iter().find(|(n, _)| n == name).map(|(_, v)| v) {
-                    Some(apache_avro::types::Value::String(s)) => s.clone(),
-                    other => panic!("{name}: {other:?}"),
-                }
-            };
-            V3 {
-                time: num("time") as u32,
-                src_ip: num("src_ip") as u32,
-                dst_ip: num("dst_ip") as u32,
-                src_port: num("src_port") as u16,
-                dst_port: num("dst_port") as u16,
-                protocol: num("protocol") as u8,
-                ttl: num("ttl") as u8,
-                tcp_flags: num("tcp_flags") as u8,
-                ip_len: num("ip_len") as u16,
-                tcp_synlen: num("tcp_synlen") as u16,
-                tcp_synwinlen: num("tcp_synwinlen") as u16,
-                packet_cnt: num("packet_cnt") as u32,
-                is_spoofed: num("is_spoofed") as u8,
-                is_masscan: num("is_masscan") as u8,
-                geo: [
-                    text("maxmind_continent"),
-                    text("maxmind_country"),
-                    text("netacq_continent"),
-                    text("netacq_country"),
-                ],
-                prefix2asn: num("prefix2asn") as u32,
-            }
-        })
-        .for_each(&mut f)
-}
-
-/// Writes v3 records as a v3 Avro file with the apache-avro crate.
-pub fn write_v3(records: &[V3]) -> Vec<u8> {
-    use apache_avro::types::Value;
-    let schema = apache_avro::Schema::parse_str(&v3_schema()).expect("v3 schema");
-    let mut w = apache_avro::Writer::with_codec(
-        &schema,
-        Vec::new(),
-        apache_avro::Codec::Deflate(apache_avro::DeflateSettings::default()),
-    )
-    .expect("writer");
-    for r in records {
-        let nums = [
-            i64::from(r.time),
-            i64::from(r.src_ip),
-            i64::from(r.dst_ip),
-            i64::from(r.src_port),
-            i64::from(r.dst_port),
-            i64::from(r.protocol),
-            i64::from(r.ttl),
-            i64::from(r.tcp_flags),
-            i64::from(r.ip_len),
-            i64::from(r.tcp_synlen),
-            i64::from(r.tcp_synwinlen),
-            i64::from(r.packet_cnt),
-            i64::from(r.is_spoofed),
-            i64::from(r.is_masscan),
-        ];
-        let mut fields: Vec<(String, Value)> = Vec::new();
-        for (i, name) in V3_FIELDS.iter().enumerate() {
-            let v = match i {
-                0..=2 | 11 => Value::Long(nums[i]),
-                3..=10 | 12 | 13 => Value::Int(nums[i] as i32),
-                14..=17 => Value::String(r.geo[i - 14].clone()),
-                _ => Value::Long(i64::from(r.prefix2asn)),
-            };
-            fields.push((name.to_string(), v));
-        }
-        w.append_value(Value::Record(fields)).expect("append");
-    }
-    w.into_inner().expect("flush")
 }
 
 /// One v3 record as the converter keeps it until its interval is written
@@ -353,20 +193,6 @@ fn find_quality(map: &BTreeMap<u32, u64>, total: u64) -> (Vec<i64>, Vec<i64>) {
         }
     }
     (keys, freqs)
-}
-
-fn zigzag(v: i64, out: &mut Vec<u8>) {
-    let mut n = ((v << 1) ^ (v >> 63)) as u64;
-    while n >= 0x80 {
-        out.push((n as u8) | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
-}
-
-fn string(s: &[u8], out: &mut Vec<u8>) {
-    zigzag(s.len() as i64, out);
-    out.extend_from_slice(s);
 }
 
 fn array(items: &[i64], out: &mut Vec<u8>) {
@@ -550,7 +376,7 @@ impl Converter {
             Version::V1 | Version::V2 => &s.geo[..],
         };
         for g in geo {
-            string(g, out);
+            bytes(g, out);
         }
         zigzag(i64::from(s.asn), out);
         if self.conv.version == Version::V2 {
@@ -570,10 +396,10 @@ pub fn container(
 ) -> Vec<u8> {
     let mut out = b"Obj\x01".to_vec();
     zigzag(2, &mut out);
-    string(b"avro.schema", &mut out);
-    string(schema.as_bytes(), &mut out);
-    string(b"avro.codec", &mut out);
-    string(if deflate { b"deflate" } else { b"null" }, &mut out);
+    bytes(b"avro.schema", &mut out);
+    bytes(schema.as_bytes(), &mut out);
+    bytes(b"avro.codec", &mut out);
+    bytes(if deflate { "deflate" } else { "null" }, &mut out);
     zigzag(0, &mut out);
     let sync: Vec<u8> = (0..16u8).map(|i| i.wrapping_mul(37) ^ 0x5a).collect();
     out.extend_from_slice(&sync);

@@ -1,7 +1,7 @@
 //! Rolling-origin backtest of the native forecaster, reproducing the protocol
 //! of `shared/bench/backtest.py` on the CESNET file and on synthetic series.
 //!
-//! `cargo run --release --example forecast_backtest -- [CSV] [key=value ..]`
+//! `cargo run --release -p telescope-tools --bin forecast_backtest -- [CSV] [key=value ..]`
 //! with keys `cps`, `daily`, `weekly`, `robust`, `halflife`, `holdout`,
 //! `mode` (additive|multiplicative), `level`, `grow`, `q` (outlier
 //! quantile). With `SNAIVE24` set in the environment it scores backtest.py's
@@ -30,11 +30,10 @@ struct Score {
 }
 
 fn main() {
-    let mut csv = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/testdata/netprofile/cesnet/1/data.csv"
-    )
-    .to_string();
+    let mut csv = telescope_test_support::workspace_root()
+        .join("testdata/netprofile/cesnet/1/data.csv")
+        .to_string_lossy()
+        .into_owned();
     let mut cfg = ForecastConfig::default();
     let mut level = 0.8;
     let mut per_series = false;

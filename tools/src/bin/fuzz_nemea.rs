@@ -2,9 +2,9 @@
 //! nightly): a seeded mutation loop over a small corpus of the fixtures.
 //!
 //! ```sh
-//! cargo run --example fuzz_nemea -- --seconds 20            # as .ci/run does (debug: overflow checks on)
-//! nice cargo run --release --example fuzz_nemea -- --seconds 3600 --seed 7
-//! cargo run --example fuzz_nemea -- --replay target/fuzz-nemea/panic-1a2b3c4d.csv
+//! cargo run -p telescope-tools --bin fuzz_nemea -- --seconds 20            # as .ci/run does (debug: overflow checks on)
+//! nice cargo run --release -p telescope-tools --bin fuzz_nemea -- --seconds 3600 --seed 7
+//! cargo run -p telescope-tools --bin fuzz_nemea -- --replay target/fuzz-nemea/panic-1a2b3c4d.csv
 //! ```
 //!
 //! Each input is parsed with [`nemea::parse_within`] twice (whole, and
@@ -38,6 +38,7 @@ use std::time::{Duration, Instant};
 use telescope_core::netprofile::nemea::{self, ParseError, Parsed, MAX_LINE_NUMBERS};
 use telescope_core::netprofile::time::{format_timestamp, parse_timestamp, MAX_TIMESTAMP};
 use telescope_core::netprofile::TimeWindow;
+use telescope_test_support::rng::{Random, SplitMix64 as Rng};
 
 /// Live heap bytes, and the peak since the last reset.
 static LIVE: AtomicUsize = AtomicUsize::new(0);
@@ -84,23 +85,6 @@ unsafe impl GlobalAlloc for Counting {
 #[global_allocator]
 static ALLOC: Counting = Counting;
 
-/// splitmix64.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Uniform in `0..n` (`n > 0`).
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 struct Args {
     seconds: f64,
     seed: u64,
@@ -118,7 +102,7 @@ fn args() -> Result<Args, String> {
         max_len: 16 * 1024,
         timeout_ms: 2000,
         max_alloc_mb: 64,
-        crashes: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/fuzz-nemea"),
+        crashes: telescope_test_support::workspace_root().join("target/fuzz-nemea"),
         replay: None,
     };
     let mut it = std::env::args().skip(1);
@@ -180,7 +164,7 @@ fn corpus() -> Vec<Vec<u8>> {
         )
         .into(),
     ];
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/netprofile");
+    let root = telescope_test_support::workspace_root().join("testdata/netprofile");
     let mut files = Vec::new();
     for sub in ["root", "broken"] {
         if let Ok(dir) = fs::read_dir(root.join(sub)) {
@@ -258,54 +242,54 @@ fn line_starts(d: &[u8]) -> Vec<usize> {
 }
 
 fn mutate(rng: &mut Rng, data: &mut Vec<u8>, corpus: &[Vec<u8>], max_len: usize) {
-    for _ in 0..1 + rng.below(6) {
+    for _ in 0..1 + rng.index(6) {
         let len = data.len();
-        match rng.below(11) {
+        match rng.index(11) {
             0 if len > 0 => {
-                let i = rng.below(len);
-                data[i] ^= 1 << rng.below(8);
+                let i = rng.index(len);
+                data[i] ^= 1 << rng.index(8);
             }
             1 if len > 0 => {
-                let i = rng.below(len);
-                data[i] = b",\n\r\"-T:. Z0123456789\xEF\xBB\xBF\x00\xFFx"[rng.below(23)];
+                let i = rng.index(len);
+                data[i] = b",\n\r\"-T:. Z0123456789\xEF\xBB\xBF\x00\xFFx"[rng.index(23)];
             }
             2 | 3 => {
-                let t = TOKENS[rng.below(TOKENS.len())].as_bytes();
-                let i = rng.below(len + 1);
+                let t = TOKENS[rng.index(TOKENS.len())].as_bytes();
+                let i = rng.index(len + 1);
                 data.splice(i..i, t.iter().copied());
             }
             4 if len > 0 => {
-                let i = rng.below(len);
-                let n = 1 + rng.below((len - i).min(64));
+                let i = rng.index(len);
+                let n = 1 + rng.index((len - i).min(64));
                 data.drain(i..i + n);
             }
             5 if len > 0 => {
-                let i = rng.below(len);
-                let n = 1 + rng.below((len - i).min(256));
+                let i = rng.index(len);
+                let n = 1 + rng.index((len - i).min(256));
                 let chunk = data[i..i + n].to_vec();
-                let at = rng.below(len + 1);
+                let at = rng.index(len + 1);
                 data.splice(at..at, chunk);
             }
             6 => {
                 // A line of another input at a line start here.
-                let other = &corpus[rng.below(corpus.len())];
+                let other = &corpus[rng.index(corpus.len())];
                 let starts = line_starts(other);
-                let s = starts[rng.below(starts.len())];
+                let s = starts[rng.index(starts.len())];
                 let e = other[s..]
                     .iter()
                     .position(|&b| b == b'\n')
                     .map_or(other.len(), |p| s + p + 1);
                 let here = line_starts(data);
-                let at = here[rng.below(here.len())];
+                let at = here[rng.index(here.len())];
                 data.splice(at..at, other[s..e].iter().copied());
             }
-            7 if len > 0 => data.truncate(rng.below(len)),
+            7 if len > 0 => data.truncate(rng.index(len)),
             8 => {
                 // Swap two lines.
                 let starts = line_starts(data);
                 if starts.len() > 2 {
-                    let a = rng.below(starts.len() - 1);
-                    let b = rng.below(starts.len() - 1);
+                    let a = rng.index(starts.len() - 1);
+                    let b = rng.index(starts.len() - 1);
                     let (a, b) = (a.min(b), a.max(b));
                     if a != b {
                         let la = data[starts[a]..starts[a + 1]].to_vec();
@@ -318,25 +302,25 @@ fn mutate(rng: &mut Rng, data: &mut Vec<u8>, corpus: &[Vec<u8>], max_len: usize)
             9 => {
                 // Replace a run of digits with another number.
                 if len > 0 {
-                    let i = rng.below(len);
+                    let i = rng.index(len);
                     if let Some(p) = data[i..].iter().position(u8::is_ascii_digit) {
                         let s = i + p;
                         let e = data[s..]
                             .iter()
                             .position(|b| !b.is_ascii_digit())
                             .map_or(len, |q| s + q);
-                        let n = match rng.below(3) {
-                            0 => rng.below(10).to_string(),
-                            1 => rng.next().to_string(),
-                            _ => format!("{}{}", rng.next(), rng.next()),
+                        let n = match rng.index(3) {
+                            0 => rng.index(10).to_string(),
+                            1 => rng.next_u64().to_string(),
+                            _ => format!("{}{}", rng.next_u64(), rng.next_u64()),
                         };
                         data.splice(s..e, n.bytes());
                     }
                 }
             }
             _ => {
-                let i = rng.below(len + 1);
-                data.insert(i, rng.next() as u8);
+                let i = rng.index(len + 1);
+                data.insert(i, rng.next_u64() as u8);
             }
         }
     }
@@ -361,7 +345,7 @@ impl Read for Trickle<'_> {
 
 fn window_for(rng: &mut Rng) -> TimeWindow {
     let t = |s: &str| parse_timestamp(s.as_bytes()).unwrap();
-    match rng.below(4) {
+    match rng.index(4) {
         0 => TimeWindow::default(),
         1 => TimeWindow::until(t("2018-08-20T00:00:00")),
         2 => TimeWindow::until(t("2026-01-02T03:04:05")),
@@ -520,7 +504,7 @@ fn main() -> ExitCode {
     let mut data = Vec::new();
     while epoch.elapsed() < deadline {
         data.clear();
-        data.extend_from_slice(&corpus[rng.below(corpus.len())]);
+        data.extend_from_slice(&corpus[rng.index(corpus.len())]);
         if execs >= seeds as u64 {
             mutate(&mut rng, &mut data, &corpus, a.max_len);
         }

@@ -1,9 +1,9 @@
 //! Converts corsaro3 flowtuple (v3) files to flowtuple4 as stardust-tools'
-//! `ftconvert` does (the rules: `tests/integration/ftconvert.rs`, shared
+//! `ftconvert` does (the rules: `telescope_test_support::ftconvert`, shared
 //! with the tests), one file per interval:
 //!
 //! ```sh
-//! cargo run --release --example ftconvert -- -n 24 -I 1 -V 2 -o 'out/%s.ft4.avro' in.avro...
+//! cargo run --release -p telescope-tools --bin ftconvert -- -n 24 -I 1 -V 2 -o 'out/%s.ft4.avro' in.avro...
 //! ```
 //!
 //! `-n` 16 or 24, `-I` minutes, `-V` early|1|2 (output schema), `-o` a
@@ -11,10 +11,8 @@
 //! <file>` per file written. Inputs are read with the
 //! apache-avro crate, records kept compactly until their interval is written.
 
-#[path = "../tests/integration/ftconvert.rs"]
-mod ftconvert;
-
-use ftconvert::{Conv, Converter, Version};
+use telescope_test_support::ftconvert::{Conv, Converter, Version};
+use telescope_test_support::v3::for_each_v3;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -51,7 +49,7 @@ fn main() {
     let mut batch = Vec::with_capacity(4096);
     for path in &inputs {
         let file = std::io::BufReader::new(std::fs::File::open(path).expect(path));
-        ftconvert::for_each_v3(file, |r| {
+        for_each_v3(file, |r| {
             batch.push(r);
             if batch.len() == 4096 {
                 converter.add(&batch);

@@ -1,23 +1,14 @@
-//! An operator's check of what went out to Kafka: reads every TSK message
-//! of a topic (all partitions, from the earliest kept offset to the end)
-//! and prints the lines libtimeseries' ASCII backend would print for them,
-//! `<key> <value> <time>`, intervals in time order. Bad messages (wrong
-//! magic, version, channel or framing) are errors naming partition and
-//! offset.
-//!
-//! ```text
-//! cargo run --release --example tsk_consume -- \
-//!     --brokers 127.0.0.1:9092 --topic tsk-production.CHANNEL --channel CHANNEL
-//! ```
-#![allow(dead_code)] // the integration tests include this file as a module
+//! What went out to Kafka, read back: every TSK message of a topic (all
+//! partitions, from the earliest kept offset to the end) as the lines
+//! libtimeseries' ASCII backend would print for them, `<key> <value>
+//! <time>`, intervals in time order. Bad messages (wrong magic, version,
+//! channel or framing) are errors naming partition and offset. The
+//! `tsk_consume` tool prints them; the Kafka integration tests compare them.
 
 use std::collections::BTreeMap;
-use std::io::Write;
-use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context};
-use clap::Parser;
 use rskafka::client::partition::{OffsetAt, UnknownTopicHandling};
 use rskafka::client::ClientBuilder;
 use rskafka::BackoffConfig;
@@ -106,39 +97,4 @@ pub fn ascii(messages: &[Message], channel: Option<&str>) -> anyhow::Result<Vec<
         batch.ascii(&mut out);
     }
     Ok(out)
-}
-
-/// Prints what a TSK topic holds as libtimeseries ASCII lines.
-#[derive(Debug, Parser)]
-struct Args {
-    /// Bootstrap brokers.
-    #[arg(long, value_name = "HOST:PORT,...")]
-    brokers: String,
-    /// The topic, e.g. tsk-production.CHANNEL.
-    #[arg(long)]
-    topic: String,
-    /// Fail on a message of another channel.
-    #[arg(long)]
-    channel: Option<String>,
-}
-
-fn main() -> ExitCode {
-    match run() {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("tsk_consume: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn run() -> anyhow::Result<()> {
-    let args = Args::parse();
-    let messages = fetch_all(&args.brokers, &args.topic)?;
-    let text = ascii(&messages, args.channel.as_deref())?;
-    let mut stdout = std::io::stdout().lock();
-    match stdout.write_all(&text).and_then(|()| stdout.flush()) {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => Err(e.into()),
-        _ => Ok(()),
-    }
 }

@@ -1,6 +1,6 @@
 //! Generates a synthetic NEMEA data root for netprofile benchmarks and tests.
 //!
-//! `cargo run --release --example gen_nemea -- OUT_DIR --tags 1000 --hours 400`
+//! `cargo run --release -p telescope-tools --bin gen_nemea -- OUT_DIR --tags 1000 --hours 400`
 //! writes `OUT_DIR/<tag>/data.csv` for tags 1..=N: one row per protocol per
 //! step (55 minutes by default, like the CESNET aggregator), with a per-tag
 //! level, a daily cycle peaking in the afternoon, quieter weekends, a slow
@@ -31,6 +31,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Parser;
 use telescope_core::netprofile::time::{format_timestamp, parse_timestamp};
+use telescope_test_support::rng::{Random, SplitMix64 as Rng};
 
 #[derive(Parser)]
 #[command(about = "Generate a synthetic NEMEA data root")]
@@ -66,29 +67,6 @@ struct Args {
     /// the logarithm).
     #[arg(long, default_value_t = 0.03)]
     regular_noise: f64,
-}
-
-/// splitmix64: small, fast, good enough for synthetic data.
-struct Rng(u64);
-
-impl Rng {
-    fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    fn uniform(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-    fn range(&mut self, lo: f64, hi: f64) -> f64 {
-        lo + (hi - lo) * self.uniform()
-    }
-    fn normal(&mut self) -> f64 {
-        let u = self.uniform().max(1e-300);
-        (-2.0 * u.ln()).sqrt() * (std::f64::consts::TAU * self.uniform()).cos()
-    }
 }
 
 /// NEMEA-style time: milliseconds (always three digits), `T` separator.
@@ -302,7 +280,7 @@ fn main() -> anyhow::Result<()> {
                 let weekday = (hours / 24.0).floor().rem_euclid(7.0) as i64;
                 let days = (first - start) as f64 / 8.64e10;
                 let mut level = if a.regular {
-                    wander[index] = 0.98 * wander[index] + 0.2 * a.regular_noise * rng.normal();
+                    wander[index] = 0.98 * wander[index] + 0.2 * a.regular_noise * rng.gauss();
                     let kind = index % 3;
                     p.bytes
                         * wander[index].exp()
@@ -321,7 +299,7 @@ fn main() -> anyhow::Result<()> {
                         } else {
                             1.0
                         }
-                } * (p.noise * rng.normal()).exp();
+                } * (p.noise * rng.gauss()).exp();
                 if rng.uniform() < p.spike_rate {
                     level *= rng.range(3.0, 10.0);
                 }

@@ -20,5 +20,6 @@ mod netprofile_plot;
 mod remote;
 mod slurm;
 mod spill;
+mod support;
 mod trust;
 mod util;

@@ -1,5 +1,8 @@
 //! Integration tests of the `flowtuple-series` and `netprofile` binaries.
 
+// A test reads best as one scenario from setup to the last assertion.
+#![allow(clippy::too_many_lines)]
+
 mod backfill;
 mod backfill_script;
 mod backfill_slurm;

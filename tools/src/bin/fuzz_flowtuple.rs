@@ -42,6 +42,10 @@ static PEAK: AtomicUsize = AtomicUsize::new(0);
 /// after the execution could see it.
 const HARD_LIMIT: usize = 1 << 30;
 
+// SAFETY: every request goes to the system allocator with the caller's
+// layout, unchanged; a refused request returns null, which GlobalAlloc
+// allows. The counters are atomics and never allocate.
+#[allow(unsafe_code)]
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         if !charge(layout.size()) {
@@ -296,6 +300,16 @@ fn fail(args: &Args, n: u64, data: &[u8], why: &str) -> ! {
     std::process::exit(1);
 }
 
+/// What the executions so far gave.
+#[derive(Default)]
+struct Tally {
+    ok: u64,
+    errors: u64,
+    max_peak: usize,
+    shapes: BTreeMap<String, u64>,
+    slowest: (Duration, u64),
+}
+
 fn main() {
     let args = parse_args().unwrap_or_else(|e| {
         eprintln!("fuzz_flowtuple: {e}");
@@ -316,8 +330,19 @@ fn main() {
         return;
     }
     let epoch = Instant::now();
-    let timeout = args.timeout;
-    let seed = args.seed;
+    watchdog(epoch, args.timeout, args.seed);
+    let deadline = Duration::from_secs_f64(args.seconds);
+    let mut tally = Tally::default();
+    let mut n = 0u64;
+    while epoch.elapsed() < deadline {
+        execute(&args, &corpus, n, epoch, &mut tally);
+        n += 1;
+    }
+    report(&args, corpus.len(), n, epoch.elapsed().as_secs_f64(), tally);
+}
+
+/// Ends the process (exit 1) when an execution runs past `timeout`.
+fn watchdog(epoch: Instant, timeout: Duration, seed: u64) {
     std::thread::spawn(move || loop {
         std::thread::sleep(Duration::from_millis(100));
         let n = CURRENT.load(Ordering::Relaxed);
@@ -331,58 +356,65 @@ fn main() {
             std::process::exit(1);
         }
     });
-    let deadline = Duration::from_secs_f64(args.seconds);
-    let (mut ok, mut errors, mut max_peak) = (0u64, 0u64, 0usize);
-    let mut shapes: BTreeMap<String, u64> = BTreeMap::new();
-    let mut slowest = (Duration::ZERO, 0u64);
-    let mut n = 0u64;
-    while epoch.elapsed() < deadline {
-        let (data, mode, threads) = input(args.seed, n, &corpus);
-        let copy = data.clone();
-        let base = LIVE.load(Ordering::Relaxed);
-        PEAK.store(base, Ordering::Relaxed);
-        STARTED_MS.store(epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
-        CURRENT.store(n, Ordering::Relaxed);
-        let started = Instant::now();
-        let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            decode_only(Cursor::new(data), mode, threads)
-        }));
-        CURRENT.store(u64::MAX, Ordering::Relaxed);
-        slowest = slowest.max((started.elapsed(), n));
-        let peak = PEAK.load(Ordering::Relaxed).saturating_sub(base);
-        max_peak = max_peak.max(peak);
-        match result {
-            Err(_) => fail(&args, n, &copy, "panic"),
-            Ok(Ok(_)) => ok += 1,
-            Ok(Err(e)) => {
-                errors += 1;
-                let text = message(&e);
-                if let Some(part) = repeated(&text) {
-                    fail(&args, n, &copy, &format!("`{part}` said twice in {text:?}"));
-                }
-                if args.messages {
-                    *shapes.entry(shape(&text)).or_default() += 1;
-                }
+}
+
+/// Runs execution `n` and checks it: [`fail`]s on a panic, a message
+/// that repeats itself, or a heap over the limit.
+fn execute(args: &Args, corpus: &[Vec<u8>], n: u64, epoch: Instant, tally: &mut Tally) {
+    let (data, mode, threads) = input(args.seed, n, corpus);
+    let copy = data.clone();
+    let base = LIVE.load(Ordering::Relaxed);
+    PEAK.store(base, Ordering::Relaxed);
+    STARTED_MS.store(epoch.elapsed().as_millis() as u64, Ordering::Relaxed);
+    CURRENT.store(n, Ordering::Relaxed);
+    let started = Instant::now();
+    let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
+        decode_only(Cursor::new(data), mode, threads)
+    }));
+    CURRENT.store(u64::MAX, Ordering::Relaxed);
+    tally.slowest = tally.slowest.max((started.elapsed(), n));
+    let peak = PEAK.load(Ordering::Relaxed).saturating_sub(base);
+    tally.max_peak = tally.max_peak.max(peak);
+    match result {
+        Err(_) => fail(args, n, &copy, "panic"),
+        Ok(Ok(_)) => tally.ok += 1,
+        Ok(Err(e)) => {
+            tally.errors += 1;
+            let text = message(&e);
+            if let Some(part) = repeated(&text) {
+                fail(args, n, &copy, &format!("`{part}` said twice in {text:?}"));
+            }
+            if args.messages {
+                *tally.shapes.entry(shape(&text)).or_default() += 1;
             }
         }
-        if peak > args.max_heap {
-            fail(
-                &args,
-                n,
-                &copy,
-                &format!(
-                    "{peak} bytes of heap, more than the {} allowed",
-                    args.max_heap
-                ),
-            );
-        }
-        n += 1;
     }
-    let secs = epoch.elapsed().as_secs_f64();
+    if peak > args.max_heap {
+        fail(
+            args,
+            n,
+            &copy,
+            &format!(
+                "{peak} bytes of heap, more than the {} allowed",
+                args.max_heap
+            ),
+        );
+    }
+}
+
+/// Prints the run's summary and, with `--messages`, the kinds of errors.
+fn report(args: &Args, fixtures: usize, n: u64, secs: f64, tally: Tally) {
+    let Tally {
+        ok,
+        errors,
+        max_peak,
+        shapes,
+        slowest,
+    } = tally;
     println!(
         "fuzz_flowtuple: seed {}, {} fixtures, {n} executions in {secs:.1} s ({:.0}/s): {ok} read, {errors} rejected with an error, 0 panics, 0 timeouts; largest heap of one execution {:.1} MB; slowest execution {:.0} ms (number {})",
         args.seed,
-        corpus.len(),
+        fixtures,
         n as f64 / secs,
         max_peak as f64 / 1e6,
         slowest.0.as_secs_f64() * 1e3,

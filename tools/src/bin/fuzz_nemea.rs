@@ -48,7 +48,10 @@ const HARD_LIMIT: usize = 1 << 30;
 
 struct Counting;
 
-// SAFETY: forwards to the system allocator; only counts.
+// SAFETY: every request goes to the system allocator with the caller's
+// layout, unchanged; a refused request returns null, which GlobalAlloc
+// allows. The counters are atomics and never allocate.
+#[allow(unsafe_code)]
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
         if l.size() > HARD_LIMIT {
@@ -437,6 +440,19 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let last_panic = quiet_check_panics();
+    if let Some(path) = &a.replay {
+        return replay(path, a.seed, &last_panic);
+    }
+    let epoch = Instant::now();
+    let current: Arc<Mutex<Vec<u8>>> = Arc::default();
+    watchdog(epoch, Arc::clone(&current), a.crashes.clone(), a.timeout_ms);
+    fuzz(&a, epoch, &current, &last_panic)
+}
+
+/// Keeps the message of the last panic inside [`check`] (a finding,
+/// reported by the loop) instead of printing it; other panics print.
+fn quiet_check_panics() -> Arc<Mutex<String>> {
     let last_panic: Arc<Mutex<String>> = Arc::default();
     let lp = Arc::clone(&last_panic);
     let default_hook = panic::take_hook();
@@ -448,45 +464,76 @@ fn main() -> ExitCode {
             *s = info.to_string();
         }
     }));
-    if let Some(path) = &a.replay {
-        let data = fs::read(path).unwrap_or_default();
-        let mut rng = Rng(a.seed);
-        let failed = (0..4).any(|_| {
-            let w = window_for(&mut rng);
-            IN_CHECK.store(true, Ordering::Relaxed);
-            let r = panic::catch_unwind(|| check(&data, w));
-            IN_CHECK.store(false, Ordering::Relaxed);
-            r.is_err()
-        });
-        let msg = last_panic.lock().map(|s| s.clone()).unwrap_or_default();
-        eprintln!(
-            "fuzz_nemea: replay {}: {}",
-            path.display(),
-            if failed { msg.as_str() } else { "ok" }
-        );
-        return ExitCode::from(u8::from(failed));
-    }
+    last_panic
+}
 
-    let epoch = Instant::now();
-    let current: Arc<Mutex<Vec<u8>>> = Arc::default();
-    {
-        let (current, crashes, limit) = (Arc::clone(&current), a.crashes.clone(), a.timeout_ms);
-        thread::spawn(move || loop {
-            thread::sleep(Duration::from_millis(100));
-            let start = STARTED_MS.load(Ordering::Relaxed);
-            let now = epoch.elapsed().as_millis() as u64;
-            if start > 0 && now.saturating_sub(start) > limit {
-                let data = current.lock().map(|d| d.clone()).unwrap_or_default();
-                let path = save(&crashes, "timeout", &data);
-                eprintln!(
-                    "fuzz_nemea: an input ran over {limit} ms, saved as {}",
-                    path.display()
-                );
-                std::process::exit(3);
-            }
-        });
-    }
+/// `--replay`: checks a saved input under the seed's first four windows.
+fn replay(path: &Path, seed: u64, last_panic: &Mutex<String>) -> ExitCode {
+    let data = fs::read(path).unwrap_or_default();
+    let mut rng = Rng(seed);
+    let failed = (0..4).any(|_| {
+        let w = window_for(&mut rng);
+        IN_CHECK.store(true, Ordering::Relaxed);
+        let r = panic::catch_unwind(|| check(&data, w));
+        IN_CHECK.store(false, Ordering::Relaxed);
+        r.is_err()
+    });
+    let msg = last_panic.lock().map(|s| s.clone()).unwrap_or_default();
+    eprintln!(
+        "fuzz_nemea: replay {}: {}",
+        path.display(),
+        if failed { msg.as_str() } else { "ok" }
+    );
+    ExitCode::from(u8::from(failed))
+}
 
+/// Saves the running input and ends the process (exit 3) when it runs
+/// over `limit` ms.
+fn watchdog(epoch: Instant, current: Arc<Mutex<Vec<u8>>>, crashes: PathBuf, limit: u64) {
+    thread::spawn(move || loop {
+        thread::sleep(Duration::from_millis(100));
+        let start = STARTED_MS.load(Ordering::Relaxed);
+        let now = epoch.elapsed().as_millis() as u64;
+        if start > 0 && now.saturating_sub(start) > limit {
+            let data = current.lock().map(|d| d.clone()).unwrap_or_default();
+            let path = save(&crashes, "timeout", &data);
+            eprintln!(
+                "fuzz_nemea: an input ran over {limit} ms, saved as {}",
+                path.display()
+            );
+            std::process::exit(3);
+        }
+    });
+}
+
+/// [`check`] of one input, watched: its outcome and how far the heap grew.
+fn execute(
+    data: &[u8],
+    window: TimeWindow,
+    epoch: Instant,
+    current: &Mutex<Vec<u8>>,
+) -> (thread::Result<Result<Parsed, String>>, usize) {
+    if let Ok(mut c) = current.lock() {
+        c.clear();
+        c.extend_from_slice(data);
+    }
+    let base = LIVE.load(Ordering::Relaxed);
+    PEAK.store(base, Ordering::Relaxed);
+    STARTED_MS.store(epoch.elapsed().as_millis() as u64 + 1, Ordering::Relaxed);
+    IN_CHECK.store(true, Ordering::Relaxed);
+    let result = panic::catch_unwind(AssertUnwindSafe(|| check(data, window)));
+    IN_CHECK.store(false, Ordering::Relaxed);
+    STARTED_MS.store(0, Ordering::Relaxed);
+    (result, PEAK.load(Ordering::Relaxed).saturating_sub(base))
+}
+
+/// The mutation loop, for `--seconds`; exit 1 when anything was found.
+fn fuzz(
+    a: &Args,
+    epoch: Instant,
+    current: &Mutex<Vec<u8>>,
+    last_panic: &Mutex<String>,
+) -> ExitCode {
     let mut corpus = corpus();
     let seeds = corpus.len();
     let mut seen: HashSet<u64> = HashSet::new();
@@ -509,18 +556,7 @@ fn main() -> ExitCode {
             mutate(&mut rng, &mut data, &corpus, a.max_len);
         }
         let window = window_for(&mut rng);
-        if let Ok(mut c) = current.lock() {
-            c.clear();
-            c.extend_from_slice(&data);
-        }
-        let base = LIVE.load(Ordering::Relaxed);
-        PEAK.store(base, Ordering::Relaxed);
-        STARTED_MS.store(epoch.elapsed().as_millis() as u64 + 1, Ordering::Relaxed);
-        IN_CHECK.store(true, Ordering::Relaxed);
-        let result = panic::catch_unwind(AssertUnwindSafe(|| check(&data, window)));
-        IN_CHECK.store(false, Ordering::Relaxed);
-        STARTED_MS.store(0, Ordering::Relaxed);
-        let grew = PEAK.load(Ordering::Relaxed).saturating_sub(base);
+        let (result, grew) = execute(&data, window, epoch, current);
         peak_input = peak_input.max(grew);
         execs += 1;
         let failure = match &result {

@@ -218,104 +218,112 @@ fn main() -> anyhow::Result<()> {
     let step = (a.step_minutes * 60e6) as i64;
     fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let mut rng = Rng(a.seed);
-    let span_days = f64::from(a.hours) * a.step_minutes / 1440.0;
     for tag in 1..=a.tags {
-        let dir = a.out.join(tag.to_string());
-        fs::create_dir_all(&dir)?;
-        let path = dir.join("data.csv");
-        let mut w = BufWriter::new(File::create(&path)?);
-        writeln!(
-            w,
-            "uint64 BYTES,time TIME_FIRST,time TIME_LAST,uint32 COUNT,uint32 PACKETS,uint8 PROTOCOL"
-        )?;
-        let profiles: Vec<Profile> = a
-            .protocols
-            .iter()
-            .enumerate()
-            .map(|(index, _)| Profile {
-                bytes: 10f64.powf(rng.range(6.0, 11.0)),
-                packet_size: rng.range(300.0, 1200.0),
-                packets_per_flow: rng.range(5.0, 200.0),
-                daily: rng.range(0.15, 0.6),
-                peak_hour: rng.range(11.0, 17.0),
-                weekend: rng.range(0.65, 0.95),
-                trend_per_day: rng.range(-0.005, 0.005),
-                noise: rng.range(0.05, 0.2),
-                spike_rate: 0.01,
-                shape: ((tag as usize - 1) * a.protocols.len() + index) % 9,
-            })
-            .map(|mut p| {
-                if a.regular {
-                    (p.noise, p.spike_rate) = (a.regular_noise, 0.0);
-                }
-                if a.shapes {
-                    (p.noise, p.spike_rate) = match p.shape {
-                        4 => (0.08, 0.06),
-                        5 => (0.35, 0.01),
-                        _ => (0.08, 0.01),
-                    };
-                }
-                p
-            })
-            .collect();
-        // Drawn only for --regular: the other modes' bytes stay as they were.
-        let drifts: Vec<Drift> = profiles
-            .iter()
-            .filter(|_| a.regular)
-            .map(|_| Drift {
-                first: rng.range(-0.08, 0.08),
-                second: rng.range(-0.08, 0.08),
-                shift: rng.range(-0.3, 0.3),
-                weekend: rng.range(-0.1, 0.1),
-            })
-            .collect();
-        let mut wander = vec![0.0_f64; profiles.len()];
-        for i in 0..i64::from(a.hours) {
-            for (index, (&proto, p)) in a.protocols.iter().zip(&profiles).enumerate() {
-                let jitter = (rng.range(0.0, a.jitter_seconds * 1e6) as i64 / 1000) * 1000;
-                let first = start + i * step + jitter;
-                let hours = (first as f64) / 3.6e9;
-                let hour_of_day = hours.rem_euclid(24.0);
-                // 1970-01-01 was a Thursday: day 2 and 3 of the week are Sat/Sun.
-                let weekday = (hours / 24.0).floor().rem_euclid(7.0) as i64;
-                let days = (first - start) as f64 / 8.64e10;
-                let mut level = if a.regular {
-                    wander[index] = 0.98 * wander[index] + 0.2 * a.regular_noise * rng.gauss();
-                    let kind = index % 3;
-                    p.bytes
-                        * wander[index].exp()
-                        * regular(kind, hour_of_day, weekday, days, &drifts[index])
-                } else if a.shapes {
-                    p.bytes * shape(p.shape, hour_of_day, weekday, days, span_days)
-                } else {
-                    p.bytes
-                        * (1.0 + p.trend_per_day * days)
-                        * (1.0
-                            + p.daily
-                                * (std::f64::consts::TAU * (hour_of_day - p.peak_hour) / 24.0)
-                                    .cos())
-                        * if weekday == 2 || weekday == 3 {
-                            p.weekend
-                        } else {
-                            1.0
-                        }
-                } * (p.noise * rng.gauss()).exp();
-                if rng.uniform() < p.spike_rate {
-                    level *= rng.range(3.0, 10.0);
-                }
-                let bytes = level.max(0.0).round() as u64;
-                let packets = (level / p.packet_size).max(1.0).round() as u64;
-                let flows = (packets as f64 / p.packets_per_flow).max(1.0).round() as u64;
-                writeln!(
-                    w,
-                    "{bytes},{},{},{flows},{packets},{proto}",
-                    nemea_time(first),
-                    nemea_time(first + 3_600_000_000)
-                )?;
-            }
-        }
-        w.flush()
-            .with_context(|| format!("writing {}", path.display()))?;
+        write_tag(&a, tag, start, step, &mut rng)?;
     }
     Ok(())
+}
+
+/// Tag `tag`'s profiles: one per protocol.
+fn profiles(a: &Args, tag: u32, rng: &mut Rng) -> Vec<Profile> {
+    a.protocols
+        .iter()
+        .enumerate()
+        .map(|(index, _)| Profile {
+            bytes: 10f64.powf(rng.range(6.0, 11.0)),
+            packet_size: rng.range(300.0, 1200.0),
+            packets_per_flow: rng.range(5.0, 200.0),
+            daily: rng.range(0.15, 0.6),
+            peak_hour: rng.range(11.0, 17.0),
+            weekend: rng.range(0.65, 0.95),
+            trend_per_day: rng.range(-0.005, 0.005),
+            noise: rng.range(0.05, 0.2),
+            spike_rate: 0.01,
+            shape: ((tag as usize - 1) * a.protocols.len() + index) % 9,
+        })
+        .map(|mut p| {
+            if a.regular {
+                (p.noise, p.spike_rate) = (a.regular_noise, 0.0);
+            }
+            if a.shapes {
+                (p.noise, p.spike_rate) = match p.shape {
+                    4 => (0.08, 0.06),
+                    5 => (0.35, 0.01),
+                    _ => (0.08, 0.01),
+                };
+            }
+            p
+        })
+        .collect()
+}
+
+/// Writes tag `tag`'s `data.csv`.
+fn write_tag(a: &Args, tag: u32, start: i64, step: i64, rng: &mut Rng) -> anyhow::Result<()> {
+    let span_days = f64::from(a.hours) * a.step_minutes / 1440.0;
+    let dir = a.out.join(tag.to_string());
+    fs::create_dir_all(&dir)?;
+    let path = dir.join("data.csv");
+    let mut w = BufWriter::new(File::create(&path)?);
+    writeln!(
+        w,
+        "uint64 BYTES,time TIME_FIRST,time TIME_LAST,uint32 COUNT,uint32 PACKETS,uint8 PROTOCOL"
+    )?;
+    let profiles = profiles(a, tag, rng);
+    // Drawn only for --regular: the other modes' bytes stay as they were.
+    let drifts: Vec<Drift> = profiles
+        .iter()
+        .filter(|_| a.regular)
+        .map(|_| Drift {
+            first: rng.range(-0.08, 0.08),
+            second: rng.range(-0.08, 0.08),
+            shift: rng.range(-0.3, 0.3),
+            weekend: rng.range(-0.1, 0.1),
+        })
+        .collect();
+    let mut wander = vec![0.0_f64; profiles.len()];
+    for i in 0..i64::from(a.hours) {
+        for (index, (&proto, p)) in a.protocols.iter().zip(&profiles).enumerate() {
+            let jitter = (rng.range(0.0, a.jitter_seconds * 1e6) as i64 / 1000) * 1000;
+            let first = start + i * step + jitter;
+            let hours = (first as f64) / 3.6e9;
+            let hour_of_day = hours.rem_euclid(24.0);
+            // 1970-01-01 was a Thursday: day 2 and 3 of the week are Sat/Sun.
+            let weekday = (hours / 24.0).floor().rem_euclid(7.0) as i64;
+            let days = (first - start) as f64 / 8.64e10;
+            let mut level = if a.regular {
+                wander[index] = 0.98 * wander[index] + 0.2 * a.regular_noise * rng.gauss();
+                let kind = index % 3;
+                p.bytes
+                    * wander[index].exp()
+                    * regular(kind, hour_of_day, weekday, days, &drifts[index])
+            } else if a.shapes {
+                p.bytes * shape(p.shape, hour_of_day, weekday, days, span_days)
+            } else {
+                p.bytes
+                    * (1.0 + p.trend_per_day * days)
+                    * (1.0
+                        + p.daily
+                            * (std::f64::consts::TAU * (hour_of_day - p.peak_hour) / 24.0).cos())
+                    * if weekday == 2 || weekday == 3 {
+                        p.weekend
+                    } else {
+                        1.0
+                    }
+            } * (p.noise * rng.gauss()).exp();
+            if rng.uniform() < p.spike_rate {
+                level *= rng.range(3.0, 10.0);
+            }
+            let bytes = level.max(0.0).round() as u64;
+            let packets = (level / p.packet_size).max(1.0).round() as u64;
+            let flows = (packets as f64 / p.packets_per_flow).max(1.0).round() as u64;
+            writeln!(
+                w,
+                "{bytes},{},{},{flows},{packets},{proto}",
+                nemea_time(first),
+                nemea_time(first + 3_600_000_000)
+            )?;
+        }
+    }
+    w.flush()
+        .with_context(|| format!("writing {}", path.display()))
 }

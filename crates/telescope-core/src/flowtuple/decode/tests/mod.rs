@@ -1,216 +1,16 @@
-//! The compiled decoder against the straightforward reference decoder.
+//! The compiled decoder against the reference decoder (`reference.rs`,
+//! written from the Avro specification).
+
+use std::collections::BTreeSet;
 
 use super::*;
 use crate::flowtuple::record::GeoTag;
 use telescope_test_support::avro::zigzag;
 use telescope_test_support::rng::{Random, SplitMix64 as Rng};
 
-/// The straightforward decoder the compiled one replaced, kept as the
-/// reference the fast paths are checked against.
-mod reference {
-    use super::{DecodedBlock, Field, Filter, Plan, Run, Skip, Step};
-    use crate::flowtuple::record::{FlowRecord, GeoTag, MAX_TAG_BYTES};
+mod reference;
 
-    pub struct Cursor<'a> {
-        pub data: &'a [u8],
-        pub pos: usize,
-    }
-
-    impl<'a> Cursor<'a> {
-        pub fn long(&mut self) -> Result<i64, String> {
-            let mut value: u64 = 0;
-            let mut shift = 0;
-            loop {
-                let Some(&b) = self.data.get(self.pos) else {
-                    return Err(self.eof());
-                };
-                self.pos += 1;
-                value |= u64::from(b & 0x7f) << shift;
-                if b & 0x80 == 0 {
-                    return Ok(((value >> 1) as i64) ^ -((value & 1) as i64));
-                }
-                shift += 7;
-                if shift > 63 {
-                    return Err(format!(
-                        "varint longer than 10 bytes at data offset {}",
-                        self.pos
-                    ));
-                }
-            }
-        }
-
-        fn bytes(&mut self, len: usize) -> Result<&'a [u8], String> {
-            let end = self.pos.checked_add(len).filter(|&e| e <= self.data.len());
-            let Some(end) = end else {
-                return Err(self.eof());
-            };
-            let out = &self.data[self.pos..end];
-            self.pos = end;
-            Ok(out)
-        }
-
-        fn length(&mut self) -> Result<usize, String> {
-            let len = self.long()?;
-            usize::try_from(len).map_err(|_| format!("negative length {len}"))
-        }
-
-        fn eof(&self) -> String {
-            "record data ends early (corrupt block or wrong record count)".to_string()
-        }
-
-        fn skip(&mut self, skip: &Skip) -> Result<(), String> {
-            match skip {
-                Skip::Nothing => {}
-                Skip::Varint => {
-                    self.long()?;
-                }
-                Skip::Bytes(n) => {
-                    self.bytes(*n)?;
-                }
-                Skip::LengthPrefixed => {
-                    let n = self.length()?;
-                    self.bytes(n)?;
-                }
-                Skip::Array(item) => self.skip_blocks(|c| c.skip(item))?,
-                Skip::Map(value) => self.skip_blocks(|c| {
-                    let n = c.length()?;
-                    c.bytes(n)?;
-                    c.skip(value)
-                })?,
-                Skip::Union(branches) => {
-                    let i = self.long()?;
-                    let branch = usize::try_from(i)
-                        .ok()
-                        .and_then(|i| branches.get(i))
-                        .ok_or_else(|| format!("union branch {i} does not exist"))?;
-                    self.skip(branch)?;
-                }
-                Skip::Record(fields) => {
-                    for f in fields {
-                        self.skip(f)?;
-                    }
-                }
-            }
-            Ok(())
-        }
-
-        fn skip_blocks(
-            &mut self,
-            mut item: impl FnMut(&mut Self) -> Result<(), String>,
-        ) -> Result<(), String> {
-            loop {
-                let mut n = self.long()?;
-                if n == 0 {
-                    return Ok(());
-                }
-                if n < 0 {
-                    n = n.checked_neg().ok_or("bad item count")?;
-                    self.long()?;
-                }
-                for _ in 0..n {
-                    item(self)?;
-                }
-            }
-        }
-    }
-
-    fn int32(field: Field, v: i64) -> Result<i32, String> {
-        i32::try_from(v).map_err(|_| format!("{} value {v} is outside the int range", field.name()))
-    }
-
-    fn ipv4(field: Field, v: i64) -> Result<u32, String> {
-        u32::try_from(v).map_err(|_| format!("{} value {v} is not an IPv4 address", field.name()))
-    }
-
-    fn decode_record(
-        plan: &Plan,
-        cur: &mut Cursor<'_>,
-        rec: &mut FlowRecord,
-    ) -> Result<(), String> {
-        for step in &plan.steps {
-            match step {
-                Step::Number(field) => {
-                    let v = cur.long()?;
-                    match field {
-                        Field::Time => rec.time = v,
-                        Field::PacketCnt => rec.packet_cnt = v,
-                        Field::Prefix2Asn => {
-                            rec.prefix2asn = u32::try_from(v).map_err(|_| {
-                                format!("prefix2asn value {v} is not a 32-bit AS number")
-                            })?
-                        }
-                        Field::SrcIp => rec.src_ip = ipv4(*field, v)?,
-                        Field::DstIp => rec.dst_ip = ipv4(*field, v)?,
-                        Field::SrcPort => rec.src_port = int32(*field, v)?,
-                        Field::DstPort => rec.dst_port = int32(*field, v)?,
-                        Field::Protocol => rec.protocol = int32(*field, v)?,
-                        Field::IpLen => rec.ip_len = int32(*field, v)?,
-                        Field::IsSpoofed => rec.is_spoofed = int32(*field, v)?,
-                        Field::IsMasscan => rec.is_masscan = int32(*field, v)?,
-                        _ => {}
-                    }
-                }
-                Step::Text(field) => {
-                    let n = cur.length()?;
-                    let raw = cur.bytes(n)?;
-                    let tag = GeoTag::from_bytes(raw).ok_or_else(|| {
-                        format!(
-                            "{} is {n} bytes long; geo tags are at most {MAX_TAG_BYTES}",
-                            field.name()
-                        )
-                    })?;
-                    match field {
-                        Field::NetacqContinent => rec.netacq[0] = tag,
-                        Field::NetacqCountry => rec.netacq[1] = tag,
-                        Field::MaxmindContinent => rec.maxmind[0] = tag,
-                        Field::MaxmindCountry => rec.maxmind[1] = tag,
-                        _ => {}
-                    }
-                }
-                Step::Skip(skip) => cur.skip(skip)?,
-            }
-        }
-        Ok(())
-    }
-
-    pub fn decode_block(
-        plan: &Plan,
-        filter: Filter,
-        data: &[u8],
-        count: u64,
-        out: &mut DecodedBlock,
-    ) -> Result<(), String> {
-        out.runs.clear();
-        out.records.clear();
-        out.total = count;
-        let mut cur = Cursor { data, pos: 0 };
-        let mut rec = FlowRecord::default();
-        for i in 0..count {
-            decode_record(plan, &mut cur, &mut rec)
-                .map_err(|e| format!("record {i} of the block: {e}"))?;
-            match out.runs.last_mut() {
-                Some(run) if run.time == rec.time => {}
-                _ => out.runs.push(Run {
-                    time: rec.time,
-                    kept: 0,
-                }),
-            }
-            if filter.keeps(&rec) {
-                out.records.push(rec);
-                if let Some(run) = out.runs.last_mut() {
-                    run.kept += 1;
-                }
-            }
-        }
-        if cur.pos != data.len() {
-            return Err(format!(
-                "{} bytes left over after the block's {count} records",
-                data.len() - cur.pos
-            ));
-        }
-        Ok(())
-    }
-}
+use reference::Ty;
 
 /// Reads one varint at `pos` with both decoders: same value or error,
 /// same position after.
@@ -357,26 +157,30 @@ fn random_varint_streams_match_the_reference() {
     }
 }
 
-/// A value of `skip`'s type, encoded.
-fn encode_skip(skip: &Skip, rng: &mut Rng, out: &mut Vec<u8>) {
-    match skip {
-        Skip::Nothing => {}
-        Skip::Varint => zigzag(rng.long(), out),
-        Skip::Bytes(n) => out.extend((0..*n).map(|_| rng.next_u64() as u8)),
-        Skip::LengthPrefixed => {
+/// A value of type `ty`, encoded as the specification says.
+fn encode_value(ty: &Ty, rng: &mut Rng, out: &mut Vec<u8>) {
+    match ty {
+        Ty::Null => {}
+        Ty::Int | Ty::Long => zigzag(rng.long(), out),
+        Ty::Enum(n) => zigzag(rng.below(*n as u64) as i64, out),
+        Ty::Boolean => out.push(rng.below(2) as u8),
+        Ty::Float => out.extend((0..4).map(|_| rng.next_u64() as u8)),
+        Ty::Double => out.extend((0..8).map(|_| rng.next_u64() as u8)),
+        Ty::Fixed(n) => out.extend((0..*n).map(|_| rng.next_u64() as u8)),
+        Ty::Bytes | Ty::String => {
             let n = rng.below(20) as usize;
             zigzag(n as i64, out);
             out.extend((0..n).map(|_| rng.next_u64() as u8));
         }
-        Skip::Array(item) | Skip::Map(item) => {
+        Ty::Array(item) | Ty::Map(item) => {
             for _ in 0..rng.below(3) {
                 let n = rng.below(3) as i64 + 1;
                 let mut body = Vec::new();
                 for _ in 0..n {
-                    if matches!(skip, Skip::Map(_)) {
-                        encode_skip(&Skip::LengthPrefixed, rng, &mut body);
+                    if matches!(ty, Ty::Map(_)) {
+                        encode_value(&Ty::String, rng, &mut body);
                     }
-                    encode_skip(item, rng, &mut body);
+                    encode_value(item, rng, &mut body);
                 }
                 if rng.below(2) == 0 {
                     zigzag(n, out);
@@ -388,91 +192,129 @@ fn encode_skip(skip: &Skip, rng: &mut Rng, out: &mut Vec<u8>) {
             }
             out.push(0);
         }
-        Skip::Union(branches) => {
+        Ty::Union(branches) => {
             let i = rng.below(branches.len() as u64) as usize;
             zigzag(i as i64, out);
-            encode_skip(&branches[i], rng, out);
+            encode_value(&branches[i], rng, out);
         }
-        Skip::Record(fields) => {
+        Ty::Record(fields) => {
             for f in fields {
-                encode_skip(f, rng, out);
+                encode_value(f, rng, out);
             }
         }
     }
 }
 
-fn reads_a_byte(skip: &Skip) -> bool {
-    match skip {
-        Skip::Nothing => false,
-        Skip::Bytes(n) => *n > 0,
-        Skip::Record(fields) => fields.iter().any(reads_a_byte),
+fn reads_a_byte(ty: &Ty) -> bool {
+    match ty {
+        Ty::Null => false,
+        Ty::Fixed(n) => *n > 0,
+        Ty::Record(fields) => fields.iter().any(reads_a_byte),
         _ => true,
     }
 }
 
-fn random_skip(rng: &mut Rng, depth: u32) -> Skip {
+/// A random schema: nested up to two levels of arrays, maps, unions and
+/// records; unions as the specification allows them (no union directly
+/// in a union, no two branches of the same unnamed type).
+fn random_ty(rng: &mut Rng, depth: u32) -> Ty {
     let simple = [
-        Skip::Nothing,
-        Skip::Varint,
-        Skip::Varint,
-        Skip::Bytes(0),
-        Skip::Bytes(1),
-        Skip::Bytes(4),
-        Skip::Bytes(8),
-        Skip::LengthPrefixed,
-        Skip::LengthPrefixed,
+        Ty::Null,
+        Ty::Long,
+        Ty::Int,
+        Ty::Fixed(0),
+        Ty::Boolean,
+        Ty::Float,
+        Ty::Double,
+        Ty::String,
+        Ty::Bytes,
+        Ty::Fixed(3),
+        Ty::Enum(3),
     ];
-    let pick = rng.below(if depth >= 2 { 9 } else { 13 });
+    let pick = rng.below(if depth >= 2 { 11 } else { 15 });
     match pick {
-        9 => {
+        11 => {
             // Items read at least a byte, so that a damaged count fails
             // instead of looping for ever.
             let item = loop {
-                let item = random_skip(rng, depth + 1);
+                let item = random_ty(rng, depth + 1);
                 if reads_a_byte(&item) {
                     break item;
                 }
             };
-            Skip::Array(Box::new(item))
+            Ty::Array(Box::new(item))
         }
-        10 => Skip::Map(Box::new(random_skip(rng, depth + 1))),
-        11 => Skip::Union(
-            (0..1 + rng.below(3))
-                .map(|_| random_skip(rng, depth + 1))
-                .collect(),
-        ),
-        12 => Skip::Record(
+        12 => Ty::Map(Box::new(random_ty(rng, depth + 1))),
+        13 => {
+            let mut branches: Vec<Ty> = Vec::new();
+            for _ in 0..1 + rng.below(3) {
+                let b = random_ty(rng, depth + 1);
+                let named = matches!(b, Ty::Fixed(_) | Ty::Enum(_) | Ty::Record(_));
+                let same = |o: &Ty| std::mem::discriminant(o) == std::mem::discriminant(&b);
+                if !matches!(b, Ty::Union(_)) && (named || !branches.iter().any(same)) {
+                    branches.push(b);
+                }
+            }
+            if branches.is_empty() {
+                branches.push(Ty::Null);
+            }
+            Ty::Union(branches)
+        }
+        14 => Ty::Record(
             (0..rng.below(4))
-                .map(|_| random_skip(rng, depth + 1))
+                .map(|_| random_ty(rng, depth + 1))
                 .collect(),
         ),
         i => simple[i as usize].clone(),
     }
 }
 
-fn random_plan(rng: &mut Rng) -> Plan {
-    let n = rng.below(24) as usize;
-    let steps = (0..n)
-        .map(|_| match rng.below(4) {
-            0 | 1 => Step::Number(Field::ALL[rng.below(15) as usize]),
-            2 => Step::Text(Field::ALL[rng.below(15) as usize]),
-            _ => Step::Skip(random_skip(rng, 0)),
-        })
-        .collect();
-    Plan { steps }
+/// The production schema compiler's `Skip` for a field of type `ty`.
+fn compiled_skip(ty: &Ty) -> Skip {
+    let schema = format!(
+        r#"{{"type": "record", "name": "top", "fields": [{{"name": "x", "type": {}}}]}}"#,
+        ty.json(&mut 0)
+    );
+    let plan = Plan::new(&schema, &[], "the test").unwrap_or_else(|e| panic!("{schema}: {e}"));
+    match &plan.steps[..] {
+        [Step::Skip(skip)] => skip.clone(),
+        other => panic!("{schema}: {other:?}"),
+    }
 }
 
-/// Records for `plan`, mostly valid: numbers small or in range, tags
+/// A plan for the compiled decoder and the same for the reference.
+fn random_plan(rng: &mut Rng) -> (Plan, Vec<reference::Step>) {
+    let n = rng.below(24) as usize;
+    let (steps, reference) = (0..n)
+        .map(|_| match rng.below(4) {
+            0 | 1 => {
+                let f = Field::ALL[rng.below(15) as usize];
+                (Step::Number(f), reference::Step::Number(f))
+            }
+            2 => {
+                let f = Field::ALL[rng.below(15) as usize];
+                (Step::Text(f), reference::Step::Text(f))
+            }
+            _ => {
+                let ty = random_ty(rng, 0);
+                (Step::Skip(compiled_skip(&ty)), reference::Step::Value(ty))
+            }
+        })
+        .unzip();
+    (Plan { steps }, reference)
+}
+
+/// Records for `steps`, mostly valid: numbers small or in range, tags
 /// short; now and then a value out of range or a long tag.
-fn random_records(plan: &Plan, count: u64, rng: &mut Rng, out: &mut Vec<u8>) {
+fn random_records(steps: &[reference::Step], count: u64, rng: &mut Rng, out: &mut Vec<u8>) {
     let time = 1_600_000_000 + rng.below(3) as i64 * 60;
     for _ in 0..count {
-        for step in &plan.steps {
+        for step in steps {
             match step {
-                Step::Number(Field::Time) => {
+                reference::Step::Number(Field::Time) => {
                     zigzag(time + rng.below(2) as i64 * 60, out);
                 }
-                Step::Number(_) => {
+                reference::Step::Number(_) => {
                     let v = match rng.below(40) {
                         0 => rng.long(),
                         1..=9 => rng.below(1 << 32) as i64,
@@ -481,23 +323,28 @@ fn random_records(plan: &Plan, count: u64, rng: &mut Rng, out: &mut Vec<u8>) {
                     };
                     zigzag(v, out);
                 }
-                Step::Text(_) => {
+                reference::Step::Text(_) => {
                     let n = if rng.below(50) == 0 { 17 } else { rng.below(4) };
                     zigzag(n as i64, out);
                     out.extend((0..n).map(|_| b"EU?? \x01\xc3\xa9AF"[rng.below(10) as usize]));
                 }
-                Step::Skip(skip) => encode_skip(skip, rng, out),
+                reference::Step::Value(ty) => encode_value(ty, rng, out),
             }
         }
     }
 }
 
 /// Decodes with both decoders and asserts the same outcome.
-fn same_outcome(plan: &Plan, filter: Filter, data: &[u8], count: u64) -> Result<(), String> {
+fn same_outcome(
+    (plan, steps): (&Plan, &[reference::Step]),
+    filter: Filter,
+    data: &[u8],
+    count: u64,
+) -> Result<(), String> {
     let mut got = DecodedBlock::default();
     let mut want = DecodedBlock::default();
     let got_res = decode_block(plan, filter, data, count, &mut got);
-    let want_res = reference::decode_block(plan, filter, data, count, &mut want);
+    let want_res = reference::decode_block(steps, filter, data, count, &mut want);
     assert_eq!(got_res, want_res, "{plan:?} {filter:?} {count} {data:02x?}");
     assert_eq!(got.runs, want.runs);
     assert_eq!(got.records, want.records);
@@ -505,21 +352,39 @@ fn same_outcome(plan: &Plan, filter: Filter, data: &[u8], count: u64) -> Result<
     want_res
 }
 
+/// The names of the types in `ty`, nested ones too.
+fn kinds_in(ty: &Ty, kinds: &mut BTreeSet<String>) {
+    let name = format!("{ty:?}");
+    kinds.insert(name.split('(').next().unwrap_or_default().to_string());
+    match ty {
+        Ty::Array(t) | Ty::Map(t) => kinds_in(t, kinds),
+        Ty::Union(ts) | Ty::Record(ts) => ts.iter().for_each(|t| kinds_in(t, kinds)),
+        _ => {}
+    }
+}
+
 #[test]
 fn random_plans_and_blocks_match_the_reference() {
     let mut rng = Rng(11);
     let (mut ok, mut failed) = (0, 0);
+    let mut kinds = BTreeSet::new();
     for _ in 0..3000 {
-        let plan = random_plan(&mut rng);
+        let (plan, steps) = random_plan(&mut rng);
+        for step in &steps {
+            if let reference::Step::Value(ty) = step {
+                kinds_in(ty, &mut kinds);
+            }
+        }
         let count = rng.below(6);
         let mut data = Vec::new();
-        random_records(&plan, count, &mut rng, &mut data);
+        random_records(&steps, count, &mut rng, &mut data);
         let filter =
             [Filter::All, Filter::NonSpoofed, Filter::UnroutedNonSpoofed][rng.below(3) as usize];
-        let outcome = |data: &[u8], count: u64| match same_outcome(&plan, filter, data, count) {
-            Ok(()) => 1,
-            Err(_) => 0,
-        };
+        let outcome =
+            |data: &[u8], count: u64| match same_outcome((&plan, &steps), filter, data, count) {
+                Ok(()) => 1,
+                Err(_) => 0,
+            };
         let r = outcome(&data, count);
         ok += r;
         failed += 1 - r;
@@ -538,6 +403,8 @@ fn random_plans_and_blocks_match_the_reference() {
         longer.extend([0x80; 3]);
         outcome(&longer, count);
     }
+    // Every Avro type was passed over, nested too.
+    assert_eq!(kinds.len(), 14, "{kinds:?}");
     assert!(ok > 500 && failed > 100, "{ok} ok, {failed} failed");
 }
 
@@ -653,6 +520,60 @@ fn compiled_plans_merge_skips() {
     );
 }
 
+/// Block counts at the ends of the long range, in arrays and maps: the
+/// specification's negative count (with a byte size) and `i64::MIN`, which
+/// has no absolute value.
+#[test]
+fn extreme_block_counts_match_the_reference() {
+    let time = |out: &mut Vec<u8>| zigzag(1_600_000_020, out);
+    for ty in [Ty::Array(Box::new(Ty::Long)), Ty::Map(Box::new(Ty::Long))] {
+        let plan = Plan {
+            steps: vec![Step::Number(Field::Time), Step::Skip(compiled_skip(&ty))],
+        };
+        let steps = [
+            reference::Step::Number(Field::Time),
+            reference::Step::Value(ty.clone()),
+        ];
+        let item: &[u8] = if matches!(ty, Ty::Map(_)) {
+            &[2, b'k', 6]
+        } else {
+            &[6]
+        };
+        let cases: [(i64, Option<i64>, &str); 4] = [
+            (i64::MIN, Some(0), "record 0 of the block: bad item count"),
+            (
+                i64::MIN + 1,
+                Some(0),
+                "record 0 of the block: record data ends early",
+            ),
+            (
+                i64::MAX,
+                None,
+                "record 0 of the block: record data ends early",
+            ),
+            (-1, Some(i64::MAX), ""),
+        ];
+        for (count, size, want) in cases {
+            let mut data = Vec::new();
+            time(&mut data);
+            zigzag(count, &mut data);
+            if let Some(size) = size {
+                zigzag(size, &mut data);
+            }
+            data.extend(item);
+            data.push(0);
+            let got = same_outcome((&plan, &steps), Filter::All, &data, 1);
+            match got {
+                Ok(()) => assert_eq!(want, "", "{ty:?} {count}"),
+                Err(e) => assert!(
+                    !want.is_empty() && e.starts_with(want),
+                    "{ty:?} {count}: {e}"
+                ),
+            }
+        }
+    }
+}
+
 #[test]
 fn flowtuple_records_match_the_reference() {
     // The generator's schema with every field read, and with none.
@@ -681,20 +602,26 @@ fn flowtuple_records_match_the_reference() {
     .map(|name| (name, Field::ALL.into_iter().find(|f| f.name() == name)));
     let mut rng = Rng(3);
     for needed in [&Field::ALL[..], numbers, &[Field::Time][..], &[][..]] {
-        let steps = names
+        let (steps, reference): (Vec<Step>, Vec<reference::Step>) = names
             .iter()
             .map(|(_, f)| match f {
                 Some(f) if needed.contains(f) => {
                     if numbers.contains(f) {
-                        Step::Number(*f)
+                        (Step::Number(*f), reference::Step::Number(*f))
                     } else {
-                        Step::Text(*f)
+                        (Step::Text(*f), reference::Step::Text(*f))
                     }
                 }
-                Some(f) if !numbers.contains(f) => Step::Skip(Skip::LengthPrefixed),
-                _ => Step::Skip(Skip::Varint),
+                Some(f) if !numbers.contains(f) => (
+                    Step::Skip(compiled_skip(&Ty::String)),
+                    reference::Step::Value(Ty::String),
+                ),
+                _ => (
+                    Step::Skip(compiled_skip(&Ty::Long)),
+                    reference::Step::Value(Ty::Long),
+                ),
             })
-            .collect();
+            .unzip();
         let plan = Plan { steps };
         // A block of well-formed records: every value in range.
         let mut data = Vec::new();
@@ -715,10 +642,18 @@ fn flowtuple_records_match_the_reference() {
             }
         }
         for filter in [Filter::All, Filter::NonSpoofed, Filter::UnroutedNonSpoofed] {
-            assert_eq!(same_outcome(&plan, filter, &data, count as u64), Ok(()));
+            assert_eq!(
+                same_outcome((&plan, &reference), filter, &data, count as u64),
+                Ok(())
+            );
             for cut in [1, 2, 5, 9, 10, 11, 17, 40] {
-                let err = same_outcome(&plan, filter, &data[..data.len() - cut], count as u64)
-                    .unwrap_err();
+                let err = same_outcome(
+                    (&plan, &reference),
+                    filter,
+                    &data[..data.len() - cut],
+                    count as u64,
+                )
+                .unwrap_err();
                 assert!(err.contains("ends early"), "{err}");
             }
         }

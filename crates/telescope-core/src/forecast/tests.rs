@@ -1,5 +1,5 @@
 //! Unit tests on synthetic series with known structure and irregular
-//! (~55 min) spacing, using an inline fixed-seed generator.
+//! (~55 min) spacing, using a fixed-seed generator (test-support's xorshift64).
 
 use super::design::{self, DAY_US, HOUR_US, WEEK_US};
 use super::*;

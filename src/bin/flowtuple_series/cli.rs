@@ -8,8 +8,8 @@ use crate::progress::When;
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
 use telescope_core::flowtuple::{
-    ft4, Compat, Format, Formatter, GeoSource, Input, IpCounting, Kind, Mode, PortFilters, PortSet,
-    SeriesOptions, SpillOptions,
+    flowtuple4, Compat, Format, Formatter, GeoSource, Input, IpCounting, Kind, Mode, PortFilters,
+    PortSet, SeriesOptions, SpillOptions,
 };
 
 use crate::help::AFTER_HELP;
@@ -523,10 +523,10 @@ fn flowtuple4(
                 .into(),
         );
     }
-    if let Some(why) = ft4::unsupported(&options.series) {
+    if let Some(why) = flowtuple4::unsupported(&options.series) {
         return Err(why);
     }
-    if let Some(n) = ft4::counted_dst_prefix(&options.series) {
+    if let Some(n) = flowtuple4::counted_dst_prefix(&options.series) {
         options.formatter = options.formatter.clone().for_flowtuple4(n);
     }
     Ok(())

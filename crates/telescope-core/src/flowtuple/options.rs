@@ -392,7 +392,7 @@ fn plain_io(e: &std::io::Error) -> String {
     }
 }
 
-/// The layout of a run's input files (see [`super::ft4`]). On flowtuple4 the
+/// The layout of a run's input files (see [`super::flowtuple4`]). On flowtuple4 the
 /// aggregator still makes the source-port classes' rows (every record with
 /// source port 0); a [`super::Formatter`] made
 /// [`for_flowtuple4`](super::Formatter::for_flowtuple4) leaves them out.

@@ -4,6 +4,7 @@
 use std::sync::Mutex;
 
 use super::config::Rules;
+use super::cpu::{on_threads, prefetch};
 use super::items::{
     bucket_of, spread, stamp, AsnSlot, Bucket, FirstItem, Item, SumItem, Sums, Valued,
 };
@@ -12,7 +13,7 @@ use super::pairs::{FirstAsns, PairFile, Pairs, SUMMARY};
 use super::sort::sort_bucket;
 use super::spill::Spill;
 use crate::flowtuple::error::FlowtupleError;
-use crate::flowtuple::rules;
+use crate::flowtuple::report::rules;
 
 /// Where series keys count: the tables' slots one after the other, then a
 /// spare slot for unused keys.
@@ -212,21 +213,6 @@ pub(super) fn count<const K: usize>(
     total.pair_bytes = pair_file.bytes();
     total.first_asns = FirstAsns::count(slots, pairs, pair_file)?;
     Ok(total)
-}
-
-/// `run`'s results on `threads` threads (on this one when `threads` is 1),
-/// in thread order; a panic in one is resumed here.
-pub(super) fn on_threads<R: Send>(threads: usize, run: impl Fn() -> R + Sync) -> Vec<R> {
-    if threads <= 1 {
-        return vec![run()];
-    }
-    std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads).map(|_| s.spawn(&run)).collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
-    })
 }
 
 /// One thread's counts: per pass the number of distinct values, the
@@ -461,21 +447,3 @@ pub(super) fn scan_first<const K: usize>(
 
 /// How many items ahead [`scan`] prefetches series slots.
 pub(super) const SCAN_AHEAD: usize = 16;
-
-/// Asks the CPU to bring `slots[index]` into its caches. Only a hint: it
-/// changes no result, and is a no-op where there is no such instruction.
-#[inline(always)]
-pub(super) fn prefetch<T>(slots: &[T], index: usize) {
-    #[cfg(target_arch = "x86_64")]
-    if let Some(slot) = slots.get(index) {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        // SAFETY: a prefetch reads nothing into the program and never
-        // faults; SSE, which provides it, is part of every x86-64 target.
-        #[allow(unsafe_code)]
-        unsafe {
-            _mm_prefetch::<_MM_HINT_T0>((slot as *const T).cast());
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (slots, index);
-}

@@ -18,7 +18,7 @@ use crate::flowtuple::error::{FlowtupleError, Position};
 use crate::flowtuple::filter::Transport;
 use crate::flowtuple::options::Class;
 use crate::flowtuple::record::FlowRecord;
-use crate::flowtuple::rules;
+use crate::flowtuple::report::rules;
 use crate::flowtuple::series::{Counters, Key, SeriesRow};
 
 /// The series of the interval being read; `K` series keys per item.

@@ -19,10 +19,12 @@ mod bound;
 mod compact;
 mod config;
 mod count;
+mod cpu;
 mod interval;
 mod items;
 mod keys;
 mod pairs;
+mod sequence;
 mod sort;
 mod spill;
 #[cfg(test)]
@@ -42,8 +44,8 @@ use super::decode::DecodedBlock;
 use super::error::{FlowtupleError, Position};
 use super::options::{sample_index, SeriesOptions};
 use super::record::FlowRecord;
-use super::sequence::{Sequencer, Step};
 use super::series::{IntervalSeries, SeriesRow};
+use sequence::{Sequencer, Step};
 
 /// Turns the filtered records of a file, block by block, into complete
 /// interval series, handed to a callback as each interval ends.

@@ -18,7 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
-use super::count::on_threads;
+use super::cpu::on_threads;
 use super::items::{Bucket, Valued, BUCKETS};
 use super::sort::sort_bucket;
 use super::wire::{Spillable, Wire};

@@ -4,8 +4,8 @@ use std::ops::Range;
 
 use rustc_hash::FxHashSet;
 
-use super::decode::DecodedBlock;
-use super::error::{FlowtupleError, Position};
+use crate::flowtuple::decode::DecodedBlock;
+use crate::flowtuple::error::{FlowtupleError, Position};
 
 /// What a block means for the intervals, in file order.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,7 +40,7 @@ pub struct Sequencer {
 impl Sequencer {
     /// A sequencer; with `merge`, a run whose time was seen before is not
     /// an error (its records go to that time's interval, see
-    /// [`super::aggregate::Aggregator`]).
+    /// [`super::Aggregator`]).
     pub fn new(merge: bool) -> Sequencer {
         Sequencer {
             merge,

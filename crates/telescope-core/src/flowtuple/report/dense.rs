@@ -10,10 +10,10 @@
 //! eight continents and the table's countries ([`rules::COUNTRY_CONTINENT`])
 //! for each geo source in use. ICMP and ASN keys only once seen.
 
-use super::filter::{is_popular_port, Transport};
-use super::options::{Class, PortSet, SeriesOptions};
 use super::rules;
-use super::series::{Counters, IntervalSeries, Key, SeriesRow};
+use crate::flowtuple::filter::{is_popular_port, Transport};
+use crate::flowtuple::options::{Class, PortSet, SeriesOptions};
+use crate::flowtuple::series::{Counters, IntervalSeries, Key, SeriesRow};
 
 /// The dense key set of each class, growing with the keys printed.
 #[derive(Debug, Clone)]

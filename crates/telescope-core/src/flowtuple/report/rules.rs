@@ -6,7 +6,7 @@
 //! Dense keys (every key corsaro pre-creates, and every key seen before)
 //! are added after aggregation, by [`super::dense`].
 
-use super::record::GeoTag;
+use crate::flowtuple::record::GeoTag;
 
 /// An ASN counts in `uniq_src_asns` under report rules only when it is not
 /// 0 (corsaro's report plugin, PR #97), and only when the record's source
@@ -74,7 +74,7 @@ pub const CONTINENTS: [[u8; 2]; 8] = [
 
 /// A two-letter tag.
 pub fn tag2(code: [u8; 2]) -> GeoTag {
-    let mut padded = [0u8; super::record::MAX_TAG_BYTES];
+    let mut padded = [0u8; crate::flowtuple::record::MAX_TAG_BYTES];
     padded[..2].copy_from_slice(&code);
     GeoTag::from_printable_padded(padded)
 }

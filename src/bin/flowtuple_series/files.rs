@@ -13,7 +13,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use telescope_core::flowtuple::{self, Aggregator, FlowtupleError, IntervalSeries, RunStats};
+use telescope_core::flowtuple::{
+    self, Aggregator, FlowtupleError, IntervalSeries, RunError, RunStats,
+};
 
 use crate::cli::{Options, Source};
 use crate::messages;
@@ -143,35 +145,35 @@ impl<'a> Report<'a> {
     }
 }
 
+/// A failure to write output, as the run reports it.
+fn output_error(e: io::Error) -> anyhow::Error {
+    anyhow::Error::new(e)
+        .context("write error")
+        .context("writing output")
+}
+
 /// Reads input `i` on `threads` threads, handing each interval to `emit`
 /// as it completes. A bad input is in the outcome; output errors are `Err`.
 fn process(
     opts: &Options,
     i: usize,
     threads: usize,
-    mut emit: impl FnMut(IntervalSeries) -> io::Result<()>,
+    emit: impl FnMut(IntervalSeries) -> io::Result<()>,
 ) -> anyhow::Result<Outcome> {
     let started = Instant::now();
     let source = &opts.sources[i];
     let mut stats = RunStats::default();
-    let result = crate::open(source).and_then(|input| {
-        let seen = &progress::COUNTERS.records;
-        flowtuple::series_counted(input, &opts.series, threads, &mut stats, seen, |iv| {
-            emit(iv).map_err(FlowtupleError::Output)
-        })
-        .map_err(|e| match e.is_output() {
-            true => anyhow::Error::new(e).context("writing output"),
-            false => anyhow::Error::new(e).context(source.to_string()),
-        })
+    let seen = &progress::COUNTERS.records;
+    let result = crate::open(source).map(|input| {
+        flowtuple::series_counted(input, &opts.series, threads, &mut stats, seen, emit)
     });
     progress::COUNTERS.files.fetch_add(1, Ordering::Relaxed);
-    if let Err(e) = &result {
-        if e.downcast_ref::<FlowtupleError>()
-            .is_some_and(FlowtupleError::is_output)
-        {
-            return Err(result.unwrap_err());
-        }
-    }
+    let result = match result {
+        Err(e) => Err(e),
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(RunError::Input(e))) => Err(anyhow::Error::new(e).context(source.to_string())),
+        Ok(Err(RunError::Emit(e))) => return Err(output_error(e)),
+    };
     Ok(Outcome::of(result, stats, started))
 }
 
@@ -221,12 +223,12 @@ pub fn merged<W: Write>(
     agg.finish_merged(&mut |iv| {
         intervals += 1;
         // Merged intervals are all distinct: the ledger lets each through.
-        printer
-            .print(0, iv, &mut repeats, &mut *out)
-            .map(|_| ())
-            .map_err(FlowtupleError::Output)
+        printer.print(0, iv, &mut repeats, &mut *out).map(|_| ())
     })
-    .context("writing output")?;
+    .map_err(|e| match e {
+        RunError::Input(e) => anyhow::Error::new(e).context("writing output"),
+        RunError::Emit(e) => output_error(e),
+    })?;
     if any_ok {
         out.succeeded().context("writing output")?;
     }
@@ -286,6 +288,9 @@ fn add_merged(
         Err(FlowtupleError::Internal(
             "a merging aggregator printed early".into(),
         ))
+    })
+    .map_err(|e| match e {
+        RunError::Input(e) | RunError::Emit(e) => e,
     })
     .and_then(|stats| agg.end_input().map(|()| stats))
     .with_context(|| {

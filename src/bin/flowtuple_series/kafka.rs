@@ -7,7 +7,6 @@
 use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -21,9 +20,7 @@ use rskafka::client::{Client, ClientBuilder};
 use rskafka::record::Record;
 use rskafka::BackoffConfig;
 use telescope_core::flowtuple::format::tsk;
-use telescope_core::flowtuple::{
-    self, Compat, Densifier, FlowtupleError, IntervalSeries, RunStats,
-};
+use telescope_core::flowtuple::{self, Compat, Densifier, IntervalSeries, RunError, RunStats};
 
 use crate::cli::Options;
 use crate::files::{Outcome, Report};
@@ -327,6 +324,20 @@ fn publish_all(opts: &Options, settings: &Settings, report: &mut Report<'_>) -> 
     Ok(())
 }
 
+/// Why an interval was not published.
+enum Refused {
+    /// TSK cannot carry it: the input's error.
+    Tsk(tsk::TskError),
+    /// The broker did not take it: the run stops.
+    Broker(anyhow::Error),
+}
+
+impl From<tsk::TskError> for Refused {
+    fn from(e: tsk::TskError) -> Self {
+        Refused::Tsk(e)
+    }
+}
+
 /// Publishing one input.
 struct FileRun<'a> {
     opts: &'a Options,
@@ -350,32 +361,28 @@ impl FileRun<'_> {
             Ok(input) => input,
             Err(e) => return Ok(Outcome::of(Err(e), stats, started)),
         };
-        let mut failed = None;
         let seen = &progress::COUNTERS.records;
         let (opts, threads) = (self.opts, self.opts.threads);
         let result =
             flowtuple::series_counted(input, &opts.series, threads, &mut stats, seen, |iv| {
-                self.interval(i, iv, &mut failed)
+                self.interval(i, iv)
             });
         progress::COUNTERS.files.fetch_add(1, Ordering::Relaxed);
-        match (failed, result) {
-            (Some(e), _) => Err(e),
-            (None, result) => {
-                let result = result.map_err(|e| anyhow::Error::new(e).context(source.to_string()));
-                Ok(Outcome::of(result, stats, started))
+        let result = match result {
+            Ok(()) => Ok(()),
+            Err(RunError::Input(e)) => Err(anyhow::Error::new(e).context(source.to_string())),
+            Err(RunError::Emit(Refused::Tsk(e))) => {
+                Err(anyhow::Error::new(e).context(source.to_string()))
             }
-        }
+            Err(RunError::Emit(Refused::Broker(e))) => return Err(e),
+        };
+        Ok(Outcome::of(result, stats, started))
     }
 
     /// Publishes one interval of input `i`, unless its timestamp was
-    /// published before. A TSK error is the input's; the broker's goes to
-    /// `failed` (it stops the run).
-    fn interval(
-        &mut self,
-        i: usize,
-        mut interval: IntervalSeries,
-        failed: &mut Option<anyhow::Error>,
-    ) -> Result<(), FlowtupleError> {
+    /// published before. A TSK error is the input's; the broker's stops
+    /// the run.
+    fn interval(&mut self, i: usize, mut interval: IntervalSeries) -> Result<(), Refused> {
         if !self.ledger.take(interval.time, i, &mut self.repeats) {
             return Ok(());
         }
@@ -384,10 +391,9 @@ impl FileRun<'_> {
         }
         let messages = self.opts.formatter.tsk(&interval, &self.settings.channel)?;
         let time = tsk::tsk_time(interval.time)?;
-        if let Err(e) = self.publisher.publish(time, messages) {
-            *failed = Some(e);
-            return Err(FlowtupleError::Output(io::Error::other("Kafka")));
-        }
+        self.publisher
+            .publish(time, messages)
+            .map_err(Refused::Broker)?;
         self.published += 1;
         Ok(())
     }

@@ -28,7 +28,6 @@ use anyhow::Context;
 use cli::{Options, Source};
 use files::Report;
 use output::{HeaderFirst, Printer};
-use telescope_core::flowtuple::FlowtupleError;
 
 fn main() -> ExitCode {
     allocator::tune();
@@ -46,13 +45,8 @@ fn main() -> ExitCode {
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
-        let io =
-            c.downcast_ref::<io::Error>()
-                .or_else(|| match c.downcast_ref::<FlowtupleError>() {
-                    Some(FlowtupleError::Output(io)) => Some(io),
-                    _ => None,
-                });
-        io.is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+        c.downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
     })
 }
 

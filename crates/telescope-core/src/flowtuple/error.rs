@@ -133,9 +133,6 @@ pub enum FlowtupleError {
         /// The block that went over.
         at: Position,
     },
-    /// An interval cannot be encoded in libtimeseries' TSK format.
-    #[error(transparent)]
-    Tsk(#[from] crate::flowtuple::format::tsk::TskError),
     /// The file's layout is not the run's (one run reads one layout).
     #[error(
         "the file is {found}, but this run reads {expected} files (one run reads one \
@@ -182,9 +179,6 @@ pub enum FlowtupleError {
         /// The underlying error.
         error: std::io::Error,
     },
-    /// The output sink failed (for example a closed pipe).
-    #[error("write error: {0}")]
-    Output(std::io::Error),
 }
 
 impl FlowtupleError {
@@ -195,9 +189,49 @@ impl FlowtupleError {
     pub fn is_unverified(&self) -> bool {
         matches!(self, FlowtupleError::Wrapper { .. })
     }
+}
 
-    /// True when the error is a failure to write output, not bad input.
-    pub fn is_output(&self) -> bool {
-        matches!(self, FlowtupleError::Output(_))
+/// The error of a run that hands its intervals to a callback of the
+/// caller's (see [`super::series`]): the input's, or the callback's own
+/// error `E`, as the callback returned it.
+#[derive(Debug)]
+pub enum RunError<E> {
+    /// Reading, decoding or aggregating the input failed.
+    Input(FlowtupleError),
+    /// The callback failed (for example, writing its output); the run
+    /// stopped there.
+    Emit(E),
+}
+
+impl<E> From<FlowtupleError> for RunError<E> {
+    fn from(e: FlowtupleError) -> Self {
+        RunError::Input(e)
+    }
+}
+
+impl<E: std::fmt::Display> std::fmt::Display for RunError<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::Input(e) => e.fmt(f),
+            RunError::Emit(e) => e.fmt(f),
+        }
+    }
+}
+
+impl<E: std::error::Error + 'static> std::error::Error for RunError<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RunError::Input(e) => e.source(),
+            RunError::Emit(e) => e.source(),
+        }
+    }
+}
+
+impl RunError<FlowtupleError> {
+    /// The error, whichever side it came from.
+    pub(crate) fn flatten(self) -> FlowtupleError {
+        match self {
+            RunError::Input(e) | RunError::Emit(e) => e,
+        }
     }
 }

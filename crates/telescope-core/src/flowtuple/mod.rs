@@ -28,7 +28,7 @@ mod test_avro;
 mod test_rng;
 
 pub use aggregate::Aggregator;
-pub use error::{FlowtupleError, Position};
+pub use error::{FlowtupleError, Position, RunError};
 pub use format::{Format, Formatter};
 pub use options::{
     sample_index, Compat, GeoSource, Input, IpCounting, Mode, PortFilters, PortSet, SeriesOptions,

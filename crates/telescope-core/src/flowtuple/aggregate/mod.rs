@@ -41,7 +41,7 @@ use interval::IntervalAgg;
 use keys::GeoIds;
 
 use super::decode::DecodedBlock;
-use super::error::{FlowtupleError, Position};
+use super::error::{FlowtupleError, Position, RunError};
 use super::options::{sample_index, SeriesOptions};
 use super::record::FlowRecord;
 use super::series::{IntervalSeries, SeriesRow};
@@ -189,17 +189,18 @@ impl Aggregator {
                 "end_input on an aggregator that does not merge".into(),
             ))
         })
+        .map_err(RunError::flatten)
     }
 
     /// Adds a decoded block; every interval it completes is passed to `emit`.
-    pub fn push_block<E>(
+    pub fn push_block<F, E>(
         &mut self,
         block: &DecodedBlock,
         pos: Position,
-        emit: &mut E,
-    ) -> Result<(), FlowtupleError>
+        emit: &mut F,
+    ) -> Result<(), RunError<E>>
     where
-        E: FnMut(IntervalSeries) -> Result<(), FlowtupleError>,
+        F: FnMut(IntervalSeries) -> Result<(), E>,
     {
         let Aggregator {
             sequencer,
@@ -211,9 +212,9 @@ impl Aggregator {
     }
 
     /// Ends the input: the last interval is complete.
-    pub fn finish<E>(&mut self, emit: &mut E) -> Result<(), FlowtupleError>
+    pub fn finish<F, E>(&mut self, emit: &mut F) -> Result<(), RunError<E>>
     where
-        E: FnMut(IntervalSeries) -> Result<(), FlowtupleError>,
+        F: FnMut(IntervalSeries) -> Result<(), E>,
     {
         let Aggregator {
             sequencer,
@@ -229,9 +230,9 @@ impl Aggregator {
 
     /// Ends every input of a merging aggregator: every interval, in
     /// ascending time, is passed to `emit`.
-    pub fn finish_merged<E>(&mut self, emit: &mut E) -> Result<(), FlowtupleError>
+    pub fn finish_merged<F, E>(&mut self, emit: &mut F) -> Result<(), RunError<E>>
     where
-        E: FnMut(IntervalSeries) -> Result<(), FlowtupleError>,
+        F: FnMut(IntervalSeries) -> Result<(), E>,
     {
         self.end_input()?;
         let Intervals {
@@ -246,7 +247,7 @@ impl Aggregator {
             *spilled += agg.spilled();
             let (rows, pair_bytes) = agg.finish(rules, geo_ids, *threads)?;
             *spilled += pair_bytes;
-            emit(IntervalSeries { time, rows })?;
+            emit(IntervalSeries { time, rows }).map_err(RunError::Emit)?;
         }
         Ok(())
     }
@@ -312,15 +313,15 @@ fn open_keys(
 impl Intervals {
     /// Carries out one step of the sequencer; `records` are the block's
     /// kept records, read at `at`.
-    fn apply<E>(
+    fn apply<F, E>(
         &mut self,
         step: Step,
         records: &[FlowRecord],
         at: Position,
-        emit: &mut E,
-    ) -> Result<(), FlowtupleError>
+        emit: &mut F,
+    ) -> Result<(), RunError<E>>
     where
-        E: FnMut(IntervalSeries) -> Result<(), FlowtupleError>,
+        F: FnMut(IntervalSeries) -> Result<(), E>,
     {
         let Intervals {
             rules,
@@ -340,7 +341,7 @@ impl Intervals {
                 agg.add(rules, geo_ids, &records[range], at, *threads)?;
                 *open_memory = *open_memory - before + agg.memory(rules);
                 open_keys(open, geo_ids, rules, *threads, at)?;
-                bound_open(open, open_memory, rules, *threads)
+                Ok(bound_open(open, open_memory, rules, *threads)?)
             }
             (Step::Close { time, .. }, Some(open)) => {
                 // An interval none of whose records counted still prints.
@@ -360,7 +361,7 @@ impl Intervals {
                     Some(agg) if agg.ordinal() == ordinal => agg,
                     _ => current.insert(new_interval(rules, ordinal, time)),
                 };
-                agg.add(rules, geo_ids, &records[range], at, *threads)
+                Ok(agg.add(rules, geo_ids, &records[range], at, *threads)?)
             }
             (Step::Close { time, ordinal }, None) => {
                 let agg = match current.take() {
@@ -370,7 +371,7 @@ impl Intervals {
                 *spilled += agg.spilled();
                 let (rows, pair_bytes) = agg.finish(rules, geo_ids, *threads)?;
                 *spilled += pair_bytes;
-                emit(IntervalSeries { time, rows })
+                emit(IntervalSeries { time, rows }).map_err(RunError::Emit)
             }
         }
     }

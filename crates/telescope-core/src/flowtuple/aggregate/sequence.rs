@@ -50,12 +50,12 @@ impl Sequencer {
 
     /// Passes the steps of one block, in order, to `step`. Without merging,
     /// a `time` whose interval is already complete is an error.
-    pub fn block(
+    pub fn block<E: From<FlowtupleError>>(
         &mut self,
         block: &DecodedBlock,
         pos: Position,
-        step: &mut dyn FnMut(Step) -> Result<(), FlowtupleError>,
-    ) -> Result<(), FlowtupleError> {
+        step: &mut dyn FnMut(Step) -> Result<(), E>,
+    ) -> Result<(), E> {
         let mut start = 0;
         for run in &block.runs {
             let ordinal = match self.current {
@@ -66,7 +66,8 @@ impl Sequencer {
                         return Err(FlowtupleError::IntervalReappears {
                             time: run.time,
                             at: pos,
-                        });
+                        }
+                        .into());
                     }
                     let ordinal = self.next;
                     self.next += 1;
@@ -88,17 +89,11 @@ impl Sequencer {
     }
 
     /// Ends the input: the interval being read is complete.
-    pub fn finish(
-        &mut self,
-        step: &mut dyn FnMut(Step) -> Result<(), FlowtupleError>,
-    ) -> Result<(), FlowtupleError> {
+    pub fn finish<E>(&mut self, step: &mut dyn FnMut(Step) -> Result<(), E>) -> Result<(), E> {
         self.close(step)
     }
 
-    fn close(
-        &mut self,
-        step: &mut dyn FnMut(Step) -> Result<(), FlowtupleError>,
-    ) -> Result<(), FlowtupleError> {
+    fn close<E>(&mut self, step: &mut dyn FnMut(Step) -> Result<(), E>) -> Result<(), E> {
         if let Some((time, ordinal)) = self.current.take() {
             self.done.insert(time);
             step(Step::Close { time, ordinal })?;

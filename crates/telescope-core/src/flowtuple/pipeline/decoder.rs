@@ -11,7 +11,7 @@ use crate::flowtuple::record::FlowRecord;
 use crate::flowtuple::schema::Plan;
 
 /// Receives each decoded block, in file order.
-pub(super) type OnBlock<'a> = dyn FnMut(&DecodedBlock, Position) -> Result<(), FlowtupleError> + 'a;
+pub(super) type OnBlock<'a, E> = dyn FnMut(&DecodedBlock, Position) -> Result<(), E> + 'a;
 
 /// Decompresses and decodes raw blocks.
 pub(super) struct Decoder<'a> {

@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use super::aggregate::Aggregator;
 use super::decode::DecodedBlock;
-use super::error::{FlowtupleError, Position};
+use super::error::{FlowtupleError, Position, RunError};
 use super::filter::Filter;
 use super::flowtuple4;
 use super::options::{GeoSource, Input, Mode, SeriesOptions};
@@ -48,15 +48,15 @@ pub struct RunStats {
 /// `threads` is the number of worker threads (1 does everything on the
 /// calling thread); the output does not depend on it. On error, intervals
 /// already emitted were complete; the interval being read is dropped.
-pub fn series<R, E>(
+pub fn series<R, F, E>(
     input: R,
     options: &SeriesOptions,
     threads: usize,
-    emit: E,
-) -> Result<RunStats, FlowtupleError>
+    emit: F,
+) -> Result<RunStats, RunError<E>>
 where
     R: Read + Send + 'static,
-    E: FnMut(IntervalSeries) -> Result<(), FlowtupleError>,
+    F: FnMut(IntervalSeries) -> Result<(), E>,
 {
     let mut stats = RunStats::default();
     series_counted(
@@ -73,17 +73,17 @@ where
 /// [`series`], keeping `stats` up to date as it goes, so that after an
 /// error they say how far the input was read and aggregated, and adding
 /// the records of each block read to `seen` (for a progress display).
-pub fn series_counted<R, E>(
+pub fn series_counted<R, F, E>(
     input: R,
     options: &SeriesOptions,
     threads: usize,
     stats: &mut RunStats,
     seen: &AtomicU64,
-    mut emit: E,
-) -> Result<(), FlowtupleError>
+    mut emit: F,
+) -> Result<(), RunError<E>>
 where
     R: Read + Send + 'static,
-    E: FnMut(IntervalSeries) -> Result<(), FlowtupleError>,
+    F: FnMut(IntervalSeries) -> Result<(), E>,
 {
     let mut aggregator = Aggregator::new(options, threads);
     let result = drive(
@@ -105,16 +105,16 @@ where
 /// Streams `input` into `aggregator` (built for `options`), passing any
 /// interval it completes to `emit`, without ending the input: the caller
 /// calls [`Aggregator::finish`] or, merging, [`Aggregator::end_input`].
-pub fn feed<R, E>(
+pub fn feed<R, F, E>(
     input: R,
     options: &SeriesOptions,
     threads: usize,
     aggregator: &mut Aggregator,
-    mut emit: E,
-) -> Result<RunStats, FlowtupleError>
+    mut emit: F,
+) -> Result<RunStats, RunError<E>>
 where
     R: Read + Send + 'static,
-    E: FnMut(IntervalSeries) -> Result<(), FlowtupleError>,
+    F: FnMut(IntervalSeries) -> Result<(), E>,
 {
     let mut stats = RunStats::default();
     drive(
@@ -157,7 +157,7 @@ fn read_through<R: Read + Send + 'static>(
     threads: usize,
 ) -> Result<RunStats, FlowtupleError> {
     let mut stats = RunStats::default();
-    drive(input, pass, threads, &mut stats, &mut |_, _| Ok(()))?;
+    drive::<_, FlowtupleError>(input, pass, threads, &mut stats, &mut |_, _| Ok(()))?;
     Ok(stats)
 }
 
@@ -181,15 +181,16 @@ enum Pass<'a> {
 
 /// Reads `input` for `pass`, handing each decoded block to `on_block` in
 /// file order and counting the blocks handed on in `stats`.
-fn drive<R>(
+fn drive<R, E>(
     input: R,
     pass: Pass<'_>,
     threads: usize,
     stats: &mut RunStats,
-    on_block: &mut OnBlock<'_>,
-) -> Result<(), FlowtupleError>
+    on_block: &mut OnBlock<'_, E>,
+) -> Result<(), E>
 where
     R: Read + Send + 'static,
+    E: From<FlowtupleError>,
 {
     let (options, mode, geo, filter) = match pass {
         Pass::Series(o) => (Some(o), o.mode, o.geo, o.mode.filter()),
@@ -212,11 +213,12 @@ where
             return Err(FlowtupleError::WrongFormat {
                 found: found.name(),
                 expected: expected.name(),
-            });
+            }
+            .into());
         }
     };
     if let Some(why) = options.and_then(flowtuple4::unsupported) {
-        return Err(FlowtupleError::Unsupported(why));
+        return Err(FlowtupleError::Unsupported(why).into());
     }
     let fields = match flowtuple4 {
         None => mode.needed_fields(geo),
@@ -240,11 +242,11 @@ where
     }
 }
 
-fn sequential<R: Read>(
+fn sequential<R: Read, E: From<FlowtupleError>>(
     mut reader: BlockReader<R>,
     decoder: &Decoder<'_>,
-    on_block: &mut OnBlock<'_>,
-) -> Result<(), FlowtupleError> {
+    on_block: &mut OnBlock<'_, E>,
+) -> Result<(), E> {
     let mut buf = Vec::new();
     let mut block = DecodedBlock::default();
     while let Some(raw) = reader.next_block()? {

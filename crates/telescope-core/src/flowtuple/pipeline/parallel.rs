@@ -179,13 +179,13 @@ impl Drop for ReportPanic {
 
 /// Decodes on `workers` threads into blocks taken from `spares`, given back
 /// to it once `on_block` has had them.
-pub(super) fn parallel<R: Read + Send>(
+pub(super) fn parallel<R: Read + Send, E: From<FlowtupleError>>(
     reader: BlockReader<R>,
     decoder: &Decoder<'_>,
     workers: usize,
     spares: &BlockPool,
-    on_block: &mut OnBlock<'_>,
-) -> Result<(), FlowtupleError> {
+    on_block: &mut OnBlock<'_, E>,
+) -> Result<(), E> {
     let shared = Shared {
         queues: Mutex::new(Queues::default()),
         wake: Condvar::new(),
@@ -207,11 +207,11 @@ pub(super) fn parallel<R: Read + Send>(
 
 /// Hands the decoded groups' blocks to `on_block` in file order, then to
 /// `spares`.
-fn in_order(
+fn in_order<E: From<FlowtupleError>>(
     events: &Receiver<Event>,
     spares: &BlockPool,
-    on_block: &mut OnBlock<'_>,
-) -> Result<(), FlowtupleError> {
+    on_block: &mut OnBlock<'_, E>,
+) -> Result<(), E> {
     let mut early: BTreeMap<u64, Decoded> = BTreeMap::new();
     for seq in 0.. {
         let decoded = loop {
@@ -225,7 +225,8 @@ fn in_order(
                 Ok(Event::WorkerStopped) | Err(_) => {
                     return Err(FlowtupleError::Internal(
                         "a decoding thread stopped unexpectedly".into(),
-                    ))
+                    )
+                    .into())
                 }
             }
         };
@@ -237,7 +238,7 @@ fn in_order(
         spares.give(blocks.into_iter().map(|(block, _)| block));
         drop(permit);
         if let Some(failure) = decoded.failure {
-            return Err(failure);
+            return Err(failure.into());
         }
         if decoded.last {
             break;

@@ -69,7 +69,7 @@ fn run(file: Vec<u8>, blocks: usize, records: usize, workers: usize) -> BlockPoo
         assert_eq!(block.records.len(), records);
         assert!(block.records.iter().all(|r| r.time == seen as i64));
         seen += 1;
-        Ok(())
+        Ok::<(), FlowtupleError>(())
     })
     .unwrap();
     assert_eq!(seen, blocks);

@@ -14,6 +14,7 @@ use telescope_core::flowtuple::{
 
 use crate::help::AFTER_HELP;
 use crate::kafka;
+use crate::options::{Compression, KafkaSettings, Options};
 
 /// Help layout: the positional arguments are described by their two forms
 /// (clap would show one `<ARGS>...`).
@@ -283,50 +284,6 @@ enum GeoArg {
     Both,
 }
 
-/// Where to read input from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Source {
-    /// Standard input.
-    Stdin,
-    /// A file.
-    Path(PathBuf),
-    /// An object of a remote store (`s3://`, `swift://`, `http(s)://`).
-    Remote(telescope_remote::Location),
-}
-
-impl std::fmt::Display for Source {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Source::Stdin => f.write_str("<stdin>"),
-            Source::Path(p) => write!(f, "{}", p.display()),
-            Source::Remote(l) => write!(f, "{l}"),
-        }
-    }
-}
-
-/// The typed options of a run.
-#[derive(Debug)]
-pub struct Options {
-    /// Inputs, in output order.
-    pub sources: Vec<Source>,
-    /// What to compute.
-    pub series: SeriesOptions,
-    /// How to print it.
-    pub formatter: Formatter,
-    /// Worker threads.
-    pub threads: usize,
-    /// Merge repeated timestamps across all inputs.
-    pub merge_repeated: bool,
-    /// Publish to Kafka instead of printing.
-    pub kafka: Option<kafka::Settings>,
-    /// Per-file statistics on stderr.
-    pub stats: bool,
-    /// When to show progress.
-    pub progress: When,
-    /// Only errors on stderr.
-    pub quiet: bool,
-}
-
 /// A usage error for missing positional arguments (exit status 2).
 fn missing(msg: &str) -> ! {
     Cli::command()
@@ -532,7 +489,7 @@ fn flowtuple4(
     Ok(())
 }
 
-fn kafka_settings(cli: &Cli) -> Option<kafka::Settings> {
+fn kafka_settings(cli: &Cli) -> Option<KafkaSettings> {
     if cli.kafka_brokers.is_empty() {
         return None;
     }
@@ -542,13 +499,13 @@ fn kafka_settings(cli: &Cli) -> Option<kafka::Settings> {
     let channel = cli.kafka_channel.clone().unwrap_or_default();
     let topic = format!("{}.{channel}", cli.kafka_topic_prefix);
     kafka::check_topic(&topic).unwrap_or_else(|e| usage_error(e));
-    Some(kafka::Settings {
+    Some(KafkaSettings {
         brokers: cli.kafka_brokers.clone(),
         topic,
         channel,
         compression: match cli.kafka_compression {
-            CompressionArg::Snappy => kafka::Compression::Snappy,
-            CompressionArg::None => kafka::Compression::None,
+            CompressionArg::Snappy => Compression::Snappy,
+            CompressionArg::None => Compression::None,
         },
         retry_for: Duration::from_secs(cli.kafka_retry_secs),
     })

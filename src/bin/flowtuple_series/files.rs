@@ -4,9 +4,10 @@
 //!
 //! Every input ends in [`Report::end`]: its `--stats` line, its error, and
 //! its place in the tally. Where the bytes of an input come from is
-//! [`crate::open`]'s business only.
+//! [`crate::input`]'s business only.
 
 use std::io::{self, Read, Write};
+use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::sync_channel;
 use std::sync::{Arc, Mutex};
@@ -17,8 +18,9 @@ use telescope_core::flowtuple::{
     self, Aggregator, FlowtupleError, IntervalSeries, RunError, RunStats,
 };
 
-use crate::cli::{Options, Source};
+use crate::input;
 use crate::messages;
+use crate::options::{Options, Source};
 use crate::output::{HeaderFirst, Printer, Repeats};
 use crate::progress;
 
@@ -152,6 +154,35 @@ fn output_error(e: io::Error) -> anyhow::Error {
         .context("writing output")
 }
 
+/// Prints the series of every input on stdout; the exit status says
+/// whether every input was ok.
+pub fn print(opts: &Options) -> anyhow::Result<ExitCode> {
+    let stdout = io::stdout();
+    let buffered = io::BufWriter::with_capacity(1 << 18, stdout.lock());
+    let mut out = HeaderFirst::new(opts.formatter.header(), buffered);
+    let mut printer = Printer::new(opts);
+    let mut report = Report::new(opts, "printed");
+    let display = progress::Display::start(
+        opts.progress,
+        opts.sources.len(),
+        input::total_bytes(&opts.sources),
+    );
+    let result = if opts.merge_repeated {
+        merged(opts, &mut printer, &mut out, &mut report)
+    } else if opts.sources.len() == 1 {
+        one_file(opts, &mut printer, &mut out, &mut report)
+    } else {
+        many_files(opts, &mut printer, &mut out, &mut report)
+    };
+    display.finish();
+    result?;
+    out.flush().context("writing output")?;
+    Ok(match report.finish() {
+        true => ExitCode::SUCCESS,
+        false => ExitCode::FAILURE,
+    })
+}
+
 /// Reads input `i` on `threads` threads, handing each interval to `emit`
 /// as it completes. A bad input is in the outcome; output errors are `Err`.
 fn process(
@@ -164,7 +195,7 @@ fn process(
     let source = &opts.sources[i];
     let mut stats = RunStats::default();
     let seen = &progress::COUNTERS.records;
-    let result = crate::open(source).map(|input| {
+    let result = input::open(source).map(|input| {
         flowtuple::series_counted(input, &opts.series, threads, &mut stats, seen, emit)
     });
     progress::COUNTERS.files.fetch_add(1, Ordering::Relaxed);
@@ -181,7 +212,7 @@ fn process(
 /// it completes.
 pub fn one_file<W: Write>(
     opts: &Options,
-    printer: &mut Printer<'_>,
+    printer: &mut Printer,
     out: &mut HeaderFirst<'_, W>,
     report: &mut Report<'_>,
 ) -> anyhow::Result<()> {
@@ -205,7 +236,7 @@ pub fn one_file<W: Write>(
 /// leaves no record behind (stdin is held in memory for the second read).
 pub fn merged<W: Write>(
     opts: &Options,
-    printer: &mut Printer<'_>,
+    printer: &mut Printer,
     out: &mut HeaderFirst<'_, W>,
     report: &mut Report<'_>,
 ) -> anyhow::Result<()> {
@@ -254,7 +285,7 @@ fn add_merged(
     let stdin: Option<Arc<[u8]>> = match source {
         Source::Stdin => {
             let mut data = Vec::new();
-            crate::open(source)?
+            input::open(source)?
                 .read_to_end(&mut data)
                 .context("<stdin>: cannot read")?;
             Some(data.into())
@@ -264,7 +295,7 @@ fn add_merged(
     let reopen = || -> anyhow::Result<Box<dyn Read + Send>> {
         match &stdin {
             Some(data) => Ok(Box::new(io::Cursor::new(Arc::clone(data)))),
-            None => crate::open(source),
+            None => input::open(source),
         }
     };
     let checked = reopen().and_then(|input| {
@@ -347,7 +378,7 @@ fn read_whole(opts: &Options, i: usize, intervals: bool) -> (FileOutput, Outcome
 /// are taken and not yet printed, so memory stays bounded.
 pub fn many_files<W: Write>(
     opts: &Options,
-    printer: &mut Printer<'_>,
+    printer: &mut Printer,
     out: &mut HeaderFirst<'_, W>,
     report: &mut Report<'_>,
 ) -> anyhow::Result<()> {
@@ -411,7 +442,7 @@ fn print_file<W: Write>(
     i: usize,
     output: FileOutput,
     outcome: Outcome,
-    printer: &mut Printer<'_>,
+    printer: &mut Printer,
     out: &mut HeaderFirst<'_, W>,
     report: &mut Report<'_>,
 ) -> anyhow::Result<()> {

@@ -20,37 +20,13 @@ use rskafka::client::{Client, ClientBuilder};
 use rskafka::record::Record;
 use rskafka::BackoffConfig;
 use telescope_core::flowtuple::format::tsk;
-use telescope_core::flowtuple::{self, Compat, Densifier, IntervalSeries, RunError, RunStats};
+use telescope_core::flowtuple::{self, IntervalSeries, Renderer, RunError, RunStats};
 
-use crate::cli::Options;
 use crate::files::{Outcome, Report};
 use crate::messages;
+use crate::options::{Compression, KafkaSettings as Settings, Options};
 use crate::output::{Ledger, Repeats};
 use crate::progress;
-
-/// How messages are compressed on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Compression {
-    /// Snappy, libtimeseries' default.
-    Snappy,
-    /// None.
-    None,
-}
-
-/// Where and how to publish.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    /// Bootstrap brokers, `HOST:PORT`.
-    pub brokers: Vec<String>,
-    /// The topic, `<prefix>.<channel>`.
-    pub topic: String,
-    /// The channel named in every message.
-    pub channel: String,
-    /// Wire compression.
-    pub compression: Compression,
-    /// How long to keep retrying an unreachable broker.
-    pub retry_for: Duration,
-}
 
 /// Checks a topic name as Kafka does: 1 to 249 of `A-Za-z0-9._-`, not
 /// `.` or `..`.
@@ -305,13 +281,13 @@ fn publish_all(opts: &Options, settings: &Settings, report: &mut Report<'_>) -> 
     let mut publisher = Publisher::connect(settings)?;
     // Report rules' dense keys carry from one published interval to the
     // next, across files in the order given, as when printing.
-    let mut dense = (opts.series.compat == Compat::Report).then(|| Densifier::new(&opts.series));
+    let mut renderer = Renderer::new(opts.formatter.clone(), &opts.series);
     let mut ledger = Ledger::default();
     for i in 0..opts.sources.len() {
         let mut file = FileRun {
             opts,
             settings,
-            dense: &mut dense,
+            renderer: &mut renderer,
             ledger: &mut ledger,
             publisher: &mut publisher,
             repeats: Repeats::default(),
@@ -342,7 +318,7 @@ impl From<tsk::TskError> for Refused {
 struct FileRun<'a> {
     opts: &'a Options,
     settings: &'a Settings,
-    dense: &'a mut Option<Densifier>,
+    renderer: &'a mut Renderer,
     ledger: &'a mut Ledger,
     publisher: &'a mut Publisher,
     repeats: Repeats,
@@ -357,7 +333,7 @@ impl FileRun<'_> {
         let started = Instant::now();
         let source = &self.opts.sources[i];
         let mut stats = RunStats::default();
-        let input = match crate::open(source) {
+        let input = match crate::input::open(source) {
             Ok(input) => input,
             Err(e) => return Ok(Outcome::of(Err(e), stats, started)),
         };
@@ -382,15 +358,13 @@ impl FileRun<'_> {
     /// Publishes one interval of input `i`, unless its timestamp was
     /// published before. A TSK error is the input's; the broker's stops
     /// the run.
-    fn interval(&mut self, i: usize, mut interval: IntervalSeries) -> Result<(), Refused> {
+    fn interval(&mut self, i: usize, interval: IntervalSeries) -> Result<(), Refused> {
         if !self.ledger.take(interval.time, i, &mut self.repeats) {
             return Ok(());
         }
-        if let Some(dense) = self.dense.as_mut() {
-            dense.apply(&mut interval);
-        }
-        let messages = self.opts.formatter.tsk(&interval, &self.settings.channel)?;
-        let time = tsk::tsk_time(interval.time)?;
+        let time = interval.time;
+        let messages = self.renderer.tsk(interval, &self.settings.channel)?;
+        let time = tsk::tsk_time(time)?;
         self.publisher
             .publish(time, messages)
             .map_err(Refused::Broker)?;

@@ -19,6 +19,7 @@ pub mod options;
 pub mod pipeline;
 pub mod read;
 pub mod record;
+pub mod render;
 pub mod report;
 pub mod schema;
 pub mod series;
@@ -35,6 +36,7 @@ pub use options::{
     SpillOptions,
 };
 pub use pipeline::{check, decode_only, feed, series, series_counted, sniff, RunStats};
+pub use render::Renderer;
 pub use report::dense::Densifier;
 pub use schema::Kind;
 pub use series::{Counters, IntervalSeries, Key, SeriesRow};

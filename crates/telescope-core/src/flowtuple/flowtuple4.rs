@@ -35,7 +35,7 @@ pub fn classes(mode: Mode, geo: GeoSource) -> Vec<Class> {
 }
 
 /// The flowtuple4 fields `mode` reads.
-pub fn needed_fields(mode: Mode, geo: GeoSource) -> Vec<Field> {
+pub(crate) fn needed_fields(mode: Mode, geo: GeoSource) -> Vec<Field> {
     mode.needed_fields(geo)
         .into_iter()
         .filter_map(|f| match f {
@@ -109,7 +109,7 @@ pub fn counted_dst_prefix(options: &SeriesOptions) -> Option<u8> {
 /// port, packet size or flags (never printed). Checks `dst_net` against the
 /// stated aggregation (`None`: only that the last octet is 0). The error
 /// names the record within the block.
-pub fn finish_block(block: &mut DecodedBlock, dst_net: Option<u8>) -> Result<(), String> {
+pub(crate) fn finish_block(block: &mut DecodedBlock, dst_net: Option<u8>) -> Result<(), String> {
     for (i, rec) in block.records.iter_mut().enumerate() {
         let net = rec.dst_ip;
         let bad_net = |what: &str| {

@@ -40,7 +40,7 @@ impl Mode {
     }
 
     /// The record filter.
-    pub fn filter(self) -> Filter {
+    pub(crate) fn filter(self) -> Filter {
         match self {
             Mode::Unfiltered | Mode::UnfilteredIpmeta => Filter::All,
             Mode::Nonspoofed => Filter::NonSpoofed,
@@ -49,7 +49,7 @@ impl Mode {
     }
 
     /// True when only popular ports make port series.
-    pub fn popular_ports_only(self) -> bool {
+    pub(crate) fn popular_ports_only(self) -> bool {
         self == Mode::Nonspoofed
     }
 
@@ -78,7 +78,7 @@ impl Mode {
     }
 
     /// The fields the mode reads.
-    pub fn needed_fields(self, geo: GeoSource) -> Vec<Field> {
+    pub(crate) fn needed_fields(self, geo: GeoSource) -> Vec<Field> {
         let mut fields = vec![
             Field::Time,
             Field::SrcIp,
@@ -230,7 +230,7 @@ impl IpCounting {
     /// `index` (see [`sample_index`]), or `None` when the address is not
     /// sampled.
     #[inline]
-    pub fn count_key(self, ip: u32, index: u64) -> Option<u32> {
+    pub(crate) fn count_key(self, ip: u32, index: u64) -> Option<u32> {
         match self {
             IpCounting::All => Some(ip),
             IpCounting::PrefixAgg(n) => Some(((u64::from(ip)) >> (32 - u32::from(n))) as u32),

@@ -9,7 +9,7 @@ use crate::flowtuple::error::{FlowtupleError, Position};
 
 /// What a block means for the intervals, in file order.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step {
+pub(super) enum Step {
     /// These kept records of the block belong to interval `ordinal`.
     Records {
         /// The interval's `time`.
@@ -30,7 +30,7 @@ pub enum Step {
 
 /// Tracks the interval being read and the intervals already complete.
 #[derive(Debug, Default)]
-pub struct Sequencer {
+pub(super) struct Sequencer {
     current: Option<(i64, u64)>,
     done: FxHashSet<i64>,
     next: u64,
@@ -41,7 +41,7 @@ impl Sequencer {
     /// A sequencer; with `merge`, a run whose time was seen before is not
     /// an error (its records go to that time's interval, see
     /// [`super::Aggregator`]).
-    pub fn new(merge: bool) -> Sequencer {
+    pub(super) fn new(merge: bool) -> Sequencer {
         Sequencer {
             merge,
             ..Sequencer::default()
@@ -50,7 +50,7 @@ impl Sequencer {
 
     /// Passes the steps of one block, in order, to `step`. Without merging,
     /// a `time` whose interval is already complete is an error.
-    pub fn block<E: From<FlowtupleError>>(
+    pub(super) fn block<E: From<FlowtupleError>>(
         &mut self,
         block: &DecodedBlock,
         pos: Position,
@@ -89,7 +89,10 @@ impl Sequencer {
     }
 
     /// Ends the input: the interval being read is complete.
-    pub fn finish<E>(&mut self, step: &mut dyn FnMut(Step) -> Result<(), E>) -> Result<(), E> {
+    pub(super) fn finish<E>(
+        &mut self,
+        step: &mut dyn FnMut(Step) -> Result<(), E>,
+    ) -> Result<(), E> {
         self.close(step)
     }
 

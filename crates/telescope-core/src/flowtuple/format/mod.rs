@@ -1,9 +1,9 @@
 //! Output formats: each a pure function from one interval's rows to bytes.
 
-pub mod csv;
-pub mod jsonl;
-pub mod seed;
-pub mod timeseries;
+pub(crate) mod csv;
+pub(crate) mod jsonl;
+pub(crate) mod seed;
+pub(crate) mod timeseries;
 pub mod tsk;
 
 use std::fmt;
@@ -54,7 +54,7 @@ impl FromStr for Format {
 
 /// A counter printed, in print order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Column {
+pub(crate) enum Column {
     /// `packets`.
     Packets,
     /// `bytes`.
@@ -70,7 +70,7 @@ pub enum Column {
 impl Column {
     /// The counter's value in `c`.
     #[inline]
-    pub fn value(self, c: &Counters) -> i128 {
+    pub(crate) fn value(self, c: &Counters) -> i128 {
         match self {
             Column::Packets => c.packets,
             Column::Bytes => c.bytes,
@@ -84,7 +84,7 @@ impl Column {
 /// The counters printed and their names in the seed, jsonl and csv formats
 /// (`names`) and in the timeseries format (`graphite`), in print order.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Columns {
+pub(crate) struct Columns {
     /// Counter and name, seed/jsonl/csv order.
     pub names: Vec<(Column, String)>,
     /// Counter and name, timeseries order.
@@ -95,7 +95,7 @@ impl Columns {
     /// All five counters (flowtuple v3), or for flowtuple4 counting
     /// destination networks of prefix length `dst_net`: no `bytes`, and the
     /// destination counter named `uniq_dst_net<N>s` (`uniq_dst_net<N>`).
-    pub fn new(dst_net: Option<u8>) -> Columns {
+    pub(crate) fn new(dst_net: Option<u8>) -> Columns {
         let pick = |all: [(Column, String); 5]| -> Vec<(Column, String)> {
             all.into_iter()
                 .filter(|(c, _)| dst_net.is_none() || *c != Column::Bytes)
@@ -226,7 +226,7 @@ fn header(format: Format, columns: &Columns) -> Vec<u8> {
 
 /// Appends `value` in decimal, as `Display` writes it (without its cost
 /// for the usual values, those that fit in 64 bits).
-pub fn push_decimal(out: &mut Vec<u8>, value: i128) {
+pub(crate) fn push_decimal(out: &mut Vec<u8>, value: i128) {
     if value < 0 {
         out.push(b'-');
     }

@@ -138,7 +138,7 @@ impl Batcher {
 /// One interval's TSK messages: the keys and values of the timeseries
 /// format with prefix `label` and counters `columns`, on `channel`. A value
 /// that does not fit in u64 is an error naming its key.
-pub fn serialize(
+pub(crate) fn serialize(
     interval: &IntervalSeries,
     label: &str,
     columns: &[(Column, String)],

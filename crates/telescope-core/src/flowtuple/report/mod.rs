@@ -2,5 +2,5 @@
 //! and makes keys ([`rules`]), and its dense keys, added to complete
 //! intervals after aggregation ([`dense`]).
 
-pub mod dense;
-pub mod rules;
+pub(crate) mod dense;
+pub(crate) mod rules;

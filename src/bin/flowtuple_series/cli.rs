@@ -8,8 +8,8 @@ use crate::progress::When;
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
 use telescope_core::flowtuple::{
-    flowtuple4, Compat, Format, Formatter, GeoSource, Input, IpCounting, Kind, Mode, PortFilters,
-    PortSet, SeriesOptions, SpillOptions,
+    flowtuple4, Compat, Format, Formatter, GeoSource, Input, IpCounting, Kind, Mode, ParseError,
+    PortFilters, PortSet, SeriesOptions, SpillOptions,
 };
 
 use crate::help::AFTER_HELP;
@@ -232,7 +232,7 @@ fn parse_size(s: &str) -> Result<Size, String> {
 }
 
 fn parse_counting(s: &str) -> Result<IpCounting, String> {
-    s.parse()
+    s.parse().map_err(|e: ParseError| e.to_string())
 }
 
 fn parse_dst_net(s: &str) -> Result<u8, String> {
@@ -246,7 +246,7 @@ fn parse_dst_net(s: &str) -> Result<u8, String> {
 }
 
 fn parse_ports(s: &str) -> Result<PortSet, String> {
-    s.parse()
+    s.parse().map_err(|e: ParseError| e.to_string())
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -349,9 +349,9 @@ pub fn parse() -> Options {
                     "expected <FILE> <MODE> (or --mode <MODE> <FILE>...); valid modes: {valid_modes}"
                 ));
             }
-            let mode = cli.args[1]
-                .parse::<Mode>()
-                .unwrap_or_else(|e| usage_error(checks::mode_hint(e, &cli.args[0], &cli.args[1])));
+            let mode = cli.args[1].parse::<Mode>().unwrap_or_else(|e| {
+                usage_error(checks::mode_hint(e.to_string(), &cli.args[0], &cli.args[1]))
+            });
             (mode, vec![cli.args[0].clone()])
         }
     };
@@ -389,7 +389,8 @@ pub fn parse() -> Options {
         Compat::Script => "flowtuple",
         Compat::Report => "unlabeled",
     });
-    let formatter = Formatter::new(format_of(cli.format), label).unwrap_or_else(|e| usage_error(e));
+    let formatter =
+        Formatter::new(format_of(cli.format), label).unwrap_or_else(|e| usage_error(e.to_string()));
     let threads = cli
         .threads
         .map(usize::from)
@@ -481,7 +482,7 @@ fn flowtuple4(
         );
     }
     if let Some(why) = flowtuple4::unsupported(&options.series) {
-        return Err(why);
+        return Err(crate::flags::unsupported(why));
     }
     if let Some(n) = flowtuple4::counted_dst_prefix(&options.series) {
         options.formatter = options.formatter.clone().for_flowtuple4(n);

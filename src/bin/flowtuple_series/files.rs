@@ -18,6 +18,7 @@ use telescope_core::flowtuple::{
     self, Aggregator, FlowtupleError, IntervalSeries, RunError, RunStats,
 };
 
+use crate::flags;
 use crate::input;
 use crate::messages;
 use crate::options::{Options, Source};
@@ -202,7 +203,7 @@ fn process(
     let result = match result {
         Err(e) => Err(e),
         Ok(Ok(())) => Ok(()),
-        Ok(Err(RunError::Input(e))) => Err(anyhow::Error::new(e).context(source.to_string())),
+        Ok(Err(RunError::Input(e))) => Err(flags::input_error(e).context(source.to_string())),
         Ok(Err(RunError::Emit(e))) => return Err(output_error(e)),
     };
     Ok(Outcome::of(result, stats, started))
@@ -257,7 +258,7 @@ pub fn merged<W: Write>(
         printer.print(0, iv, &mut repeats, &mut *out).map(|_| ())
     })
     .map_err(|e| match e {
-        RunError::Input(e) => anyhow::Error::new(e).context("writing output"),
+        RunError::Input(e) => flags::input_error(e).context("writing output"),
         RunError::Emit(e) => output_error(e),
     })?;
     if any_ok {
@@ -300,7 +301,7 @@ fn add_merged(
     };
     let checked = reopen().and_then(|input| {
         flowtuple::check(input, &opts.series, opts.threads)
-            .map_err(|e| anyhow::Error::new(e).context(source.to_string()))
+            .map_err(|e| flags::input_error(e).context(source.to_string()))
     });
     if let Err(e) = checked {
         if opts.stats {
@@ -324,6 +325,7 @@ fn add_merged(
         RunError::Input(e) | RunError::Emit(e) => e,
     })
     .and_then(|stats| agg.end_input().map(|()| stats))
+    .map_err(flags::input_error)
     .with_context(|| {
         format!("{source}: failed on the second read after a good first read; nothing printed")
     })?;

@@ -23,6 +23,7 @@ use telescope_core::flowtuple::format::tsk;
 use telescope_core::flowtuple::{self, IntervalSeries, Renderer, RunError, RunStats};
 
 use crate::files::{Outcome, Report};
+use crate::flags;
 use crate::messages;
 use crate::options::{Compression, KafkaSettings as Settings, Options};
 use crate::output::{Ledger, Repeats};
@@ -346,7 +347,7 @@ impl FileRun<'_> {
         progress::COUNTERS.files.fetch_add(1, Ordering::Relaxed);
         let result = match result {
             Ok(()) => Ok(()),
-            Err(RunError::Input(e)) => Err(anyhow::Error::new(e).context(source.to_string())),
+            Err(RunError::Input(e)) => Err(flags::input_error(e).context(source.to_string())),
             Err(RunError::Emit(Refused::Tsk(e))) => {
                 Err(anyhow::Error::new(e).context(source.to_string()))
             }

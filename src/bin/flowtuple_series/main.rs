@@ -8,6 +8,7 @@ mod completion;
 #[path = "../common/docs.rs"]
 mod docs;
 mod files;
+mod flags;
 mod formats;
 mod help;
 mod input;

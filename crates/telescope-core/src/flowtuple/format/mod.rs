@@ -1,4 +1,40 @@
 //! Output formats: each a pure function from one interval's rows to bytes.
+//! A [`Formatter`] is a [`Format`] with its settings (the timeseries
+//! label, flowtuple4's counters); [`tsk`] is libtimeseries' TSK encoding
+//! of the same data points, for Kafka. Report rules' dense keys are added
+//! before formatting, by a [`super::Renderer`].
+//!
+//! ```
+//! use telescope_core::flowtuple::{
+//!     Class, Counters, Format, Formatter, IntervalSeries, Key, SeriesRow,
+//! };
+//!
+//! let counters = Counters {
+//!     packets: 3,
+//!     bytes: 120,
+//!     uniq_src_ips: 2,
+//!     uniq_dst_ips: 1,
+//!     uniq_src_asns: 1,
+//! };
+//! let row = SeriesRow { class: Class::Summary, key: Key::Overall, continent: None, counters };
+//! let interval = IntervalSeries { time: 60, rows: vec![row] };
+//!
+//! let mut seed = Vec::new();
+//! Formatter::new(Format::Seed, "flowtuple")?.serialize(&interval, &mut seed);
+//! assert_eq!(
+//!     String::from_utf8(seed)?,
+//!     "60 summary overall packets 3\n\
+//!      60 summary overall bytes 120\n\
+//!      60 summary overall uniq_src_ips 2\n\
+//!      60 summary overall uniq_dst_ips 1\n\
+//!      60 summary overall uniq_src_asns 1\n"
+//! );
+//!
+//! let mut graphite = Vec::new();
+//! Formatter::new(Format::Timeseries, "darknet")?.serialize(&interval, &mut graphite);
+//! assert!(String::from_utf8(graphite)?.starts_with("darknet.overall.uniq_src_ip 2 60\n"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 pub(crate) mod csv;
 pub(crate) mod jsonl;
@@ -10,6 +46,7 @@ use std::fmt;
 use std::io::Write;
 use std::str::FromStr;
 
+use super::error::ParseError;
 use super::options::Class;
 use super::series::{Counters, IntervalSeries, Key};
 
@@ -43,12 +80,12 @@ impl Format {
 }
 
 impl FromStr for Format {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Format, String> {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Format, ParseError> {
         Format::ALL
             .into_iter()
             .find(|f| f.name() == s)
-            .ok_or_else(|| format!("unknown format `{s}`"))
+            .ok_or_else(|| ParseError::UnknownFormat(s.to_string()))
     }
 }
 
@@ -138,16 +175,14 @@ pub struct Formatter {
 impl Formatter {
     /// A formatter; `label` prefixes timeseries keys and must be a
     /// non-empty run of letters, digits, `_`, `-` and `.` (not at either end).
-    pub fn new(format: Format, label: &str) -> Result<Formatter, String> {
+    pub fn new(format: Format, label: &str) -> Result<Formatter, ParseError> {
         let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
         if label.is_empty()
             || !label.chars().all(ok_char)
             || label.starts_with('.')
             || label.ends_with('.')
         {
-            return Err(format!(
-                "bad label `{label}`: use letters, digits, `_`, `-` and inner `.` only"
-            ));
+            return Err(ParseError::BadLabel(label.to_string()));
         }
         let columns = Columns::new(None);
         Ok(Formatter {

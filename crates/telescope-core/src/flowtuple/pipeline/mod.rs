@@ -218,7 +218,7 @@ where
         }
     };
     if let Some(why) = options.and_then(flowtuple4::unsupported) {
-        return Err(FlowtupleError::Unsupported(why).into());
+        return Err(FlowtupleError::Unsupported(why.to_string()).into());
     }
     let fields = match flowtuple4 {
         None => mode.needed_fields(geo),

@@ -322,62 +322,11 @@ pub fn parse() -> Options {
         .try_get_matches()
         .unwrap_or_else(|e| crate::usage::exit_without_misleading_tips(e));
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
-    let bash_extra = crate::completion::bash_modes(&Cli::command());
-    match crate::docs::print_if_asked_with(Cli::command(), cli.completions, cli.man, &bash_extra) {
-        Ok(true) => std::process::exit(0),
-        Ok(false) => {}
-        Err(e) => {
-            eprintln!("flowtuple-series: writing output: {e}");
-            std::process::exit(1)
-        }
-    }
+    print_docs_if_asked(&cli);
     let kafka = kafka_settings(&cli);
-    let valid_modes = Mode::ALL
-        .iter()
-        .map(|m| m.name())
-        .collect::<Vec<_>>()
-        .join(", ");
-    let (mode, files) = match cli.mode {
-        Some(_) if cli.args.is_empty() => missing("--mode <MODE> needs at least one <FILE>"),
-        Some(m) => (mode_of(m), cli.args),
-        None if cli.args.is_empty() => missing(&format!(
-            "no <FILE> and <MODE> given (valid modes: {valid_modes})"
-        )),
-        None => {
-            if cli.args.len() != 2 {
-                usage_error(format!(
-                    "expected <FILE> <MODE> (or --mode <MODE> <FILE>...); valid modes: {valid_modes}"
-                ));
-            }
-            let mode = cli.args[1].parse::<Mode>().unwrap_or_else(|e| {
-                usage_error(checks::mode_hint(e.to_string(), &cli.args[0], &cli.args[1]))
-            });
-            (mode, vec![cli.args[0].clone()])
-        }
-    };
-    if cli.mode.is_some() {
-        checks::no_mode_names_as_missing_files(&files).unwrap_or_else(|e| usage_error(e));
-    }
+    let (mode, files) = mode_and_files(&cli);
     let given = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
-    // Kafka carries the keys of --format timeseries (so --label applies).
-    let shown_as = if cli.kafka_brokers.is_empty() {
-        format_of(cli.format)
-    } else {
-        Format::Timeseries
-    };
-    checks::options_apply(
-        mode,
-        shown_as,
-        &checks::Given {
-            label: given("label"),
-            geo: given("geo"),
-            tcp_src_ports: given("tcp_src_ports"),
-            tcp_dst_ports: given("tcp_dst_ports"),
-            udp_src_ports: given("udp_src_ports"),
-            udp_dst_ports: given("udp_dst_ports"),
-        },
-    )
-    .unwrap_or_else(|e| usage_error(e));
+    check_options_apply(&cli, mode, &given);
     if files.iter().filter(|f| f.as_str() == "-").count() > 1 {
         usage_error("stdin (`-`) can be read only once".into());
     }
@@ -409,31 +358,7 @@ pub fn parse() -> Options {
     let detected = crate::formats::detect(&sources).unwrap_or_else(|e| usage_error(e));
     let mut options = Options {
         sources,
-        series: SeriesOptions {
-            mode,
-            geo: match cli.geo {
-                GeoArg::Netacq => GeoSource::Netacq,
-                GeoArg::Maxmind => GeoSource::Maxmind,
-                GeoArg::Both => GeoSource::Both,
-            },
-            src_counting: cli.src_ip_counting,
-            dst_counting: cli.dst_ip_counting,
-            ports: PortFilters {
-                tcp_src: cli.tcp_src_ports,
-                tcp_dst: cli.tcp_dst_ports,
-                udp_src: cli.udp_src_ports,
-                udp_dst: cli.udp_dst_ports,
-            },
-            compat,
-            interval_length: cli.interval_length,
-            input: Input::Flowtuple,
-            spill: cli.memory_limit.0.map(|limit| SpillOptions {
-                // Files read at once share the limit; an eighth of it is
-                // left for key tables and sorting.
-                limit: limit / 8 * 7 / concurrent_files as u64,
-                temp_dir: cli.temp_dir.clone().unwrap_or_else(std::env::temp_dir),
-            }),
-        },
+        series: series_options(&cli, mode, compat, concurrent_files),
         formatter,
         threads,
         merge_repeated: cli.merge_repeated,
@@ -447,6 +372,105 @@ pub fn parse() -> Options {
     flowtuple4(&mut options, detected.kind, cli.dst_net, src_ports)
         .unwrap_or_else(|e| usage_error(e));
     options
+}
+
+/// `--completions` and `--man`: prints and exits (0, or 1 when the output
+/// cannot be written).
+fn print_docs_if_asked(cli: &Cli) {
+    let bash_extra = crate::completion::bash_modes(&Cli::command());
+    match crate::docs::print_if_asked_with(Cli::command(), cli.completions, cli.man, &bash_extra) {
+        Ok(true) => std::process::exit(0),
+        Ok(false) => {}
+        Err(e) => {
+            eprintln!("flowtuple-series: writing output: {e}");
+            std::process::exit(1)
+        }
+    }
+}
+
+/// The mode and the files, from either form of the positional arguments.
+fn mode_and_files(cli: &Cli) -> (Mode, Vec<String>) {
+    let valid_modes = Mode::ALL
+        .iter()
+        .map(|m| m.name())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let (mode, files) = match cli.mode {
+        Some(_) if cli.args.is_empty() => missing("--mode <MODE> needs at least one <FILE>"),
+        Some(m) => (mode_of(m), cli.args.clone()),
+        None if cli.args.is_empty() => missing(&format!(
+            "no <FILE> and <MODE> given (valid modes: {valid_modes})"
+        )),
+        None => {
+            if cli.args.len() != 2 {
+                usage_error(format!(
+                    "expected <FILE> <MODE> (or --mode <MODE> <FILE>...); valid modes: {valid_modes}"
+                ));
+            }
+            let mode = cli.args[1].parse::<Mode>().unwrap_or_else(|e| {
+                usage_error(checks::mode_hint(e.to_string(), &cli.args[0], &cli.args[1]))
+            });
+            (mode, vec![cli.args[0].clone()])
+        }
+    };
+    if cli.mode.is_some() {
+        checks::no_mode_names_as_missing_files(&files).unwrap_or_else(|e| usage_error(e));
+    }
+    (mode, files)
+}
+
+/// Refuses options given on the command line that have no effect in
+/// `mode` or the output format.
+fn check_options_apply(cli: &Cli, mode: Mode, given: &dyn Fn(&str) -> bool) {
+    // Kafka carries the keys of --format timeseries (so --label applies).
+    let shown_as = if cli.kafka_brokers.is_empty() {
+        format_of(cli.format)
+    } else {
+        Format::Timeseries
+    };
+    checks::options_apply(
+        mode,
+        shown_as,
+        &checks::Given {
+            label: given("label"),
+            geo: given("geo"),
+            tcp_src_ports: given("tcp_src_ports"),
+            tcp_dst_ports: given("tcp_dst_ports"),
+            udp_src_ports: given("udp_src_ports"),
+            udp_dst_ports: given("udp_dst_ports"),
+        },
+    )
+    .unwrap_or_else(|e| usage_error(e));
+}
+
+/// What to compute, for `concurrent_files` files read at once (they share
+/// the memory limit).
+fn series_options(cli: &Cli, mode: Mode, compat: Compat, concurrent_files: usize) -> SeriesOptions {
+    SeriesOptions {
+        mode,
+        geo: match cli.geo {
+            GeoArg::Netacq => GeoSource::Netacq,
+            GeoArg::Maxmind => GeoSource::Maxmind,
+            GeoArg::Both => GeoSource::Both,
+        },
+        src_counting: cli.src_ip_counting,
+        dst_counting: cli.dst_ip_counting,
+        ports: PortFilters {
+            tcp_src: cli.tcp_src_ports.clone(),
+            tcp_dst: cli.tcp_dst_ports.clone(),
+            udp_src: cli.udp_src_ports.clone(),
+            udp_dst: cli.udp_dst_ports.clone(),
+        },
+        compat,
+        interval_length: cli.interval_length,
+        input: Input::Flowtuple,
+        spill: cli.memory_limit.0.map(|limit| SpillOptions {
+            // Files read at once share the limit; an eighth of it is
+            // left for key tables and sorting.
+            limit: limit / 8 * 7 / concurrent_files as u64,
+            temp_dir: cli.temp_dir.clone().unwrap_or_else(std::env::temp_dir),
+        }),
+    }
 }
 
 /// Sets up a run on flowtuple4 input (`kind`, or, when no header reads,

@@ -22,7 +22,7 @@ use crate::flags;
 use crate::input;
 use crate::messages;
 use crate::options::{Options, Source};
-use crate::output::{HeaderFirst, Printer, Repeats};
+use crate::output::{Delivery, HeaderFirst, Printer, Repeats};
 use crate::progress;
 
 /// What became of one input.
@@ -58,15 +58,15 @@ impl Outcome {
 /// The end of every input of a run: `--stats` lines, errors, the tally.
 pub struct Report<'a> {
     opts: &'a Options,
-    /// What the output does with an interval: "printed" or "published".
-    done: &'static str,
+    /// What the output does with an interval.
+    done: Delivery,
     ok: usize,
     failed: usize,
 }
 
 impl<'a> Report<'a> {
     /// A report of a run whose output `done` intervals.
-    pub fn new(opts: &'a Options, done: &'static str) -> Report<'a> {
+    pub fn new(opts: &'a Options, done: Delivery) -> Report<'a> {
         Report {
             opts,
             done,
@@ -162,7 +162,7 @@ pub fn print(opts: &Options) -> anyhow::Result<ExitCode> {
     let buffered = io::BufWriter::with_capacity(1 << 18, stdout.lock());
     let mut out = HeaderFirst::new(opts.formatter.header(), buffered);
     let mut printer = Printer::new(opts);
-    let mut report = Report::new(opts, "printed");
+    let mut report = Report::new(opts, Delivery::Printed);
     let display = progress::Display::start(
         opts.progress,
         opts.sources.len(),

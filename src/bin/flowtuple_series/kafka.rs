@@ -26,7 +26,7 @@ use crate::files::{Outcome, Report};
 use crate::flags;
 use crate::messages;
 use crate::options::{Compression, KafkaSettings as Settings, Options};
-use crate::output::{Ledger, Repeats};
+use crate::output::{Delivery, Ledger, Repeats};
 use crate::progress;
 
 /// Checks a topic name as Kafka does: 1 to 249 of `A-Za-z0-9._-`, not
@@ -265,7 +265,7 @@ fn plain_chain(e: &(dyn std::error::Error + 'static)) -> String {
 /// broker that stays unreachable stops the run. A timestamp published
 /// from an earlier input is not published again (the input is an error).
 pub fn run(opts: &Options, settings: &Settings) -> anyhow::Result<ExitCode> {
-    let mut report = Report::new(opts, "published");
+    let mut report = Report::new(opts, Delivery::Published);
     let stopped = publish_all(opts, settings, &mut report).err();
     if let Some(e) = &stopped {
         progress::say(&format!("flowtuple-series: {}", messages::chain(e)));

@@ -82,6 +82,24 @@ impl Ledger {
     }
 }
 
+/// What a run does with an interval: prints it, or publishes it (Kafka).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// On stdout.
+    Printed,
+    /// To Kafka.
+    Published,
+}
+
+impl std::fmt::Display for Delivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Delivery::Printed => "printed",
+            Delivery::Published => "published",
+        })
+    }
+}
+
 /// The timestamps of one input that an earlier input had already output.
 #[derive(Debug, Default)]
 pub struct Repeats {
@@ -96,8 +114,13 @@ impl Repeats {
     }
 
     /// The error of the input `source` if it repeated a timestamp:
-    /// `done` is what happened to the output ("printed", "published").
-    pub fn error(&self, sources: &[Source], source: &Source, done: &str) -> Option<anyhow::Error> {
+    /// `done` is what happened to the output.
+    pub fn error(
+        &self,
+        sources: &[Source],
+        source: &Source,
+        done: Delivery,
+    ) -> Option<anyhow::Error> {
         let (time, earlier) = self.first?;
         let more = match self.count {
             1 => String::new(),
@@ -212,7 +235,7 @@ mod tests {
         assert_eq!((b.first, b.count), (Some((100, 0)), 2));
         let sources = [Source::Path("a.avro".into()), Source::Path("b.avro".into())];
         let e = b
-            .error(&sources, &sources[1], "printed")
+            .error(&sources, &sources[1], Delivery::Printed)
             .unwrap()
             .to_string();
         assert!(

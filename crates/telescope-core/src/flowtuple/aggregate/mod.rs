@@ -45,7 +45,7 @@ use super::error::{FlowtupleError, Position, RunError};
 use super::options::{sample_index, SeriesOptions};
 use super::record::FlowRecord;
 use super::series::{IntervalSeries, SeriesRow};
-use sequence::{Sequencer, Step};
+use sequence::{Repeated, Sequencer, Step};
 
 /// Turns the filtered records of a file, block by block, into complete
 /// interval series, handed to a callback as each interval ends.
@@ -159,7 +159,7 @@ impl Aggregator {
     /// a complete interval on several threads.
     pub fn new(options: &SeriesOptions, threads: usize) -> Aggregator {
         Aggregator {
-            sequencer: Sequencer::new(false),
+            sequencer: Sequencer::new(Repeated::Refused),
             intervals: Intervals {
                 rules: Rules::new(options),
                 current: None,
@@ -176,7 +176,7 @@ impl Aggregator {
     /// interval until [`Aggregator::finish`].
     pub fn merging(options: &SeriesOptions, threads: usize) -> Aggregator {
         let mut agg = Aggregator::new(options, threads);
-        agg.sequencer = Sequencer::new(true);
+        agg.sequencer = Sequencer::new(Repeated::Merged);
         agg.intervals.open = Some(BTreeMap::new());
         agg
     }

@@ -28,22 +28,30 @@ pub(super) enum Step {
     },
 }
 
+/// What a run whose time was seen before (its interval complete) means.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) enum Repeated {
+    /// An error ([`FlowtupleError::IntervalReappears`]).
+    #[default]
+    Refused,
+    /// More records of that time's interval (see [`super::Aggregator`]).
+    Merged,
+}
+
 /// Tracks the interval being read and the intervals already complete.
 #[derive(Debug, Default)]
 pub(super) struct Sequencer {
     current: Option<(i64, u64)>,
     done: FxHashSet<i64>,
     next: u64,
-    merge: bool,
+    repeated: Repeated,
 }
 
 impl Sequencer {
-    /// A sequencer; with `merge`, a run whose time was seen before is not
-    /// an error (its records go to that time's interval, see
-    /// [`super::Aggregator`]).
-    pub(super) fn new(merge: bool) -> Sequencer {
+    /// A sequencer taking runs of a time seen before as `repeated` says.
+    pub(super) fn new(repeated: Repeated) -> Sequencer {
         Sequencer {
-            merge,
+            repeated,
             ..Sequencer::default()
         }
     }
@@ -62,7 +70,7 @@ impl Sequencer {
                 Some((time, ordinal)) if time == run.time => ordinal,
                 _ => {
                     self.close(step)?;
-                    if !self.merge && self.done.contains(&run.time) {
+                    if self.repeated == Repeated::Refused && self.done.contains(&run.time) {
                         return Err(FlowtupleError::IntervalReappears {
                             time: run.time,
                             at: pos,

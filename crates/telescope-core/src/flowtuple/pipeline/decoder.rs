@@ -14,27 +14,35 @@ use crate::flowtuple::schema::Plan;
 pub(super) type OnBlock<'a, E> = dyn FnMut(&DecodedBlock, Position) -> Result<(), E> + 'a;
 
 /// Decompresses and decodes raw blocks.
+/// The layout of the records a decoder reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Layout {
+    /// corsaro3 flowtuple (v3) records, counted as they are.
+    Flowtuple,
+    /// flowtuple4 records, turned into what the aggregator counts (see
+    /// [`flowtuple4::finish_block`]).
+    Flowtuple4 {
+        /// The stated prefix length of `dst_net` (`None`: not stated, as
+        /// in the decode-only baseline).
+        dst_net: Option<u8>,
+    },
+}
+
 pub(super) struct Decoder<'a> {
     codec: Codec,
     plan: &'a Plan,
-    /// flowtuple4 input, with the stated `dst_net` prefix length if any.
-    flowtuple4: Option<Option<u8>>,
+    layout: Layout,
     filter: Filter,
     /// The fewest bytes a record takes.
     min_record_bytes: usize,
 }
 
 impl<'a> Decoder<'a> {
-    pub(super) fn new(
-        codec: Codec,
-        plan: &'a Plan,
-        flowtuple4: Option<Option<u8>>,
-        filter: Filter,
-    ) -> Decoder<'a> {
+    pub(super) fn new(codec: Codec, plan: &'a Plan, layout: Layout, filter: Filter) -> Decoder<'a> {
         Decoder {
             codec,
             plan,
-            flowtuple4,
+            layout,
             filter,
             min_record_bytes: min_record_bytes(plan),
         }
@@ -85,7 +93,7 @@ impl<'a> Decoder<'a> {
             return Err(cannot_fit(data.len()));
         }
         decode_block(self.plan, self.filter, data, raw.count, block).map_err(corrupt)?;
-        if let Some(dst_net) = self.flowtuple4 {
+        if let Layout::Flowtuple4 { dst_net } = self.layout {
             flowtuple4::finish_block(block, dst_net)
                 .map_err(|what| FlowtupleError::DstNet { at: raw.pos, what })?;
         }

@@ -26,7 +26,7 @@ mod decoder;
 mod parallel;
 
 use block_pool::BlockPool;
-use decoder::{Decoder, OnBlock};
+use decoder::{Decoder, Layout, OnBlock};
 use parallel::{parallel, SPARE_BYTES};
 
 /// Counts of what a run read.
@@ -201,31 +201,16 @@ where
     let why = format!(" (needed by mode {mode})");
     let kind = Kind::of_schema(&header.schema_json)?;
     let expected = options.map(|o| o.input);
-    let flowtuple4 = match (kind, expected) {
-        (Kind::Flowtuple, None | Some(Input::Flowtuple)) => None,
-        (Kind::Flowtuple4, None) => Some(None),
-        (Kind::Flowtuple4, Some(Input::Flowtuple4 { dst_net })) => Some(Some(dst_net)),
-        (found, Some(_)) => {
-            let expected = match found {
-                Kind::Flowtuple => Kind::Flowtuple4,
-                Kind::Flowtuple4 => Kind::Flowtuple,
-            };
-            return Err(FlowtupleError::WrongFormat {
-                found: found.name(),
-                expected: expected.name(),
-            }
-            .into());
-        }
-    };
+    let layout = layout(kind, expected)?;
     if let Some(why) = options.and_then(flowtuple4::unsupported) {
         return Err(FlowtupleError::Unsupported(why.to_string()).into());
     }
-    let fields = match flowtuple4 {
-        None => mode.needed_fields(geo),
-        Some(_) => flowtuple4::needed_fields(mode, geo),
+    let fields = match layout {
+        Layout::Flowtuple => mode.needed_fields(geo),
+        Layout::Flowtuple4 { .. } => flowtuple4::needed_fields(mode, geo),
     };
     let plan = Plan::new(&header.schema_json, &fields, &why)?;
-    let decoder = Decoder::new(header.codec, &plan, flowtuple4, filter);
+    let decoder = Decoder::new(header.codec, &plan, layout, filter);
     // Counted once handed on, so after an error they say how far it got.
     let mut counted = |block: &DecodedBlock, pos: Position| {
         on_block(block, pos)?;
@@ -239,6 +224,28 @@ where
     } else {
         let spares = BlockPool::new(SPARE_BYTES);
         parallel(reader, &decoder, threads, &spares, &mut counted)
+    }
+}
+
+/// How a file of layout `kind` is decoded for a run expecting `expected`
+/// (`None`: any, as the decode-only baseline).
+fn layout(kind: Kind, expected: Option<Input>) -> Result<Layout, FlowtupleError> {
+    match (kind, expected) {
+        (Kind::Flowtuple, None | Some(Input::Flowtuple)) => Ok(Layout::Flowtuple),
+        (Kind::Flowtuple4, None) => Ok(Layout::Flowtuple4 { dst_net: None }),
+        (Kind::Flowtuple4, Some(Input::Flowtuple4 { dst_net })) => Ok(Layout::Flowtuple4 {
+            dst_net: Some(dst_net),
+        }),
+        (found, Some(_)) => {
+            let expected = match found {
+                Kind::Flowtuple => Kind::Flowtuple4,
+                Kind::Flowtuple4 => Kind::Flowtuple,
+            };
+            Err(FlowtupleError::WrongFormat {
+                found: found.name(),
+                expected: expected.name(),
+            })
+        }
     }
 }
 

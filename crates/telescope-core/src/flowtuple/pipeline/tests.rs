@@ -53,7 +53,7 @@ fn run(file: Vec<u8>, blocks: usize, records: usize, workers: usize) -> BlockPoo
     let (header, reader) = BlockReader::open(Cursor::new(file)).unwrap();
     let fields = Mode::Unfiltered.needed_fields(GeoSource::default());
     let plan = Plan::new(&header.schema_json, &fields, "").unwrap();
-    let decoder = Decoder::new(header.codec, &plan, None, Filter::All);
+    let decoder = Decoder::new(header.codec, &plan, Layout::Flowtuple, Filter::All);
     let spares = BlockPool::new(SPARE_BYTES);
     let mut seen = 0;
     parallel(reader, &decoder, workers, &spares, &mut |block, pos| {

@@ -466,6 +466,8 @@ fn pinned_schemas_are_told_apart_by_their_fields_not_their_names() {
 }
 
 #[test]
+// One scenario after another on the same converted files.
+#[allow(clippy::too_many_lines)]
 fn one_run_reads_one_format_and_only_exact_options() {
     let dir = tempfile::tempdir().unwrap();
     let v3 = testdata("flowtuple/minutes.avro").display().to_string();

@@ -53,7 +53,7 @@ const DECODE_PAIRS: usize = 4096;
 const DECODE_PAIRS: usize = 3;
 
 /// Per series slot and for the summary, the number of distinct ASNs that
-/// count ([`crate::flowtuple::rules::counts_asn`]) among the ASNs of the
+/// count ([`crate::flowtuple::report::rules::counts_asn`]) among the ASNs of the
 /// first record of each source aggregate.
 #[derive(Default)]
 pub(super) struct FirstAsns {

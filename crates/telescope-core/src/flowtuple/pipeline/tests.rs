@@ -2,7 +2,10 @@
 
 use std::io::Cursor;
 
+use super::parallel::GROUP_BLOCKS;
 use super::*;
+use crate::flowtuple::decode::Run;
+use crate::flowtuple::read::codec::MAX_BLOCK_BYTES;
 use telescope_test_support::avro::{bytes, zigzag};
 
 /// The v3 flowtuple schema, from a fixture's header.
@@ -46,12 +49,12 @@ fn container(schema: &str, blocks: usize, records: usize) -> Vec<u8> {
 
 /// Runs `parallel` over `file` in unfiltered mode, checking each block's
 /// records as they come in order, and returns the spares it used.
-fn run(file: Vec<u8>, blocks: usize, records: usize, workers: usize) -> Spares {
+fn run(file: Vec<u8>, blocks: usize, records: usize, workers: usize) -> BlockPool {
     let (header, reader) = BlockReader::open(Cursor::new(file)).unwrap();
     let fields = Mode::Unfiltered.needed_fields(GeoSource::default());
     let plan = Plan::new(&header.schema_json, &fields, "").unwrap();
-    let decoder = Decoder::new(header.codec, &plan, None, Filter::All);
-    let spares = Spares::new(SPARE_BYTES);
+    let decoder = Decoder::new(header.codec, &plan, Layout::Flowtuple, Filter::All);
+    let spares = BlockPool::new(SPARE_BYTES);
     let mut seen = 0;
     parallel(reader, &decoder, workers, &spares, &mut |block, pos| {
         assert_eq!(pos.block, Some(seen as u64));
@@ -66,7 +69,7 @@ fn run(file: Vec<u8>, blocks: usize, records: usize, workers: usize) -> Spares {
         assert_eq!(block.records.len(), records);
         assert!(block.records.iter().all(|r| r.time == seen as i64));
         seen += 1;
-        Ok(())
+        Ok::<(), FlowtupleError>(())
     })
     .unwrap();
     assert_eq!(seen, blocks);

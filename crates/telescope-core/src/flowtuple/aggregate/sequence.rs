@@ -4,12 +4,12 @@ use std::ops::Range;
 
 use rustc_hash::FxHashSet;
 
-use super::decode::DecodedBlock;
-use super::error::{FlowtupleError, Position};
+use crate::flowtuple::decode::DecodedBlock;
+use crate::flowtuple::error::{FlowtupleError, Position};
 
 /// What a block means for the intervals, in file order.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step {
+pub(super) enum Step {
     /// These kept records of the block belong to interval `ordinal`.
     Records {
         /// The interval's `time`.
@@ -28,45 +28,54 @@ pub enum Step {
     },
 }
 
+/// What a run whose time was seen before (its interval complete) means.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) enum Repeated {
+    /// An error ([`FlowtupleError::IntervalReappears`]).
+    #[default]
+    Refused,
+    /// More records of that time's interval (see [`super::Aggregator`]).
+    Merged,
+}
+
 /// Tracks the interval being read and the intervals already complete.
 #[derive(Debug, Default)]
-pub struct Sequencer {
+pub(super) struct Sequencer {
     current: Option<(i64, u64)>,
     done: FxHashSet<i64>,
     next: u64,
-    merge: bool,
+    repeated: Repeated,
 }
 
 impl Sequencer {
-    /// A sequencer; with `merge`, a run whose time was seen before is not
-    /// an error (its records go to that time's interval, see
-    /// [`super::aggregate::Aggregator`]).
-    pub fn new(merge: bool) -> Sequencer {
+    /// A sequencer taking runs of a time seen before as `repeated` says.
+    pub(super) fn new(repeated: Repeated) -> Sequencer {
         Sequencer {
-            merge,
+            repeated,
             ..Sequencer::default()
         }
     }
 
     /// Passes the steps of one block, in order, to `step`. Without merging,
     /// a `time` whose interval is already complete is an error.
-    pub fn block(
+    pub(super) fn block<E: From<FlowtupleError>>(
         &mut self,
         block: &DecodedBlock,
         pos: Position,
-        step: &mut dyn FnMut(Step) -> Result<(), FlowtupleError>,
-    ) -> Result<(), FlowtupleError> {
+        step: &mut dyn FnMut(Step) -> Result<(), E>,
+    ) -> Result<(), E> {
         let mut start = 0;
         for run in &block.runs {
             let ordinal = match self.current {
                 Some((time, ordinal)) if time == run.time => ordinal,
                 _ => {
                     self.close(step)?;
-                    if !self.merge && self.done.contains(&run.time) {
+                    if self.repeated == Repeated::Refused && self.done.contains(&run.time) {
                         return Err(FlowtupleError::IntervalReappears {
                             time: run.time,
                             at: pos,
-                        });
+                        }
+                        .into());
                     }
                     let ordinal = self.next;
                     self.next += 1;
@@ -88,17 +97,14 @@ impl Sequencer {
     }
 
     /// Ends the input: the interval being read is complete.
-    pub fn finish(
+    pub(super) fn finish<E>(
         &mut self,
-        step: &mut dyn FnMut(Step) -> Result<(), FlowtupleError>,
-    ) -> Result<(), FlowtupleError> {
+        step: &mut dyn FnMut(Step) -> Result<(), E>,
+    ) -> Result<(), E> {
         self.close(step)
     }
 
-    fn close(
-        &mut self,
-        step: &mut dyn FnMut(Step) -> Result<(), FlowtupleError>,
-    ) -> Result<(), FlowtupleError> {
+    fn close<E>(&mut self, step: &mut dyn FnMut(Step) -> Result<(), E>) -> Result<(), E> {
         if let Some((time, ordinal)) = self.current.take() {
             self.done.insert(time);
             step(Step::Close { time, ordinal })?;

@@ -22,6 +22,7 @@
 //!   `nonspoofed` modes cannot be exact and are not offered.
 
 use super::decode::DecodedBlock;
+use super::error::BadRecord;
 use super::options::{Class, Compat, GeoSource, Input, IpCounting, Mode, SeriesOptions};
 use super::schema::Field;
 
@@ -35,7 +36,7 @@ pub fn classes(mode: Mode, geo: GeoSource) -> Vec<Class> {
 }
 
 /// The flowtuple4 fields `mode` reads.
-pub fn needed_fields(mode: Mode, geo: GeoSource) -> Vec<Field> {
+pub(crate) fn needed_fields(mode: Mode, geo: GeoSource) -> Vec<Field> {
     mode.needed_fields(geo)
         .into_iter()
         .filter_map(|f| match f {
@@ -46,49 +47,88 @@ pub fn needed_fields(mode: Mode, geo: GeoSource) -> Vec<Field> {
         .collect()
 }
 
-/// Why `options` cannot be computed exactly from flowtuple4, if so.
-pub fn unsupported(options: &SeriesOptions) -> Option<String> {
+/// Why a run's options cannot be computed exactly from flowtuple4 files
+/// (see [`unsupported`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Unsupported {
+    /// The mode counts records by the spoofing and masscan flags that
+    /// flowtuple4 records do not keep.
+    #[error(
+        "mode {0} is not available on flowtuple4: it counts the v3 records with \
+         is_spoofed == 0 or is_masscan == 1, and a flowtuple4 record stands for \
+         several v3 records whose flags are gone (version 2 files keep only \
+         per-record packet sums, spoofed_packet_cnt and masscan_packet_cnt; \
+         version 1 nothing), so which sources, ASNs and destinations pass the \
+         filter cannot be known; use unfiltered or unfiltered-ipmeta"
+    )]
+    Mode(Mode),
+    /// Destinations counted by prefixes finer than the files' networks.
+    #[error(
+        "destination counting prefixagg:{prefix} is finer than the /{dst_net} networks \
+         a flowtuple4 file holds (use prefixagg:N with N <= {dst_net})"
+    )]
+    DstPrefixTooFine {
+        /// The prefix length asked for.
+        prefix: u8,
+        /// The files' networks' prefix length.
+        dst_net: u8,
+    },
+    /// Destinations sampled: that needs their addresses.
+    #[error(
+        "destination counting sample:N is not available on flowtuple4: it needs \
+         the destination addresses, and flowtuple4 keeps only their /24 or /16 \
+         network (use all or prefixagg:N)"
+    )]
+    DstSample,
+    /// Report rules with `prefixagg` sources: the ASN counted is that of
+    /// the first v3 record of each source prefix, whose order ftconvert
+    /// does not keep.
+    #[error(
+        "report rules with prefixagg:N source counting are not available on \
+         flowtuple4: the report plugin counts the ASN of the first v3 record of each \
+         newly counted source prefix, and ftconvert does not keep the order of v3 \
+         records (use the script's rules, or all or sample:N sources)"
+    )]
+    ReportSourcePrefixes,
+}
+
+/// Why `options` cannot be computed exactly from flowtuple4, if so
+/// (`None` for flowtuple v3 input).
+///
+/// ```
+/// use telescope_core::flowtuple::flowtuple4::{unsupported, Unsupported};
+/// use telescope_core::flowtuple::{Input, IpCounting, Mode, SeriesOptions};
+///
+/// let mut options = SeriesOptions {
+///     input: Input::Flowtuple4 { dst_net: 24 },
+///     ..SeriesOptions::new(Mode::Unfiltered)
+/// };
+/// assert_eq!(unsupported(&options), None);
+/// options.dst_counting = IpCounting::PrefixAgg(28);
+/// assert_eq!(
+///     unsupported(&options),
+///     Some(Unsupported::DstPrefixTooFine { prefix: 28, dst_net: 24 })
+/// );
+/// ```
+pub fn unsupported(options: &SeriesOptions) -> Option<Unsupported> {
     let Input::Flowtuple4 { dst_net } = options.input else {
         return None;
     };
     if matches!(options.mode, Mode::Nonspoofed | Mode::UnroutedNonspoofed) {
-        return Some(format!(
-            "mode {} is not available on flowtuple4: it counts the v3 records with \
-             is_spoofed == 0 or is_masscan == 1, and a flowtuple4 record stands for \
-             several v3 records whose flags are gone (version 2 files keep only \
-             per-record packet sums, spoofed_packet_cnt and masscan_packet_cnt; \
-             version 1 nothing), so which sources, ASNs and destinations pass the \
-             filter cannot be known; use unfiltered or unfiltered-ipmeta",
-            options.mode
-        ));
+        return Some(Unsupported::Mode(options.mode));
     }
     match options.dst_counting {
         IpCounting::All => {}
         IpCounting::PrefixAgg(n) if n <= dst_net => {}
-        IpCounting::PrefixAgg(n) => {
-            return Some(format!(
-                "--dst-ip-counting prefixagg:{n} is finer than the /{dst_net} networks \
-                 a flowtuple4 file holds (use prefixagg:N with N <= {dst_net})"
-            ))
+        IpCounting::PrefixAgg(prefix) => {
+            return Some(Unsupported::DstPrefixTooFine { prefix, dst_net })
         }
-        IpCounting::Sample(_) => {
-            return Some(
-                "--dst-ip-counting sample:N is not available on flowtuple4: it needs \
-                 the destination addresses, and flowtuple4 keeps only their /24 or /16 \
-                 network (use all or prefixagg:N)"
-                    .into(),
-            )
-        }
+        IpCounting::Sample(_) => return Some(Unsupported::DstSample),
     }
     if options.compat == Compat::Report && matches!(options.src_counting, IpCounting::PrefixAgg(_))
     {
-        return Some(
-            "--compat report with --src-ip-counting prefixagg:N is not available on \
-             flowtuple4: the report plugin counts the ASN of the first v3 record of each \
-             newly counted source prefix, and ftconvert does not keep the order of v3 \
-             records (use --compat script, or all or sample:N sources)"
-                .into(),
-        );
+        return Some(Unsupported::ReportSourcePrefixes);
     }
     None
 }
@@ -109,31 +149,20 @@ pub fn counted_dst_prefix(options: &SeriesOptions) -> Option<u8> {
 /// port, packet size or flags (never printed). Checks `dst_net` against the
 /// stated aggregation (`None`: only that the last octet is 0). The error
 /// names the record within the block.
-pub fn finish_block(block: &mut DecodedBlock, dst_net: Option<u8>) -> Result<(), String> {
-    for (i, rec) in block.records.iter_mut().enumerate() {
-        let net = rec.dst_ip;
-        let bad_net = |what: &str| {
-            format!(
-                "record {i}: dst_net {} has {what}",
-                std::net::Ipv4Addr::from(net)
-            )
-        };
-        if net & 0xff != 0 {
-            return Err(bad_net(
-                "a nonzero last octet: it is not a /24 or /16 network as ftconvert writes",
-            ));
+pub(crate) fn finish_block(block: &mut DecodedBlock, dst_net: Option<u8>) -> Result<(), BadRecord> {
+    for (record, rec) in block.records.iter_mut().enumerate() {
+        let net = std::net::Ipv4Addr::from(rec.dst_ip);
+        if rec.dst_ip & 0xff != 0 {
+            return Err(BadRecord::NotANetwork { record, net });
         }
-        if dst_net == Some(16) && net & 0xff00 != 0 {
-            return Err(bad_net(
-                "a nonzero third octet, so the file is not aggregated to /16 as \
-                 --dst-net 16 states (is it /24? ftconvert -n 24)",
-            ));
+        if dst_net == Some(16) && rec.dst_ip & 0xff00 != 0 {
+            return Err(BadRecord::NotSlash16 { record, net });
         }
         if !(0..=0xffff).contains(&rec.dst_port) {
-            return Err(format!(
-                "record {i}: dst_port {} is not a 16-bit value as ftconvert writes",
-                rec.dst_port
-            ));
+            return Err(BadRecord::PortNot16Bit {
+                record,
+                port: rec.dst_port,
+            });
         }
         if rec.protocol == 1 {
             rec.src_port = rec.dst_port >> 8;
@@ -183,16 +212,20 @@ mod tests {
     #[test]
     fn networks_contradicting_the_stated_aggregation_are_refused() {
         let mut b = block(&[(0x2c01_0000, 6, 1), (0x2c01_0200, 6, 1)]);
-        let e = finish_block(&mut b, Some(16)).unwrap_err();
+        let e = finish_block(&mut b, Some(16)).unwrap_err().to_string();
         assert!(
             e.starts_with("record 1: dst_net 44.1.2.0 has a nonzero third octet"),
             "{e}"
         );
         assert!(finish_block(&mut block(&[(0x2c01_0200, 6, 1)]), Some(24)).is_ok());
         assert!(finish_block(&mut block(&[(0x2c01_0200, 6, 1)]), None).is_ok());
-        let e = finish_block(&mut block(&[(0x2c01_0201, 6, 1)]), None).unwrap_err();
+        let e = finish_block(&mut block(&[(0x2c01_0201, 6, 1)]), None)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("44.1.2.1 has a nonzero last octet"), "{e}");
-        let e = finish_block(&mut block(&[(0x2c01_0200, 1, 65536)]), Some(24)).unwrap_err();
+        let e = finish_block(&mut block(&[(0x2c01_0200, 1, 65536)]), Some(24))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("dst_port 65536 is not a 16-bit value"), "{e}");
     }
 
@@ -205,7 +238,7 @@ mod tests {
         assert!(unsupported(&ft4(Mode::Unfiltered)).is_none());
         assert!(unsupported(&ft4(Mode::UnfilteredIpmeta)).is_none());
         for m in [Mode::Nonspoofed, Mode::UnroutedNonspoofed] {
-            let why = unsupported(&ft4(m)).unwrap();
+            let why = unsupported(&ft4(m)).unwrap().to_string();
             assert!(why.contains("is_spoofed"), "{why}");
             assert!(unsupported(&SeriesOptions::new(m)).is_none());
         }

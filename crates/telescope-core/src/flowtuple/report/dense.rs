@@ -10,21 +10,21 @@
 //! eight continents and the table's countries ([`rules::COUNTRY_CONTINENT`])
 //! for each geo source in use. ICMP and ASN keys only once seen.
 
-use super::filter::{is_popular_port, Transport};
-use super::options::{Class, PortSet, SeriesOptions};
 use super::rules;
-use super::series::{Counters, IntervalSeries, Key, SeriesRow};
+use crate::flowtuple::filter::{is_popular_port, Transport};
+use crate::flowtuple::options::{Class, PortSet, SeriesOptions};
+use crate::flowtuple::series::{Counters, IntervalSeries, Key, SeriesRow};
 
 /// The dense key set of each class, growing with the keys printed.
 #[derive(Debug, Clone)]
-pub struct Densifier {
+pub(crate) struct Densifier {
     /// Per class of the mode, in class order: its keys, ascending.
     classes: Vec<(Class, Vec<Key>)>,
 }
 
 impl Densifier {
     /// The pre-created keys of `options`' mode.
-    pub fn new(options: &SeriesOptions) -> Densifier {
+    pub(crate) fn new(options: &SeriesOptions) -> Densifier {
         let classes = options.mode.classes(options.geo);
         let popular = options.mode.popular_ports_only();
         let ports = |transport: Transport, set: &Option<PortSet>| -> Vec<Key> {
@@ -59,20 +59,15 @@ impl Densifier {
     }
 
     /// The number of keys every interval prints now (besides the summary).
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.classes.iter().map(|(_, k)| k.len()).sum()
-    }
-
-    /// True when no class has a dense key.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// Adds a zero row for every dense key `interval` lacks, keeping keys
     /// ascending within each class, and keeps the interval's new keys for
     /// the intervals after it. Call it for printed intervals only, in print
     /// order.
-    pub fn apply(&mut self, interval: &mut IntervalSeries) {
+    pub(crate) fn apply(&mut self, interval: &mut IntervalSeries) {
         let rows = std::mem::take(&mut interval.rows);
         let mut out = Vec::with_capacity(rows.len() + self.len());
         let mut rest = rows.as_slice();

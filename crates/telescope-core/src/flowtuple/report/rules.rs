@@ -6,28 +6,28 @@
 //! Dense keys (every key corsaro pre-creates, and every key seen before)
 //! are added after aggregation, by [`super::dense`].
 
-use super::record::GeoTag;
+use crate::flowtuple::record::GeoTag;
 
 /// An ASN counts in `uniq_src_asns` under report rules only when it is not
 /// 0 (corsaro's report plugin, PR #97), and only when the record's source
 /// is newly counted in the series ([`asn_value`]; with `prefixagg`, the
 /// first record of each source aggregate, see below).
 #[inline]
-pub fn counts_asn(asn: u32) -> bool {
+pub(crate) fn counts_asn(asn: u32) -> bool {
     asn != 0
 }
 
 /// The value standing for "no ASN counted" in the ASN pass under report
 /// rules: a record whose ASN does not count files this value instead, and
 /// a series' count leaves it out.
-pub const NO_ASN: u32 = 0;
+pub(crate) const NO_ASN: u32 = 0;
 
 /// The ASN a record files for distinct counting under report rules with
 /// the `all` or `sample` source counting: its ASN when that counts and its
 /// source is counted (sampled), else [`NO_ASN`]. (With `all` every source
 /// is counted, so this gives the distinct non-zero ASNs of the series.)
 #[inline]
-pub fn asn_value(asn: u32, source_counted: bool) -> u32 {
+pub(crate) fn asn_value(asn: u32, source_counted: bool) -> u32 {
     if source_counted && counts_asn(asn) {
         asn
     } else {
@@ -44,7 +44,7 @@ pub fn asn_value(asn: u32, source_counted: bool) -> u32 {
 /// script flavour prints for untagged, empty or unprintable strings) makes
 /// no geo key.
 #[inline]
-pub fn continent_key(tag: GeoTag) -> Option<GeoTag> {
+pub(crate) fn continent_key(tag: GeoTag) -> Option<GeoTag> {
     (tag != GeoTag::UNKNOWN).then_some(tag)
 }
 
@@ -52,7 +52,7 @@ pub fn continent_key(tag: GeoTag) -> Option<GeoTag> {
 /// it, whatever the record's continent. `None` for `??` (no geo key) and
 /// for a country missing from the table (corsaro PR #95: no key).
 #[inline]
-pub fn country_continent(country: GeoTag) -> Option<GeoTag> {
+pub(crate) fn country_continent(country: GeoTag) -> Option<GeoTag> {
     if country == GeoTag::UNKNOWN {
         return None;
     }
@@ -68,13 +68,13 @@ pub fn country_continent(country: GeoTag) -> Option<GeoTag> {
 }
 
 /// The eight continent keys corsaro pre-creates, ascending.
-pub const CONTINENTS: [[u8; 2]; 8] = [
+pub(crate) const CONTINENTS: [[u8; 2]; 8] = [
     *b"??", *b"AF", *b"AN", *b"AS", *b"EU", *b"NA", *b"OC", *b"SA",
 ];
 
 /// A two-letter tag.
-pub fn tag2(code: [u8; 2]) -> GeoTag {
-    let mut padded = [0u8; super::record::MAX_TAG_BYTES];
+pub(crate) fn tag2(code: [u8; 2]) -> GeoTag {
+    let mut padded = [0u8; crate::flowtuple::record::MAX_TAG_BYTES];
     padded[..2].copy_from_slice(&code);
     GeoTag::from_printable_padded(padded)
 }
@@ -89,7 +89,7 @@ pub fn tag2(code: [u8; 2]) -> GeoTag {
 /// `ipmeta_provider_maxmind_get_iso2_list` and
 /// `ipmeta_provider_maxmind_get_country_continent_list`.
 #[rustfmt::skip]
-pub const COUNTRY_CONTINENT: [([u8; 2], [u8; 2]); 256] = [
+pub(crate) const COUNTRY_CONTINENT: [([u8; 2], [u8; 2]); 256] = [
     (*b"??", *b"??"), (*b"A1", *b"??"), (*b"A2", *b"??"), (*b"AD", *b"EU"), (*b"AE", *b"AS"),
     (*b"AF", *b"AS"), (*b"AG", *b"NA"), (*b"AI", *b"NA"), (*b"AL", *b"EU"), (*b"AM", *b"AS"),
     (*b"AN", *b"NA"), (*b"AO", *b"AF"), (*b"AP", *b"AS"), (*b"AQ", *b"AN"), (*b"AR", *b"SA"),

@@ -13,7 +13,7 @@
 //! reused keeps its pages (no fresh zeroed pages per block).
 //!
 //! Bounds: the spares together hold at most the bytes given to
-//! [`Spares::new`]; a spare is only handed out for a block that needs at
+//! [`BlockPool::new`]; a spare is only handed out for a block that needs at
 //! least half of its room (or it is small), so a block never holds much more
 //! than its share of the in-flight budget charged for it.
 
@@ -27,7 +27,7 @@ use super::super::record::FlowRecord;
 const SMALL_BYTES: usize = 64 << 10;
 
 /// The spare blocks, with a bound on the bytes they hold.
-pub(super) struct Spares {
+pub(super) struct BlockPool {
     state: Mutex<State>,
     limit: usize,
 }
@@ -50,10 +50,10 @@ fn room(block: &DecodedBlock) -> usize {
     block.records.capacity() * size_of::<FlowRecord>() + block.runs.capacity() * size_of::<Run>()
 }
 
-impl Spares {
-    /// Spares holding at most `limit` bytes together.
-    pub(super) fn new(limit: usize) -> Spares {
-        Spares {
+impl BlockPool {
+    /// BlockPool holding at most `limit` bytes together.
+    pub(super) fn new(limit: usize) -> BlockPool {
+        BlockPool {
             state: Mutex::default(),
             limit,
         }
@@ -163,7 +163,7 @@ mod tests {
 
     #[test]
     fn a_block_given_back_is_handed_out_again() {
-        let spares = Spares::new(1 << 30);
+        let spares = BlockPool::new(1 << 30);
         let b = spares.take(1000);
         assert_eq!(spares.fresh(), 1);
         let mut b = b;
@@ -178,7 +178,7 @@ mod tests {
 
     #[test]
     fn the_tightest_fit_is_chosen_and_too_large_ones_are_kept_for_larger_blocks() {
-        let spares = Spares::new(1 << 30);
+        let spares = BlockPool::new(1 << 30);
         // Rooms of 1k, 10k and 100k records; records of a few hundred bytes
         // at most, so 1k records pass the "small" room.
         spares.give([filled(1_000), filled(100_000), filled(10_000)]);
@@ -202,7 +202,7 @@ mod tests {
     #[test]
     fn the_spares_hold_at_most_their_bound() {
         let one = room(&filled(1_000));
-        let spares = Spares::new(3 * one);
+        let spares = BlockPool::new(3 * one);
         spares.give((0..10).map(|_| filled(1_000)));
         assert_eq!(spares.bytes(), 3 * one);
         // Blocks without room are not kept.

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use super::error::ParseError;
 use super::filter::Filter;
 use super::schema::Field;
 
@@ -40,7 +41,7 @@ impl Mode {
     }
 
     /// The record filter.
-    pub fn filter(self) -> Filter {
+    pub(crate) fn filter(self) -> Filter {
         match self {
             Mode::Unfiltered | Mode::UnfilteredIpmeta => Filter::All,
             Mode::Nonspoofed => Filter::NonSpoofed,
@@ -49,7 +50,7 @@ impl Mode {
     }
 
     /// True when only popular ports make port series.
-    pub fn popular_ports_only(self) -> bool {
+    pub(crate) fn popular_ports_only(self) -> bool {
         self == Mode::Nonspoofed
     }
 
@@ -78,7 +79,7 @@ impl Mode {
     }
 
     /// The fields the mode reads.
-    pub fn needed_fields(self, geo: GeoSource) -> Vec<Field> {
+    pub(crate) fn needed_fields(self, geo: GeoSource) -> Vec<Field> {
         let mut fields = vec![
             Field::Time,
             Field::SrcIp,
@@ -111,14 +112,17 @@ impl fmt::Display for Mode {
 }
 
 impl FromStr for Mode {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Mode, String> {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Mode, ParseError> {
         Mode::ALL
             .into_iter()
             .find(|m| m.name() == s)
             .ok_or_else(|| {
                 let names: Vec<_> = Mode::ALL.iter().map(|m| m.name()).collect();
-                format!("unknown mode `{s}` (valid modes: {})", names.join(", "))
+                ParseError::UnknownMode {
+                    given: s.to_string(),
+                    valid: names.join(", "),
+                }
             })
     }
 }
@@ -230,7 +234,7 @@ impl IpCounting {
     /// `index` (see [`sample_index`]), or `None` when the address is not
     /// sampled.
     #[inline]
-    pub fn count_key(self, ip: u32, index: u64) -> Option<u32> {
+    pub(crate) fn count_key(self, ip: u32, index: u64) -> Option<u32> {
         match self {
             IpCounting::All => Some(ip),
             IpCounting::PrefixAgg(n) => Some(((u64::from(ip)) >> (32 - u32::from(n))) as u32),
@@ -245,12 +249,12 @@ impl IpCounting {
 }
 
 impl FromStr for IpCounting {
-    type Err = String;
-    fn from_str(s: &str) -> Result<IpCounting, String> {
-        let bits = |v: &str| -> Result<u8, String> {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<IpCounting, ParseError> {
+        let bits = |v: &str| -> Result<u8, ParseError> {
             match v.parse::<u8>() {
                 Ok(n) if (1..=32).contains(&n) => Ok(n),
-                _ => Err(format!("`{v}` is not a prefix length from 1 to 32")),
+                _ => Err(ParseError::PrefixLength(v.to_string())),
             }
         };
         if s == "all" {
@@ -260,7 +264,7 @@ impl FromStr for IpCounting {
         } else if let Some(n) = s.strip_prefix("sample:") {
             Ok(IpCounting::Sample(bits(n)?))
         } else {
-            Err(format!("unknown counting method `{s}` (valid: all, prefixagg:N, sample:N with N from 1 to 32)"))
+            Err(ParseError::UnknownCounting(s.to_string()))
         }
     }
 }
@@ -280,18 +284,18 @@ impl PortSet {
 }
 
 impl FromStr for PortSet {
-    type Err = String;
-    fn from_str(s: &str) -> Result<PortSet, String> {
-        let port = |v: &str| -> Result<i32, String> {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<PortSet, ParseError> {
+        let port = |v: &str| -> Result<i32, ParseError> {
             match v.trim().parse::<u16>() {
                 Ok(p) => Ok(i32::from(p)),
-                Err(_) => Err(format!("`{v}` is not a port from 0 to 65535")),
+                Err(_) => Err(ParseError::Port(v.to_string())),
             }
         };
         let mut ranges = Vec::new();
         for item in s.split(',') {
             if item.trim().is_empty() {
-                return Err(format!("empty item in port list `{s}`"));
+                return Err(ParseError::EmptyPortItem(s.to_string()));
             }
             let (lo, hi) = match item.split_once('-') {
                 Some((a, b)) => (port(a)?, port(b)?),
@@ -301,7 +305,7 @@ impl FromStr for PortSet {
                 }
             };
             if lo > hi {
-                return Err(format!("port range `{item}` is backwards"));
+                return Err(ParseError::BackwardsRange(item.to_string()));
             }
             ranges.push((lo, hi));
         }
@@ -392,7 +396,7 @@ fn plain_io(e: &std::io::Error) -> String {
     }
 }
 
-/// The layout of a run's input files (see [`super::ft4`]). On flowtuple4 the
+/// The layout of a run's input files (see [`super::flowtuple4`]). On flowtuple4 the
 /// aggregator still makes the source-port classes' rows (every record with
 /// source port 0); a [`super::Formatter`] made
 /// [`for_flowtuple4`](super::Formatter::for_flowtuple4) leaves them out.
@@ -416,7 +420,7 @@ pub enum Compat {
     /// keys print (the default).
     #[default]
     Script,
-    /// corsaro's report plugin: see [`super::rules`].
+    /// corsaro's report plugin: see [`super::report`].
     Report,
 }
 
@@ -448,132 +452,4 @@ impl SeriesOptions {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn ip(s: &str) -> u32 {
-        u32::from(s.parse::<std::net::Ipv4Addr>().unwrap())
-    }
-
-    #[test]
-    fn prefixagg_keys() {
-        let p = |n| IpCounting::PrefixAgg(n);
-        assert_eq!(p(24).count_key(ip("10.1.2.3"), 0), Some(0x000a_0102));
-        assert_eq!(
-            p(24).count_key(ip("10.1.2.200"), 5),
-            p(24).count_key(ip("10.1.2.3"), 0)
-        );
-        assert_eq!(p(32).count_key(ip("10.1.2.3"), 7), Some(ip("10.1.2.3")));
-        assert_eq!(p(1).count_key(ip("127.255.255.255"), 0), Some(0));
-        assert_eq!(p(1).count_key(ip("128.0.0.0"), 0), Some(1));
-    }
-
-    #[test]
-    fn sample_keys() {
-        let s = |n| IpCounting::Sample(n);
-        // /24: host part must equal ordinal mod 256.
-        assert_eq!(s(24).count_key(ip("10.0.0.0"), 0), Some(ip("10.0.0.0")));
-        assert_eq!(s(24).count_key(ip("10.0.0.1"), 0), None);
-        assert_eq!(s(24).count_key(ip("10.0.0.1"), 1), Some(ip("10.0.0.1")));
-        assert_eq!(s(24).count_key(ip("10.0.0.1"), 257), Some(ip("10.0.0.1")));
-        // /32: every address, whatever the ordinal.
-        assert_eq!(s(32).count_key(ip("1.2.3.4"), 9), Some(ip("1.2.3.4")));
-        // /1: 31 host bits.
-        assert_eq!(s(1).count_key(ip("128.0.0.3"), 3), Some(ip("128.0.0.3")));
-        assert_eq!(s(1).count_key(ip("0.0.0.3"), 3), Some(ip("0.0.0.3")));
-        assert_eq!(s(1).count_key(ip("0.0.0.3"), 2), None);
-        assert_eq!(
-            s(1).count_key(ip("0.0.0.3"), (1 << 31) + 3),
-            Some(ip("0.0.0.3"))
-        );
-    }
-
-    #[test]
-    fn sample_index_comes_from_the_time() {
-        assert_eq!(sample_index(0, 60), 0);
-        assert_eq!(sample_index(59, 60), 0);
-        assert_eq!(sample_index(60, 60), 1);
-        // 1700000000 / 60 = 28333333 (rounded down); 28333333 mod 256 = 21.
-        assert_eq!(sample_index(1_700_000_000, 60), 28_333_333);
-        assert_eq!(sample_index(1_700_000_000, 60) % 256, 21);
-        assert_eq!(sample_index(-1, 60), (1 << 32) - 1, "rounded down");
-        assert_eq!(sample_index(300, 1), 300);
-        let s24 = IpCounting::Sample(24);
-        // Minute 255 samples .255, the next minute wraps to .0.
-        assert_eq!(
-            s24.count_key(ip("1.2.3.255"), sample_index(255 * 60, 60)),
-            Some(ip("1.2.3.255"))
-        );
-        assert_eq!(
-            s24.count_key(ip("1.2.3.0"), sample_index(256 * 60, 60)),
-            Some(ip("1.2.3.0"))
-        );
-    }
-
-    #[test]
-    fn counting_methods_parse() {
-        assert_eq!("all".parse(), Ok(IpCounting::All));
-        assert_eq!("prefixagg:1".parse(), Ok(IpCounting::PrefixAgg(1)));
-        assert_eq!("sample:32".parse(), Ok(IpCounting::Sample(32)));
-        for bad in [
-            "prefixagg:0",
-            "prefixagg:33",
-            "sample:",
-            "sample:x",
-            "none",
-            "prefixagg",
-        ] {
-            assert!(bad.parse::<IpCounting>().is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn port_sets_parse() {
-        let set: PortSet = "0-1024,5000,8080-8081".parse().unwrap();
-        for p in [0, 1, 1024, 5000, 8080, 8081] {
-            assert!(set.contains(p), "{p}");
-        }
-        for p in [1025, 4999, 5001, 8082, 65535, -1] {
-            assert!(!set.contains(p), "{p}");
-        }
-        assert!("65535".parse::<PortSet>().unwrap().contains(65535));
-        for bad in [
-            "", "1,,2", "5-3", "65536", "a", "1-", "-1", "1-2-3", "80 443",
-        ] {
-            assert!(bad.parse::<PortSet>().is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn modes_parse_and_list_valid_names() {
-        assert_eq!("nonspoofed".parse(), Ok(Mode::Nonspoofed));
-        let err = "spoofed".parse::<Mode>().unwrap_err();
-        assert!(
-            err.contains("unfiltered, unfiltered-ipmeta, nonspoofed, unrouted-nonspoofed"),
-            "{err}"
-        );
-    }
-
-    #[test]
-    fn class_order_per_mode() {
-        let names = |m: Mode, g| {
-            m.classes(g)
-                .iter()
-                .map(|c| c.name())
-                .collect::<Vec<_>>()
-                .join(",")
-        };
-        assert_eq!(
-            names(Mode::Nonspoofed, GeoSource::Netacq),
-            "summary,ipprotocol,netacq_continents,netacq_countries,tcp_src_ports,tcp_dst_ports,icmp,udp_src_ports,udp_dst_ports"
-        );
-        assert_eq!(
-            names(Mode::UnfilteredIpmeta, GeoSource::Both),
-            "netacq_continents,netacq_countries,maxmind_continents,maxmind_countries,asn"
-        );
-        assert_eq!(
-            names(Mode::UnroutedNonspoofed, GeoSource::Maxmind),
-            "summary,ipprotocol"
-        );
-    }
-}
+mod tests;

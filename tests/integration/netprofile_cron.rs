@@ -10,7 +10,7 @@ use std::process::{Output, Stdio};
 use std::thread;
 use std::time::Duration;
 
-use telescope_core::netprofile::lock::{RootLock, TryLock};
+use telescope_core::netprofile::{RootLock, TryLock};
 
 use crate::util::{bin, temp_copy, text, Json};
 

@@ -6,7 +6,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
-use telescope_core::netprofile::lock::{lock_path, RootLock, TryLock};
+use telescope_core::netprofile::{lock_path, RootLock, TryLock};
 
 /// Takes `root`'s lock for a run that writes. `Ok(None)`: another run held
 /// it for the whole `wait`, reported on `err` with its pid (exit 1). `Err`:

@@ -7,9 +7,9 @@
 
 use super::design::{Layout, HOUR_US};
 use super::irls::median;
-use super::select::Space;
+use super::space::Space;
 use super::stl::{mstl, robustness_weights, Mstl, StlParams};
-use super::{holdout_scales, FittedModel, Forecast, ForecastConfig, SeasonalityMode};
+use super::{holdout_scales, FittedModel, Forecast, ForecastConfig, ModelName, SeasonalityMode};
 
 /// Periods in hours of the components, each used when the grid holds two
 /// of them, with its seasonal loess window (statsforecast's MSTL: 7 + 4 i
@@ -292,7 +292,7 @@ impl FittedModel {
         holdout_errors: &[f64],
         y_scale: f64,
         config: &ForecastConfig,
-        name: &'static str,
+        name: ModelName,
         space: Space,
     ) -> Self {
         let layout = Layout::new(sorted_ts, 0, 0.0, Vec::new());

@@ -252,6 +252,9 @@ impl Problem<'_> {
 /// violated, until the optimality conditions hold. `start` warm-starts the
 /// active set and signs; each step is one small Cholesky solve and the
 /// objective decreases strictly, so a handful of steps suffice.
+// One feature-sign search: its loop state (active set, signs, scratch
+// buffers, best objective) is shared by every step, so it stays one body.
+#[allow(clippy::too_many_lines)]
 fn solve_sparse(
     system: &NormalEquations,
     n_trend: usize,

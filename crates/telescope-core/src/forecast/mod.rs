@@ -31,24 +31,55 @@
 //! An unfitted [`ForecastConfig`] has [`ForecastConfig::fit`] returning a
 //! [`FittedModel`], whose [`FittedModel::predict`] returns a plain
 //! [`Forecast`]. Timestamps are microseconds since the Unix epoch (UTC).
+//!
+//! # Example
+//!
+//! Three days of an hourly series with a daily cycle, forecast six hours
+//! ahead with an 80% band:
+//!
+//! ```
+//! use telescope_core::forecast::{ForecastConfig, ModelName};
+//!
+//! const HOUR: i64 = 3_600_000_000;
+//! let start = 1_704_067_200_000_000; // 2024-01-01T00:00:00Z
+//! let timestamps: Vec<i64> = (0..72).map(|h| start + h * HOUR).collect();
+//! let values: Vec<f64> = (0..72)
+//!     .map(|h| 100.0 + 20.0 * (std::f64::consts::TAU * h as f64 / 24.0).sin())
+//!     .collect();
+//!
+//! let model = ForecastConfig::default().fit(&timestamps, &values)?;
+//! let ahead: Vec<i64> = (72..78).map(|h| start + h * HOUR).collect();
+//! let forecast = model.predict(&ahead, 0.8)?;
+//!
+//! assert_eq!(forecast.yhat.len(), 6);
+//! for i in 0..6 {
+//!     assert!(forecast.lower[i] <= forecast.yhat[i] && forecast.yhat[i] <= forecast.upper[i]);
+//! }
+//! // Hour 72 is midnight again: the cycle is at its mean.
+//! assert!((forecast.yhat[0] - 100.0).abs() < 5.0, "{}", forecast.yhat[0]);
+//! println!("fitted as {}", model.model_name());
+//! assert!(ModelName::ALL.contains(&model.model_name()));
+//! # Ok::<(), telescope_core::forecast::ForecastError>(())
+//! ```
 
 mod band;
 mod decompose;
 mod design;
 mod irls;
+mod model_name;
 mod select;
 mod solver;
+mod space;
 mod stl;
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
-mod tests_holdout;
-#[cfg(test)]
-mod tests_mstl;
 
 use design::{Layout, Seasonality, DAY_US, HOUR_US, WEEK_US};
 use irls::{components, Estimate};
+use space::Space;
 use thiserror::Error;
+
+pub use model_name::{ModelName, UnknownModelName};
 
 /// How seasonality combines with the trend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -62,6 +93,7 @@ pub enum SeasonalityMode {
 
 /// Errors of fitting or predicting, checked on input.
 #[derive(Debug, Error, PartialEq)]
+#[non_exhaustive]
 pub enum ForecastError {
     /// Fewer points than the model needs.
     #[error("too few points: {got} (need at least {need})")]
@@ -203,10 +235,10 @@ pub struct FittedModel {
     /// Weight of the residual a day earlier in the forecast (0 without).
     lag_weight: f64,
     /// See [`FittedModel::model_name`].
-    name: &'static str,
+    name: ModelName,
     /// Values the model was fitted on (its mean and band are transformed
     /// back).
-    space: select::Space,
+    space: Space,
     /// This model's weight in the blend (1 alone).
     weight: f64,
     /// The other blended models and their weights.
@@ -443,7 +475,7 @@ impl FittedModel {
         holdout_errors: &[f64],
         y_scale: f64,
         config: &ForecastConfig,
-        name: &'static str,
+        name: ModelName,
     ) -> Self {
         let deltas = &estimate.theta[2..layout.n_trend()];
         let change_scale = if deltas.is_empty() {
@@ -465,7 +497,7 @@ impl FittedModel {
             lag: Vec::new(),
             lag_weight: 0.0,
             name,
-            space: select::Space::Linear,
+            space: Space::Linear,
             weight: 1.0,
             blend: Vec::new(),
             decomposition: None,
@@ -483,7 +515,7 @@ impl FittedModel {
     /// and weekly shapes by locally constant or locally linear loess;
     /// `mstl`, `mstl-drift` on the values for series with negative values)
     /// or `snaive168` (the same hour a week earlier).
-    pub fn model_name(&self) -> &'static str {
+    pub fn model_name(&self) -> ModelName {
         self.name
     }
 

@@ -4,7 +4,7 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
-use super::evaluate::Missed;
+use super::evaluate::{Missed, NoScoreReason};
 use super::nemea::ParseError;
 use super::protocol::Protocol;
 use super::series::{Metric, SeriesError};
@@ -12,6 +12,7 @@ use super::time::format_timestamp;
 
 /// Why a tag (or the whole run) failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// DATA_ROOT could not be listed.
     #[error("cannot read data root {}: {source}", .path.display())]
@@ -59,8 +60,9 @@ pub enum Error {
         /// The limit, µs.
         max_age: i64,
     },
-    /// `--complete-only` and some series could not be forecast.
-    #[error("incomplete profile not written (--complete-only): no forecast for {}", .missing.join(", "))]
+    /// Every series was required ([`super::RunOptions::complete_only`])
+    /// and some could not be forecast; nothing written.
+    #[error("incomplete profile not written (every series was required): no forecast for {}", .missing.join(", "))]
     Incomplete {
         /// The missing series, e.g. `ICMP bytes`.
         missing: Vec<String>,
@@ -109,6 +111,7 @@ pub enum Error {
 
 /// Something left out of a tag's result; the tag still succeeds.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Warning {
     /// Malformed rows of `data.csv` were skipped.
     MalformedRows {
@@ -135,22 +138,22 @@ pub enum Warning {
         /// Why.
         reason: SeriesError,
     },
-    /// `--evaluate`: a series that could be forecast got no score.
+    /// Evaluation: a series that could be forecast got no score.
     NoScore {
         /// The protocol.
         protocol: Protocol,
         /// The metric.
         metric: Metric,
         /// Why.
-        reason: String,
+        reason: NoScoreReason,
     },
-    /// `--evaluate`: series scored at fewer origins than asked for.
+    /// Evaluation: series scored at fewer origins than asked for.
     FewOrigins {
         /// The series (`TCP bytes`); empty: every scored series.
         series: Vec<String>,
         /// Origins scored.
         used: usize,
-        /// `--evaluate-days`.
+        /// Origins (days) asked for.
         asked: u32,
         /// Why the others were not.
         missed: Missed,
@@ -260,8 +263,7 @@ impl fmt::Display for Warning {
                 }
                 write!(
                     f,
-                    "--evaluate-days {asked}: {who} scored at {used} of {asked} daily origins ({}); \
-                     the rows span {:.1} days",
+                    "{who} scored at {used} of {asked} daily origins ({}); the rows span {:.1} days",
                     why.join(", "),
                     *span as f64 / 86_400e6
                 )

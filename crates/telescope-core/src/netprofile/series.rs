@@ -6,7 +6,7 @@ use super::nemea::Row;
 use super::protocol::Protocol;
 use super::quantile::quantile;
 use super::time::{HOUR_US, MAX_TIMESTAMP};
-use crate::forecast::{ForecastConfig, ForecastError};
+use crate::forecast::{ForecastConfig, ForecastError, ModelName};
 
 /// A forecast metric and its profile key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -127,6 +127,7 @@ pub struct Point {
 
 /// Why one series could not be forecast.
 #[derive(Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SeriesError {
     /// Fewer than two rows left after the outlier drop.
     #[error("only {kept} row(s) left after the outlier drop (need 2)")]
@@ -171,7 +172,7 @@ pub fn forecast_with_model(
     config: &ForecastConfig,
     horizon: u32,
     level: f64,
-) -> Result<(Vec<Point>, &'static str), SeriesError> {
+) -> Result<(Vec<Point>, ModelName), SeriesError> {
     if kept.len() < 2 {
         return Err(SeriesError::TooFewRows { kept: kept.len() });
     }

@@ -175,6 +175,17 @@ pub enum RunMode {
     Evaluate,
 }
 
+/// How much the run says on stderr (`-q`, `-v`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verbosity {
+    /// `-q`: errors, and warnings that are new, changed or a day old.
+    Quiet,
+    /// Warnings, errors and the final line.
+    Normal,
+    /// `-v`: each tag, ignored entries, a last line still being written.
+    Verbose,
+}
+
 /// `--seasonality-mode` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum SeasonalityArg {
@@ -293,6 +304,15 @@ impl Cli {
                     "--summary-json - (stdout) cannot be used with --evaluate: stdout holds the table",
                 )
                 .exit();
+        }
+    }
+
+    /// `-q`, `-v` or neither (clap refuses both).
+    pub fn verbosity(&self) -> Verbosity {
+        match (self.quiet, self.verbose) {
+            (true, _) => Verbosity::Quiet,
+            (false, true) => Verbosity::Verbose,
+            (false, false) => Verbosity::Normal,
         }
     }
 

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use telescope_core::netprofile::{self as np, Discovery, RootLock, Tag};
 
-use crate::cli::{Cli, RunMode};
+use crate::cli::{Cli, RunMode, Verbosity};
 use crate::clock::Clock;
 use crate::lock;
 use crate::report::Reporter;
@@ -89,7 +89,7 @@ pub fn process(
     }
     let failed = not_processed + tally.failed;
     record_counts(&tally, failed, doc);
-    if !cli.quiet {
+    if cli.verbosity() != Verbosity::Quiet {
         let _ = writeln!(
             out.err,
             "netprofile: {} tag(s) done, {failed} failed, {} other entries ignored; {} series {}; {:.2} s",
@@ -114,7 +114,7 @@ fn record_ignored<W: Write>(
     out: &mut Reporter<W>,
     doc: &mut Summary,
 ) {
-    if cli.verbose {
+    if cli.verbosity() == Verbosity::Verbose {
         for name in &found.ignored {
             let _ = writeln!(out.err, "netprofile: ignored {name}: not a tag directory");
         }
@@ -147,11 +147,11 @@ fn writing_lock<W: Write>(
     if cli.mode() == RunMode::Evaluate || tags.is_empty() {
         return Ok(WritingLock::NotNeeded);
     }
-    let Some(lock) = lock::for_writing(cli.root(), cli.lock_wait(), cli.quiet, &mut out.err)?
+    let Some(lock) = lock::for_writing(cli.root(), cli.lock_wait(), cli.verbosity(), &mut out.err)?
     else {
         return Ok(WritingLock::Busy);
     };
-    if cli.quiet {
+    if cli.verbosity() == Verbosity::Quiet {
         let (notices, ignored) =
             np::Notices::load(cli.root()).map_err(|e| anyhow::anyhow!("{}", wording::error(&e)))?;
         if let Some(why) = ignored {
@@ -163,7 +163,7 @@ fn writing_lock<W: Write>(
         }
         out.filter_with(notices);
     }
-    out.remove_leftovers(tags, cli.verbose);
+    out.remove_leftovers(tags, cli.verbosity());
     Ok(WritingLock::Held { _lock: lock })
 }
 

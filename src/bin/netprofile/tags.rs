@@ -7,7 +7,7 @@ use std::thread;
 
 use telescope_core::netprofile::{self as np, format_table, Discovery, Tag, TagOutcome};
 
-use crate::cli::Cli;
+use crate::cli::{Cli, Verbosity};
 use crate::clock::Clock;
 use crate::report::Reporter;
 use crate::summary::{self, SeriesStatus, TagStatus, TagSummary};
@@ -29,8 +29,8 @@ pub struct Tally {
 }
 
 impl Tally {
-    fn count<T>(&mut self, outcome: &TagOutcome<T>, ok: bool) {
-        if ok {
+    fn count<T>(&mut self, outcome: &TagOutcome<T>) {
+        if outcome.result.is_ok() {
             self.done += 1;
         } else {
             self.failed += 1;
@@ -155,8 +155,8 @@ pub fn evaluate<W: Write>(
     let outcomes = run_tags(tags, jobs, |t| np::evaluate_tag(t, opts, cli.evaluate_days));
     let mut table = Vec::new();
     for (tag, outcome) in tags.iter().zip(outcomes.into_iter().map(or_internal)) {
-        let ok = out.outcome(tag, &outcome);
-        tally.count(&outcome, ok);
+        out.outcome(tag, &outcome);
+        tally.count(&outcome);
         let scored: Vec<_> = match &outcome.result {
             Ok(scores) => scores
                 .iter()
@@ -173,7 +173,7 @@ pub fn evaluate<W: Write>(
             &scored,
             SeriesStatus::Scored,
         ));
-        if cli.verbose {
+        if cli.verbosity() == Verbosity::Verbose {
             out.unterminated_note(tag, &outcome);
         }
         if let Ok(scores) = outcome.result {
@@ -219,8 +219,8 @@ pub fn profile<W: Write>(
     };
     let outcomes = run_tags(tags, jobs, |t| np::profile_tag(t, opts, &run));
     for (tag, outcome) in tags.iter().zip(outcomes.into_iter().map(or_internal)) {
-        let ok = out.outcome(tag, &outcome);
-        tally.count(&outcome, ok);
+        out.outcome(tag, &outcome);
+        tally.count(&outcome);
         let fitted: Vec<_> = match &outcome.result {
             Ok(w) => w
                 .fitted
@@ -238,7 +238,7 @@ pub fn profile<W: Write>(
             &fitted,
             SeriesStatus::Fitted,
         );
-        if cli.verbose {
+        if cli.verbosity() == Verbosity::Verbose {
             out.unterminated_note(tag, &outcome);
         }
         if let Ok(w) = &outcome.result {
@@ -246,7 +246,7 @@ pub fn profile<W: Write>(
             entry.profile = Some(w.path.clone());
             entry.plot = w.plot.clone();
             entry.pruned = w.pruned;
-            if cli.verbose {
+            if cli.verbosity() == Verbosity::Verbose {
                 wrote(&mut out.err, tag, w);
             }
         }

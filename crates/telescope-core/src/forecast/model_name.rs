@@ -1,6 +1,6 @@
 //! The names of the fitted models: what [`super::FittedModel::model_name`]
 //! says a series was forecast with (in profiles' summaries and the
-//! `--evaluate` table of `netprofile`, spelled as [`ModelName::as_str`]).
+//! evaluation table of `netprofile`, spelled as [`ModelName::as_str`]).
 
 use std::fmt;
 use std::str::FromStr;

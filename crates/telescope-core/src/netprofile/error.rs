@@ -22,7 +22,7 @@ pub enum Error {
         /// The cause.
         source: io::Error,
     },
-    /// A tag asked for with `--tag` has no directory.
+    /// A tag asked for by name has no directory.
     #[error("no tag directory {}", .path.display())]
     NoSuchTag {
         /// The expected directory.
@@ -47,7 +47,7 @@ pub enum Error {
     /// No protocol and metric could be forecast; nothing was written.
     #[error("nothing could be forecast, nothing written")]
     NothingForecast,
-    /// The newest row is older than `--max-age` (the logger may have
+    /// The newest row is older than [`super::RunOptions::max_age`] (the logger may have
     /// stopped); nothing written.
     #[error("{}, more than {} h before the run ({} UTC): is the logger running? nothing written",
         match .last { Some(t) => format!("newest row ends {} UTC", format_timestamp(*t)), None => "no rows".to_string() },
@@ -93,7 +93,7 @@ pub enum Error {
         /// What it is (`a FIFO`, `a socket`, ...).
         kind: &'static str,
     },
-    /// `--summary-json` names a FIFO that no process is reading.
+    /// A run summary's path names a FIFO that no process is reading.
     #[error("{} is a FIFO with no reader: nothing written (start its reader first)", .path.display())]
     NoReader {
         /// The FIFO.
@@ -163,7 +163,7 @@ pub enum Warning {
     /// `latest.svg` could not be pointed at the new picture (the profile
     /// and `latest.json` were written).
     LatestPlot(String),
-    /// An old profile could not be removed by `--keep`.
+    /// An old profile could not be removed by [`super::RunOptions::keep`].
     Prune {
         /// The file.
         path: PathBuf,
@@ -180,7 +180,7 @@ pub enum Warning {
 }
 
 impl Warning {
-    /// Why `protocol` `metric` has no forecast (or, with `--evaluate`, no
+    /// Why `protocol` `metric` has no forecast (or, when evaluating, no
     /// score), if this warning says so: `no rows`, the fit's reason, or
     /// `no score: ...`.
     pub fn left_out_reason(&self, protocol: Protocol, metric: Metric) -> Option<String> {

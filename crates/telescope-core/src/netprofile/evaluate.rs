@@ -1,4 +1,5 @@
-//! `--evaluate`: a rolling-origin backtest per protocol and metric.
+//! Evaluation ([`super::evaluate_tag`]): a rolling-origin backtest per
+//! protocol and metric.
 //!
 //! Origins are at `L - d` days for `d = days..1`, where `L` is the last
 //! TIME_FIRST common to the tag's protocols. Each origin trains on every row
@@ -18,7 +19,7 @@ use super::ProfileOptions;
 use crate::forecast::ModelName;
 
 /// Least history before an origin: 2 days (enough for a daily term).
-pub const MIN_HISTORY_US: i64 = 48 * HOUR_US;
+pub(crate) const MIN_HISTORY_US: i64 = 48 * HOUR_US;
 const MATCH_TOLERANCE_US: i64 = 30 * 60 * 1_000_000;
 
 /// Scores of one forecast origin.
@@ -52,7 +53,7 @@ pub struct SeriesScore {
 /// Origins of one series that gave no score, by reason.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Missed {
-    /// Fewer than 2 rows, or less than [`MIN_HISTORY_US`] of them, up to
+    /// Fewer than 2 rows, or less than 48 hours of them, up to
     /// the origin.
     pub short: usize,
     /// No actual row within 30 minutes of any forecast instant after it.
@@ -198,7 +199,7 @@ enum Miss {
 
 /// [`evaluate`], and for every series with rows but no score, why:
 /// `(protocol, metric, reason)`.
-pub fn evaluate_explained(
+pub(crate) fn evaluate_explained(
     rows: &[Row],
     opts: &ProfileOptions,
     days: u32,
@@ -298,7 +299,7 @@ pub enum NoScoreReason {
     ShortHistory {
         /// The longest history (µs of rows) before the last origin.
         span: i64,
-        /// History an origin needs (µs, [`MIN_HISTORY_US`]).
+        /// History an origin needs (µs, 48 hours).
         needed: i64,
         /// Origins asked for.
         origins: u32,

@@ -374,7 +374,7 @@ fn write_plot(
     opts: &ProfileOptions,
     warnings: &[Warning],
 ) -> Result<PathBuf, Error> {
-    output::check_replaceable(&tag.dir.join(write::LATEST_SVG), true)?;
+    output::check_replaceable(&tag.dir.join(write::LATEST_SVG), output::Symlink::Replaced)?;
     let title = format!("tag {}", tag.name);
     let svg = plot::render_svg(&title, rows, profile, opts, warnings).map_err(Error::Internal)?;
     write::write_file(&tag.dir, &write::plot_file_name(name), svg.as_bytes())

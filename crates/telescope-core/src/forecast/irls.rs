@@ -11,9 +11,9 @@
 //! seasonality by Gauss-Newton.
 //! Everything is deterministic: a fixed start and a fixed iteration cap.
 
+use super::config::SeasonalityMode;
 use super::design::Layout;
 use super::solver::{dot, NormalEquations};
-use super::SeasonalityMode;
 
 /// Huber tuning constant (95% efficiency under Gaussian noise).
 const HUBER_K: f64 = 1.345;

@@ -85,7 +85,8 @@ pub enum Error {
     #[error("internal error: {0}")]
     Internal(String),
     /// Something other than a regular file stands where netprofile would
-    /// replace a file (see [`super::output`]); it is left alone.
+    /// replace a file (a profile, a picture, `latest.*`, a summary); it is left
+    /// alone.
     #[error("{} is {kind}, not a regular file: refused, nothing written there (remove it or choose another path)", .path.display())]
     NotRegular {
         /// The path.

@@ -76,7 +76,7 @@ impl Notices {
 
     /// Whether a quiet run at `now_utc` prints `text`, a warning of `tag`:
     /// yes when the previous state does not hold it or printed it
-    /// [`REMINDER_US`] or more ago. Records it for [`Notices::save`].
+    /// 23.5 hours or more ago. Records it for [`Notices::save`].
     pub fn should_print(&mut self, tag: &str, text: &str, now_utc: i64) -> bool {
         let last = self.old.get(tag).and_then(|w| w.get(text)).copied();
         let print = last.is_none_or(|t| now_utc - t >= REMINDER_US || t > now_utc);

@@ -201,7 +201,7 @@ pub(crate) fn resolve_symlinks(path: &Path) -> Result<PathBuf, Error> {
 /// (the link stays), a FIFO or a character device is written through
 /// (a FIFO without a reader is an error at once), and a directory, a socket
 /// or a block device is refused. Stale temporary files of killed runs
-/// beside the target are removed first ([`remove_stale_temps`]).
+/// beside the target are removed first.
 pub fn write_summary(path: &Path, contents: &[u8]) -> Result<(), Error> {
     let werr = |source| Error::Write {
         path: path.to_path_buf(),

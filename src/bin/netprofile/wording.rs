@@ -9,10 +9,13 @@ use telescope_core::netprofile::{self as np, Metric, NoScoreReason, Protocol};
 /// A tag's (or the run's) error as printed.
 pub fn error(e: &np::Error) -> String {
     match e {
-        np::Error::Incomplete { missing } => format!(
-            "incomplete profile not written (--complete-only): no forecast for {}",
-            missing.join(", ")
-        ),
+        np::Error::Incomplete { missing } => {
+            let missing: Vec<String> = missing.iter().map(ToString::to_string).collect();
+            format!(
+                "incomplete profile not written (--complete-only): no forecast for {}",
+                missing.join(", ")
+            )
+        }
         e => e.to_string(),
     }
 }

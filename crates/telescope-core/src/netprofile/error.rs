@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use super::evaluate::{Missed, NoScoreReason};
 use super::nemea::ParseError;
 use super::protocol::Protocol;
-use super::series::{Metric, SeriesError};
+use super::series::{join, Metric, SeriesError, SeriesId};
 use super::time::format_timestamp;
 
 /// Why a tag (or the whole run) failed.
@@ -62,10 +62,10 @@ pub enum Error {
     },
     /// Every series was required ([`super::RunOptions::complete_only`])
     /// and some could not be forecast; nothing written.
-    #[error("incomplete profile not written (every series was required): no forecast for {}", .missing.join(", "))]
+    #[error("incomplete profile not written (every series was required): no forecast for {}", join(.missing))]
     Incomplete {
-        /// The missing series, e.g. `ICMP bytes`.
-        missing: Vec<String>,
+        /// The missing series.
+        missing: Vec<SeriesId>,
     },
     /// Several directories name this tag (`7/` and `007/`).
     #[error("directories {} all name tag {number}: rename or remove all but one", .names.join(", "))]
@@ -150,8 +150,8 @@ pub enum Warning {
     },
     /// Evaluation: series scored at fewer origins than asked for.
     FewOrigins {
-        /// The series (`TCP bytes`); empty: every scored series.
-        series: Vec<String>,
+        /// The series; empty: every scored series.
+        series: Vec<SeriesId>,
         /// Origins scored.
         used: usize,
         /// Origins (days) asked for.
@@ -250,7 +250,7 @@ impl fmt::Display for Warning {
             } => {
                 let who = match series.as_slice() {
                     [] => "every scored series".to_string(),
-                    s => s.join(", "),
+                    s => join(s),
                 };
                 let mut why = Vec::new();
                 for (n, reason) in [

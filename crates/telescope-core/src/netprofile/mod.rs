@@ -74,7 +74,7 @@ pub use notices::{state_path as notices_path, Notices};
 pub use output::write_summary;
 pub use profile::{build as build_profile, Profile, ProtocolProfile};
 pub use protocol::{Protocol, UnknownProtocol};
-pub use series::Metric;
+pub use series::{Metric, SeriesId};
 pub use write::{profile_file_name, remove_leftovers, write_profile};
 
 use crate::forecast::{ForecastConfig, ModelName, SeasonalityMode};
@@ -244,14 +244,14 @@ fn check_age(stats: &DataStats, run: &RunOptions) -> Result<(), Error> {
     }
 }
 
-/// The series of `opts` missing from `profile`, as `"ICMP bytes"` names.
-fn missing_series(profile: &Profile, opts: &ProfileOptions) -> Vec<String> {
+/// The series of `opts` missing from `profile`.
+fn missing_series(profile: &Profile, opts: &ProfileOptions) -> Vec<SeriesId> {
     let mut missing = Vec::new();
     for &protocol in &opts.protocols {
         let have = profile.protocols.iter().find(|p| p.protocol == protocol);
         for metric in Metric::ALL {
             if !have.is_some_and(|p| p.metrics.iter().any(|(m, _)| *m == metric)) {
-                missing.push(format!("{protocol} {metric}"));
+                missing.push(SeriesId { protocol, metric });
             }
         }
     }
@@ -429,10 +429,13 @@ fn few_origins(
     days: u32,
 ) -> Vec<Warning> {
     let asked = days as usize;
-    let mut groups: Vec<((usize, evaluate::Missed), Vec<String>)> = Vec::new();
+    let mut groups: Vec<((usize, evaluate::Missed), Vec<SeriesId>)> = Vec::new();
     for s in scores.iter().filter(|s| s.origins.len() < asked) {
         let key = (s.origins.len(), s.missed);
-        let name = format!("{} {}", s.protocol, s.metric);
+        let name = SeriesId {
+            protocol: s.protocol,
+            metric: s.metric,
+        };
         match groups.iter_mut().find(|(k, _)| *k == key) {
             Some((_, names)) => names.push(name),
             None => groups.push((key, vec![name])),

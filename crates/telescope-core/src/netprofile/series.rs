@@ -8,6 +8,27 @@ use super::quantile::quantile;
 use super::time::{HOUR_US, MAX_TIMESTAMP};
 use crate::forecast::{ForecastConfig, ForecastError, ModelName};
 
+/// One series of a tag: a protocol and a metric, shown as `TCP bytes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SeriesId {
+    /// The protocol.
+    pub protocol: Protocol,
+    /// The metric.
+    pub metric: Metric,
+}
+
+impl fmt::Display for SeriesId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.protocol, self.metric)
+    }
+}
+
+/// `ids` as `ICMP bytes, TCP packets`.
+pub(crate) fn join(ids: &[SeriesId]) -> String {
+    let names: Vec<String> = ids.iter().map(ToString::to_string).collect();
+    names.join(", ")
+}
+
 /// A forecast metric and its profile key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Metric {

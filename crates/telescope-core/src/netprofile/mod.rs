@@ -58,6 +58,8 @@ mod profile;
 mod protocol;
 mod quantile;
 pub mod series;
+#[cfg(test)]
+mod tests;
 pub mod time;
 mod write;
 

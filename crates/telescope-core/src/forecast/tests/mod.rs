@@ -5,6 +5,7 @@ use super::design::{self, DAY_US, HOUR_US, WEEK_US};
 use super::*;
 
 mod holdout;
+mod model_name;
 mod mstl;
 use std::f64::consts::TAU;
 

@@ -10,7 +10,7 @@ use std::process::Stdio;
 use std::thread;
 use std::time::Duration;
 
-use telescope_core::netprofile::lock::{RootLock, TryLock};
+use telescope_core::netprofile::{RootLock, TryLock};
 
 use crate::support::netprofile::run;
 use crate::util::{bin, temp_copy, text, Json};

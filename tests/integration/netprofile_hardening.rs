@@ -6,8 +6,8 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use telescope_core::netprofile::lock::{RootLock, TryLock, LOCK_FILE};
 use telescope_core::netprofile::time::{format_timestamp, parse_timestamp};
+use telescope_core::netprofile::{RootLock, TryLock, LOCK_FILE};
 
 use crate::support::netprofile::{self, run, HOUR_US, NOW, PROFILE};
 use crate::util::{bin, list, temp_copy, testdata, text, Checked, Json};

@@ -2,10 +2,10 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, ValueEnum};
+use clap::{CommandFactory, Parser, ValueEnum};
+use serde::Serialize;
 use telescope_core::forecast::{Model, SeasonalityMode};
-use telescope_core::netprofile::discover::tag_number;
-use telescope_core::netprofile::{ProfileOptions, Protocol};
+use telescope_core::netprofile::{tag_number, ProfileOptions, Protocol};
 
 const AFTER_HELP: &str = "\
 Input:
@@ -118,8 +118,8 @@ pub struct Cli {
 
     /// How seasonality combines with the trend (in every candidate of
     /// --model auto: the local level is always added).
-    #[arg(long, value_enum, value_name = "MODE", default_value_t = Mode::Additive)]
-    pub seasonality_mode: Mode,
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = SeasonalityArg::Additive)]
+    pub seasonality_mode: SeasonalityArg,
 
     /// The forecasting model.
     #[arg(long, value_enum, value_name = "MODEL", default_value_t = ModelArg::Auto)]
@@ -164,9 +164,31 @@ pub struct Cli {
     pub man: bool,
 }
 
+/// What a run does: write profiles or backtest (`--evaluate`); one
+/// function of `tags` per mode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunMode {
+    /// Write every tag's profile.
+    Profile,
+    /// Backtest every tag, print the table, write nothing.
+    Evaluate,
+}
+
+/// How much the run says on stderr (`-q`, `-v`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verbosity {
+    /// `-q`: errors, and warnings that are new, changed or a day old.
+    Quiet,
+    /// Warnings, errors and the final line.
+    Normal,
+    /// `-v`: each tag, ignored entries, a last line still being written.
+    Verbose,
+}
+
 /// `--seasonality-mode` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Mode {
+pub enum SeasonalityArg {
     /// y = trend + seasonality.
     Additive,
     /// y = trend * (1 + seasonality).
@@ -263,6 +285,37 @@ fn protocols(s: &str) -> Result<Protocols, String> {
 }
 
 impl Cli {
+    /// What the run does.
+    pub fn mode(&self) -> RunMode {
+        if self.evaluate {
+            RunMode::Evaluate
+        } else {
+            RunMode::Profile
+        }
+    }
+
+    /// Exits with a usage error (2) on combinations clap cannot express:
+    /// `--summary-json -` with `--evaluate` (both want stdout).
+    pub fn check_combinations(&self) {
+        if self.evaluate && self.summary_json.as_deref() == Some(std::path::Path::new("-")) {
+            Cli::command()
+                .error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    "--summary-json - (stdout) cannot be used with --evaluate: stdout holds the table",
+                )
+                .exit();
+        }
+    }
+
+    /// `-q`, `-v` or neither (clap refuses both).
+    pub fn verbosity(&self) -> Verbosity {
+        match (self.quiet, self.verbose) {
+            (true, _) => Verbosity::Quiet,
+            (false, true) => Verbosity::Verbose,
+            (false, false) => Verbosity::Normal,
+        }
+    }
+
     /// How long to wait for DATA_ROOT's lock.
     pub fn lock_wait(&self) -> std::time::Duration {
         std::time::Duration::from_secs(if self.no_wait { 0 } else { self.lock_timeout })
@@ -278,8 +331,8 @@ impl Cli {
     /// The library's options.
     pub fn profile_options(&self) -> ProfileOptions {
         let mode = match self.seasonality_mode {
-            Mode::Additive => SeasonalityMode::Additive,
-            Mode::Multiplicative => SeasonalityMode::Multiplicative,
+            SeasonalityArg::Additive => SeasonalityMode::Additive,
+            SeasonalityArg::Multiplicative => SeasonalityMode::Multiplicative,
         };
         let mut opts = ProfileOptions {
             protocols: self.protocols.0.clone(),
@@ -300,7 +353,6 @@ impl Cli {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn clap_definition_is_valid() {

@@ -15,8 +15,8 @@ use std::hint::black_box;
 use std::time::Instant;
 use telescope_core::forecast::{ForecastConfig, Model, SeasonalityMode};
 use telescope_core::netprofile::nemea;
-use telescope_core::netprofile::protocol::Protocol;
 use telescope_core::netprofile::series::{self, Metric};
+use telescope_core::netprofile::Protocol;
 use telescope_test_support::rng::{Random, SplitMix64 as Rng};
 
 const HOUR_US: i64 = 3_600_000_000;

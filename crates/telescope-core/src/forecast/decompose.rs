@@ -5,11 +5,14 @@
 //! exponential smoothing (ETS(A,N,N), its smoothing weight chosen by least
 //! squares), and the last cycle of each component repeated ahead.
 
+use super::config::{ForecastConfig, SeasonalityMode};
 use super::design::{Layout, HOUR_US};
+use super::holdout::holdout_scales;
 use super::irls::median;
-use super::select::Space;
+use super::model_name::ModelName;
+use super::space::Space;
 use super::stl::{mstl, robustness_weights, Mstl, StlParams};
-use super::{holdout_scales, FittedModel, Forecast, ForecastConfig, SeasonalityMode};
+use super::{FittedModel, Forecast};
 
 /// Periods in hours of the components, each used when the grid holds two
 /// of them, with its seasonal loess window (statsforecast's MSTL: 7 + 4 i
@@ -292,7 +295,7 @@ impl FittedModel {
         holdout_errors: &[f64],
         y_scale: f64,
         config: &ForecastConfig,
-        name: &'static str,
+        name: ModelName,
         space: Space,
     ) -> Self {
         let layout = Layout::new(sorted_ts, 0, 0.0, Vec::new());

@@ -124,6 +124,7 @@ impl Parsed {
 
 /// Why a file could not be parsed at all.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ParseError {
     /// The file has no lines.
     #[error("empty file (no header line)")]

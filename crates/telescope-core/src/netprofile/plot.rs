@@ -1,4 +1,4 @@
-//! A picture of a profile (`--plot`): one SVG per tag with a panel per
+//! A picture of a profile ([`super::RunOptions::plot`]): one SVG per tag with a panel per
 //! protocol and metric showing the last [`HISTORY_DAYS`] days of history,
 //! the rows dropped as outliers and the forecast with its band.
 //!
@@ -20,14 +20,14 @@ use super::time::{format_timestamp, HOUR_US};
 use super::ProfileOptions;
 
 /// Days of history shown before the forecast.
-pub const HISTORY_DAYS: i64 = 7;
+pub(crate) const HISTORY_DAYS: i64 = 7;
 /// Colour of the history line (`#8C8C8C`, a mid grey: lighter than the
 /// black text and axes).
-pub const HISTORY: RGBColor = RGBColor(140, 140, 140);
+pub(crate) const HISTORY: RGBColor = RGBColor(140, 140, 140);
 /// Colour of the outlier circles (`#D62728`).
-pub const OUTLIER: RGBColor = RGBColor(214, 39, 40);
+pub(crate) const OUTLIER: RGBColor = RGBColor(214, 39, 40);
 /// Colour of the forecast line and band (`#1F77B4`).
-pub const FORECAST: RGBColor = RGBColor(31, 119, 180);
+pub(crate) const FORECAST: RGBColor = RGBColor(31, 119, 180);
 
 const PANEL_W: u32 = 520;
 const PANEL_H: u32 = 260;
@@ -38,7 +38,7 @@ const DAY_US: i64 = 24 * HOUR_US;
 /// 5 times a power of ten), every label with one SI prefix and the same
 /// decimals (`0`, `0.5M`, `1.0M`, `1.5M`).
 #[derive(Debug, Clone, PartialEq)]
-pub struct ValueAxis {
+pub(crate) struct ValueAxis {
     /// Tick values, from 0 up to the first at or above the data's maximum.
     pub ticks: Vec<f64>,
     /// The prefix's factor (1e6 for `M`).
@@ -104,7 +104,7 @@ impl ValueAxis {
 /// Time ticks (days since the epoch) from `x0` to `x1` at a round step of
 /// hours (1, 2, 3, 6 or 12 h, or whole days), aligned to UTC midnight, and
 /// whether the labels are dates alone (the step is whole days).
-pub fn time_ticks(x0: f64, x1: f64) -> (Vec<f64>, bool) {
+pub(crate) fn time_ticks(x0: f64, x1: f64) -> (Vec<f64>, bool) {
     let hours = (x1 - x0) * 24.0;
     let steps = [1, 2, 3, 6, 12, 24, 48, 72, 96, 168, 336, 672];
     // Dates alone fit 5 labels in a panel; dates with a time, 4.
@@ -124,7 +124,7 @@ pub fn time_ticks(x0: f64, x1: f64) -> (Vec<f64>, bool) {
 
 /// A time tick (days since the epoch, UTC) as `YYYY-MM-DD`, or with
 /// `with_time` as `YYYY-MM-DD HH:MM`.
-pub fn time_label(days: f64, with_time: bool) -> String {
+pub(crate) fn time_label(days: f64, with_time: bool) -> String {
     let us = (days * DAY_US as f64).round() as i64;
     let s = format_timestamp(us - us.rem_euclid(60_000_000));
     let end = if with_time { 16 } else { 10 };
@@ -194,7 +194,7 @@ fn days(us: i64) -> f64 {
 /// document; `title` heads it (e.g. `tag 1`). One row of panels per
 /// protocol of `opts`, one column per metric; a series that was not
 /// forecast gets a note instead of a chart.
-pub fn render_svg(
+pub(crate) fn render_svg(
     title: &str,
     rows: &[Row],
     profile: &Profile,

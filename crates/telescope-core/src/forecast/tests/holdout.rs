@@ -2,8 +2,8 @@
 //! hours. Expected cuts worked out by hand from the calendar (1970-01-01
 //! was a Thursday; Saturdays and Sundays are weekend days).
 
-use super::design::{DAY_US, HOUR_US};
-use super::*;
+use crate::forecast::design::{DAY_US, HOUR_US};
+use crate::forecast::*;
 
 /// Hourly timestamps from `first` to `last` (both whole hours).
 fn hourly(first: i64, last: i64) -> Vec<i64> {

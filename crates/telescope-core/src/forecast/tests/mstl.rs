@@ -3,10 +3,10 @@
 //! its place in `auto`. Expected values are computed independently (by
 //! hand or by statsmodels 0.14 in a one-off script, quoted in comments).
 
-use super::decompose::{hourly_grid, smooth_level, Decomposition, Kind};
-use super::design::{DAY_US, HOUR_US, WEEK_US};
-use super::stl::{stl, StlParams};
-use super::ForecastConfig;
+use crate::forecast::decompose::{hourly_grid, smooth_level, Decomposition, Kind};
+use crate::forecast::design::{DAY_US, HOUR_US, WEEK_US};
+use crate::forecast::stl::{stl, StlParams};
+use crate::forecast::ForecastConfig;
 use std::f64::consts::TAU;
 
 /// 2018-08-20 00:00 UTC, a Monday.
@@ -350,7 +350,7 @@ fn auto_carries_the_decomposition_on_a_regular_drifting_series() {
         .collect();
     let model = ForecastConfig::default().fit(&ts, &y).unwrap();
     assert!(
-        model.model_name().ends_with("mstl"),
+        model.model_name().as_str().ends_with("mstl"),
         "{}",
         model.model_name()
     );

@@ -3,6 +3,10 @@
 
 use super::design::{self, DAY_US, HOUR_US, WEEK_US};
 use super::*;
+
+mod holdout;
+mod model_name;
+mod mstl;
 use std::f64::consts::TAU;
 use telescope_test_support::rng::{Random, XorShift64 as Rng};
 
@@ -474,7 +478,7 @@ fn weekday_only_daily_shape_is_recovered() {
     let model = ForecastConfig::default().fit(&ts, &y).unwrap();
     // The weekend candidate (on the logarithm: the values are positive)
     // carries the largest weight.
-    assert_eq!(model.model_name(), "log-weekend-daily+lag24");
+    assert_eq!(model.model_name().as_str(), "log-weekend-daily+lag24");
     // The next 7 days, hourly: on weekdays the swing has amplitude 40 +- 4
     // (first harmonic of the forecast), on weekends it stays within 6 of
     // the flat level.
@@ -611,7 +615,7 @@ fn log_candidate_follows_a_daily_shape_that_scales_with_the_level() {
         .collect();
     let model = ForecastConfig::default().fit(&ts, &y).unwrap();
     assert!(
-        model.model_name().starts_with("log-"),
+        model.model_name().as_str().starts_with("log-"),
         "{}",
         model.model_name()
     );

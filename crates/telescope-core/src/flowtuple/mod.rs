@@ -55,7 +55,7 @@ mod test_avro;
 mod test_rng;
 
 pub use aggregate::Aggregator;
-pub use error::{BadRecord, FlowtupleError, ParseError, Position, RunError};
+pub use error::{BadRecord, FlowtupleError, ParseError, Position, RunError, TempDirError};
 pub use format::{Format, Formatter};
 pub use options::{
     sample_index, Class, Compat, GeoSource, Input, IpCounting, Mode, PortFilters, PortSet,

@@ -219,7 +219,7 @@ pub enum IpCounting {
 
 /// The sample index of the interval starting at `time` with intervals of
 /// `length` seconds: `time / length` (rounded down), before the modulo
-/// 2^(32-N) that [`IpCounting::count_key`] takes. It depends only on the
+/// 2^(32-N) that [`IpCounting::Sample`] takes. It depends only on the
 /// interval's time, so a minute is sampled the same way whatever the
 /// grouping or order of the files, and successive minutes walk through the
 /// host parts as corsaro's index (intervals since its start) does.
@@ -422,7 +422,9 @@ pub enum Compat {
     /// keys print (the default).
     #[default]
     Script,
-    /// corsaro's report plugin: see [`super::report`].
+    /// corsaro's report plugin: only non-zero ASNs count, geo tags make
+    /// keys as corsaro's table says, and every interval prints the
+    /// plugin's dense keys (see [`super::Renderer`]).
     Report,
 }
 

@@ -312,3 +312,32 @@ pub enum ParseError {
     #[error("bad label `{0}`: use letters, digits, `_`, `-` and inner `.` only")]
     BadLabel(String),
 }
+
+/// Why spills could not be written to a temporary directory (see
+/// [`super::SpillOptions::check_temp_dir`]).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum TempDirError {
+    /// It does not exist.
+    #[error("temporary directory {} does not exist", .0.display())]
+    Missing(std::path::PathBuf),
+    /// It cannot be looked at.
+    #[error("temporary directory {}: {error}", dir.display())]
+    Unreadable {
+        /// The directory.
+        dir: std::path::PathBuf,
+        /// The I/O error's text.
+        error: String,
+    },
+    /// It is not a directory.
+    #[error("temporary directory {} is not a directory", .0.display())]
+    NotADirectory(std::path::PathBuf),
+    /// No file can be created in it.
+    #[error("temporary directory {} is not writable (cannot create a file in it: {error})", dir.display())]
+    NotWritable {
+        /// The directory.
+        dir: std::path::PathBuf,
+        /// The I/O error's text.
+        error: String,
+    },
+}

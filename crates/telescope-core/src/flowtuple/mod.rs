@@ -14,7 +14,7 @@
 //! blocks, decompress; bounded and checked) → `decode` (records, by a plan
 //! of the writer schema) → `filter` → `aggregate` (cut into intervals,
 //! then per interval, by the script's or the report plugin's rules) →
-//! `report` (report rules' dense keys) → [`format`] (bytes). `pipeline`
+//! `report` (report rules' dense keys) → [`mod@format`] (bytes). `pipeline`
 //! decodes on several threads and aggregates in file order; a complete
 //! interval's distinct counts are computed on several threads too.
 //!
@@ -51,7 +51,7 @@ pub(crate) mod schema;
 pub(crate) mod series;
 
 pub use aggregate::Aggregator;
-pub use error::{BadRecord, FlowtupleError, ParseError, Position, RunError};
+pub use error::{BadRecord, FlowtupleError, ParseError, Position, RunError, TempDirError};
 pub use format::{Format, Formatter};
 pub use options::{
     sample_index, Class, Compat, GeoSource, Input, IpCounting, Mode, PortFilters, PortSet,

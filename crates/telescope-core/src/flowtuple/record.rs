@@ -13,8 +13,9 @@ pub struct GeoTag([u8; MAX_TAG_BYTES]);
 pub(crate) const MAX_TAG_BYTES: usize = 16;
 
 impl GeoTag {
-    /// The tag counted and printed for every tag that is not a key (see
-    /// [`GeoTag::from_bytes`]).
+    /// The tag counted and printed for every tag that is not one safe
+    /// Graphite path node: empty, invalid UTF-8, or holding whitespace, a
+    /// control character, `.`, `/` or `;`.
     pub const UNKNOWN: GeoTag = GeoTag(*b"??\0\0\0\0\0\0\0\0\0\0\0\0\0\0");
 
     /// Sanitises raw string bytes. A tag that is not one safe Graphite

@@ -4,7 +4,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use super::error::ParseError;
+use super::error::{ParseError, TempDirError};
 use super::filter::Filter;
 use super::schema::Field;
 
@@ -219,7 +219,7 @@ pub enum IpCounting {
 
 /// The sample index of the interval starting at `time` with intervals of
 /// `length` seconds: `time / length` (rounded down), before the modulo
-/// 2^(32-N) that [`IpCounting::count_key`] takes. It depends only on the
+/// 2^(32-N) that [`IpCounting::Sample`] takes. It depends only on the
 /// interval's time, so a minute is sampled the same way whatever the
 /// grouping or order of the files, and successive minutes walk through the
 /// host parts as corsaro's index (intervals since its start) does.
@@ -365,25 +365,27 @@ impl SpillOptions {
     /// temporary directory exists, is a directory, and a temporary file
     /// can be created in it (it is created unlinked, as spills are, and
     /// closed at once). The error says which of the three failed.
-    pub fn check_temp_dir(&self) -> Result<(), String> {
+    pub fn check_temp_dir(&self) -> Result<(), TempDirError> {
         let dir = &self.temp_dir;
-        let shown = dir.display();
         match std::fs::metadata(dir) {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(format!("temporary directory {shown} does not exist"))
+                return Err(TempDirError::Missing(dir.clone()))
             }
-            Err(e) => return Err(format!("temporary directory {shown}: {}", plain_io(&e))),
-            Ok(m) if !m.is_dir() => {
-                return Err(format!("temporary directory {shown} is not a directory"))
+            Err(e) => {
+                return Err(TempDirError::Unreadable {
+                    dir: dir.clone(),
+                    error: plain_io(&e),
+                })
             }
+            Ok(m) if !m.is_dir() => return Err(TempDirError::NotADirectory(dir.clone())),
             Ok(_) => {}
         }
-        tempfile::tempfile_in(dir).map(drop).map_err(|e| {
-            format!(
-                "temporary directory {shown} is not writable (cannot create a file in it: {})",
-                plain_io(&e)
-            )
-        })
+        tempfile::tempfile_in(dir)
+            .map(drop)
+            .map_err(|e| TempDirError::NotWritable {
+                dir: dir.clone(),
+                error: plain_io(&e),
+            })
     }
 }
 
@@ -420,7 +422,9 @@ pub enum Compat {
     /// keys print (the default).
     #[default]
     Script,
-    /// corsaro's report plugin: see [`super::report`].
+    /// corsaro's report plugin: only non-zero ASNs count, geo tags make
+    /// keys as corsaro's table says, and every interval prints the
+    /// plugin's dense keys (see [`super::Renderer`]).
     Report,
 }
 

@@ -124,7 +124,9 @@ struct Decoded {
 
 /// What the workers report to the calling thread.
 enum Event {
-    Decoded(u64, Decoded),
+    /// Group `seq` (in file order) is decoded.
+    Decoded { seq: u64, decoded: Decoded },
+    /// A worker unwound.
     WorkerStopped,
 }
 
@@ -219,7 +221,7 @@ fn in_order<E: From<FlowtupleError>>(
                 break d;
             }
             match events.recv() {
-                Ok(Event::Decoded(s, d)) => {
+                Ok(Event::Decoded { seq: s, decoded: d }) => {
                     early.insert(s, d);
                 }
                 Ok(Event::WorkerStopped) | Err(_) => {
@@ -327,10 +329,8 @@ fn work(decoder: &Decoder<'_>, shared: &Shared, events: Sender<Event>) {
             }
         };
         let seq = raw.seq;
-        if events
-            .send(Event::Decoded(seq, decode_group(decoder, raw, &mut buf)))
-            .is_err()
-        {
+        let decoded = decode_group(decoder, raw, &mut buf);
+        if events.send(Event::Decoded { seq, decoded }).is_err() {
             return;
         }
     }

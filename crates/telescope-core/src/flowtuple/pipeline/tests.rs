@@ -113,3 +113,50 @@ fn blocks_heavier_than_the_budget_are_decoded_into_one_block() {
     let spares = run(file, blocks, records, 2);
     assert_eq!(spares.fresh(), 1);
 }
+
+/// The emit callback's own error, as a caller would define it.
+#[derive(Debug, PartialEq, Eq)]
+struct Refused(i64);
+
+#[test]
+fn an_emit_error_comes_back_as_itself_and_stops_the_run() {
+    // Blocks of times 0, 1, 2, 3: the callback refuses the interval of
+    // time 1, so time 2 completes but is never handed out.
+    let file = container(&schema(), 4, 3);
+    for threads in [1, 2] {
+        let mut seen = Vec::new();
+        let result = series(
+            Cursor::new(file.clone()),
+            &SeriesOptions::new(Mode::Unfiltered),
+            threads,
+            |iv| {
+                seen.push(iv.time);
+                match iv.time {
+                    1 => Err(Refused(1)),
+                    _ => Ok(()),
+                }
+            },
+        );
+        match result {
+            Err(RunError::Emit(e)) => assert_eq!(e, Refused(1)),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(seen, [0, 1], "threads {threads}");
+    }
+    // The input's own error is the other side.
+    let mut broken = container(&schema(), 4, 3);
+    broken.truncate(broken.len() - 5);
+    let result = series(
+        Cursor::new(broken),
+        &SeriesOptions::new(Mode::Unfiltered),
+        1,
+        |_| Ok::<(), Refused>(()),
+    );
+    assert!(
+        matches!(
+            result,
+            Err(RunError::Input(FlowtupleError::Truncated { .. }))
+        ),
+        "{result:?}"
+    );
+}

@@ -239,7 +239,9 @@ impl FittedModel {
     /// `log-mstl` and `log-mstl-drift` (MSTL on the logarithm, the daily
     /// and weekly shapes by locally constant or locally linear loess;
     /// `mstl`, `mstl-drift` on the values for series with negative values)
-    /// or `snaive168` (the same hour a week earlier).
+    /// `snaive168` (the same hour a week earlier) or `snaive-daytype` (the
+    /// same hour of the previous weekday, or a week earlier on a weekend
+    /// day).
     pub fn model_name(&self) -> ModelName {
         self.name
     }

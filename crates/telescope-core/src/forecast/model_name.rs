@@ -33,11 +33,14 @@ pub enum ModelName {
     LogMstlDrift,
     /// `snaive168`: the same hour a week earlier.
     SeasonalNaive168,
+    /// `snaive-daytype`: the same hour of the previous weekday for a
+    /// weekday, a week earlier for a weekend day.
+    SeasonalNaiveDayType,
 }
 
 impl ModelName {
     /// Every name, in the order above.
-    pub const ALL: [ModelName; 10] = [
+    pub const ALL: [ModelName; 11] = [
         ModelName::SeasonalTrend,
         ModelName::SeasonalTrendLag24,
         ModelName::LogSeasonalTrendLag24,
@@ -48,6 +51,7 @@ impl ModelName {
         ModelName::LogMstl,
         ModelName::LogMstlDrift,
         ModelName::SeasonalNaive168,
+        ModelName::SeasonalNaiveDayType,
     ];
 
     /// The spelling in outputs, e.g. `log-seasonal-trend+lag24`.
@@ -63,6 +67,7 @@ impl ModelName {
             ModelName::LogMstl => "log-mstl",
             ModelName::LogMstlDrift => "log-mstl-drift",
             ModelName::SeasonalNaive168 => "snaive168",
+            ModelName::SeasonalNaiveDayType => "snaive-daytype",
         }
     }
 }

@@ -24,8 +24,10 @@
 //! join on the logarithm (on the values for series with negative values):
 //! seasonal loess locally constant (`log-mstl`) and locally linear
 //! (`log-mstl-drift`, whose shapes follow a drift); with eight days, the
-//! same hour a week earlier (`snaive168`) where that beats a day earlier
-//! in the history. They forecast the same hold-out days, are scored and
+//! same hour a week earlier (`snaive168`) and the same hour of the latest
+//! earlier day of the same type (`snaive-daytype`: the previous weekday
+//! for a weekday, a week earlier for a weekend day), each where it beats a
+//! day earlier in the history. They forecast the same hold-out days, are scored and
 //! their bands calibrated the same way, without the residual corrections
 //! (their level already follows the last hours).
 
@@ -202,7 +204,8 @@ fn weekend_seasonalities(
 /// with locally linear (drifting) seasonal loess with two weeks of
 /// history, and with locally constant loess too with three, on the
 /// logarithm (`log`; on the values for series with negative values); the
-/// same hour last week, with eight days.
+/// same hour last week, and the same hour of the latest day of the same
+/// type (weekday or weekend day), with eight days.
 fn decomposition_candidates(span: i64, log: bool) -> Vec<(Space, Kind, ModelName)> {
     let mut decomposed = Vec::new();
     if span >= MIN_MSTL_SPAN_US {
@@ -221,6 +224,11 @@ fn decomposition_candidates(span: i64, log: bool) -> Vec<(Space, Kind, ModelName
             Space::Linear,
             Kind::SeasonalNaive(168),
             ModelName::SeasonalNaive168,
+        ));
+        decomposed.push((
+            Space::Linear,
+            Kind::DayTypeNaive,
+            ModelName::SeasonalNaiveDayType,
         ));
     }
     decomposed

@@ -5,7 +5,8 @@ use crate::forecast::{ModelName, UnknownModelName};
 
 #[test]
 fn model_names_keep_their_spellings_and_parse_back() {
-    // The spellings netprofile has always printed (README, docs/accuracy).
+    // The spellings netprofile has always printed (README, docs/accuracy),
+    // and the day-type naive's.
     let spelled = [
         "seasonal-trend",
         "seasonal-trend+lag24",
@@ -17,6 +18,7 @@ fn model_names_keep_their_spellings_and_parse_back() {
         "log-mstl",
         "log-mstl-drift",
         "snaive168",
+        "snaive-daytype",
     ];
     let names: Vec<&str> = ModelName::ALL.iter().map(|m| m.as_str()).collect();
     assert_eq!(names, spelled);

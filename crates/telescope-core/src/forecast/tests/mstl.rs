@@ -365,3 +365,49 @@ fn auto_carries_the_decomposition_on_a_regular_drifting_series() {
         / 24.0;
     assert!(smape < 3.0, "sMAPE {smape}");
 }
+
+#[test]
+fn day_type_naive_reads_the_previous_weekday_and_last_weeks_weekend() {
+    // Two weeks hourly from Monday 2018-08-20 00:00 UTC (row i is day
+    // i / 24, Monday = day 0, Saturday = day 5): value = 100 * day + hour
+    // of day, plus 5000 on Saturdays and Sundays, so every source row is
+    // told apart by its value and the weekend differs from the weekdays.
+    let n = 14 * 24;
+    let ts: Vec<i64> = (0..n).map(|i| START + i * HOUR_US).collect();
+    let value = |row: i64| {
+        let day = row / 24;
+        let weekend = matches!(day % 7, 5 | 6);
+        (100 * day + row % 24) as f64 + if weekend { 5000.0 } else { 0.0 }
+    };
+    let y: Vec<f64> = (0..n).map(value).collect();
+    // History of nine days, ending Tuesday 2018-08-28 23:00 (row 215). By
+    // hand, (hours ahead, source row): Wednesday 03:00 -> Tuesday 03:00
+    // (row 195); Thursday 10:00 -> Tuesday 10:00, the latest weekday at
+    // that hour in the history (row 202); Saturday 2018-09-01 05:00 ->
+    // Saturday 2018-08-25 05:00 (row 125); Monday 2018-09-03 07:00 ->
+    // Tuesday 07:00 (row 199).
+    let m = 9 * 24;
+    let d = Decomposition::fit(&ts[..m], &y[..m], Kind::DayTypeNaive).unwrap();
+    let end = ts[m - 1];
+    for (ahead, row) in [(4, 195), (35, 202), (78, 125), (128, 199)] {
+        assert_eq!(d.mean_at(end + ahead * HOUR_US), value(row), "{ahead} h");
+    }
+    // All two weeks, ending Sunday 2018-09-02 23:00 (row 335): Monday
+    // 06:00 (7 h ahead) -> Friday 2018-08-31 06:00 (row 270), over the
+    // weekend; Tuesday 10:00 (35 h) -> Friday 10:00 (row 274); Saturday
+    // 2018-09-08 05:00 (126 h) -> Saturday 2018-09-01 05:00 (row 293).
+    let d = Decomposition::fit(&ts, &y, Kind::DayTypeNaive).unwrap();
+    let end = ts[n as usize - 1];
+    for (ahead, row) in [(7, 270), (35, 274), (126, 293)] {
+        assert_eq!(d.mean_at(end + ahead * HOUR_US), value(row), "{ahead} h");
+    }
+    // Half an hour after Monday 06:00: halfway between Friday 06:00 and
+    // 07:00.
+    let half = d.mean_at(end + 7 * HOUR_US + HOUR_US / 2);
+    assert!(close(half, (value(270) + value(271)) / 2.0, 1e-9));
+    // Where every day looks alike, the day-type naive is no closer than a
+    // day earlier: gated out. With a week of history or less: none.
+    let daily: Vec<f64> = (0..n).map(|i| (i % 24) as f64).collect();
+    assert!(Decomposition::fit(&ts, &daily, Kind::DayTypeNaive).is_none());
+    assert!(Decomposition::fit(&ts[..168], &y[..168], Kind::DayTypeNaive).is_none());
+}

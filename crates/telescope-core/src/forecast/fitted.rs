@@ -124,8 +124,8 @@ impl FittedModel {
 
     /// The model this fit ended up as: `seasonal-trend` (daily and weekly
     /// terms; [`Model::SeasonalTrend`](super::Model::SeasonalTrend)), or
-    /// under [`Model::Auto`](super::Model::Auto) the candidate with the largest weight in the blend:
-    /// `seasonal-trend+lag24`, `log-seasonal-trend+lag24` (fitted on the
+    /// under [`Model::Auto`](super::Model::Auto) the candidate with the
+    /// largest weight in the blend: `seasonal-trend+lag24`, `log-seasonal-trend+lag24` (fitted on the
     /// logarithm) or `log-weekend-daily+lag24` (plus the weekend's own level
     /// and daily shape; `weekend-daily+lag24` for series with negative
     /// values, fitted on the values), all with the residual corrections;

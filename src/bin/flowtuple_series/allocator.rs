@@ -1,4 +1,4 @@
-//! The C allocator's one setting this binary changes.
+//! The C allocator's settings this binary changes.
 //!
 //! glibc's malloc raises its mmap threshold each time a large block is
 //! freed (up to 32 MiB), after which blocks that size come from the heap
@@ -24,7 +24,21 @@ const MMAP_THRESHOLD: libc::c_int = 4 << 20;
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 const TRIM_THRESHOLD: libc::c_int = 16 << 20;
 
-/// Fixes glibc's mmap and trim thresholds (a no-op on other C libraries).
+/// The most malloc arenas. glibc gives threads arenas of their own (up
+/// to 8 per core), each keeping freed memory (up to the trim threshold
+/// and its fragments) for itself; sorting scratch below the mmap
+/// threshold (buckets under 4 MiB: limits under ~1 GiB, many threads)
+/// then stayed resident arena by arena: 50M records, `unfiltered
+/// --memory-limit 512M`, peak RSS 585 MiB at `-j 8` and 820 MiB at
+/// `-j 32`, against 485 and 588 MiB with 2 arenas (one arena: 581 MiB at
+/// `-j 32`). The threads allocate little (blocks come from a pool, items
+/// in 64 KiB chunks on one thread), so two arenas cost no measurable
+/// time.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+const ARENA_MAX: libc::c_int = 2;
+
+/// Fixes glibc's mmap and trim thresholds and its arenas (a no-op on
+/// other C libraries).
 pub fn tune() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes allocator parameters; called before any
@@ -34,5 +48,6 @@ pub fn tune() {
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD);
         libc::mallopt(libc::M_TRIM_THRESHOLD, TRIM_THRESHOLD);
+        libc::mallopt(libc::M_ARENA_MAX, ARENA_MAX);
     }
 }

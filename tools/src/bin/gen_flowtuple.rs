@@ -8,6 +8,14 @@
 //! percent from reserved, unrouted ranges), a TCP/UDP/ICMP/other mix,
 //! Zipf-like ports, heavy-tailed packet counts, spoofed/masscan flags, geo
 //! tags and ASNs. Same arguments, same bytes.
+//!
+//! `--diverse`: intervals more like the busiest real ones (the acceptance
+//! files of issue 26): sources Zipf-like over 50M ranks instead of 2M
+//! (about 3x the distinct sources at 50M records), destinations over four
+//! /8s instead of one, 240 countries on five continents (a different
+//! country for MaxMind than for NetAcq on one record in eight) and ASNs
+//! over 150,000 numbers (up to 300,000) instead of 64,000. Without it the
+//! output is the same as before the flag existed.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -42,6 +50,9 @@ struct Args {
     /// Time of the first interval.
     #[arg(long, default_value_t = 1_600_000_020)]
     start: i64,
+    /// More distinct sources, destinations, geo tags and ASNs per interval.
+    #[arg(long)]
+    diverse: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -127,8 +138,41 @@ fn schema(old: bool) -> String {
     )
 }
 
-fn record(rng: &mut Rng, time: i64, old: bool, out: &mut Vec<u8>) {
-    let rank = rng.zipf(2_000_000);
+/// The continents of `--diverse` countries, by country number modulo 5.
+const CONTINENTS: [&str; 5] = ["AS", "EU", "NA", "SA", "AF"];
+
+/// A `--diverse` country: `AA` to `JX` (240 codes), and its continent.
+fn diverse_country(n: u64) -> (String, &'static str) {
+    let n = n % 240;
+    let code: String = [b'A' + (n / 24) as u8, b'A' + (n % 24) as u8]
+        .iter()
+        .map(|&c| c as char)
+        .collect();
+    (code, CONTINENTS[(n % 5) as usize])
+}
+
+/// The four geo tags of a record of source hash `h` (MaxMind's continent
+/// and country, then NetAcq's).
+fn geo_tags(h: u64, diverse: bool, out: &mut Vec<u8>) {
+    if diverse {
+        let (maxmind, maxmind_cont) = diverse_country(h >> 32);
+        // One record in eight: NetAcq puts the source in another country.
+        let (netacq, netacq_cont) = diverse_country((h >> 32) + u64::from((h >> 24) % 8 == 0));
+        bytes(maxmind_cont, out);
+        bytes(&maxmind, out);
+        bytes(netacq_cont, out);
+        bytes(&netacq, out);
+    } else {
+        let (cont, country) = GEO[(h >> 40) as usize % GEO.len()];
+        bytes(cont, out);
+        bytes(country, out);
+        bytes(cont, out);
+        bytes(country, out);
+    }
+}
+
+fn record(rng: &mut Rng, time: i64, old: bool, diverse: bool, out: &mut Vec<u8>) {
+    let rank = rng.zipf(if diverse { 50_000_000 } else { 2_000_000 });
     let h = mix(rank);
     let src: u32 = if h % 100 < 3 {
         let (net, len) = RESERVED[(h >> 8) as usize % RESERVED.len()];
@@ -136,7 +180,12 @@ fn record(rng: &mut Rng, time: i64, old: bool, out: &mut Vec<u8>) {
     } else {
         (h >> 16) as u32
     };
-    let dst = 0x2c00_0000 | (rng.next_u64() as u32 & 0x00ff_ffff);
+    let dst = if diverse {
+        let r = rng.next_u64() as u32;
+        [0x2c00_0000, 0x2d00_0000, 0x8c00_0000, 0xc700_0000][(r >> 30) as usize] | (r & 0x00ff_ffff)
+    } else {
+        0x2c00_0000 | (rng.next_u64() as u32 & 0x00ff_ffff)
+    };
     let p = rng.below(100);
     let (protocol, sport, dport): (i64, i64, i64) = if p < 75 {
         let d = if rng.below(4) == 0 {
@@ -167,9 +216,10 @@ fn record(rng: &mut Rng, time: i64, old: bool, out: &mut Vec<u8>) {
     let ip_len = [40, 44, 52, 60, 1500][rng.zipf(5) as usize] + rng.below(20) as i64;
     let spoofed = (rng.below(100) < 10) as i64;
     let masscan = (rng.below(100) < 5) as i64;
-    let (cont, country) = GEO[(h >> 40) as usize % GEO.len()];
     let asn = if h % 33 == 0 {
         0
+    } else if diverse {
+        1 + (mix(h >> 16) % 150_000) as i64 * 2
     } else {
         1 + ((mix(h >> 16) % 64_000) as i64)
     };
@@ -191,10 +241,7 @@ fn record(rng: &mut Rng, time: i64, old: bool, out: &mut Vec<u8>) {
         zigzag(spoofed, out);
         zigzag(masscan, out);
     }
-    bytes(cont, out);
-    bytes(country, out);
-    bytes(cont, out);
-    bytes(country, out);
+    geo_tags(h, diverse, out);
     zigzag(asn, out);
 }
 
@@ -261,6 +308,7 @@ fn main() -> std::io::Result<()> {
             &mut rng,
             args.start + 60 * k as i64,
             args.old_schema,
+            args.diverse,
             &mut block,
         );
         count += 1;

@@ -114,7 +114,14 @@ impl<const K: usize> IntervalAgg<K> {
             // `bound`), the items can.
             let keys = self.key_bytes(Some(geo_ids), threads);
             keys.check(options.limit, at)?;
-            if self.memory(rules) + keys.bytes > options.limit {
+            let memory = self.memory(rules);
+            // Sorting needs working space on top of the items (see
+            // `sort_scratch`), at most twice the items: looked at only
+            // when it could matter.
+            if memory + keys.bytes > options.limit
+                || (3 * memory + keys.bytes > options.limit
+                    && memory + keys.bytes + self.sort_scratch(threads) > options.limit)
+            {
                 self.spill_now(rules, threads)?;
             }
         }
@@ -309,6 +316,32 @@ impl<const K: usize> IntervalAgg<K> {
             Self::RECORD_BYTES
         };
         self.in_memory * per_record
+    }
+
+    /// The most working space sorting the items in memory takes on
+    /// `threads` threads, spilling or counting: each thread keeps two
+    /// vectors the size of the largest bucket it sorted, per kind of item
+    /// (source and destination items, sources with ASNs, ASN items), and
+    /// the threads take the biggest buckets first; so at most twice the
+    /// `threads` biggest buckets of each kind. A skewed interval makes a
+    /// bucket many times the average one (a busy source and its ASN).
+    pub(super) fn sort_scratch(&self, threads: usize) -> u64 {
+        fn biggest<T: Copy>(buckets: &[&[Bucket<T>]], threads: usize) -> u64 {
+            let mut sizes: Vec<usize> = buckets
+                .iter()
+                .flat_map(|b| b.iter().map(Bucket::bytes))
+                .collect();
+            let threads = threads.max(1).min(sizes.len());
+            if threads == 0 {
+                return 0;
+            }
+            sizes.select_nth_unstable_by(threads - 1, |a, b| b.cmp(a));
+            sizes[..threads].iter().sum::<usize>() as u64
+        }
+        let values = biggest(&[&self.src, &self.dst], threads);
+        let firsts = biggest(&[&self.first], threads);
+        let asns = biggest(&[&self.asn], threads);
+        2 * (values + firsts + asns)
     }
 
     /// Spills the items in memory, if the rules spill and there are any.

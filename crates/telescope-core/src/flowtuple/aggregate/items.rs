@@ -311,10 +311,11 @@ impl<T: Copy> Bucket<T> {
             .flatten()
     }
 
-    /// The size of the bucket's items.
+    /// The size of the bucket's items (every chunk but the last is full:
+    /// [`Bucket::push`] starts a chunk only when the last one is).
     pub(super) fn bytes(&self) -> usize {
-        let items: usize = self.chunks().map(<[T]>::len).sum();
-        items * std::mem::size_of::<T>()
+        let size = std::mem::size_of::<T>();
+        (self.full.len() * (CHUNK_BYTES / size) + self.last.len()) * size
     }
 }
 

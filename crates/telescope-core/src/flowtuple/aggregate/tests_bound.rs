@@ -224,3 +224,70 @@ fn the_accounting_is_not_below_what_the_tables_take() {
         );
     }
 }
+
+/// `n` records of one source and one ASN, each to its own destination.
+fn one_source(n: u32) -> Vec<FlowRecord> {
+    (0..n)
+        .map(|i| FlowRecord {
+            packet_cnt: 1,
+            prefix2asn: 5,
+            src_ip: 7,
+            dst_ip: 0x2c00_0000 + i,
+            protocol: 6,
+            ip_len: 40,
+            ..FlowRecord::default()
+        })
+        .collect()
+}
+
+#[test]
+fn sorting_space_counts_the_biggest_buckets_and_spills_a_skewed_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    let at = Position {
+        offset: 0,
+        block: Some(0),
+    };
+    let n = 20_000u32;
+    let (item, sum_item) = (20, 32); // value + 4 keys; + packets + length
+    let opts = options(Mode::Unfiltered, None, dir.path());
+    let rules = Rules::new(&opts);
+    let mut agg = IntervalAgg::<4>::new(0, 0);
+    agg.add(&rules, &mut GeoIds::default(), &one_source(n), at, 1)
+        .unwrap();
+    // One thread: the source's bucket (all n source items) and the ASN's
+    // (all n ASN items), twice each (sorted into one vector through
+    // another).
+    let n = u64::from(n);
+    assert_eq!(agg.sort_scratch(1), 2 * (n * item + n * sum_item));
+    // Two threads: also the biggest destination bucket (the destinations
+    // spread over all 64) and the second ASN bucket (empty).
+    let two = agg.sort_scratch(2);
+    let dst_bucket = two - agg.sort_scratch(1);
+    assert!(
+        dst_bucket > 2 * item * n / 64 && dst_bucket < 2 * item * n / 32,
+        "{dst_bucket}"
+    );
+    // A limit twice the items: without the sorting space they fit; with
+    // it they do not, and the interval spills.
+    let items = n * (2 * item + sum_item);
+    let limit = 2 * items;
+    let opts = options(Mode::Unfiltered, Some(limit), dir.path());
+    let rules = Rules::new(&opts);
+    let mut agg = IntervalAgg::<4>::new(0, 0);
+    agg.add(&rules, &mut GeoIds::default(), &one_source(20_000), at, 1)
+        .unwrap();
+    assert!(agg.spilled() > 0, "the skewed interval did not spill");
+    // Spread sources (as many buckets as destinations) fit.
+    let spread: Vec<FlowRecord> = one_source(20_000)
+        .into_iter()
+        .map(|r| FlowRecord {
+            src_ip: r.dst_ip,
+            prefix2asn: 1 + r.dst_ip % 1_000,
+            ..r
+        })
+        .collect();
+    let mut agg = IntervalAgg::<4>::new(0, 0);
+    agg.add(&rules, &mut GeoIds::default(), &spread, at, 1)
+        .unwrap();
+    assert_eq!(agg.spilled(), 0, "spread items spilled");
+}

@@ -13,6 +13,7 @@ mod ftconvert;
 mod kafka;
 mod key_tables;
 mod netprofile;
+mod netprofile_check;
 mod netprofile_cron;
 mod netprofile_hardening;
 mod netprofile_ops;

@@ -155,6 +155,10 @@ pub struct Cli {
     #[arg(long, conflicts_with = "lock_timeout")]
     pub no_wait: bool,
 
+    /// `--check`, `--evaluate-check` and their knobs.
+    #[command(flatten)]
+    pub check_args: crate::check::CheckArgs,
+
     /// Print a completion script for SHELL (bash, zsh, fish, ...) and exit.
     #[arg(long, value_name = "SHELL", exclusive = true)]
     pub completions: Option<clap_complete::Shell>,

@@ -4,6 +4,7 @@
 //! environment, runs tags on threads and prints; the work is in
 //! `telescope_core::netprofile`.
 
+mod check;
 mod cli;
 #[path = "../common/docs.rs"]
 mod docs;
@@ -97,11 +98,13 @@ fn run() -> anyhow::Result<ExitCode> {
     {
         return Ok(ExitCode::SUCCESS);
     }
-    if cli.evaluate && cli.summary_json.as_deref() == Some(std::path::Path::new("-")) {
+    if (cli.evaluate || cli.check_args.any())
+        && cli.summary_json.as_deref() == Some(std::path::Path::new("-"))
+    {
         Cli::command()
             .error(
                 clap::error::ErrorKind::ArgumentConflict,
-                "--summary-json - (stdout) cannot be used with --evaluate: stdout holds the table",
+                "--summary-json - (stdout) cannot be used with --evaluate, --check or --evaluate-check: stdout holds their output",
             )
             .exit();
     }
@@ -115,7 +118,11 @@ fn run() -> anyhow::Result<ExitCode> {
         version: env!("CARGO_PKG_VERSION"),
         run_time: format_timestamp(clock.local),
         run_time_utc: format!("{}Z", format_timestamp(clock.utc)),
-        mode: if cli.evaluate { "evaluate" } else { "profile" },
+        mode: match cli.check_args.mode() {
+            Some(mode) => mode,
+            None if cli.evaluate => "evaluate",
+            None => "profile",
+        },
         data_root: cli.root().display().to_string(),
         options: summary::Options::new(&cli, &opts),
         exit_code: 0,
@@ -212,7 +219,8 @@ fn process(
     }
     // Runs that write hold DATA_ROOT's lock to the end (dropped on return);
     // without a tag directory to write in, none is taken.
-    let _lock = if cli.evaluate || found.tags.is_empty() {
+    let no_lock = cli.evaluate || cli.check_args.evaluate_check.is_some();
+    let _lock = if no_lock || found.tags.is_empty() {
         None
     } else {
         match prepare_writing(cli, &found.tags, &mut out)? {
@@ -224,7 +232,9 @@ fn process(
         }
     };
     let not_processed = tags::not_processed(cli, &found, &mut out.err, doc);
-    let tally = if cli.evaluate {
+    let tally = if cli.check_args.any() {
+        check::run(cli, opts, clock, &found.tags, jobs, &mut out, doc)
+    } else if cli.evaluate {
         tags::evaluate(cli, opts, &found.tags, jobs, &mut out, doc)
     } else {
         tags::profile(cli, opts, clock, &found.tags, jobs, &mut out, doc)
@@ -248,7 +258,11 @@ fn process(
             out.err,
             "netprofile: {done} tag(s) done, {failed} failed, {} other entries ignored; {series} series {}; {:.2} s",
             found.ignored.len(),
-            if cli.evaluate { "evaluated" } else { "fitted" },
+            match (cli.check_args.any(), cli.evaluate) {
+                (true, _) => "(rows) checked",
+                (false, true) => "evaluated",
+                (false, false) => "fitted",
+            },
             start.elapsed().as_secs_f64()
         );
     }

@@ -119,6 +119,9 @@ pub struct TagSummary {
     pub warnings: Vec<String>,
     /// Why the tag failed, as printed on stderr (null when it did not).
     pub error: Option<String>,
+    /// `--check`, `--evaluate-check`: the check's figures (absent otherwise).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub check: Option<crate::check::CheckSummary>,
 }
 
 /// Row counts of `data.csv`.
@@ -223,6 +226,7 @@ impl TagSummary {
             pruned: 0,
             warnings: Vec::new(),
             error,
+            check: None,
         }
     }
 
@@ -276,6 +280,7 @@ impl TagSummary {
             pruned: 0,
             warnings: warnings.iter().map(ToString::to_string).collect(),
             error,
+            check: None,
         }
     }
 }

@@ -43,7 +43,7 @@ impl Tally {
 
 /// Runs `f` on every tag with `jobs` threads; results in tag order. A panic
 /// in one tag (a bug) becomes that tag's `Err` with the panic message.
-fn run_tags<T: Send>(
+pub(crate) fn run_tags<T: Send>(
     tags: &[Tag],
     jobs: usize,
     f: impl Fn(&Tag) -> T + Sync,
@@ -85,7 +85,7 @@ fn run_tags<T: Send>(
 }
 
 /// A tag's outcome, or the internal error that replaced it.
-fn or_internal<T>(r: Result<TagOutcome<T>, String>) -> TagOutcome<T> {
+pub(crate) fn or_internal<T>(r: Result<TagOutcome<T>, String>) -> TagOutcome<T> {
     r.unwrap_or_else(|msg| TagOutcome {
         warnings: Vec::new(),
         result: Err(np::Error::Internal(msg)),

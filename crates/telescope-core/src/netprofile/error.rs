@@ -97,6 +97,10 @@ pub enum Error {
         /// The FIFO.
         path: PathBuf,
     },
+    /// `--check` could not read a profile or its state (see
+    /// [`super::check::CheckError`]); nothing was marked checked.
+    #[error(transparent)]
+    Check(#[from] super::check::CheckError),
     /// Writing the profile or `latest.json` failed; existing files are kept.
     #[error("cannot write {}: {source}", .path.display())]
     Write {

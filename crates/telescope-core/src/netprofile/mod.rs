@@ -9,6 +9,7 @@
 //! The caller passes the options and the run's time in; nothing here reads
 //! the clock, the environment or the command line.
 
+pub mod check;
 pub mod discover;
 pub mod error;
 pub mod evaluate;

@@ -46,17 +46,22 @@ pub struct CheckArgs {
           value_parser = clap::value_parser!(u32).range(1..=48))]
     pub check_close: u32,
 
-    /// Metrics of one protocol (of bytes, packets, flow_count) that must be
-    /// out of profile together.
-    #[arg(long, value_name = "N", default_value_t = CheckOptions::default().min_metrics,
-          value_parser = metrics)]
-    pub check_metrics: usize,
+    /// Above the band, a metric opens an episode only at F times yhat or
+    /// more.
+    #[arg(long, value_name = "F", default_value_t = CheckOptions::default().rise,
+          value_parser = factor)]
+    pub check_rise: f64,
+
+    /// Below the band, a metric opens an episode only at yhat / F or less.
+    #[arg(long, value_name = "F", default_value_t = CheckOptions::default().fall,
+          value_parser = factor)]
+    pub check_fall: f64,
 }
 
-fn metrics(s: &str) -> Result<usize, String> {
-    match s.trim().parse::<usize>() {
-        Ok(n @ 1..=3) => Ok(n),
-        _ => Err("expected 1, 2 or 3 (of bytes, packets, flow_count)".into()),
+fn factor(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(x) if (1.0..=100.0).contains(&x) => Ok(x),
+        _ => Err("expected a number from 1 (any change) to 100, e.g. 2".into()),
     }
 }
 
@@ -74,7 +79,9 @@ impl CheckArgs {
             grace: self.check_grace,
             severity: self.check_severity,
             close_after: self.check_close,
-            min_metrics: self.check_metrics,
+            rise: self.check_rise,
+            fall: self.check_fall,
+            ..CheckOptions::default()
         }
     }
 

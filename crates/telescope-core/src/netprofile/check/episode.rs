@@ -1,16 +1,18 @@
 //! The episode rule: one tag × protocol's rows in time order, each compared
 //! with the profile in force, open and close episodes.
 //!
-//! A row is *out of profile* in a direction when at least
+//! A row is *out of profile* on one side when at least
 //! [`CheckOptions::min_metrics`] of its protocol's metrics (bytes, packets,
-//! flow_count) are outside the band on that side with a severity of at
-//! least [`CheckOptions::severity`]. An episode opens after
-//! [`CheckOptions::grace`] consecutive such rows in one direction, stays
-//! open while rows stay outside the band on that side (any severity, the
-//! same number of metrics), and closes after [`CheckOptions::close_after`]
-//! rows that are not, or at once when a row is out of profile the other
-//! way. So a flood that moves all three metrics of a protocol is one
-//! episode, not three, and not one per row.
+//! flow_count; all of them when fewer are forecast) are outside the band on
+//! that side and beyond [`CheckOptions::rise`] times `yhat` (above) or
+//! `yhat` / [`CheckOptions::fall`] (below), and the most severe of them has
+//! a [`Reading::severity`] of at least [`CheckOptions::severity`]. An
+//! episode opens after [`CheckOptions::grace`] consecutive such rows on one
+//! side; it stays open while rows have as many metrics outside the band on
+//! that side (any severity or size), and closes after
+//! [`CheckOptions::close_after`] rows that do not, or at once when a row is
+//! out of profile on the other side. So a flood that moves all three
+//! metrics of a protocol is one episode, not three, and not one per row.
 
 use serde::{Deserialize, Serialize};
 
@@ -26,16 +28,24 @@ pub struct CheckOptions {
     pub close_after: u32,
     /// Metrics of one protocol that must agree (capped at those forecast).
     pub min_metrics: usize,
+    /// Above the band, a metric opens an episode only at this many times
+    /// `yhat` or more.
+    pub rise: f64,
+    /// Below the band, only at `yhat` divided by this or less.
+    pub fall: f64,
 }
 
 impl Default for CheckOptions {
-    /// Grace 2 rows, severity 1.5, close after 2 rows, 2 metrics of 3.
+    /// Grace 2 rows, severity 2, close after 2 rows, 2 metrics of 3,
+    /// rise 1.5, fall 2 (see docs/check.md for how they were chosen).
     fn default() -> Self {
         CheckOptions {
             grace: 2,
-            severity: 1.5,
+            severity: 2.0,
             close_after: 2,
             min_metrics: 2,
+            rise: 1.5,
+            fall: 2.0,
         }
     }
 }
@@ -87,6 +97,15 @@ impl Reading {
             Some(Direction::Below)
         } else {
             None
+        }
+    }
+
+    /// True when the value is at least `rise` times `yhat` (above) or at
+    /// most `yhat / fall` (below).
+    pub fn beyond(&self, d: Direction, rise: f64, fall: f64) -> bool {
+        match d {
+            Direction::Above => self.value >= rise * self.yhat,
+            Direction::Below => self.value * fall <= self.yhat,
         }
     }
 
@@ -205,18 +224,22 @@ fn outside(
     readings: &[Reading],
     need: usize,
     min: f64,
+    (rise, fall): (f64, f64),
 ) -> Option<(Direction, Snapshot)> {
     let mut best: Option<(Direction, Snapshot)> = None;
     for d in [Direction::Above, Direction::Below] {
         let out: Vec<Reading> = readings
             .iter()
-            .filter(|r| r.direction() == Some(d) && r.severity() >= min)
+            .filter(|r| r.direction() == Some(d) && r.beyond(d, rise, fall))
             .cloned()
             .collect();
         if out.len() < need {
             continue;
         }
         let severity = out.iter().map(Reading::severity).fold(0.0, f64::max);
+        if severity < min {
+            continue;
+        }
         if best.as_ref().is_none_or(|(_, s)| severity > s.severity) {
             best = Some((
                 d,
@@ -241,8 +264,8 @@ impl Tracker {
             return events;
         }
         let need = opts.min_metrics.clamp(1, readings.len());
-        let strong = outside(time, readings, need, opts.severity);
-        let weak = outside(time, readings, need, 1.0);
+        let strong = outside(time, readings, need, opts.severity, (opts.rise, opts.fall));
+        let weak = outside(time, readings, need, 1.0, (1.0, 1.0));
         if let Some(open) = &mut self.open {
             let same = weak.as_ref().filter(|(d, _)| *d == open.direction);
             open.rows += 1;
@@ -383,6 +406,34 @@ mod tests {
         assert!(t.step(6, &row([100.0; 3]), &opts).is_empty());
         assert!(t.step(7, &row([1e6; 3]), &opts).is_empty());
         assert_eq!(t.pending.as_ref().map(|p| p.start), Some(7));
+    }
+
+    #[test]
+    fn small_changes_outside_a_narrow_band_open_nothing() {
+        let opts = CheckOptions::default();
+        let narrow = |metric: &str, value: f64| Reading {
+            yhat_lower: 90.0,
+            yhat_upper: 110.0,
+            ..reading(metric, value)
+        };
+        let rows = |v: f64| -> Vec<Reading> {
+            ["bytes", "packets", "flow_count"]
+                .iter()
+                .map(|m| narrow(m, v))
+                .collect()
+        };
+        // 140: severity ln(1.4)/ln(1.1) = 3.5 but only 1.4x yhat (rise 1.5);
+        // 60: severity 4.8 but only yhat / 1.67 (fall 2).
+        let mut t = Tracker::default();
+        for (i, v) in [140.0, 140.0, 60.0, 60.0, 140.0].into_iter().enumerate() {
+            assert!(t.step(i as i64, &rows(v), &opts).is_empty(), "{v}");
+        }
+        // 150 and 50 are enough.
+        assert!(t.step(5, &rows(150.0), &opts).is_empty());
+        assert_eq!(t.step(6, &rows(150.0), &opts).len(), 1);
+        let mut t = Tracker::default();
+        t.step(0, &rows(50.0), &opts);
+        assert_eq!(t.step(1, &rows(50.0), &opts)[0].direction, Direction::Below);
     }
 
     #[test]

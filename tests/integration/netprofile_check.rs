@@ -294,3 +294,53 @@ fn check_is_not_combined_with_writing_options() {
         assert_eq!(out.status.code(), Some(2), "{extra:?}");
     }
 }
+
+#[test]
+fn idea_messages_appear_complete_in_incoming_only() {
+    let root = tempfile::tempdir().unwrap();
+    setup(root.path());
+    let idea = tempfile::tempdir().unwrap();
+    let args = [
+        "--idea",
+        idea.path().to_str().unwrap(),
+        "--idea-node",
+        "cz.example.np",
+    ];
+    let out = check(root.path(), "2026-01-01T09:10:00", &args);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out).1);
+    let names = |d: &str| -> Vec<String> {
+        let mut v: Vec<String> = fs::read_dir(idea.path().join(d))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        v.sort();
+        v
+    };
+    assert!(names("tmp").is_empty());
+    let incoming = names("incoming");
+    assert_eq!(incoming.len(), 1, "one start, one message: {incoming:?}");
+    let msg: Value = serde_json::from_str(
+        &fs::read_to_string(idea.path().join("incoming").join(&incoming[0])).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(msg["Format"], "IDEA0");
+    let id = msg["ID"].as_str().unwrap();
+    assert_eq!(incoming[0], format!("{id}.idea"));
+    assert_eq!(id.len(), 36);
+    assert_eq!(msg["Category"], json!(["Anomaly.Traffic"]));
+    assert_eq!(msg["DetectTime"], "2026-01-01T04:00:00Z");
+    assert_eq!(msg["EventTime"], "2026-01-01T03:00:00Z");
+    assert_eq!(msg["CreateTime"], "2026-01-01T09:10:00Z");
+    assert_eq!(msg["Node"][0]["Name"], "cz.example.np");
+    assert!(msg["Description"]
+        .as_str()
+        .unwrap()
+        .contains("tag 1 (TCP) above"));
+    let attached: Value =
+        serde_json::from_str(msg["Attach"][0]["Content"].as_str().unwrap()).unwrap();
+    assert_eq!(attached, lines(&out)[0]);
+    // The same episode written again keeps its file.
+    fs::remove_file(root.path().join("1/.netprofile-check.json")).unwrap();
+    check(root.path(), "2026-01-01T09:10:00", &args);
+    assert_eq!(names("incoming"), incoming);
+}

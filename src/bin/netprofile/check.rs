@@ -30,6 +30,20 @@ pub struct CheckArgs {
           conflicts_with_all = ["evaluate", "check", "keep", "complete_only", "plot", "max_age"])]
     pub evaluate_check: Option<u32>,
 
+    /// With --check: also write each episode's start as an IDEA message
+    /// into DIR/tmp/, renamed into DIR/incoming/ (warden_filer's directory).
+    #[arg(long, value_name = "DIR", requires = "check")]
+    pub idea: Option<std::path::PathBuf>,
+
+    /// The IDEA messages' Node.Name (the reporting system, reverse-domain).
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "local.netprofile",
+        requires = "idea"
+    )]
+    pub idea_node: String,
+
     /// Consecutive out-of-profile rows before an episode opens.
     #[arg(long, value_name = "ROWS", default_value_t = CheckOptions::default().grace,
           value_parser = clap::value_parser!(u32).range(1..=48))]
@@ -184,7 +198,7 @@ fn check<W: Write>(
         if let Some(w) = &went_back {
             out.warn(&tag.name, w);
         }
-        let mut outcome = deliver_and_commit(tag, outcome, &mut tally);
+        let mut outcome = deliver_and_commit(cli, clock, tag, outcome, &mut tally);
         let ok = out.outcome(tag, &outcome);
         count(&mut tally, &outcome, ok);
         let mut entry = TagSummary::processed(
@@ -219,9 +233,13 @@ fn check<W: Write>(
     tally
 }
 
-/// Prints a checked tag's lines and saves its state; a failure of either
-/// fails the tag (nothing saved: the next run checks the same rows).
+/// Writes a checked tag's IDEA messages (`--idea`), prints its lines and
+/// saves its state; a failure of any fails the tag (nothing saved: the next
+/// run checks the same rows; an IDEA message written again keeps its ID
+/// and file name).
 fn deliver_and_commit(
+    cli: &Cli,
+    clock: &Clock,
     tag: &Tag,
     mut outcome: TagOutcome<Checked>,
     tally: &mut Tally,
@@ -234,6 +252,13 @@ fn deliver_and_commit(
             "not checked: stdout failed for an earlier tag".into(),
         ));
         return outcome;
+    }
+    if let Some(dir) = &cli.check_args.idea {
+        let node = &cli.check_args.idea_node;
+        if let Err(e) = ck::idea::deliver(dir, &tag.name, &c.events, node, clock.utc) {
+            outcome.result = Err(e);
+            return outcome;
+        }
     }
     let lines: Vec<String> = c.events.iter().map(|e| e.to_json_line(&tag.name)).collect();
     if !deliver(&lines) {

@@ -344,3 +344,30 @@ fn idea_messages_appear_complete_in_incoming_only() {
     check(root.path(), "2026-01-01T09:10:00", &args);
     assert_eq!(names("incoming"), incoming);
 }
+
+#[test]
+fn plot_shades_the_hours_a_check_found_out_of_profile() {
+    let root = tempfile::tempdir().unwrap();
+    setup(root.path());
+    let plot = |now: &str| -> String {
+        let out = bin("netprofile")
+            .env("NETPROFILE_NOW", now)
+            .env("TZ", "UTC")
+            .args(["-q", "--plot", "--tag", "1"])
+            .arg(root.path())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out).1);
+        fs::read_to_string(root.path().join("1/latest.svg")).unwrap()
+    };
+    let shaded = |svg: &str| svg.matches("fill=\"#FF7F0E\"").count();
+    let before = plot("2026-01-01T09:20:00");
+    assert_eq!(shaded(&before), 0);
+    assert!(!before.contains("hours out of profile"));
+    assert_eq!(check(root.path(), "2026-01-01T09:30:00", &[]).status.code(), Some(0));
+    // Rows 03:00, 04:00 (the episode's start) and 05:00 (kept it open), in
+    // each of TCP's three panels.
+    let after = plot("2026-01-01T09:40:00");
+    assert_eq!(shaded(&after), 9, "{after}");
+    assert!(after.contains("hours out of profile (orange)"));
+}

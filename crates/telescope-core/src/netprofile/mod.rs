@@ -249,12 +249,13 @@ pub fn profile_tag(tag: &Tag, opts: &ProfileOptions, run: &RunOptions) -> TagOut
         // `latest.json`, so both point at one run's files.
         let plot = match run.plot {
             true => {
-                let svg = plot::render_svg(
+                let svg = plot::render_svg_marked(
                     &format!("tag {}", tag.name),
                     &parsed.rows,
                     &profile,
                     opts,
                     &warnings,
+                    &check::state::out_rows(&tag.dir),
                 )
                 .map_err(Error::Internal)?;
                 Some(write::write_file(

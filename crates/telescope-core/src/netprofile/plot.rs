@@ -26,6 +26,8 @@ pub const HISTORY_DAYS: i64 = 7;
 pub const HISTORY: RGBColor = RGBColor(140, 140, 140);
 /// Colour of the outlier circles (`#D62728`).
 pub const OUTLIER: RGBColor = RGBColor(214, 39, 40);
+/// Colour of the hours a check found out of profile (`#FF7F0E`).
+pub const OUT_OF_PROFILE: RGBColor = RGBColor(255, 127, 14);
 /// Colour of the forecast line and band (`#1F77B4`).
 pub const FORECAST: RGBColor = RGBColor(31, 119, 180);
 
@@ -201,6 +203,19 @@ pub fn render_svg(
     opts: &ProfileOptions,
     warnings: &[Warning],
 ) -> Result<String, String> {
+    render_svg_marked(title, rows, profile, opts, warnings, &[])
+}
+
+/// [`render_svg`], with the hours `--check` found out of profile
+/// (protocol key, TIME_FIRST) shaded in every panel of their protocol.
+pub fn render_svg_marked(
+    title: &str,
+    rows: &[Row],
+    profile: &Profile,
+    opts: &ProfileOptions,
+    warnings: &[Warning],
+    marks: &[(String, i64)],
+) -> Result<String, String> {
     let panels: Vec<_> = profile
         .protocols
         .iter()
@@ -221,10 +236,11 @@ pub fn render_svg(
         head.draw_text(
             &format!(
                 "{title}: history of the last {HISTORY_DAYS} days (grey), rows dropped as \
-                 outliers above the {} quantile (red), {} h forecast with its {:.0}% band (blue); UTC",
+                 outliers above the {} quantile (red), {} h forecast with its {:.0}% band (blue){}; UTC",
                 opts.outlier_quantile,
                 opts.horizon,
-                opts.interval_width * 100.0
+                opts.interval_width * 100.0,
+                if marks.is_empty() { "" } else { ", hours out of profile (orange)" }
             ),
             &("sans-serif", 17).into_font().color(&BLACK),
             (12, 18),
@@ -241,7 +257,13 @@ pub fn render_svg(
                     Some(&(protocol, metric, points)) => {
                         let all = series(protocol_rows(rows, protocol), metric);
                         let caption = format!("{protocol} {metric}");
-                        panel(cell, &caption, &all, points, opts.outlier_quantile)?;
+                        let key = protocol.key();
+                        let out: Vec<i64> = marks
+                            .iter()
+                            .filter(|(k, _)| *k == key)
+                            .map(|(_, t)| *t)
+                            .collect();
+                        panel(cell, &caption, &all, points, opts.outlier_quantile, &out)?;
                     }
                     None => {
                         let reason = warnings
@@ -273,6 +295,7 @@ fn panel<DB: DrawingBackend>(
     all: &Series,
     points: &[Point],
     q: f64,
+    out: &[i64],
 ) -> Result<(), String> {
     let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
     let kept = all.drop_above_quantile(q);
@@ -334,6 +357,14 @@ fn panel<DB: DrawingBackend>(
             FORECAST.mix(0.25).filled(),
         )))
         .map_err(e)?;
+    let shade = out.iter().filter(|&&t| t >= start).map(|&t| {
+        let (a, b) = (days(t), days(t + HOUR_US).min(x1));
+        Rectangle::new(
+            [(a, 0.0), (b, axis.top())],
+            OUT_OF_PROFILE.mix(0.3).filled(),
+        )
+    });
+    chart.draw_series(shade).map_err(e)?;
     chart
         .draw_series(LineSeries::new(history, HISTORY.stroke_width(2)))
         .map_err(e)?;

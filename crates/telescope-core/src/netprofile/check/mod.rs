@@ -96,7 +96,8 @@ pub struct Checked {
     pub state: TagState,
     /// Counts.
     pub counts: CheckCounts,
-    /// Rows out of profile (protocol key, TIME_FIRST), for pictures.
+    /// Rows checked now that are part of an episode (protocol key,
+    /// TIME_FIRST).
     pub out_rows: Vec<(String, i64)>,
     /// The clock of the previous check, when it was later than this one's.
     pub clock_went_back: Option<i64>,
@@ -175,14 +176,31 @@ pub fn check_rows(
             };
             out.counts.checked_rows += 1;
             let r = readings(row, &points);
-            if r.iter().any(|x| x.direction().is_some()) {
+            let events = ps.tracker.step(row.first, &r, opts);
+            let started = events.iter().find(|e| e.kind == EventKind::Start);
+            let marked_from = match (started, &ps.tracker.open) {
+                (Some(e), _) => Some(e.start),
+                (None, Some(o)) if o.last_out == row.first => Some(row.first),
+                _ => None,
+            };
+            if let Some(from) = marked_from {
+                let last = ps.out.last().copied();
+                let span = protocol_rows(rows, protocol)
+                    .iter()
+                    .map(|x| x.first)
+                    .filter(|&t| t >= from && t <= row.first && last < Some(t));
+                ps.out.extend(span);
                 out.out_rows.push((key.clone(), row.first));
             }
-            for mut e in ps.tracker.step(row.first, &r, opts) {
+            for mut e in events {
                 e.protocol = key.clone();
                 timed.push((row.first, e));
             }
         }
+    }
+    for ps in state.protocols.values_mut() {
+        let keep_from = ps.out.last().map_or(0, |t| t - state::OUT_KEPT);
+        ps.out.retain(|&t| t >= keep_from);
     }
     // Stable: within one row time, protocols in the order asked for.
     timed.sort_by_key(|(t, _)| *t);

@@ -26,6 +26,28 @@ pub struct ProtocolState {
     pub mark: Option<i64>,
     /// The episode rule's state.
     pub tracker: Tracker,
+    /// TIME_FIRST of the rows of the last [`OUT_KEPT`] that were part of
+    /// an episode (for `--plot`), ascending.
+    #[serde(default)]
+    pub out: Vec<i64>,
+}
+
+/// How long rows that were out of profile are remembered (µs): the
+/// pictures show 7 days.
+pub const OUT_KEPT: i64 = 8 * 24 * crate::netprofile::time::HOUR_US;
+
+/// The rows that were out of profile, per protocol key, from `dir`'s state
+/// (empty when there is none or it cannot be read: pictures are drawn
+/// without marks then).
+pub fn out_rows(dir: &Path) -> Vec<(String, i64)> {
+    let Ok(Some(state)) = load(dir) else {
+        return Vec::new();
+    };
+    state
+        .protocols
+        .into_iter()
+        .flat_map(|(k, p)| p.out.into_iter().map(move |t| (k.clone(), t)))
+        .collect()
 }
 
 /// A tag's check state.

@@ -16,6 +16,7 @@ mod netprofile;
 mod netprofile_check;
 mod netprofile_cron;
 mod netprofile_hardening;
+mod netprofile_html;
 mod netprofile_ops;
 mod netprofile_outputs;
 mod netprofile_plot;

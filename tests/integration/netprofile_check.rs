@@ -364,7 +364,10 @@ fn plot_shades_the_hours_a_check_found_out_of_profile() {
     let before = plot("2026-01-01T09:20:00");
     assert_eq!(shaded(&before), 0);
     assert!(!before.contains("hours out of profile"));
-    assert_eq!(check(root.path(), "2026-01-01T09:30:00", &[]).status.code(), Some(0));
+    assert_eq!(
+        check(root.path(), "2026-01-01T09:30:00", &[]).status.code(),
+        Some(0)
+    );
     // Rows 03:00, 04:00 (the episode's start) and 05:00 (kept it open), in
     // each of TCP's three panels.
     let after = plot("2026-01-01T09:40:00");

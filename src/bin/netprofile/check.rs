@@ -44,6 +44,12 @@ pub struct CheckArgs {
     )]
     pub idea_node: String,
 
+    /// With --check: also write an overview page of every tag (open
+    /// episodes first, with their pictures), one static HTML file replaced
+    /// atomically.
+    #[arg(long, value_name = "FILE", requires = "check")]
+    pub html: Option<std::path::PathBuf>,
+
     /// Consecutive out-of-profile rows before an episode opens.
     #[arg(long, value_name = "ROWS", default_value_t = CheckOptions::default().grace,
           value_parser = clap::value_parser!(u32).range(1..=48))]
@@ -188,6 +194,7 @@ fn check<W: Write>(
     let knobs = cli.check_args.options();
     let outcomes = run_tags(tags, jobs, |t| ck::check_tag(t, opts, &knobs, clock.utc));
     let mut totals = CheckSummary::default();
+    let mut errors = Vec::with_capacity(tags.len());
     for (tag, outcome) in tags.iter().zip(outcomes.into_iter().map(or_internal)) {
         let went_back = outcome.result.as_ref().ok().and_then(|c| c.clock_went_back);
         let went_back = went_back.map(|prev| format!(
@@ -221,7 +228,14 @@ fn check<W: Write>(
             tally.series += s.checked_rows;
             entry.check = Some(s);
         }
+        errors.push(entry.error.clone());
         doc.tags.push(entry);
+    }
+    if let Some(page) = &cli.check_args.html {
+        if let Err(e) = write_html(cli, page, tags, errors, clock.utc) {
+            let _ = writeln!(out.err, "netprofile: error: --html: {e}");
+            tally.refused = true;
+        }
     }
     if !cli.quiet || totals.rows_without_profile > 0 {
         let _ = writeln!(
@@ -272,6 +286,24 @@ fn deliver_and_commit(
         outcome.result = Err(e);
     }
     outcome
+}
+
+/// `--html PAGE`: the overview of `tags` (`errors`: each one's failure).
+fn write_html(
+    cli: &Cli,
+    page: &std::path::Path,
+    tags: &[Tag],
+    errors: Vec<Option<String>>,
+    now_utc: i64,
+) -> Result<(), np::Error> {
+    let views: Vec<_> = tags
+        .iter()
+        .zip(errors)
+        .map(|(t, e)| ck::html::tag_view(t, e))
+        .collect();
+    let link = |tag: &str| ck::html::svg_link(cli.root(), page, tag);
+    let text = ck::html::render(&views, now_utc, &link);
+    np::output::replace_atomically(page, text.as_bytes())
 }
 
 fn summary_of(c: &Checked) -> CheckSummary {

@@ -17,6 +17,7 @@
 //! compared. The caller passes the clock in.
 
 pub mod episode;
+pub mod html;
 pub mod idea;
 pub mod profiles;
 pub mod replay;

@@ -116,9 +116,9 @@ pub fn render(views: &[TagView], generated: i64, link: &dyn Fn(&str) -> String) 
         time(Some(generated))
     );
     for v in flagged {
-        let _ = write!(
+        let _ = writeln!(
             h,
-            "<section class=\"out\" id=\"tag-{0}\"><h2>tag {0}</h2>\n",
+            "<section class=\"out\" id=\"tag-{0}\"><h2>tag {0}</h2>",
             esc(&v.name)
         );
         if let Some(e) = &v.error {

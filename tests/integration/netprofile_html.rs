@@ -141,3 +141,40 @@ fn the_browser_log_shows_console_errors() {
         "{console:?} {dom}"
     );
 }
+
+#[test]
+fn evaluate_check_replays_hour_by_hour_and_writes_nothing() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("1");
+    fs::create_dir_all(&dir).unwrap();
+    fs::write(dir.join("data.csv"), data(72, &[10, 10])).unwrap();
+    let out = bin("netprofile")
+        .env("TZ", "UTC")
+        .args(["--evaluate-check", "1"])
+        .arg(root.path())
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    // Rows 2026-01-04 00:00 and 01:00 at a tenth of a flat series: the
+    // run at 02:00 (the first to see the 01:00 row, complete at 01:59)
+    // prints the start; the profile in force for each was written at the
+    // hour before it.
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 1, "{stdout}");
+    assert_eq!(lines[0]["run"], "2026-01-04T02:00:00");
+    assert_eq!(lines[0]["event"], "start");
+    assert_eq!(lines[0]["start"], "2026-01-04T00:00:00");
+    assert_eq!(lines[0]["direction"], "below");
+    assert!(stderr.contains("1 episode(s) started"), "{stderr}");
+    let mut names: Vec<String> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["data.csv"]);
+    assert!(!root.path().join(".netprofile.lock").exists());
+}

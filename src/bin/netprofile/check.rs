@@ -155,7 +155,7 @@ pub fn run<W: Write>(
 
 /// Writes `lines` to stdout and flushes; false when they could not all be
 /// delivered.
-fn deliver(lines: &[String]) -> bool {
+fn write_lines(lines: &[String]) -> bool {
     if lines.is_empty() {
         return true;
     }
@@ -193,19 +193,27 @@ fn check<W: Write>(
     let mut tally = Tally::default();
     let knobs = cli.check_args.options();
     let outcomes = run_tags(tags, jobs, |t| ck::check_tag(t, opts, &knobs, clock.utc));
+    // Every tag's lines first (in tag order), then every state at once.
+    let mut outcomes: Vec<TagOutcome<Checked>> = tags
+        .iter()
+        .zip(outcomes.into_iter().map(or_internal))
+        .map(|(tag, o)| deliver(cli, clock, tag, o, &mut tally))
+        .collect();
+    commit_all(tags, &mut outcomes);
     let mut totals = CheckSummary::default();
     let mut errors = Vec::with_capacity(tags.len());
-    for (tag, outcome) in tags.iter().zip(outcomes.into_iter().map(or_internal)) {
+    for (tag, mut outcome) in tags.iter().zip(outcomes) {
         let went_back = outcome.result.as_ref().ok().and_then(|c| c.clock_went_back);
-        let went_back = went_back.map(|prev| format!(
-            "the clock ({} UTC) is earlier than the last check ({} UTC): rows already checked are not checked again",
-            format_timestamp(clock.utc),
-            format_timestamp(prev)
-        ));
+        let went_back = went_back.map(|prev| {
+            format!(
+                "the clock ({} UTC) is earlier than the last check ({} UTC): rows already checked are not checked again",
+                format_timestamp(clock.utc),
+                format_timestamp(prev)
+            )
+        });
         if let Some(w) = &went_back {
             out.warn(&tag.name, w);
         }
-        let mut outcome = deliver_and_commit(cli, clock, tag, outcome, &mut tally);
         let ok = out.outcome(tag, &outcome);
         count(&mut tally, &outcome, ok);
         let mut entry = TagSummary::processed(
@@ -247,11 +255,31 @@ fn check<W: Write>(
     tally
 }
 
-/// Writes a checked tag's IDEA messages (`--idea`), prints its lines and
-/// saves its state; a failure of any fails the tag (nothing saved: the next
-/// run checks the same rows; an IDEA message written again keeps its ID
-/// and file name).
-fn deliver_and_commit(
+/// Saves the state of every tag whose lines were delivered; a tag whose
+/// state cannot be saved fails (its lines are printed again next run).
+fn commit_all(tags: &[Tag], outcomes: &mut [TagOutcome<Checked>]) {
+    let ready: Vec<usize> = (0..tags.len())
+        .filter(|&i| outcomes[i].result.is_ok())
+        .collect();
+    let items: Vec<(&std::path::Path, &ck::TagState)> = ready
+        .iter()
+        .filter_map(|&i| {
+            let c = outcomes[i].result.as_ref().ok()?;
+            Some((tags[i].dir.as_path(), &c.state))
+        })
+        .collect();
+    let results = ck::state::save_all(&items);
+    for (i, r) in ready.into_iter().zip(results) {
+        if let Err(e) = r {
+            outcomes[i].result = Err(e);
+        }
+    }
+}
+
+/// Writes a checked tag's IDEA messages (`--idea`) and prints its lines; a
+/// failure of either fails the tag (nothing saved: the next run checks the
+/// same rows; an IDEA message written again keeps its ID and file name).
+fn deliver(
     cli: &Cli,
     clock: &Clock,
     tag: &Tag,
@@ -275,15 +303,12 @@ fn deliver_and_commit(
         }
     }
     let lines: Vec<String> = c.events.iter().map(|e| e.to_json_line(&tag.name)).collect();
-    if !deliver(&lines) {
+    if !write_lines(&lines) {
         tally.stdout_failed = true;
         outcome.result = Err(np::Error::Internal(
             "cannot write the alerts to stdout: nothing marked checked".into(),
         ));
         return outcome;
-    }
-    if let Err(e) = ck::commit(tag, c) {
-        outcome.result = Err(e);
     }
     outcome
 }
@@ -391,7 +416,7 @@ fn evaluate<W: Write>(
                 }
             }
             tally.series += s.checked_rows;
-            if !deliver(&lines) {
+            if !write_lines(&lines) {
                 tally.stdout_failed = true;
             }
             if !cli.quiet {

@@ -3,7 +3,8 @@
 //! holding DATA_ROOT's lock.
 
 use std::collections::BTreeMap;
-use std::io::{self, Read};
+use std::fs::{self, File};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -11,7 +12,10 @@ use serde::{Deserialize, Serialize};
 use super::episode::Tracker;
 use super::CheckError;
 use crate::netprofile::error::Error;
-use crate::netprofile::output::{open_regular, remove_stale_temps, replace_atomically};
+use crate::netprofile::output::{
+    check_replaceable, create_temp, open_regular, remove_stale_temps, replace_atomically, sync_dir,
+    temp_path,
+};
 
 /// The state file's name in a tag directory.
 pub const STATE_FILE: &str = ".netprofile-check.json";
@@ -104,4 +108,92 @@ pub fn save(dir: &Path, state: &TagState) -> Result<(), Error> {
     let mut bytes = serde_json::to_vec(state).map_err(|e| Error::Internal(e.to_string()))?;
     bytes.push(b'\n');
     replace_atomically(&path, &bytes)
+}
+
+/// Saves the states of many tags at once (`items`: tag directory, state),
+/// each replaced atomically as [`save`] does, but flushed to disk with two
+/// `syncfs(2)` calls for all of them (after the temporary files are
+/// written, after they are renamed) instead of two `fsync(2)` per tag:
+/// 1,000 tags in milliseconds rather than seconds. Where `syncfs` is not
+/// available, every file and directory is fsynced. One result per item.
+pub fn save_all(items: &[(&Path, &TagState)]) -> Vec<Result<(), Error>> {
+    let pid = std::process::id();
+    let werr = |path: &Path, source: io::Error| Error::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut files: Vec<Option<File>> = Vec::with_capacity(items.len());
+    let mut results: Vec<Result<(), Error>> = Vec::with_capacity(items.len());
+    for (dir, state) in items {
+        let dest = state_path(dir);
+        let written = (|| {
+            check_replaceable(&dest, false)?;
+            remove_stale_temps(&dest);
+            let mut bytes =
+                serde_json::to_vec(state).map_err(|e| Error::Internal(e.to_string()))?;
+            bytes.push(b'\n');
+            let tmp = temp_path(&dest, pid);
+            create_temp(&tmp)
+                .and_then(|mut f| f.write_all(&bytes).map(|()| f))
+                .map_err(|e| {
+                    let _ = fs::remove_file(&tmp);
+                    werr(&dest, e)
+                })
+        })();
+        match written {
+            Ok(f) => {
+                files.push(Some(f));
+                results.push(Ok(()));
+            }
+            Err(e) => {
+                files.push(None);
+                results.push(Err(e));
+            }
+        }
+    }
+    let synced = flush_all(&files);
+    for (i, (dir, _)) in items.iter().enumerate() {
+        if results[i].is_err() || files[i].is_none() {
+            continue;
+        }
+        let dest = state_path(dir);
+        let tmp = temp_path(&dest, pid);
+        let done = match &synced {
+            Ok(()) => Ok(()),
+            Err(_) => files[i].as_ref().map_or(Ok(()), File::sync_all),
+        }
+        .and_then(|()| fs::rename(&tmp, &dest));
+        if let Err(e) = done {
+            let _ = fs::remove_file(&tmp);
+            results[i] = Err(werr(&dest, e));
+        } else if synced.is_err() {
+            sync_dir(dir);
+        }
+    }
+    if synced.is_ok() {
+        let _ = flush_all(&files);
+    }
+    results
+}
+
+/// One `syncfs(2)` per file system of `files` (Linux); an error elsewhere.
+fn flush_all(files: &[Option<File>]) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let mut seen: Vec<u64> = Vec::new();
+        for f in files.iter().flatten() {
+            let dev = f.metadata()?.dev();
+            if !seen.contains(&dev) {
+                seen.push(dev);
+                rustix::fs::syncfs(f)?;
+            }
+        }
+        Ok(())
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = files;
+        Err(io::Error::other("no syncfs"))
+    }
 }

@@ -51,10 +51,11 @@ np "$(at -2)"
 times=()
 for i in 1 2 3 4 5; do
   cp -a "$root" "$tmp/run" && sync
-  s=$(date +%s.%N)
-  NETPROFILE_NOW=$(date -u -d "@$((last - 2 * 3600 + 300))" +%Y-%m-%dT%H:%M:%S) TZ=UTC "$bin/netprofile" -q --check --summary-json "$tmp/s.json" "$tmp/run" >"$tmp/alerts" 2>/dev/null || true
-  e=$(date +%s.%N)
-  times+=("$(echo "$e - $s" | bc)")
+  NETPROFILE_NOW=$(date -u -d "@$((last - 2 * 3600 + 300))" +%Y-%m-%dT%H:%M:%S) TZ=UTC \
+    /usr/bin/time -o "$tmp/t" -f "%e %U %S %M" "$bin/netprofile" -q --check --summary-json "$tmp/s.json" "$tmp/run" >"$tmp/alerts" 2>/dev/null || true
+  read -r wall user sys rss <"$tmp/t"
+  echo "run $i: wall $wall s, CPU $(echo "$user + $sys" | bc) s, peak RSS $rss KB"
+  times+=("$wall")
   rm -rf "$tmp/run"
 done
 printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {printf "wall seconds, 5 runs: min %.3f median %.3f max %.3f\n", a[1], a[3], a[5]}'

@@ -122,62 +122,91 @@ pub fn save_all(items: &[(&Path, &TagState)]) -> Vec<Result<(), Error>> {
         path: path.to_path_buf(),
         source,
     };
-    let mut files: Vec<Option<File>> = Vec::with_capacity(items.len());
-    let mut results: Vec<Result<(), Error>> = Vec::with_capacity(items.len());
-    for (dir, state) in items {
+    let written: Vec<Result<File, Error>> = par_map(items, |(dir, state)| {
         let dest = state_path(dir);
-        let written = (|| {
-            check_replaceable(&dest, false)?;
-            remove_stale_temps(&dest);
-            let mut bytes =
-                serde_json::to_vec(state).map_err(|e| Error::Internal(e.to_string()))?;
-            bytes.push(b'\n');
-            let tmp = temp_path(&dest, pid);
-            create_temp(&tmp)
-                .and_then(|mut f| f.write_all(&bytes).map(|()| f))
-                .map_err(|e| {
-                    let _ = fs::remove_file(&tmp);
-                    werr(&dest, e)
-                })
-        })();
-        match written {
-            Ok(f) => {
-                files.push(Some(f));
-                results.push(Ok(()));
-            }
-            Err(e) => {
-                files.push(None);
-                results.push(Err(e));
-            }
-        }
-    }
+        check_replaceable(&dest, false)?;
+        remove_stale_temps(&dest);
+        let mut bytes = serde_json::to_vec(state).map_err(|e| Error::Internal(e.to_string()))?;
+        bytes.push(b'\n');
+        let tmp = temp_path(&dest, pid);
+        create_temp(&tmp)
+            .and_then(|mut f| f.write_all(&bytes).map(|()| f))
+            .map_err(|e| {
+                let _ = fs::remove_file(&tmp);
+                werr(&dest, e)
+            })
+    });
+    let files: Vec<Option<&File>> = written.iter().map(|w| w.as_ref().ok()).collect();
     let synced = flush_all(&files);
-    for (i, (dir, _)) in items.iter().enumerate() {
-        if results[i].is_err() || files[i].is_none() {
-            continue;
-        }
+    let indexed: Vec<(usize, &(&Path, &TagState))> = items.iter().enumerate().collect();
+    let renamed: Vec<Result<(), Error>> = par_map(&indexed, |(i, (dir, _))| {
+        let f = match &written[*i] {
+            Ok(f) => f,
+            Err(e) => return Err(copy_error(e)),
+        };
         let dest = state_path(dir);
         let tmp = temp_path(&dest, pid);
         let done = match &synced {
             Ok(()) => Ok(()),
-            Err(_) => files[i].as_ref().map_or(Ok(()), File::sync_all),
+            Err(_) => f.sync_all(),
         }
         .and_then(|()| fs::rename(&tmp, &dest));
-        if let Err(e) = done {
-            let _ = fs::remove_file(&tmp);
-            results[i] = Err(werr(&dest, e));
-        } else if synced.is_err() {
-            sync_dir(dir);
+        match done {
+            Err(e) => {
+                let _ = fs::remove_file(&tmp);
+                Err(werr(&dest, e))
+            }
+            Ok(()) => {
+                if synced.is_err() {
+                    sync_dir(dir);
+                }
+                Ok(())
+            }
         }
-    }
+    });
     if synced.is_ok() {
         let _ = flush_all(&files);
     }
-    results
+    renamed
+}
+
+/// The same error again (errors are not `Clone`; the variants a failed
+/// write gives are rebuilt, others become their message).
+fn copy_error(e: &Error) -> Error {
+    match e {
+        Error::NotRegular { path, kind } => Error::NotRegular {
+            path: path.clone(),
+            kind,
+        },
+        Error::Write { path, source } => Error::Write {
+            path: path.clone(),
+            source: io::Error::new(source.kind(), source.to_string()),
+        },
+        other => Error::Internal(other.to_string()),
+    }
+}
+
+/// Threads for the file operations of [`save_all`]: they mostly wait for
+/// the file system, so more than the cores.
+const IO_THREADS: usize = 8;
+
+/// `f` over `items` on up to [`IO_THREADS`] threads; results in order.
+fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let chunk = items.len().div_ceil(IO_THREADS).max(1);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = items
+            .chunks(chunk)
+            .map(|c| s.spawn(|| c.iter().map(&f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
 }
 
 /// One `syncfs(2)` per file system of `files` (Linux); an error elsewhere.
-fn flush_all(files: &[Option<File>]) -> io::Result<()> {
+fn flush_all(files: &[Option<&File>]) -> io::Result<()> {
     #[cfg(target_os = "linux")]
     {
         use std::os::unix::fs::MetadataExt;

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # netprofile --check: detection of injected surges and drops, noise, F1
-# against the naive baseline (examples/check_bench.rs), and the wall time of
+# against the naive baseline (tools/src/bin/check_bench.rs), and the wall time of
 # one hourly check of 1,000 tags. Method and figures: docs/check.md.
 #   bench/check.sh [CESNET_CSV]    (default: testdata/netprofile/cesnet/1/data.csv)
 # Extra knob lists for the scoring go in CHECK_BENCH_ARGS, e.g.
@@ -10,19 +10,19 @@ cd "$(dirname "$0")/.."
 csv=${1:-testdata/netprofile/cesnet/1/data.csv}
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-cargo build --release --locked --bin netprofile --example check_bench --example gen_nemea
-bin=target/release
-gen=$bin/examples/gen_nemea
-[ -x "$gen" ] || gen=$bin/gen_nemea
+cargo build --release --locked --quiet -p telescope -p telescope-tools --bin netprofile --bin check_bench --bin gen_nemea
+target=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
+bin=$target/release
+gen=$bin/gen_nemea
 
 mkdir -p "$tmp/cesnet/1" && cp "$csv" "$tmp/cesnet/1/data.csv"
 "$gen" "$tmp/traffic" --tags 8 --hours 400 --seed 7 >/dev/null
 "$gen" "$tmp/shapes" --tags 6 --hours 400 --shapes --seed 3 >/dev/null
 echo "== detection and noise (last 4 days of each series)"
 # shellcheck disable=SC2086
-"$bin/examples/check_bench" --every 4 ${CHECK_BENCH_ARGS:-} "$tmp/cesnet"
+"$bin/check_bench" --every 4 ${CHECK_BENCH_ARGS:-} "$tmp/cesnet"
 # shellcheck disable=SC2086
-"$bin/examples/check_bench" --every 8 ${CHECK_BENCH_ARGS:-} "$tmp/traffic" "$tmp/shapes"
+"$bin/check_bench" --every 8 ${CHECK_BENCH_ARGS:-} "$tmp/traffic" "$tmp/shapes"
 
 echo "== one hourly check of 1,000 tags (hourly profiles kept, --keep 168 layout)"
 root=$tmp/k

@@ -30,7 +30,7 @@ fi
 records=${1:-10000000}
 runs=${2:-3}
 file=${BENCH_FILE:-$scratch/flowtuple-$records.avro}
-cargo build --release --quiet --bin flowtuple-series --example gen_flowtuple --example flowtuple_decode
+cargo build --release --quiet -p telescope -p telescope-tools --bin flowtuple-series --bin gen_flowtuple --example flowtuple_decode
 target=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 release=$target/release
 mkdir -p "$(dirname "$file")" "$scratch"
@@ -41,7 +41,7 @@ if [ -n "$small" ]; then
   if [ ! -f "$dir/done" ]; then
     mkdir -p "$dir"
     for i in $(seq 0 $((files - 1))); do
-      "$release"/examples/gen_flowtuple "$(printf '%s/f%05d.avro' "$dir" "$i")" --records 500 \
+      "$release"/gen_flowtuple "$(printf '%s/f%05d.avro' "$dir" "$i")" --records 500 \
         --intervals 1 --codec deflate --seed "$((i + 1))" --start "$((1600000020 + 60 * i))"
     done
     touch "$dir/done"
@@ -64,7 +64,7 @@ if [ -n "$small" ]; then
   done
   exit 0
 fi
-[ -f "$file" ] || "$release"/examples/gen_flowtuple "$file" --records "$records" --intervals 1 --codec deflate --seed 1
+[ -f "$file" ] || "$release"/gen_flowtuple "$file" --records "$records" --intervals 1 --codec deflate --seed 1
 echo "file: $file ($(du -m "$file" | cut -f1) MB, $records records, deflate; $runs interleaved runs)"
 
 bin=$release/flowtuple-series

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Benchmark of flowtuple-series on flowtuple4: converts the v3 benchmark
-# file of bench/flowtuple.sh (generated if missing) with
-# examples/ftconvert.rs (-n 24 -I 1 -V 2: one interval, one file) and times
-# flowtuple-series on it, interleaved with v3 runs for comparison.
+# file of bench/flowtuple.sh (generated if missing) with the ftconvert
+# tool (tools/src/bin/ftconvert.rs; -n 24 -I 1 -V 2: one interval, one
+# file) and times flowtuple-series on it, interleaved with v3 runs for comparison.
 #   bench/flowtuple4.sh [--scratch DIR] [RECORDS] [RUNS]   (defaults: 10000000 3)
 # records/s counts the records of the file read (flowtuple4 records for the
 # flowtuple4 runs); peak RSS from /usr/bin/time -v; medians over RUNS rounds.
@@ -15,16 +15,17 @@ if [ "${1:-}" = --scratch ]; then
 fi
 records=${1:-10000000}
 runs=${2:-3}
-cargo build --release --quiet --bin flowtuple-series --example gen_flowtuple --example flowtuple_decode --example ftconvert
+cargo build --release --quiet -p telescope -p telescope-tools --bin flowtuple-series --bin gen_flowtuple --bin ftconvert \
+  --example flowtuple_decode
 target=$(cargo metadata --format-version 1 --no-deps | sed -n 's/.*"target_directory":"\([^"]*\)".*/\1/p')
 release=$target/release
 mkdir -p "$scratch"
 v3=$scratch/flowtuple-$records.avro
-[ -f "$v3" ] || "$release"/examples/gen_flowtuple "$v3" --records "$records" --intervals 1 --codec deflate --seed 1
+[ -f "$v3" ] || "$release"/gen_flowtuple "$v3" --records "$records" --intervals 1 --codec deflate --seed 1
 v4=$scratch/flowtuple4-$records.ft4.avro
 if [ ! -f "$v4" ] || [ ! -f "$v4.records" ]; then
   /usr/bin/time -v -o "$scratch"/convert-time.txt \
-    "$release"/examples/ftconvert -n 24 -I 1 -V 2 -o "$scratch/ft4-conv-%s.avro" "$v3" >"$scratch"/convert.txt
+    "$release"/ftconvert -n 24 -I 1 -V 2 -o "$scratch/ft4-conv-%s.avro" "$v3" >"$scratch"/convert.txt
   [ "$(wc -l <"$scratch"/convert.txt)" = 1 ] || { echo "expected one interval" >&2; exit 1; }
   read -r _ n4 out <"$scratch"/convert.txt
   mv "$out" "$v4"

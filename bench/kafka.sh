@@ -15,9 +15,9 @@ mode=${3:-unfiltered}
 dir=/tmp/telescope-bench
 file=${BENCH_FILE:-$dir/flowtuple-$records.avro}
 tansu=${TANSU:-$(command -v tansu || echo "${CARGO_HOME:-$HOME/.cargo}/bin/tansu")}
-cargo build --release --quiet --bin flowtuple-series --example gen_flowtuple
+cargo build --release --quiet -p telescope -p telescope-tools --bin flowtuple-series --bin gen_flowtuple
 mkdir -p "$dir"
-[ -f "$file" ] || target/release/examples/gen_flowtuple "$file" --records "$records" --intervals 1 --codec deflate --seed 1
+[ -f "$file" ] || target/release/gen_flowtuple "$file" --records "$records" --intervals 1 --codec deflate --seed 1
 bin=target/release/flowtuple-series
 keys=$($bin "$file" "$mode" --format timeseries | wc -l)
 echo "file: $file ($records records, mode $mode, $keys keys; $runs interleaved runs)"

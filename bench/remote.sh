@@ -13,14 +13,14 @@ records=${1:-10000000}
 runs=${2:-5}
 . bench/rounds.sh
 target=${CARGO_TARGET_DIR:-target}/release
-cargo build --release --locked --bin flowtuple-series --example gen_flowtuple >&2
+cargo build --release --locked -p telescope -p telescope-tools --bin flowtuple-series --bin gen_flowtuple >&2
 mkdir -p "$scratch/small"
 big=$scratch/remote-$records.avro
-[ -f "$big" ] || "$target"/examples/gen_flowtuple "$big" --records "$records" --intervals 1 --codec deflate
+[ -f "$big" ] || "$target"/gen_flowtuple "$big" --records "$records" --intervals 1 --codec deflate
 if [ ! -f "$scratch/small/ucsd-nt.1704153540.flowtuple.avro" ]; then
   for i in $(seq 0 1439); do
     t=$((1704067200 + 60 * i))
-    "$target"/examples/gen_flowtuple "$scratch/small/ucsd-nt.$t.flowtuple.avro" \
+    "$target"/gen_flowtuple "$scratch/small/ucsd-nt.$t.flowtuple.avro" \
       --records 500 --intervals 1 --start "$t" --seed "$((i + 1))"
   done
 fi

@@ -11,24 +11,11 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::ftconvert::{self, Conv, Converter, Version, V3};
+use telescope_test_support::ftconvert::{self, Conv, Converter, Version};
+use telescope_test_support::rng::{Random, SplitMix64 as Rng};
+use telescope_test_support::v3::{self, V3};
+
 use crate::util::{bin, testdata, text, Checked};
-
-/// Seeded splitmix64.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 const GEO: [(&str, &str); 7] = [
     ("NA", "US"),
@@ -52,7 +39,7 @@ fn generate(seed: u64, start: u32, minutes: u32, per_minute: u32) -> Vec<V3> {
         let src = if i < 60 {
             0x0a00_0000 | (i % 3) << 8 | rng.below(256) as u32
         } else {
-            rng.next() as u32
+            rng.next_u64() as u32
         };
         if pool.iter().any(|p| p.0 == src) {
             continue;
@@ -235,7 +222,7 @@ fn regroup(records: &[V3], minutes: u32) -> Vec<V3> {
 fn cross_check(records: &[V3], conv: Conv, cases: &[(&str, Vec<&str>)], formats: &[&str]) -> usize {
     let dir = tempfile::tempdir().unwrap();
     let v3 = dir.path().join("v3.avro");
-    std::fs::write(&v3, ftconvert::write_v3(&regroup(records, conv.minutes))).unwrap();
+    std::fs::write(&v3, v3::write_v3(&regroup(records, conv.minutes))).unwrap();
     let files = convert(records, conv, dir.path());
     assert!(!files.is_empty());
     let length = (conv.minutes * 60).to_string();
@@ -390,8 +377,7 @@ fn converted_series_equal_the_v3_series_in_every_format() {
 /// geo tags and ASN, tags of other than two bytes as `??`, ICMP records with
 /// a type or code over 255 left out (libcorsaro's key holds a byte each).
 fn golden(name: &str) -> Vec<V3> {
-    let records =
-        ftconvert::read_v3(&std::fs::read(testdata(&format!("flowtuple/{name}"))).unwrap());
+    let records = v3::read_v3(&std::fs::read(testdata(&format!("flowtuple/{name}"))).unwrap());
     let mut first: std::collections::HashMap<u32, ([String; 4], u32)> = Default::default();
     records
         .into_iter()
@@ -480,6 +466,8 @@ fn pinned_schemas_are_told_apart_by_their_fields_not_their_names() {
 }
 
 #[test]
+// One scenario after another on the same converted files.
+#[allow(clippy::too_many_lines)]
 fn one_run_reads_one_format_and_only_exact_options() {
     let dir = tempfile::tempdir().unwrap();
     let v3 = testdata("flowtuple/minutes.avro").display().to_string();

@@ -4,6 +4,8 @@
 
 use std::io::Write;
 
+use telescope_test_support::avro::zigzag;
+
 use crate::util::{bin, testdata, text};
 
 fn fixture(name: &str) -> String {
@@ -120,15 +122,6 @@ fn data_start(bytes: &[u8], start: usize) -> usize {
     long(bytes, &mut pos);
     long(bytes, &mut pos);
     pos
-}
-
-fn zigzag(v: i64, out: &mut Vec<u8>) {
-    let mut n = ((v << 1) ^ (v >> 63)) as u64;
-    while n >= 0x80 {
-        out.push((n as u8) | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
 }
 
 impl Avro {

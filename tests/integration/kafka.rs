@@ -1,19 +1,16 @@
 //! flowtuple-series publishing to a real Kafka-compatible broker (tansu, see
-//! `broker.rs`), read back with the operator's check tool
-//! (`examples/tsk_consume.rs`, included here as a module).
+//! `broker.rs`), read back as the operator's check tool `tsk_consume` reads
+//! it (`telescope_tools::tsk_consume`).
 
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use telescope_tools::tsk_consume::{ascii, fetch_all, Message};
+
 use crate::broker::{create_topic, free_port, Broker, Proxy};
 use crate::util::{bin, tally, testdata, text, Checked};
-
-#[path = "../../examples/tsk_consume.rs"]
-mod tsk_consume;
-
-use tsk_consume::{ascii, fetch_all, Message};
 
 fn fixture(name: &str) -> String {
     testdata(&format!("flowtuple/{name}"))

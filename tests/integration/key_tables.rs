@@ -3,29 +3,16 @@
 //! does not depend on its length; the other files of the run print.
 
 use crate::flowtuple::{fixture, run};
-use crate::ftconvert::{write_v3, V3};
+use telescope_test_support::v3::{write_v3, V3};
 
 /// A v3 file of `n` records of one interval, each with a new Net Acuity
 /// country (so a new geo tag and a new geo tag combination).
 fn hostile(dir: &std::path::Path, n: u32) -> String {
     let records: Vec<V3> = (0..n)
         .map(|i| V3 {
-            time: 1_600_000_020,
-            src_ip: 0x0800_0000 + i,
-            dst_ip: 0x2c00_0000 + i,
-            src_port: 1024,
-            dst_port: 80,
-            protocol: 6,
-            ttl: 64,
-            tcp_flags: 2,
-            ip_len: 40,
-            tcp_synlen: 0,
-            tcp_synwinlen: 0,
-            packet_cnt: 1,
-            is_spoofed: 0,
-            is_masscan: 0,
             geo: ["EU".into(), "FR".into(), "EU".into(), format!("c{i}")],
             prefix2asn: 3215,
+            ..V3::syn(1_600_000_020, 0x0800_0000 + i, 0x2c00_0000 + i)
         })
         .collect();
     let path = dir.join(format!("hostile-{n}.avro"));

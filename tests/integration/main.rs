@@ -1,5 +1,8 @@
 //! Integration tests of the `flowtuple-series` and `netprofile` binaries.
 
+// A test reads best as one scenario from setup to the last assertion.
+#![allow(clippy::too_many_lines)]
+
 mod backfill;
 mod backfill_script;
 mod backfill_slurm;
@@ -9,7 +12,6 @@ mod docs;
 mod flowtuple;
 mod flowtuple4;
 mod flowtuple_input;
-mod ftconvert;
 mod kafka;
 mod key_tables;
 mod netprofile;
@@ -23,5 +25,6 @@ mod netprofile_plot;
 mod remote;
 mod slurm;
 mod spill;
+mod support;
 mod trust;
 mod util;

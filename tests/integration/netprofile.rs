@@ -6,20 +6,8 @@ use std::process::Output;
 
 use telescope_core::netprofile::time::parse_timestamp;
 
+use crate::support::netprofile::{run, HOUR_US, NOW, PROFILE};
 use crate::util::{bin, list, temp_copy, text, Checked, Json, AUTO_MODELS};
-
-const NOW: &str = "2026-01-02T03:04:05.123456";
-const PROFILE: &str = "profile-2026-01-02T03:04:05.123456.json";
-const HOUR_US: i64 = 3_600_000_000;
-
-fn run(root: &Path, now: &str, args: &[&str]) -> Output {
-    crate::util::output(
-        bin("netprofile")
-            .env("NETPROFILE_NOW", now)
-            .args(args)
-            .arg(root),
-    )
-}
 
 /// Checks a profile's layout and values; returns its protocol keys.
 fn check_profile(path: &Path) -> Vec<String> {

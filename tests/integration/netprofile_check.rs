@@ -7,7 +7,8 @@ use std::process::Output;
 
 use serde_json::{json, Value};
 
-use crate::util::{bin, text};
+use crate::support::netprofile;
+use crate::util::text;
 
 const HEADER: &str =
     "uint64 BYTES,time TIME_FIRST,time TIME_LAST,uint32 COUNT,uint32 PACKETS,uint8 PROTOCOL\n";
@@ -41,15 +42,12 @@ fn profile(hours: &[u32], band: (f64, f64, f64), over: &[(u32, &str, (f64, f64, 
     format!("{}\n", json!({ "TCP": metrics }))
 }
 
+/// `netprofile --check EXTRA ROOT` at `now`.
 fn check(root: &Path, now: &str, extra: &[&str]) -> Output {
-    bin("netprofile")
-        .env("NETPROFILE_NOW", now)
-        .env("TZ", "UTC")
-        .arg("--check")
-        .args(extra)
-        .arg(root)
-        .output()
-        .unwrap()
+    let args: Vec<&str> = std::iter::once("--check")
+        .chain(extra.iter().copied())
+        .collect();
+    netprofile::run(root, now, &args)
 }
 
 fn lines(out: &Output) -> Vec<Value> {
@@ -350,13 +348,7 @@ fn plot_shades_the_hours_a_check_found_out_of_profile() {
     let root = tempfile::tempdir().unwrap();
     setup(root.path());
     let plot = |now: &str| -> String {
-        let out = bin("netprofile")
-            .env("NETPROFILE_NOW", now)
-            .env("TZ", "UTC")
-            .args(["-q", "--plot", "--tag", "1"])
-            .arg(root.path())
-            .output()
-            .unwrap();
+        let out = netprofile::run(root.path(), now, &["-q", "--plot", "--tag", "1"]);
         assert_eq!(out.status.code(), Some(0), "{}", text(&out).1);
         fs::read_to_string(root.path().join("1/latest.svg")).unwrap()
     };

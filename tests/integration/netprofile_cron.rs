@@ -6,23 +6,14 @@
 use std::fs;
 use std::io::Write;
 use std::path::Path;
-use std::process::{Output, Stdio};
+use std::process::Stdio;
 use std::thread;
 use std::time::Duration;
 
-use telescope_core::netprofile::lock::{RootLock, TryLock};
+use telescope_core::netprofile::{RootLock, TryLock};
 
+use crate::support::netprofile::run;
 use crate::util::{bin, temp_copy, text, Json};
-
-fn run(root: &Path, now: &str, args: &[&str]) -> Output {
-    bin("netprofile")
-        .env("NETPROFILE_NOW", now)
-        .env("TZ", "UTC")
-        .args(args)
-        .arg(root)
-        .output()
-        .unwrap()
-}
 
 /// A `-q` run: its stderr lines, after asserting exit 0.
 fn quiet(root: &Path, now: &str) -> Vec<String> {

@@ -2,18 +2,16 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use telescope_core::netprofile::lock::{RootLock, TryLock, LOCK_FILE};
 use telescope_core::netprofile::time::{format_timestamp, parse_timestamp};
+use telescope_core::netprofile::{RootLock, TryLock, LOCK_FILE};
 
+use crate::support::netprofile::{self, run, HOUR_US, NOW, PROFILE};
 use crate::util::{bin, list, temp_copy, testdata, text, Checked, Json};
 
-const NOW: &str = "2026-01-02T03:04:05.123456";
-const PROFILE: &str = "profile-2026-01-02T03:04:05.123456.json";
-const HOUR_US: i64 = 3_600_000_000;
 const HEADER: &str =
     "uint64 BYTES,time TIME_FIRST,time TIME_LAST,uint32 COUNT,uint32 PACKETS,uint8 PROTOCOL\n";
 
@@ -23,16 +21,9 @@ fn ts(s: &str) -> i64 {
 
 /// netprofile on `root` with `NETPROFILE_NOW=now`, `TZ=tz` and `args`.
 fn command(root: &Path, now: &str, tz: &str, args: &[&str]) -> Command {
-    let mut c = bin("netprofile");
-    c.env("NETPROFILE_NOW", now)
-        .env("TZ", tz)
-        .args(args)
-        .arg(root);
+    let mut c = netprofile::command(root, now, args);
+    c.env("TZ", tz);
     c
-}
-
-fn run(root: &Path, now: &str, args: &[&str]) -> Output {
-    crate::util::output(&mut command(root, now, "UTC", args))
 }
 
 /// `data.csv` text: one row per `(protocol, TIME_FIRST)`, TIME_LAST 59

@@ -3,25 +3,11 @@
 
 use std::fs;
 use std::path::Path;
-use std::process::Output;
 
 use telescope_core::netprofile::time::{format_timestamp, parse_timestamp};
 
+use crate::support::netprofile::{run, HOUR_US, NOW, PROFILE};
 use crate::util::{bin, list, temp_copy, text, Checked, Json, AUTO_MODELS};
-
-const NOW: &str = "2026-01-02T03:04:05.123456";
-const PROFILE: &str = "profile-2026-01-02T03:04:05.123456.json";
-const HOUR_US: i64 = 3_600_000_000;
-
-fn run(root: &Path, now: &str, args: &[&str]) -> Output {
-    crate::util::output(
-        bin("netprofile")
-            .env("NETPROFILE_NOW", now)
-            .env("TZ", "UTC")
-            .args(args)
-            .arg(root),
-    )
-}
 
 fn str_of(j: &Json) -> &str {
     match j {

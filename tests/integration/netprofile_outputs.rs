@@ -12,30 +12,15 @@ use std::path::Path;
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::util::{bin, list, temp_copy, text, Json};
+use crate::support::netprofile::{self, run, NOW, PROFILE};
+use crate::util::{list, temp_copy, text, Json};
 
-const NOW: &str = "2026-01-02T03:04:05.123456";
-const PROFILE: &str = "profile-2026-01-02T03:04:05.123456.json";
 const PICTURE: &str = "profile-2026-01-02T03:04:05.123456.svg";
-
-fn run(root: &Path, args: &[&str]) -> Output {
-    bin("netprofile")
-        .env("NETPROFILE_NOW", NOW)
-        .env("TZ", "UTC")
-        .args(args)
-        .arg(root)
-        .output()
-        .unwrap()
-}
 
 /// [`run`], failing (and killing it) if it takes more than 30 s: a run
 /// that waits on a FIFO fails the test instead of hanging it.
 fn run_within_30s(root: &Path, args: &[&str]) -> Output {
-    let mut child = bin("netprofile")
-        .env("NETPROFILE_NOW", NOW)
-        .env("TZ", "UTC")
-        .args(args)
-        .arg(root)
+    let mut child = netprofile::command(root, NOW, args)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -329,6 +314,7 @@ fn summary_options_name_the_model_and_keep_numbers_as_given() {
     let root = temp_copy("netprofile/root");
     let out = run(
         root.path(),
+        NOW,
         &["--tag", "1", "--max-age", "300000", "--summary-json", "-"],
     );
     let (json, stderr) = text(&out);

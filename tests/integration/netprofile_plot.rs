@@ -4,23 +4,14 @@
 use std::fs;
 use std::path::Path;
 
+use crate::support::netprofile::{run, NOW};
 use crate::util::{bin, list, temp_copy, text};
 
-const NOW: &str = "2026-01-02T03:04:05.123456";
 const STEM: &str = "profile-2026-01-02T03:04:05.123456";
 /// Colours of plot.rs: forecast, history, outliers.
 const FORECAST: &str = "#1F77B4";
 const HISTORY: &str = "#8C8C8C";
 const OUTLIER: &str = "#D62728";
-
-fn run(root: &Path, now: &str, args: &[&str]) -> std::process::Output {
-    crate::util::output(
-        bin("netprofile")
-            .env("NETPROFILE_NOW", now)
-            .args(args)
-            .arg(root),
-    )
-}
 
 /// numpy's linear quantile, written here independently of the library.
 fn quantile(values: &[f64], q: f64) -> f64 {

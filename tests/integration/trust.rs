@@ -7,28 +7,17 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use crate::ftconvert::{write_v3, V3};
 use crate::util::{bin, output, tally, text};
+use telescope_test_support::v3::{write_v3, V3};
 
 /// A v3 record of one packet of 40 bytes, from `src` to 10.0.0.9, AS 64500.
 fn rec(time: u32, src: u32, netacq: [&str; 2], spoofed: u8) -> V3 {
     V3 {
-        time,
-        src_ip: src,
-        dst_ip: 0x0a00_0009,
         src_port: 1234,
-        dst_port: 80,
-        protocol: 6,
-        ttl: 64,
-        tcp_flags: 2,
-        ip_len: 40,
-        tcp_synlen: 0,
-        tcp_synwinlen: 0,
-        packet_cnt: 1,
         is_spoofed: spoofed,
-        is_masscan: 0,
         geo: ["EU".into(), "FR".into(), netacq[0].into(), netacq[1].into()],
         prefix2asn: 64500,
+        ..V3::syn(time, src, 0x0a00_0009)
     }
 }
 

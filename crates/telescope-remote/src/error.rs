@@ -4,6 +4,7 @@
 
 /// A remote input's failure.
 #[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
 pub enum RemoteError {
     /// A bad name or an empty prefix: a usage error (exit status 2).
     #[error("{0}")]

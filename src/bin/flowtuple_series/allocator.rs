@@ -30,6 +30,7 @@ pub fn tune() {
     // SAFETY: mallopt only changes allocator parameters; called before any
     // thread is started. Its result (0 on failure) leaves the default
     // behaviour, which is correct, only larger.
+    #[allow(unsafe_code)]
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, MMAP_THRESHOLD);
         libc::mallopt(libc::M_TRIM_THRESHOLD, TRIM_THRESHOLD);

@@ -8,12 +8,13 @@ use crate::progress::When;
 use clap::parser::ValueSource;
 use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
 use telescope_core::flowtuple::{
-    ft4, Compat, Format, Formatter, GeoSource, Input, IpCounting, Kind, Mode, PortFilters, PortSet,
-    SeriesOptions, SpillOptions,
+    flowtuple4, Compat, Format, Formatter, GeoSource, Input, IpCounting, Kind, Mode, ParseError,
+    PortFilters, PortSet, SeriesOptions, SpillOptions,
 };
 
 use crate::help::AFTER_HELP;
 use crate::kafka;
+use crate::options::{Compression, KafkaSettings, Options};
 
 /// Help layout: the positional arguments are described by their two forms
 /// (clap would show one `<ARGS>...`).
@@ -231,7 +232,7 @@ fn parse_size(s: &str) -> Result<Size, String> {
 }
 
 fn parse_counting(s: &str) -> Result<IpCounting, String> {
-    s.parse()
+    s.parse().map_err(|e: ParseError| e.to_string())
 }
 
 fn parse_dst_net(s: &str) -> Result<u8, String> {
@@ -245,7 +246,7 @@ fn parse_dst_net(s: &str) -> Result<u8, String> {
 }
 
 fn parse_ports(s: &str) -> Result<PortSet, String> {
-    s.parse()
+    s.parse().map_err(|e: ParseError| e.to_string())
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -281,50 +282,6 @@ enum GeoArg {
     Netacq,
     Maxmind,
     Both,
-}
-
-/// Where to read input from.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Source {
-    /// Standard input.
-    Stdin,
-    /// A file.
-    Path(PathBuf),
-    /// An object of a remote store (`s3://`, `swift://`, `http(s)://`).
-    Remote(telescope_remote::Location),
-}
-
-impl std::fmt::Display for Source {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Source::Stdin => f.write_str("<stdin>"),
-            Source::Path(p) => write!(f, "{}", p.display()),
-            Source::Remote(l) => write!(f, "{l}"),
-        }
-    }
-}
-
-/// The typed options of a run.
-#[derive(Debug)]
-pub struct Options {
-    /// Inputs, in output order.
-    pub sources: Vec<Source>,
-    /// What to compute.
-    pub series: SeriesOptions,
-    /// How to print it.
-    pub formatter: Formatter,
-    /// Worker threads.
-    pub threads: usize,
-    /// Merge repeated timestamps across all inputs.
-    pub merge_repeated: bool,
-    /// Publish to Kafka instead of printing.
-    pub kafka: Option<kafka::Settings>,
-    /// Per-file statistics on stderr.
-    pub stats: bool,
-    /// When to show progress.
-    pub progress: When,
-    /// Only errors on stderr.
-    pub quiet: bool,
 }
 
 /// A usage error for missing positional arguments (exit status 2).
@@ -365,6 +322,61 @@ pub fn parse() -> Options {
         .try_get_matches()
         .unwrap_or_else(|e| crate::usage::exit_without_misleading_tips(e));
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    print_docs_if_asked(&cli);
+    let kafka = kafka_settings(&cli);
+    let (mode, files) = mode_and_files(&cli);
+    let given = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
+    check_options_apply(&cli, mode, &given);
+    if files.iter().filter(|f| f.as_str() == "-").count() > 1 {
+        usage_error("stdin (`-`) can be read only once".into());
+    }
+    let compat = match cli.compat {
+        CompatArg::Script => Compat::Script,
+        CompatArg::Report => Compat::Report,
+    };
+    let label = cli.label.as_deref().unwrap_or(match compat {
+        Compat::Script => "flowtuple",
+        Compat::Report => "unlabeled",
+    });
+    let formatter =
+        Formatter::new(format_of(cli.format), label).unwrap_or_else(|e| usage_error(e.to_string()));
+    let threads = cli
+        .threads
+        .map(usize::from)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let concurrent_files = if cli.merge_repeated {
+        1
+    } else {
+        threads.min(files.len()).max(1)
+    };
+    temp_dir_usable(cli.temp_dir.as_ref(), cli.memory_limit).unwrap_or_else(|e| usage_error(e));
+    // Remote names and prefixes: one line, exit 2 for a usage error.
+    let sources = crate::remote::sources(files, &cli.remote).unwrap_or_else(|e| {
+        eprintln!("flowtuple-series: {e}");
+        std::process::exit(if e.is_usage() { 2 } else { 1 })
+    });
+    let detected = crate::formats::detect(&sources).unwrap_or_else(|e| usage_error(e));
+    let mut options = Options {
+        sources,
+        series: series_options(&cli, mode, compat, concurrent_files),
+        formatter,
+        threads,
+        merge_repeated: cli.merge_repeated,
+        kafka,
+        stats: cli.stats,
+        progress: if cli.quiet { When::Never } else { cli.progress },
+        quiet: cli.quiet,
+    };
+    crate::remote::reserve(&cli.remote, &mut options.series, concurrent_files);
+    let src_ports = given("tcp_src_ports") || given("udp_src_ports");
+    flowtuple4(&mut options, detected.kind, cli.dst_net, src_ports)
+        .unwrap_or_else(|e| usage_error(e));
+    options
+}
+
+/// `--completions` and `--man`: prints and exits (0, or 1 when the output
+/// cannot be written).
+fn print_docs_if_asked(cli: &Cli) {
     let bash_extra = crate::completion::bash_modes(&Cli::command());
     match crate::docs::print_if_asked_with(Cli::command(), cli.completions, cli.man, &bash_extra) {
         Ok(true) => std::process::exit(0),
@@ -374,7 +386,10 @@ pub fn parse() -> Options {
             std::process::exit(1)
         }
     }
-    let kafka = kafka_settings(&cli);
+}
+
+/// The mode and the files, from either form of the positional arguments.
+fn mode_and_files(cli: &Cli) -> (Mode, Vec<String>) {
     let valid_modes = Mode::ALL
         .iter()
         .map(|m| m.name())
@@ -382,7 +397,7 @@ pub fn parse() -> Options {
         .join(", ");
     let (mode, files) = match cli.mode {
         Some(_) if cli.args.is_empty() => missing("--mode <MODE> needs at least one <FILE>"),
-        Some(m) => (mode_of(m), cli.args),
+        Some(m) => (mode_of(m), cli.args.clone()),
         None if cli.args.is_empty() => missing(&format!(
             "no <FILE> and <MODE> given (valid modes: {valid_modes})"
         )),
@@ -392,16 +407,21 @@ pub fn parse() -> Options {
                     "expected <FILE> <MODE> (or --mode <MODE> <FILE>...); valid modes: {valid_modes}"
                 ));
             }
-            let mode = cli.args[1]
-                .parse::<Mode>()
-                .unwrap_or_else(|e| usage_error(checks::mode_hint(e, &cli.args[0], &cli.args[1])));
+            let mode = cli.args[1].parse::<Mode>().unwrap_or_else(|e| {
+                usage_error(checks::mode_hint(e.to_string(), &cli.args[0], &cli.args[1]))
+            });
             (mode, vec![cli.args[0].clone()])
         }
     };
     if cli.mode.is_some() {
         checks::no_mode_names_as_missing_files(&files).unwrap_or_else(|e| usage_error(e));
     }
-    let given = |id: &str| matches.value_source(id) == Some(ValueSource::CommandLine);
+    (mode, files)
+}
+
+/// Refuses options given on the command line that have no effect in
+/// `mode` or the output format.
+fn check_options_apply(cli: &Cli, mode: Mode, given: &dyn Fn(&str) -> bool) {
     // Kafka carries the keys of --format timeseries (so --label applies).
     let shown_as = if cli.kafka_brokers.is_empty() {
         format_of(cli.format)
@@ -421,74 +441,36 @@ pub fn parse() -> Options {
         },
     )
     .unwrap_or_else(|e| usage_error(e));
-    if files.iter().filter(|f| f.as_str() == "-").count() > 1 {
-        usage_error("stdin (`-`) can be read only once".into());
-    }
-    let compat = match cli.compat {
-        CompatArg::Script => Compat::Script,
-        CompatArg::Report => Compat::Report,
-    };
-    let label = cli.label.as_deref().unwrap_or(match compat {
-        Compat::Script => "flowtuple",
-        Compat::Report => "unlabeled",
-    });
-    let formatter = Formatter::new(format_of(cli.format), label).unwrap_or_else(|e| usage_error(e));
-    let threads = cli
-        .threads
-        .map(usize::from)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let concurrent_files = if cli.merge_repeated {
-        1
-    } else {
-        threads.min(files.len()).max(1)
-    };
-    temp_dir_usable(cli.temp_dir.as_ref(), cli.memory_limit).unwrap_or_else(|e| usage_error(e));
-    // Remote names and prefixes: one line, exit 2 for a usage error.
-    let sources = crate::remote::sources(files, &cli.remote).unwrap_or_else(|e| {
-        eprintln!("flowtuple-series: {e}");
-        std::process::exit(if e.is_usage() { 2 } else { 1 })
-    });
-    let detected = crate::formats::detect(&sources).unwrap_or_else(|e| usage_error(e));
-    let mut options = Options {
-        sources,
-        series: SeriesOptions {
-            mode,
-            geo: match cli.geo {
-                GeoArg::Netacq => GeoSource::Netacq,
-                GeoArg::Maxmind => GeoSource::Maxmind,
-                GeoArg::Both => GeoSource::Both,
-            },
-            src_counting: cli.src_ip_counting,
-            dst_counting: cli.dst_ip_counting,
-            ports: PortFilters {
-                tcp_src: cli.tcp_src_ports,
-                tcp_dst: cli.tcp_dst_ports,
-                udp_src: cli.udp_src_ports,
-                udp_dst: cli.udp_dst_ports,
-            },
-            compat,
-            interval_length: cli.interval_length,
-            input: Input::Flowtuple,
-            spill: cli.memory_limit.0.map(|limit| SpillOptions {
-                // Files read at once share the limit; an eighth of it is
-                // left for key tables and sorting.
-                limit: limit / 8 * 7 / concurrent_files as u64,
-                temp_dir: cli.temp_dir.clone().unwrap_or_else(std::env::temp_dir),
-            }),
+}
+
+/// What to compute, for `concurrent_files` files read at once (they share
+/// the memory limit).
+fn series_options(cli: &Cli, mode: Mode, compat: Compat, concurrent_files: usize) -> SeriesOptions {
+    SeriesOptions {
+        mode,
+        geo: match cli.geo {
+            GeoArg::Netacq => GeoSource::Netacq,
+            GeoArg::Maxmind => GeoSource::Maxmind,
+            GeoArg::Both => GeoSource::Both,
         },
-        formatter,
-        threads,
-        merge_repeated: cli.merge_repeated,
-        kafka,
-        stats: cli.stats,
-        progress: if cli.quiet { When::Never } else { cli.progress },
-        quiet: cli.quiet,
-    };
-    crate::remote::reserve(&cli.remote, &mut options.series, concurrent_files);
-    let src_ports = given("tcp_src_ports") || given("udp_src_ports");
-    flowtuple4(&mut options, detected.kind, cli.dst_net, src_ports)
-        .unwrap_or_else(|e| usage_error(e));
-    options
+        src_counting: cli.src_ip_counting,
+        dst_counting: cli.dst_ip_counting,
+        ports: PortFilters {
+            tcp_src: cli.tcp_src_ports.clone(),
+            tcp_dst: cli.tcp_dst_ports.clone(),
+            udp_src: cli.udp_src_ports.clone(),
+            udp_dst: cli.udp_dst_ports.clone(),
+        },
+        compat,
+        interval_length: cli.interval_length,
+        input: Input::Flowtuple,
+        spill: cli.memory_limit.0.map(|limit| SpillOptions {
+            // Files read at once share the limit; an eighth of it is
+            // left for key tables and sorting.
+            limit: limit / 8 * 7 / concurrent_files as u64,
+            temp_dir: cli.temp_dir.clone().unwrap_or_else(std::env::temp_dir),
+        }),
+    }
 }
 
 /// Sets up a run on flowtuple4 input (`kind`, or, when no header reads,
@@ -523,16 +505,16 @@ fn flowtuple4(
                 .into(),
         );
     }
-    if let Some(why) = ft4::unsupported(&options.series) {
-        return Err(why);
+    if let Some(why) = flowtuple4::unsupported(&options.series) {
+        return Err(crate::flags::unsupported(why));
     }
-    if let Some(n) = ft4::counted_dst_prefix(&options.series) {
+    if let Some(n) = flowtuple4::counted_dst_prefix(&options.series) {
         options.formatter = options.formatter.clone().for_flowtuple4(n);
     }
     Ok(())
 }
 
-fn kafka_settings(cli: &Cli) -> Option<kafka::Settings> {
+fn kafka_settings(cli: &Cli) -> Option<KafkaSettings> {
     if cli.kafka_brokers.is_empty() {
         return None;
     }
@@ -542,13 +524,13 @@ fn kafka_settings(cli: &Cli) -> Option<kafka::Settings> {
     let channel = cli.kafka_channel.clone().unwrap_or_default();
     let topic = format!("{}.{channel}", cli.kafka_topic_prefix);
     kafka::check_topic(&topic).unwrap_or_else(|e| usage_error(e));
-    Some(kafka::Settings {
+    Some(KafkaSettings {
         brokers: cli.kafka_brokers.clone(),
         topic,
         channel,
         compression: match cli.kafka_compression {
-            CompressionArg::Snappy => kafka::Compression::Snappy,
-            CompressionArg::None => kafka::Compression::None,
+            CompressionArg::Snappy => Compression::Snappy,
+            CompressionArg::None => Compression::None,
         },
         retry_for: Duration::from_secs(cli.kafka_retry_secs),
     })

@@ -4,20 +4,25 @@
 //!
 //! Every input ends in [`Report::end`]: its `--stats` line, its error, and
 //! its place in the tally. Where the bytes of an input come from is
-//! [`crate::open`]'s business only.
+//! [`crate::input`]'s business only.
 
 use std::io::{self, Read, Write};
+use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::sync::mpsc::sync_channel;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use telescope_core::flowtuple::{self, Aggregator, FlowtupleError, IntervalSeries, RunStats};
+use telescope_core::flowtuple::{
+    self, Aggregator, FlowtupleError, IntervalSeries, RunError, RunStats,
+};
 
-use crate::cli::{Options, Source};
+use crate::flags;
+use crate::input;
 use crate::messages;
-use crate::output::{HeaderFirst, Printer, Repeats};
+use crate::options::{Options, Source};
+use crate::output::{Delivery, HeaderFirst, Printer, Repeats};
 use crate::progress;
 
 /// What became of one input.
@@ -53,15 +58,15 @@ impl Outcome {
 /// The end of every input of a run: `--stats` lines, errors, the tally.
 pub struct Report<'a> {
     opts: &'a Options,
-    /// What the output does with an interval: "printed" or "published".
-    done: &'static str,
+    /// What the output does with an interval.
+    done: Delivery,
     ok: usize,
     failed: usize,
 }
 
 impl<'a> Report<'a> {
     /// A report of a run whose output `done` intervals.
-    pub fn new(opts: &'a Options, done: &'static str) -> Report<'a> {
+    pub fn new(opts: &'a Options, done: Delivery) -> Report<'a> {
         Report {
             opts,
             done,
@@ -143,35 +148,64 @@ impl<'a> Report<'a> {
     }
 }
 
+/// A failure to write output, as the run reports it.
+fn output_error(e: io::Error) -> anyhow::Error {
+    anyhow::Error::new(e)
+        .context("write error")
+        .context("writing output")
+}
+
+/// Prints the series of every input on stdout; the exit status says
+/// whether every input was ok.
+pub fn print(opts: &Options) -> anyhow::Result<ExitCode> {
+    let stdout = io::stdout();
+    let buffered = io::BufWriter::with_capacity(1 << 18, stdout.lock());
+    let mut out = HeaderFirst::new(opts.formatter.header(), buffered);
+    let mut printer = Printer::new(opts);
+    let mut report = Report::new(opts, Delivery::Printed);
+    let display = progress::Display::start(
+        opts.progress,
+        opts.sources.len(),
+        input::total_bytes(&opts.sources),
+    );
+    let result = if opts.merge_repeated {
+        merged(opts, &mut printer, &mut out, &mut report)
+    } else if opts.sources.len() == 1 {
+        one_file(opts, &mut printer, &mut out, &mut report)
+    } else {
+        many_files(opts, &mut printer, &mut out, &mut report)
+    };
+    display.finish();
+    result?;
+    out.flush().context("writing output")?;
+    Ok(match report.finish() {
+        true => ExitCode::SUCCESS,
+        false => ExitCode::FAILURE,
+    })
+}
+
 /// Reads input `i` on `threads` threads, handing each interval to `emit`
 /// as it completes. A bad input is in the outcome; output errors are `Err`.
 fn process(
     opts: &Options,
     i: usize,
     threads: usize,
-    mut emit: impl FnMut(IntervalSeries) -> io::Result<()>,
+    emit: impl FnMut(IntervalSeries) -> io::Result<()>,
 ) -> anyhow::Result<Outcome> {
     let started = Instant::now();
     let source = &opts.sources[i];
     let mut stats = RunStats::default();
-    let result = crate::open(source).and_then(|input| {
-        let seen = &progress::COUNTERS.records;
-        flowtuple::series_counted(input, &opts.series, threads, &mut stats, seen, |iv| {
-            emit(iv).map_err(FlowtupleError::Output)
-        })
-        .map_err(|e| match e.is_output() {
-            true => anyhow::Error::new(e).context("writing output"),
-            false => anyhow::Error::new(e).context(source.to_string()),
-        })
+    let seen = &progress::COUNTERS.records;
+    let result = input::open(source).map(|input| {
+        flowtuple::series_counted(input, &opts.series, threads, &mut stats, seen, emit)
     });
     progress::COUNTERS.files.fetch_add(1, Ordering::Relaxed);
-    if let Err(e) = &result {
-        if e.downcast_ref::<FlowtupleError>()
-            .is_some_and(FlowtupleError::is_output)
-        {
-            return Err(result.unwrap_err());
-        }
-    }
+    let result = match result {
+        Err(e) => Err(e),
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(RunError::Input(e))) => Err(flags::input_error(e).context(source.to_string())),
+        Ok(Err(RunError::Emit(e))) => return Err(output_error(e)),
+    };
     Ok(Outcome::of(result, stats, started))
 }
 
@@ -179,7 +213,7 @@ fn process(
 /// it completes.
 pub fn one_file<W: Write>(
     opts: &Options,
-    printer: &mut Printer<'_>,
+    printer: &mut Printer,
     out: &mut HeaderFirst<'_, W>,
     report: &mut Report<'_>,
 ) -> anyhow::Result<()> {
@@ -203,7 +237,7 @@ pub fn one_file<W: Write>(
 /// leaves no record behind (stdin is held in memory for the second read).
 pub fn merged<W: Write>(
     opts: &Options,
-    printer: &mut Printer<'_>,
+    printer: &mut Printer,
     out: &mut HeaderFirst<'_, W>,
     report: &mut Report<'_>,
 ) -> anyhow::Result<()> {
@@ -221,12 +255,12 @@ pub fn merged<W: Write>(
     agg.finish_merged(&mut |iv| {
         intervals += 1;
         // Merged intervals are all distinct: the ledger lets each through.
-        printer
-            .print(0, iv, &mut repeats, &mut *out)
-            .map(|_| ())
-            .map_err(FlowtupleError::Output)
+        printer.print(0, iv, &mut repeats, &mut *out).map(|_| ())
     })
-    .context("writing output")?;
+    .map_err(|e| match e {
+        RunError::Input(e) => flags::input_error(e).context("writing output"),
+        RunError::Emit(e) => output_error(e),
+    })?;
     if any_ok {
         out.succeeded().context("writing output")?;
     }
@@ -252,7 +286,7 @@ fn add_merged(
     let stdin: Option<Arc<[u8]>> = match source {
         Source::Stdin => {
             let mut data = Vec::new();
-            crate::open(source)?
+            input::open(source)?
                 .read_to_end(&mut data)
                 .context("<stdin>: cannot read")?;
             Some(data.into())
@@ -262,12 +296,12 @@ fn add_merged(
     let reopen = || -> anyhow::Result<Box<dyn Read + Send>> {
         match &stdin {
             Some(data) => Ok(Box::new(io::Cursor::new(Arc::clone(data)))),
-            None => crate::open(source),
+            None => input::open(source),
         }
     };
     let checked = reopen().and_then(|input| {
         flowtuple::check(input, &opts.series, opts.threads)
-            .map_err(|e| anyhow::Error::new(e).context(source.to_string()))
+            .map_err(|e| flags::input_error(e).context(source.to_string()))
     });
     if let Err(e) = checked {
         if opts.stats {
@@ -287,7 +321,11 @@ fn add_merged(
             "a merging aggregator printed early".into(),
         ))
     })
+    .map_err(|e| match e {
+        RunError::Input(e) | RunError::Emit(e) => e,
+    })
     .and_then(|stats| agg.end_input().map(|()| stats))
+    .map_err(flags::input_error)
     .with_context(|| {
         format!("{source}: failed on the second read after a good first read; nothing printed")
     })?;
@@ -342,7 +380,7 @@ fn read_whole(opts: &Options, i: usize, intervals: bool) -> (FileOutput, Outcome
 /// are taken and not yet printed, so memory stays bounded.
 pub fn many_files<W: Write>(
     opts: &Options,
-    printer: &mut Printer<'_>,
+    printer: &mut Printer,
     out: &mut HeaderFirst<'_, W>,
     report: &mut Report<'_>,
 ) -> anyhow::Result<()> {
@@ -406,7 +444,7 @@ fn print_file<W: Write>(
     i: usize,
     output: FileOutput,
     outcome: Outcome,
-    printer: &mut Printer<'_>,
+    printer: &mut Printer,
     out: &mut HeaderFirst<'_, W>,
     report: &mut Report<'_>,
 ) -> anyhow::Result<()> {

@@ -5,7 +5,7 @@ use std::fs::File;
 
 use telescope_core::flowtuple::{self, Kind};
 
-use crate::cli::Source;
+use crate::options::Source;
 
 /// What the inputs hold.
 pub struct Detected {

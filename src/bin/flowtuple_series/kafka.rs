@@ -7,7 +7,6 @@
 use std::collections::btree_map::Entry;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::io;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -21,39 +20,14 @@ use rskafka::client::{Client, ClientBuilder};
 use rskafka::record::Record;
 use rskafka::BackoffConfig;
 use telescope_core::flowtuple::format::tsk;
-use telescope_core::flowtuple::{
-    self, Compat, Densifier, FlowtupleError, IntervalSeries, RunStats,
-};
+use telescope_core::flowtuple::{self, IntervalSeries, Renderer, RunError, RunStats};
 
-use crate::cli::Options;
 use crate::files::{Outcome, Report};
+use crate::flags;
 use crate::messages;
-use crate::output::{Ledger, Repeats};
+use crate::options::{Compression, KafkaSettings as Settings, Options};
+use crate::output::{Delivery, Ledger, Repeats};
 use crate::progress;
-
-/// How messages are compressed on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Compression {
-    /// Snappy, libtimeseries' default.
-    Snappy,
-    /// None.
-    None,
-}
-
-/// Where and how to publish.
-#[derive(Debug, Clone)]
-pub struct Settings {
-    /// Bootstrap brokers, `HOST:PORT`.
-    pub brokers: Vec<String>,
-    /// The topic, `<prefix>.<channel>`.
-    pub topic: String,
-    /// The channel named in every message.
-    pub channel: String,
-    /// Wire compression.
-    pub compression: Compression,
-    /// How long to keep retrying an unreachable broker.
-    pub retry_for: Duration,
-}
 
 /// Checks a topic name as Kafka does: 1 to 249 of `A-Za-z0-9._-`, not
 /// `.` or `..`.
@@ -291,7 +265,7 @@ fn plain_chain(e: &(dyn std::error::Error + 'static)) -> String {
 /// broker that stays unreachable stops the run. A timestamp published
 /// from an earlier input is not published again (the input is an error).
 pub fn run(opts: &Options, settings: &Settings) -> anyhow::Result<ExitCode> {
-    let mut report = Report::new(opts, "published");
+    let mut report = Report::new(opts, Delivery::Published);
     let stopped = publish_all(opts, settings, &mut report).err();
     if let Some(e) = &stopped {
         progress::say(&format!("flowtuple-series: {}", messages::chain(e)));
@@ -308,13 +282,13 @@ fn publish_all(opts: &Options, settings: &Settings, report: &mut Report<'_>) -> 
     let mut publisher = Publisher::connect(settings)?;
     // Report rules' dense keys carry from one published interval to the
     // next, across files in the order given, as when printing.
-    let mut dense = (opts.series.compat == Compat::Report).then(|| Densifier::new(&opts.series));
+    let mut renderer = Renderer::new(opts.formatter.clone(), &opts.series);
     let mut ledger = Ledger::default();
     for i in 0..opts.sources.len() {
         let mut file = FileRun {
             opts,
             settings,
-            dense: &mut dense,
+            renderer: &mut renderer,
             ledger: &mut ledger,
             publisher: &mut publisher,
             repeats: Repeats::default(),
@@ -327,11 +301,25 @@ fn publish_all(opts: &Options, settings: &Settings, report: &mut Report<'_>) -> 
     Ok(())
 }
 
+/// Why an interval was not published.
+enum Refused {
+    /// TSK cannot carry it: the input's error.
+    Tsk(tsk::TskError),
+    /// The broker did not take it: the run stops.
+    Broker(anyhow::Error),
+}
+
+impl From<tsk::TskError> for Refused {
+    fn from(e: tsk::TskError) -> Self {
+        Refused::Tsk(e)
+    }
+}
+
 /// Publishing one input.
 struct FileRun<'a> {
     opts: &'a Options,
     settings: &'a Settings,
-    dense: &'a mut Option<Densifier>,
+    renderer: &'a mut Renderer,
     ledger: &'a mut Ledger,
     publisher: &'a mut Publisher,
     repeats: Repeats,
@@ -346,48 +334,41 @@ impl FileRun<'_> {
         let started = Instant::now();
         let source = &self.opts.sources[i];
         let mut stats = RunStats::default();
-        let input = match crate::open(source) {
+        let input = match crate::input::open(source) {
             Ok(input) => input,
             Err(e) => return Ok(Outcome::of(Err(e), stats, started)),
         };
-        let mut failed = None;
         let seen = &progress::COUNTERS.records;
         let (opts, threads) = (self.opts, self.opts.threads);
         let result =
             flowtuple::series_counted(input, &opts.series, threads, &mut stats, seen, |iv| {
-                self.interval(i, iv, &mut failed)
+                self.interval(i, iv)
             });
         progress::COUNTERS.files.fetch_add(1, Ordering::Relaxed);
-        match (failed, result) {
-            (Some(e), _) => Err(e),
-            (None, result) => {
-                let result = result.map_err(|e| anyhow::Error::new(e).context(source.to_string()));
-                Ok(Outcome::of(result, stats, started))
+        let result = match result {
+            Ok(()) => Ok(()),
+            Err(RunError::Input(e)) => Err(flags::input_error(e).context(source.to_string())),
+            Err(RunError::Emit(Refused::Tsk(e))) => {
+                Err(anyhow::Error::new(e).context(source.to_string()))
             }
-        }
+            Err(RunError::Emit(Refused::Broker(e))) => return Err(e),
+        };
+        Ok(Outcome::of(result, stats, started))
     }
 
     /// Publishes one interval of input `i`, unless its timestamp was
-    /// published before. A TSK error is the input's; the broker's goes to
-    /// `failed` (it stops the run).
-    fn interval(
-        &mut self,
-        i: usize,
-        mut interval: IntervalSeries,
-        failed: &mut Option<anyhow::Error>,
-    ) -> Result<(), FlowtupleError> {
+    /// published before. A TSK error is the input's; the broker's stops
+    /// the run.
+    fn interval(&mut self, i: usize, interval: IntervalSeries) -> Result<(), Refused> {
         if !self.ledger.take(interval.time, i, &mut self.repeats) {
             return Ok(());
         }
-        if let Some(dense) = self.dense.as_mut() {
-            dense.apply(&mut interval);
-        }
-        let messages = self.opts.formatter.tsk(&interval, &self.settings.channel)?;
-        let time = tsk::tsk_time(interval.time)?;
-        if let Err(e) = self.publisher.publish(time, messages) {
-            *failed = Some(e);
-            return Err(FlowtupleError::Output(io::Error::other("Kafka")));
-        }
+        let time = interval.time;
+        let messages = self.renderer.tsk(interval, &self.settings.channel)?;
+        let time = tsk::tsk_time(time)?;
+        self.publisher
+            .publish(time, messages)
+            .map_err(Refused::Broker)?;
         self.published += 1;
         Ok(())
     }

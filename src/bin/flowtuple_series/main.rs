@@ -8,11 +8,14 @@ mod completion;
 #[path = "../common/docs.rs"]
 mod docs;
 mod files;
+mod flags;
 mod formats;
 mod help;
+mod input;
 mod kafka;
 #[path = "../common/messages.rs"]
 mod messages;
+mod options;
 mod output;
 mod progress;
 mod remote;
@@ -20,15 +23,8 @@ mod signals;
 #[path = "../common/usage.rs"]
 mod usage;
 
-use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io;
 use std::process::ExitCode;
-
-use anyhow::Context;
-use cli::{Options, Source};
-use files::Report;
-use output::{HeaderFirst, Printer};
-use telescope_core::flowtuple::FlowtupleError;
 
 fn main() -> ExitCode {
     allocator::tune();
@@ -46,62 +42,16 @@ fn main() -> ExitCode {
 
 fn is_broken_pipe(e: &anyhow::Error) -> bool {
     e.chain().any(|c| {
-        let io =
-            c.downcast_ref::<io::Error>()
-                .or_else(|| match c.downcast_ref::<FlowtupleError>() {
-                    Some(FlowtupleError::Output(io)) => Some(io),
-                    _ => None,
-                });
-        io.is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
+        c.downcast_ref::<io::Error>()
+            .is_some_and(|io| io.kind() == io::ErrorKind::BrokenPipe)
     })
 }
 
 fn run() -> anyhow::Result<ExitCode> {
     let opts = cli::parse();
     signals::install();
-    if let Some(settings) = &opts.kafka {
-        return kafka::run(&opts, settings);
+    match &opts.kafka {
+        Some(settings) => kafka::run(&opts, settings),
+        None => files::print(&opts),
     }
-    let stdout = io::stdout();
-    let buffered = io::BufWriter::with_capacity(1 << 18, stdout.lock());
-    let mut out = HeaderFirst::new(opts.formatter.header(), buffered);
-    let mut printer = Printer::new(&opts);
-    let mut report = Report::new(&opts, "printed");
-    let display = progress::Display::start(opts.progress, opts.sources.len(), input_bytes(&opts));
-    let result = if opts.merge_repeated {
-        files::merged(&opts, &mut printer, &mut out, &mut report)
-    } else if opts.sources.len() == 1 {
-        files::one_file(&opts, &mut printer, &mut out, &mut report)
-    } else {
-        files::many_files(&opts, &mut printer, &mut out, &mut report)
-    };
-    display.finish();
-    result?;
-    out.flush().context("writing output")?;
-    Ok(match report.finish() {
-        true => ExitCode::SUCCESS,
-        false => ExitCode::FAILURE,
-    })
-}
-
-/// The bytes of all inputs together, when every one is a file.
-fn input_bytes(opts: &Options) -> Option<u64> {
-    opts.sources
-        .iter()
-        .map(|s| match s {
-            Source::Path(p) => std::fs::metadata(p).ok().map(|m| m.len()),
-            Source::Stdin | Source::Remote(_) => None,
-        })
-        .sum()
-}
-
-/// Opens an input for reading (counting its bytes for `--progress`).
-fn open(source: &Source) -> anyhow::Result<Box<dyn Read + Send>> {
-    Ok(match source {
-        Source::Stdin => Box::new(progress::Counted(io::stdin())),
-        Source::Path(p) => Box::new(progress::Counted(
-            File::open(p).with_context(|| format!("{source}: cannot open"))?,
-        )),
-        Source::Remote(l) => Box::new(progress::Counted(remote::open(l)?)),
-    })
 }

@@ -5,9 +5,9 @@
 use std::collections::hash_map::{Entry, HashMap};
 use std::io::{self, Write};
 
-use telescope_core::flowtuple::{Compat, Densifier, IntervalSeries};
+use telescope_core::flowtuple::{IntervalSeries, Renderer};
 
-use crate::cli::{Options, Source};
+use crate::options::{Options, Source};
 use crate::signals;
 
 /// Output that starts with the format's header (csv) once: before the
@@ -82,6 +82,24 @@ impl Ledger {
     }
 }
 
+/// What a run does with an interval: prints it, or publishes it (Kafka).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// On stdout.
+    Printed,
+    /// To Kafka.
+    Published,
+}
+
+impl std::fmt::Display for Delivery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Delivery::Printed => "printed",
+            Delivery::Published => "published",
+        })
+    }
+}
+
 /// The timestamps of one input that an earlier input had already output.
 #[derive(Debug, Default)]
 pub struct Repeats {
@@ -96,8 +114,13 @@ impl Repeats {
     }
 
     /// The error of the input `source` if it repeated a timestamp:
-    /// `done` is what happened to the output ("printed", "published").
-    pub fn error(&self, sources: &[Source], source: &Source, done: &str) -> Option<anyhow::Error> {
+    /// `done` is what happened to the output.
+    pub fn error(
+        &self,
+        sources: &[Source],
+        source: &Source,
+        done: Delivery,
+    ) -> Option<anyhow::Error> {
         let (time, earlier) = self.first?;
         let more = match self.count {
             1 => String::new(),
@@ -114,22 +137,20 @@ impl Repeats {
     }
 }
 
-/// Prints complete intervals in order: the ledger's check, the report
-/// rules' dense keys (which carry keys from one printed interval to the
-/// next), then the format.
-pub struct Printer<'a> {
-    opts: &'a Options,
-    dense: Option<Densifier>,
+/// Prints complete intervals in order: the ledger's check, then the
+/// library's rendering (the report rules' dense keys, which carry keys
+/// from one printed interval to the next, and the format).
+pub struct Printer {
+    renderer: Renderer,
     ledger: Ledger,
     buf: Vec<u8>,
 }
 
-impl<'a> Printer<'a> {
+impl Printer {
     /// A printer of `opts`' format and rules.
-    pub fn new(opts: &'a Options) -> Printer<'a> {
+    pub fn new(opts: &Options) -> Printer {
         Printer {
-            opts,
-            dense: (opts.series.compat == Compat::Report).then(|| Densifier::new(&opts.series)),
+            renderer: Renderer::new(opts.formatter.clone(), &opts.series),
             ledger: Ledger::default(),
             buf: Vec::new(),
         }
@@ -138,7 +159,7 @@ impl<'a> Printer<'a> {
     /// True when intervals must reach the printer whole (dense keys depend
     /// on the intervals printed before), not formatted by a worker.
     pub fn needs_intervals(&self) -> bool {
-        self.dense.is_some()
+        self.renderer.carries_keys()
     }
 
     /// Prints one interval of input `input`, unless its timestamp was
@@ -146,18 +167,15 @@ impl<'a> Printer<'a> {
     pub fn print(
         &mut self,
         input: usize,
-        mut interval: IntervalSeries,
+        interval: IntervalSeries,
         repeats: &mut Repeats,
         out: &mut dyn Write,
     ) -> io::Result<bool> {
         if !self.ledger.take(interval.time, input, repeats) {
             return Ok(false);
         }
-        if let Some(dense) = &mut self.dense {
-            dense.apply(&mut interval);
-        }
         self.buf.clear();
-        self.opts.formatter.serialize(&interval, &mut self.buf);
+        self.renderer.render(interval, &mut self.buf);
         if !self.buf.is_empty() {
             // An empty write would still print the header.
             out.write_all(&self.buf)?;
@@ -217,7 +235,7 @@ mod tests {
         assert_eq!((b.first, b.count), (Some((100, 0)), 2));
         let sources = [Source::Path("a.avro".into()), Source::Path("b.avro".into())];
         let e = b
-            .error(&sources, &sources[1], "printed")
+            .error(&sources, &sources[1], Delivery::Printed)
             .unwrap()
             .to_string();
         assert!(

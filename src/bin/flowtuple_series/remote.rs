@@ -12,7 +12,7 @@ use std::time::Duration;
 use telescope_core::flowtuple::SeriesOptions;
 use telescope_remote::{Location, ObjectReader, Patience, Remote, RemoteError, Settings};
 
-use crate::cli::Source;
+use crate::options::Source;
 
 const HEADING: &str = "Remote input (s3://, swift://, http(s)://)";
 

@@ -15,7 +15,10 @@ extern "C" fn on_signal(signal: libc::c_int) {
         PENDING.store(signal, Ordering::SeqCst);
     } else {
         // SAFETY: _exit is async-signal-safe.
-        unsafe { libc::_exit(128 + signal) }
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::_exit(128 + signal)
+        };
     }
 }
 
@@ -24,6 +27,7 @@ pub fn install() {
     for signal in [libc::SIGINT, libc::SIGTERM] {
         // SAFETY: the handler only touches atomics and calls _exit, both
         // async-signal-safe; the sigaction struct is fully initialised.
+        #[allow(unsafe_code)]
         unsafe {
             let mut action: libc::sigaction = std::mem::zeroed();
             action.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
@@ -43,7 +47,10 @@ pub fn whole<T>(write: impl FnOnce() -> T) -> T {
     let signal = PENDING.load(Ordering::SeqCst);
     if signal != 0 {
         // SAFETY: ends the process; output written so far is whole.
-        unsafe { libc::_exit(128 + signal) }
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::_exit(128 + signal)
+        };
     }
     result
 }

@@ -2,10 +2,10 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, ValueEnum};
+use clap::{CommandFactory, Parser, ValueEnum};
+use serde::Serialize;
 use telescope_core::forecast::{Model, SeasonalityMode};
-use telescope_core::netprofile::discover::tag_number;
-use telescope_core::netprofile::{ProfileOptions, Protocol};
+use telescope_core::netprofile::{tag_number, ProfileOptions, Protocol};
 
 const AFTER_HELP: &str = "\
 Input:
@@ -118,8 +118,8 @@ pub struct Cli {
 
     /// How seasonality combines with the trend (in every candidate of
     /// --model auto: the local level is always added).
-    #[arg(long, value_enum, value_name = "MODE", default_value_t = Mode::Additive)]
-    pub seasonality_mode: Mode,
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = SeasonalityArg::Additive)]
+    pub seasonality_mode: SeasonalityArg,
 
     /// The forecasting model.
     #[arg(long, value_enum, value_name = "MODEL", default_value_t = ModelArg::Auto)]
@@ -157,7 +157,7 @@ pub struct Cli {
 
     /// `--check`, `--evaluate-check` and their knobs.
     #[command(flatten)]
-    pub check_args: crate::check::CheckArgs,
+    pub check_args: crate::check_args::CheckArgs,
 
     /// Print a completion script for SHELL (bash, zsh, fish, ...) and exit.
     #[arg(long, value_name = "SHELL", exclusive = true)]
@@ -168,9 +168,52 @@ pub struct Cli {
     pub man: bool,
 }
 
+/// What a run does: write profiles, backtest (`--evaluate`), check new
+/// rows against the profiles (`--check`) or replay checks
+/// (`--evaluate-check`); one function per mode (`tags`, `check`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunMode {
+    /// Write every tag's profile.
+    Profile,
+    /// Backtest every tag, print the table, write nothing.
+    Evaluate,
+    /// Check every tag's new rows, print the alerts, save the check state.
+    Check,
+    /// Replay every tag's checks hour by hour, print the episodes, write
+    /// nothing.
+    #[serde(rename = "evaluate-check")]
+    EvaluateCheck,
+}
+
+impl RunMode {
+    /// Whether the run writes into the tags (and so takes DATA_ROOT's
+    /// lock).
+    pub fn writes(self) -> bool {
+        matches!(self, RunMode::Profile | RunMode::Check)
+    }
+
+    /// Whether stdout holds the run's output (so `--summary-json -` is
+    /// refused).
+    pub fn uses_stdout(self) -> bool {
+        self != RunMode::Profile
+    }
+}
+
+/// How much the run says on stderr (`-q`, `-v`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verbosity {
+    /// `-q`: errors, and warnings that are new, changed or a day old.
+    Quiet,
+    /// Warnings, errors and the final line.
+    Normal,
+    /// `-v`: each tag, ignored entries, a last line still being written.
+    Verbose,
+}
+
 /// `--seasonality-mode` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Mode {
+pub enum SeasonalityArg {
     /// y = trend + seasonality.
     Additive,
     /// y = trend * (1 + seasonality).
@@ -267,6 +310,44 @@ fn protocols(s: &str) -> Result<Protocols, String> {
 }
 
 impl Cli {
+    /// What the run does.
+    pub fn mode(&self) -> RunMode {
+        if self.check_args.check {
+            RunMode::Check
+        } else if self.check_args.evaluate_check.is_some() {
+            RunMode::EvaluateCheck
+        } else if self.evaluate {
+            RunMode::Evaluate
+        } else {
+            RunMode::Profile
+        }
+    }
+
+    /// Exits with a usage error (2) on combinations clap cannot express:
+    /// `--summary-json -` with `--evaluate`, `--check` or
+    /// `--evaluate-check` (both want stdout).
+    pub fn check_combinations(&self) {
+        if self.mode().uses_stdout()
+            && self.summary_json.as_deref() == Some(std::path::Path::new("-"))
+        {
+            Cli::command()
+                .error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    "--summary-json - (stdout) cannot be used with --evaluate, --check or --evaluate-check: stdout holds their output",
+                )
+                .exit();
+        }
+    }
+
+    /// `-q`, `-v` or neither (clap refuses both).
+    pub fn verbosity(&self) -> Verbosity {
+        match (self.quiet, self.verbose) {
+            (true, _) => Verbosity::Quiet,
+            (false, true) => Verbosity::Verbose,
+            (false, false) => Verbosity::Normal,
+        }
+    }
+
     /// How long to wait for DATA_ROOT's lock.
     pub fn lock_wait(&self) -> std::time::Duration {
         std::time::Duration::from_secs(if self.no_wait { 0 } else { self.lock_timeout })
@@ -282,8 +363,8 @@ impl Cli {
     /// The library's options.
     pub fn profile_options(&self) -> ProfileOptions {
         let mode = match self.seasonality_mode {
-            Mode::Additive => SeasonalityMode::Additive,
-            Mode::Multiplicative => SeasonalityMode::Multiplicative,
+            SeasonalityArg::Additive => SeasonalityMode::Additive,
+            SeasonalityArg::Multiplicative => SeasonalityMode::Multiplicative,
         };
         let mut opts = ProfileOptions {
             protocols: self.protocols.0.clone(),
@@ -304,7 +385,6 @@ impl Cli {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn clap_definition_is_valid() {

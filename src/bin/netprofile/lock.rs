@@ -6,18 +6,21 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::bail;
-use telescope_core::netprofile::lock::{lock_path, RootLock, TryLock};
+use telescope_core::netprofile::{lock_path, RootLock, TryLock};
+
+use crate::cli::Verbosity;
 
 /// Takes `root`'s lock for a run that writes. `Ok(None)`: another run held
 /// it for the whole `wait`, reported on `err` with its pid (exit 1). `Err`:
-/// the lock file cannot be used (exit 2). `quiet`: no "waiting" line.
+/// the lock file cannot be used (exit 2). [`Verbosity::Quiet`]: no
+/// "waiting" line.
 pub fn for_writing(
     root: &Path,
     wait: Duration,
-    quiet: bool,
+    verbosity: Verbosity,
     err: &mut impl Write,
 ) -> anyhow::Result<Option<RootLock>> {
-    match acquire(root, wait, quiet, err) {
+    match acquire(root, wait, verbosity, err) {
         Ok(lock) => Ok(Some(lock)),
         Err(LockError::Io(msg)) => bail!("{msg}"),
         Err(LockError::Busy { pid }) => {
@@ -51,16 +54,16 @@ enum LockError {
 
 /// Takes `root`'s lock, retrying until `wait` has passed (a zero `wait`
 /// tries once). Says on `err` when it has to wait, and for whom (unless
-/// `quiet`).
+/// [`Verbosity::Quiet`]).
 fn acquire(
     root: &Path,
     wait: Duration,
-    quiet: bool,
+    verbosity: Verbosity,
     err: &mut impl Write,
 ) -> Result<RootLock, LockError> {
     let start = Instant::now();
     let mut pause = Duration::from_millis(10);
-    let mut told = quiet;
+    let mut told = verbosity == Verbosity::Quiet;
     loop {
         match RootLock::try_acquire(root) {
             Ok(TryLock::Acquired(lock)) => return Ok(lock),

@@ -1,12 +1,14 @@
 //! Printing tags' warnings and errors on stderr; under `-q`, only warnings
 //! that are new, changed or due for their daily reminder
-//! (`telescope_core::netprofile::notices`).
+//! (`telescope_core::netprofile::Notices`).
 
 use std::io::Write;
 use std::path::Path;
 
-use telescope_core::netprofile::notices::Notices;
-use telescope_core::netprofile::{self as np, Tag, TagOutcome};
+use telescope_core::netprofile::{self as np, Notices, Tag, TagOutcome};
+
+use crate::cli::Verbosity;
+use crate::wording;
 
 /// Where warnings go, and which are printed.
 pub struct Reporter<W: Write> {
@@ -44,34 +46,32 @@ impl<W: Write> Reporter<W> {
         }
     }
 
-    /// Prints a tag's warnings and error (errors always); true when it
-    /// succeeded.
-    pub fn outcome<T>(&mut self, tag: &Tag, outcome: &TagOutcome<T>) -> bool {
+    /// Prints a tag's warnings and error (errors always).
+    pub fn outcome<T>(&mut self, tag: &Tag, outcome: &TagOutcome<T>) {
         if let Some(n) = &mut self.notices {
             n.processed(&tag.name);
         }
         for w in &outcome.warnings {
-            self.warn(&tag.name, &w.to_string());
+            self.warn(&tag.name, &wording::warning(w));
         }
         if let Err(e) = &outcome.result {
+            let e = wording::error(e);
             let _ = writeln!(self.err, "netprofile: tag {}: error: {e}", tag.name);
-            return false;
         }
-        true
     }
 
     /// Removes killed runs' temporary files from the tags' directories (the
     /// caller holds DATA_ROOT's lock) and reports them.
-    pub fn remove_leftovers(&mut self, tags: &[Tag], verbose: bool) {
+    pub fn remove_leftovers(&mut self, tags: &[Tag], verbosity: Verbosity) {
         for tag in tags {
-            let (removed, warnings) = np::write::remove_leftovers(&tag.dir);
+            let (removed, warnings) = np::remove_leftovers(&tag.dir);
             if let Some(n) = &mut self.notices {
                 n.processed(&tag.name);
             }
             for w in warnings {
-                self.warn(&tag.name, &w.to_string());
+                self.warn(&tag.name, &wording::warning(&w));
             }
-            if verbose && removed > 0 {
+            if verbosity == Verbosity::Verbose && removed > 0 {
                 let _ = writeln!(
                     self.err,
                     "netprofile: tag {}: removed {removed} temporary file(s) left by a killed run",

@@ -7,12 +7,17 @@
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
+use anyhow::Context;
 use serde::Serialize;
-use telescope_core::netprofile::output;
+use telescope_core::forecast::ModelName;
 use telescope_core::netprofile::time::format_timestamp;
-use telescope_core::netprofile::{DataStats, Metric, ProfileOptions, Protocol, Warning};
+use telescope_core::netprofile::{
+    self as np, DataStats, Metric, ProfileOptions, Protocol, Warning,
+};
 
-use crate::cli::Cli;
+use crate::cli::{Cli, RunMode};
+use crate::clock::Clock;
+use crate::wording;
 
 /// Version of the document's layout.
 pub const SCHEMA: u32 = 1;
@@ -31,7 +36,7 @@ pub struct Summary {
     /// The run's time in UTC, with a trailing `Z`.
     pub run_time_utc: String,
     /// `profile` (writing) or `evaluate`.
-    pub mode: &'static str,
+    pub mode: RunMode,
     /// DATA_ROOT as given.
     pub data_root: String,
     /// The options in force.
@@ -46,6 +51,30 @@ pub struct Summary {
     pub ignored_entries: Vec<String>,
     /// One entry per tag, in numeric order.
     pub tags: Vec<TagSummary>,
+}
+
+/// How a tag ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TagStatus {
+    /// It succeeded.
+    Done,
+    /// It failed (or could not be processed).
+    Failed,
+    /// Not selected by `--tag`.
+    Skipped,
+}
+
+/// How a series of a processed tag ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SeriesStatus {
+    /// Forecast, in the profile.
+    Fitted,
+    /// Scored by `--evaluate`.
+    Scored,
+    /// Left out (the reason is given).
+    LeftOut,
 }
 
 /// The options of the run.
@@ -102,7 +131,7 @@ pub struct TagSummary {
     /// The directory name.
     pub tag: String,
     /// `done`, `failed` or `skipped` (not selected by `--tag`).
-    pub status: &'static str,
+    pub status: TagStatus,
     /// What `data.csv` held (null when it could not be read).
     pub rows: Option<Rows>,
     /// The newest TIME_LAST of any row, UTC (null: no rows).
@@ -121,7 +150,7 @@ pub struct TagSummary {
     pub error: Option<String>,
     /// `--check`, `--evaluate-check`: the check's figures (absent otherwise).
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    pub check: Option<crate::check::CheckSummary>,
+    pub check: Option<CheckSummary>,
 }
 
 /// Row counts of `data.csv`.
@@ -148,7 +177,7 @@ pub struct SeriesSummary {
     /// `bytes`, `packets` or `flow_count`.
     pub metric: &'static str,
     /// `fitted` (in the profile), `scored` (`--evaluate`) or `left_out`.
-    pub status: &'static str,
+    pub status: SeriesStatus,
     /// The model that fitted it (null when left out).
     pub model: Option<&'static str>,
     /// Why it was left out (null otherwise).
@@ -163,8 +192,8 @@ impl Options {
             interval_width: opts.interval_width,
             protocols: opts.protocols.iter().map(|p| p.key()).collect(),
             outlier_quantile: opts.outlier_quantile,
-            seasonality_mode: value_name(cli.seasonality_mode),
-            model: value_name(cli.model),
+            seasonality_mode: spelling(cli.seasonality_mode),
+            model: spelling(cli.model),
             keep: cli.keep,
             tags: cli.tags.clone(),
             max_age_hours: cli.max_age,
@@ -176,7 +205,7 @@ impl Options {
 }
 
 /// The command-line spelling of an option's value.
-fn value_name(v: impl clap::ValueEnum) -> String {
+fn spelling(v: impl clap::ValueEnum) -> String {
     v.to_possible_value()
         .map_or_else(String::new, |p| p.get_name().to_string())
 }
@@ -214,7 +243,7 @@ impl Rows {
 
 impl TagSummary {
     /// A tag that was not processed (`skipped`) or failed before reading.
-    pub fn bare(tag: &str, status: &'static str, error: Option<String>) -> Self {
+    pub fn bare(tag: &str, status: TagStatus, error: Option<String>) -> Self {
         TagSummary {
             tag: tag.to_string(),
             status,
@@ -240,8 +269,8 @@ impl TagSummary {
         data: Option<&DataStats>,
         warnings: &[Warning],
         error: Option<String>,
-        fitted: &[(Protocol, Metric, &'static str)],
-        ok: &'static str,
+        fitted: &[(Protocol, Metric, Option<ModelName>)],
+        ok: SeriesStatus,
     ) -> Self {
         let mut series = Vec::new();
         for &protocol in &opts.protocols {
@@ -249,19 +278,19 @@ impl TagSummary {
                 let model = fitted
                     .iter()
                     .find(|(p, m, _)| (*p, *m) == (protocol, metric))
-                    .map(|(_, _, model)| *model);
+                    .map(|(_, _, model)| model.map_or("-", ModelName::as_str));
                 let done = error.is_none() && model.is_some();
                 let reason = (!done).then(|| {
                     warnings
                         .iter()
-                        .find_map(|w| w.left_out_reason(protocol, metric))
+                        .find_map(|w| wording::left_out_reason(w, protocol, metric))
                         .or_else(|| error.clone())
                         .unwrap_or_else(|| "not reached".to_string())
                 });
                 series.push(SeriesSummary {
                     protocol: protocol.key(),
                     metric: metric.key(),
-                    status: if done { ok } else { "left_out" },
+                    status: if done { ok } else { SeriesStatus::LeftOut },
                     model: if done { model } else { None },
                     reason,
                 });
@@ -269,7 +298,11 @@ impl TagSummary {
         }
         TagSummary {
             tag: tag.to_string(),
-            status: if error.is_none() { "done" } else { "failed" },
+            status: if error.is_none() {
+                TagStatus::Done
+            } else {
+                TagStatus::Failed
+            },
             rows: data.map(Rows::of),
             last_data_utc: data
                 .and_then(|d| d.last_time)
@@ -278,7 +311,7 @@ impl TagSummary {
             profile: None,
             plot: None,
             pruned: 0,
-            warnings: warnings.iter().map(ToString::to_string).collect(),
+            warnings: warnings.iter().map(wording::warning).collect(),
             error,
             check: None,
         }
@@ -286,6 +319,37 @@ impl TagSummary {
 }
 
 impl Summary {
+    /// The document of a run of `cli` (options `opts`) at `clock`, before
+    /// any tag.
+    pub fn new(cli: &Cli, opts: &ProfileOptions, clock: &Clock) -> Self {
+        Summary {
+            schema: SCHEMA,
+            tool: "netprofile",
+            version: env!("CARGO_PKG_VERSION"),
+            run_time: format_timestamp(clock.local),
+            run_time_utc: format!("{}Z", format_timestamp(clock.utc)),
+            mode: cli.mode(),
+            data_root: cli.root().display().to_string(),
+            options: Options::new(cli, opts),
+            exit_code: 0,
+            error: None,
+            counts: Counts::default(),
+            ignored_entries: Vec::new(),
+            tags: Vec::new(),
+        }
+    }
+
+    /// Writes the document to `--summary-json`, if asked for.
+    pub fn write_if_asked(&self, cli: &Cli) -> anyhow::Result<()> {
+        if let Some(path) = &cli.summary_json {
+            let json = self
+                .to_json()
+                .context("--summary-json: cannot encode the summary")?;
+            write_to(path, &json).context("--summary-json")?;
+        }
+        Ok(())
+    }
+
     /// The document as pretty JSON with a trailing newline.
     pub fn to_json(&self) -> serde_json::Result<Vec<u8>> {
         let mut out = serde_json::to_vec_pretty(self)?;
@@ -294,11 +358,11 @@ impl Summary {
     }
 }
 
-/// Writes `bytes` to `path` (see `output::write_summary`: a regular file is
+/// Writes `bytes` to `path` (see `netprofile::write_summary`: a regular file is
 /// replaced atomically, a symlink's target likewise, a FIFO or character
 /// device written through, anything else refused), or to stdout when
 /// `path` is `-`.
-pub fn write_to(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+fn write_to(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     if path == Path::new("-") {
         let mut out = io::stdout().lock();
         return match out.write_all(bytes).and_then(|()| out.flush()) {
@@ -306,6 +370,21 @@ pub fn write_to(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
             other => Ok(other?),
         };
     }
-    output::write_summary(path, bytes)?;
+    np::write_summary(path, bytes)?;
     Ok(())
+}
+
+/// A tag's check figures in the summary JSON.
+#[derive(Debug, Default, Serialize)]
+pub struct CheckSummary {
+    /// Rows compared with a profile.
+    pub checked_rows: usize,
+    /// Episodes open after the check.
+    pub open_episodes: usize,
+    /// Episodes that started in this check.
+    pub alerts_started: usize,
+    /// Rows with no profile in force (counted, not compared).
+    pub rows_without_profile: usize,
+    /// Rows within 30 minutes after the previous one of their protocol.
+    pub repeated_rows: usize,
 }

@@ -5,13 +5,13 @@ use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 
-use telescope_core::netprofile::evaluate::format_table;
-use telescope_core::netprofile::{self as np, Discovery, Tag, TagOutcome};
+use telescope_core::netprofile::{self as np, format_table, Discovery, Tag, TagOutcome};
 
-use crate::cli::Cli;
+use crate::cli::{Cli, Verbosity};
+use crate::clock::Clock;
 use crate::report::Reporter;
-use crate::summary::{self, TagSummary};
-use crate::Clock;
+use crate::summary::{self, SeriesStatus, TagStatus, TagSummary};
+use crate::wording;
 
 /// How the processed tags ended.
 #[derive(Debug, Default)]
@@ -24,13 +24,14 @@ pub struct Tally {
     pub series: usize,
     /// A tag was refused because a path it writes is not a regular file.
     pub refused: bool,
-    /// `--evaluate`'s table could not be written to stdout.
+    /// `--evaluate`'s table (or a check's lines) could not be written to
+    /// stdout.
     pub stdout_failed: bool,
 }
 
 impl Tally {
-    fn count<T>(&mut self, outcome: &TagOutcome<T>, ok: bool) {
-        if ok {
+    pub(crate) fn count<T>(&mut self, outcome: &TagOutcome<T>) {
+        if outcome.result.is_ok() {
             self.done += 1;
         } else {
             self.failed += 1;
@@ -107,15 +108,13 @@ pub fn not_processed(
         // Tag directories present but not selected.
         if let Ok(all) = np::discover(cli.root(), &[]) {
             let selected = |name: &str| {
-                let n = np::discover::tag_number(name);
-                found
-                    .tags
-                    .iter()
-                    .any(|t| np::discover::tag_number(&t.name) == n)
+                let n = np::tag_number(name);
+                found.tags.iter().any(|t| np::tag_number(&t.name) == n)
                     || found.conflicts.iter().any(|c| Some(c.number.as_str()) == n)
             };
             for t in all.tags.iter().filter(|t| !selected(&t.name)) {
-                doc.tags.push(TagSummary::bare(&t.name, "skipped", None));
+                doc.tags
+                    .push(TagSummary::bare(&t.name, TagStatus::Skipped, None));
                 doc.counts.skipped += 1;
             }
         }
@@ -125,18 +124,20 @@ pub fn not_processed(
             number: c.number.clone(),
             names: c.names.clone(),
         };
+        let e = wording::error(&e);
         let _ = writeln!(err, "netprofile: tag {}: error: {e}", c.number);
         doc.tags
-            .push(TagSummary::bare(&c.number, "failed", Some(e.to_string())));
+            .push(TagSummary::bare(&c.number, TagStatus::Failed, Some(e)));
         failed += 1;
     }
     for tag in &found.missing {
         let e = np::Error::NoSuchTag {
             path: tag.dir.clone(),
         };
+        let e = wording::error(&e);
         let _ = writeln!(err, "netprofile: tag {}: error: {e}", tag.name);
         doc.tags
-            .push(TagSummary::bare(&tag.name, "failed", Some(e.to_string())));
+            .push(TagSummary::bare(&tag.name, TagStatus::Failed, Some(e)));
         failed += 1;
     }
     failed
@@ -155,8 +156,8 @@ pub fn evaluate<W: Write>(
     let outcomes = run_tags(tags, jobs, |t| np::evaluate_tag(t, opts, cli.evaluate_days));
     let mut table = Vec::new();
     for (tag, outcome) in tags.iter().zip(outcomes.into_iter().map(or_internal)) {
-        let ok = out.outcome(tag, &outcome);
-        tally.count(&outcome, ok);
+        out.outcome(tag, &outcome);
+        tally.count(&outcome);
         let scored: Vec<_> = match &outcome.result {
             Ok(scores) => scores
                 .iter()
@@ -169,11 +170,11 @@ pub fn evaluate<W: Write>(
             opts,
             outcome.data.as_ref(),
             &outcome.warnings,
-            outcome.result.as_ref().err().map(ToString::to_string),
+            outcome.result.as_ref().err().map(wording::error),
             &scored,
-            "scored",
+            SeriesStatus::Scored,
         ));
-        if cli.verbose {
+        if cli.verbosity() == Verbosity::Verbose {
             out.unterminated_note(tag, &outcome);
         }
         if let Ok(scores) = outcome.result {
@@ -219,19 +220,26 @@ pub fn profile<W: Write>(
     };
     let outcomes = run_tags(tags, jobs, |t| np::profile_tag(t, opts, &run));
     for (tag, outcome) in tags.iter().zip(outcomes.into_iter().map(or_internal)) {
-        let ok = out.outcome(tag, &outcome);
-        tally.count(&outcome, ok);
-        let fitted = outcome.result.as_ref().map_or(&[][..], |w| &w.fitted[..]);
+        out.outcome(tag, &outcome);
+        tally.count(&outcome);
+        let fitted: Vec<_> = match &outcome.result {
+            Ok(w) => w
+                .fitted
+                .iter()
+                .map(|&(p, m, name)| (p, m, Some(name)))
+                .collect(),
+            Err(_) => Vec::new(),
+        };
         let mut entry = TagSummary::processed(
             &tag.name,
             opts,
             outcome.data.as_ref(),
             &outcome.warnings,
-            outcome.result.as_ref().err().map(ToString::to_string),
-            fitted,
-            "fitted",
+            outcome.result.as_ref().err().map(wording::error),
+            &fitted,
+            SeriesStatus::Fitted,
         );
-        if cli.verbose {
+        if cli.verbosity() == Verbosity::Verbose {
             out.unterminated_note(tag, &outcome);
         }
         if let Ok(w) = &outcome.result {
@@ -239,7 +247,7 @@ pub fn profile<W: Write>(
             entry.profile = Some(w.path.clone());
             entry.plot = w.plot.clone();
             entry.pruned = w.pruned;
-            if cli.verbose {
+            if cli.verbosity() == Verbosity::Verbose {
                 wrote(&mut out.err, tag, w);
             }
         }

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 use super::proxy::{Fault, Proxy};
 use super::servers::S3;
 use super::{assert_same, fixture, local, run};
-use crate::ftconvert::{write_v3, V3};
 use crate::util::text;
+use telescope_test_support::v3::{write_v3, V3};
 
 /// A v3 object of about 2 MB (60,000 records over two minutes), and the
 /// path of a local copy.

@@ -10,8 +10,8 @@ mod swift;
 
 use std::process::Output;
 
-use crate::ftconvert::{write_v3, V3};
 use crate::util::{bin, testdata, text};
+use telescope_test_support::v3::{write_v3, V3};
 
 /// Secrets that must never be printed.
 const SECRETS: [&str; 2] = [servers::S3_SECRET, servers::SWIFT_KEY];

@@ -23,6 +23,7 @@ impl std::fmt::Display for Position {
 
 /// Everything that can go wrong while turning a flowtuple file into series.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum FlowtupleError {
     /// Reading the input failed.
     #[error("read error at byte offset {offset}: {error}")]
@@ -95,7 +96,7 @@ pub enum FlowtupleError {
         what: String,
     },
     /// An interval's timestamp started a second run after it was printed.
-    #[error("timestamp {time} reappears ({at}) after its interval was complete; refusing to print a second block for it (--merge-repeated merges repeated runs, e.g. of concatenated per-thread interim files)")]
+    #[error("timestamp {time} reappears ({at}) after its interval was complete; refusing to print a second block for it (a merging aggregator merges repeated runs, e.g. of concatenated per-thread interim files)")]
     IntervalReappears {
         /// The repeated interval timestamp.
         time: i64,
@@ -133,13 +134,10 @@ pub enum FlowtupleError {
         /// The block that went over.
         at: Position,
     },
-    /// An interval cannot be encoded in libtimeseries' TSK format.
-    #[error(transparent)]
-    Tsk(#[from] crate::flowtuple::format::tsk::TskError),
     /// The file's layout is not the run's (one run reads one layout).
     #[error(
         "the file is {found}, but this run reads {expected} files (one run reads one \
-         format; flowtuple4 files need --dst-net 24 or 16)"
+         format; flowtuple4 files need their dst_net prefix length, 24 or 16, stated)"
     )]
     WrongFormat {
         /// The file's layout.
@@ -147,23 +145,25 @@ pub enum FlowtupleError {
         /// The run's.
         expected: &'static str,
     },
-    /// The options ask for series a flowtuple4 file cannot give exactly.
+    /// The options ask for series a flowtuple4 file cannot give exactly
+    /// (see [`super::flowtuple4::unsupported`]).
     #[error("{0}")]
     Unsupported(String),
-    /// flowtuple4 `dst_net` values contradict the stated aggregation.
+    /// A flowtuple4 record's `dst_net` or `dst_port` is not what ftconvert
+    /// writes, or contradicts the stated aggregation.
     #[error("{at}: {what}")]
     DstNet {
         /// The block holding the record.
         at: Position,
         /// What was wrong, naming the record.
-        what: String,
+        what: BadRecord,
     },
     /// A bug: a worker thread ended without its result.
     #[error("internal error: {0}")]
     Internal(String),
     /// The temporary directory filled up while an interval was spilled
     /// (`ENOSPC` or `EFBIG`); the interval is not printed.
-    #[error("temporary directory {}: disk full while spilling the interval being read (this spill needed up to {needed} bytes; {written} bytes were already spilled); free space there, choose another --temp-dir or raise --memory-limit", dir.display())]
+    #[error("temporary directory {}: disk full while spilling the interval being read (this spill needed up to {needed} bytes; {written} bytes were already spilled); free space there, choose another temporary directory or raise the memory limit", dir.display())]
     SpillFull {
         /// The temporary directory.
         dir: std::path::PathBuf,
@@ -182,9 +182,6 @@ pub enum FlowtupleError {
         /// The underlying error.
         error: std::io::Error,
     },
-    /// The output sink failed (for example a closed pipe).
-    #[error("write error: {0}")]
-    Output(std::io::Error),
 }
 
 impl FlowtupleError {
@@ -195,9 +192,152 @@ impl FlowtupleError {
     pub fn is_unverified(&self) -> bool {
         matches!(self, FlowtupleError::Wrapper { .. })
     }
+}
 
-    /// True when the error is a failure to write output, not bad input.
-    pub fn is_output(&self) -> bool {
-        matches!(self, FlowtupleError::Output(_))
+/// The error of a run that hands its intervals to a callback of the
+/// caller's (see [`super::series`]): the input's, or the callback's own
+/// error `E`, as the callback returned it.
+///
+/// Not `#[non_exhaustive]`, unlike the other error enums: an error comes
+/// from the input or from the callback, and callers match the two sides.
+#[derive(Debug)]
+pub enum RunError<E> {
+    /// Reading, decoding or aggregating the input failed.
+    Input(FlowtupleError),
+    /// The callback failed (for example, writing its output); the run
+    /// stopped there.
+    Emit(E),
+}
+
+impl<E> From<FlowtupleError> for RunError<E> {
+    fn from(e: FlowtupleError) -> Self {
+        RunError::Input(e)
     }
+}
+
+impl<E: std::fmt::Display> std::fmt::Display for RunError<E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RunError::Input(e) => e.fmt(f),
+            RunError::Emit(e) => e.fmt(f),
+        }
+    }
+}
+
+impl<E: std::error::Error + 'static> std::error::Error for RunError<E> {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            RunError::Input(e) => e.source(),
+            RunError::Emit(e) => e.source(),
+        }
+    }
+}
+
+impl RunError<FlowtupleError> {
+    /// The error, whichever side it came from.
+    pub(crate) fn flatten(self) -> FlowtupleError {
+        match self {
+            RunError::Input(e) | RunError::Emit(e) => e,
+        }
+    }
+}
+
+/// A flowtuple4 record that is not as ftconvert writes it, or that
+/// contradicts the stated `dst_net` aggregation (see
+/// [`super::Input::Flowtuple4`]); `record` is its index within the block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum BadRecord {
+    /// `dst_net`'s last octet is not 0.
+    #[error("record {record}: dst_net {net} has a nonzero last octet: it is not a /24 or /16 network as ftconvert writes")]
+    NotANetwork {
+        /// The record's index in its block.
+        record: usize,
+        /// Its `dst_net`.
+        net: std::net::Ipv4Addr,
+    },
+    /// `dst_net`'s third octet is not 0, while /16 networks were stated.
+    #[error("record {record}: dst_net {net} has a nonzero third octet, so the file is not aggregated to /16 as stated (is it /24? ftconvert -n 24)")]
+    NotSlash16 {
+        /// The record's index in its block.
+        record: usize,
+        /// Its `dst_net`.
+        net: std::net::Ipv4Addr,
+    },
+    /// `dst_port` does not fit in 16 bits.
+    #[error("record {record}: dst_port {port} is not a 16-bit value as ftconvert writes")]
+    PortNot16Bit {
+        /// The record's index in its block.
+        record: usize,
+        /// Its `dst_port`.
+        port: i32,
+    },
+}
+
+/// A value that does not parse as a [`super::Mode`], an
+/// [`super::IpCounting`], a [`super::PortSet`] or a [`super::Format`], or
+/// a label a [`super::Formatter`] refuses.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum ParseError {
+    /// Not the name of a mode.
+    #[error("unknown mode `{given}` (valid modes: {valid})")]
+    UnknownMode {
+        /// What was given.
+        given: String,
+        /// The valid names, comma-separated.
+        valid: String,
+    },
+    /// Not `all`, `prefixagg:N` or `sample:N`.
+    #[error(
+        "unknown counting method `{0}` (valid: all, prefixagg:N, sample:N with N from 1 to 32)"
+    )]
+    UnknownCounting(String),
+    /// The `N` of `prefixagg:N` or `sample:N` is not from 1 to 32.
+    #[error("`{0}` is not a prefix length from 1 to 32")]
+    PrefixLength(String),
+    /// A port is not a number from 0 to 65535.
+    #[error("`{0}` is not a port from 0 to 65535")]
+    Port(String),
+    /// A port list has an empty item.
+    #[error("empty item in port list `{0}`")]
+    EmptyPortItem(String),
+    /// A port range's start is above its end.
+    #[error("port range `{0}` is backwards")]
+    BackwardsRange(String),
+    /// Not the name of a format.
+    #[error("unknown format `{0}`")]
+    UnknownFormat(String),
+    /// A label with characters a timeseries key cannot hold.
+    #[error("bad label `{0}`: use letters, digits, `_`, `-` and inner `.` only")]
+    BadLabel(String),
+}
+
+/// Why spills could not be written to a temporary directory (see
+/// [`super::SpillOptions::check_temp_dir`]).
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum TempDirError {
+    /// It does not exist.
+    #[error("temporary directory {} does not exist", .0.display())]
+    Missing(std::path::PathBuf),
+    /// It cannot be looked at.
+    #[error("temporary directory {}: {error}", dir.display())]
+    Unreadable {
+        /// The directory.
+        dir: std::path::PathBuf,
+        /// The I/O error's text.
+        error: String,
+    },
+    /// It is not a directory.
+    #[error("temporary directory {} is not a directory", .0.display())]
+    NotADirectory(std::path::PathBuf),
+    /// No file can be created in it.
+    #[error("temporary directory {} is not writable (cannot create a file in it: {error})", dir.display())]
+    NotWritable {
+        /// The directory.
+        dir: std::path::PathBuf,
+        /// The I/O error's text.
+        error: String,
+    },
 }

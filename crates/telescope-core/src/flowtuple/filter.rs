@@ -5,7 +5,7 @@ use super::record::FlowRecord;
 
 /// The record filter of a mode.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Filter {
+pub(crate) enum Filter {
     /// Every record counts.
     All,
     /// `is_spoofed == 0 || is_masscan == 1`.
@@ -17,7 +17,7 @@ pub enum Filter {
 impl Filter {
     /// True when `rec` counts.
     #[inline]
-    pub fn keeps(self, rec: &FlowRecord) -> bool {
+    pub(crate) fn keeps(self, rec: &FlowRecord) -> bool {
         match self {
             Filter::All => true,
             Filter::NonSpoofed => is_nonspoofed(rec),
@@ -28,12 +28,12 @@ impl Filter {
 
 /// The nonspoofed test, on exact values.
 #[inline]
-pub fn is_nonspoofed(rec: &FlowRecord) -> bool {
+pub(crate) fn is_nonspoofed(rec: &FlowRecord) -> bool {
     rec.is_spoofed == 0 || rec.is_masscan == 1
 }
 
 /// Reserved, unrouted IPv4 networks as (network, prefix length).
-pub const UNROUTED: [(u32, u8); 12] = [
+pub(crate) const UNROUTED: [(u32, u8); 12] = [
     (0x0000_0000, 8),  // 0.0.0.0/8
     (0x0a00_0000, 8),  // 10.0.0.0/8
     (0x7f00_0000, 8),  // 127.0.0.0/8
@@ -50,7 +50,7 @@ pub const UNROUTED: [(u32, u8); 12] = [
 
 /// True for addresses in [`UNROUTED`] or at or above 224.0.0.0.
 #[inline]
-pub fn is_unrouted(ip: u32) -> bool {
+pub(crate) fn is_unrouted(ip: u32) -> bool {
     ip >= 0xe000_0000
         || UNROUTED
             .iter()
@@ -59,7 +59,7 @@ pub fn is_unrouted(ip: u32) -> bool {
 
 /// The transport protocols with port series.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Transport {
+pub(crate) enum Transport {
     /// Protocol 6.
     Tcp,
     /// Protocol 17.
@@ -70,7 +70,7 @@ pub enum Transport {
 /// high ports (TCP 5000, 5060, 6881, 8080, 8081, 8443; UDP 5060, 8080, 8081,
 /// 8443).
 #[inline]
-pub fn is_popular_port(transport: Transport, port: i32) -> bool {
+pub(crate) fn is_popular_port(transport: Transport, port: i32) -> bool {
     if port == 0 {
         return false;
     }

@@ -10,11 +10,12 @@ use std::fmt;
 pub struct GeoTag([u8; MAX_TAG_BYTES]);
 
 /// The longest geo tag accepted, in bytes.
-pub const MAX_TAG_BYTES: usize = 16;
+pub(crate) const MAX_TAG_BYTES: usize = 16;
 
 impl GeoTag {
-    /// The tag counted and printed for every tag that is not a key (see
-    /// [`GeoTag::from_bytes`]).
+    /// The tag counted and printed for every tag that is not one safe
+    /// Graphite path node: empty, invalid UTF-8, or holding whitespace, a
+    /// control character, `.`, `/` or `;`.
     pub const UNKNOWN: GeoTag = GeoTag(*b"??\0\0\0\0\0\0\0\0\0\0\0\0\0\0");
 
     /// Sanitises raw string bytes. A tag that is not one safe Graphite
@@ -22,7 +23,7 @@ impl GeoTag {
     /// holding whitespace of any kind (Unicode's too), a control
     /// character, `.`, `/` or `;`. Every format counts and prints the same
     /// keys. `None` when longer than [`MAX_TAG_BYTES`].
-    pub fn from_bytes(raw: &[u8]) -> Option<GeoTag> {
+    pub(crate) fn from_bytes(raw: &[u8]) -> Option<GeoTag> {
         if raw.len() > MAX_TAG_BYTES {
             return None;
         }
@@ -46,7 +47,7 @@ impl GeoTag {
     }
 
     /// The tag's bytes, zero padded.
-    pub fn padded(&self) -> &[u8; MAX_TAG_BYTES] {
+    pub(crate) fn padded(&self) -> &[u8; MAX_TAG_BYTES] {
         &self.0
     }
 
@@ -77,7 +78,7 @@ impl fmt::Debug for GeoTag {
 /// whisper's file path) and `;` (it starts the tags of a tagged series).
 /// Glob characters (`*`, `?`, `[`, `]`, `{`, `}`) are stored by carbon as
 /// they are; a target matches them literally in brackets (`[?][?]`).
-pub fn is_key_char(c: char) -> bool {
+pub(crate) fn is_key_char(c: char) -> bool {
     !(c.is_whitespace() || c.is_control() || matches!(c, '.' | '/' | ';'))
 }
 

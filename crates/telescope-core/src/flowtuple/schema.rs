@@ -8,7 +8,7 @@ use super::error::FlowtupleError;
 
 /// A flowtuple field the tool can read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Field {
+pub(crate) enum Field {
     /// Interval start, Unix seconds.
     Time,
     /// Source IPv4 address.
@@ -46,7 +46,8 @@ pub enum Field {
 
 impl Field {
     /// Every field: the eleven numbers, then the four geo tags.
-    pub const ALL: [Field; 15] = [
+    #[cfg(test)]
+    pub(crate) const ALL: [Field; 15] = [
         Field::Time,
         Field::SrcIp,
         Field::DstIp,
@@ -65,7 +66,7 @@ impl Field {
     ];
 
     /// The field's name in the schema.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Field::Time => "time",
             Field::SrcIp => "src_ip",
@@ -112,7 +113,7 @@ pub enum Kind {
 impl Kind {
     /// The layout of `schema_json`: flowtuple4 when its record has a
     /// `dst_net` field.
-    pub fn of_schema(schema_json: &str) -> Result<Kind, FlowtupleError> {
+    pub(crate) fn of_schema(schema_json: &str) -> Result<Kind, FlowtupleError> {
         let schema = Schema::parse_str(schema_json).map_err(|e| {
             FlowtupleError::Schema(format!("the writer schema does not parse: {e}"))
         })?;
@@ -133,7 +134,7 @@ impl Kind {
 
 /// How to pass over a value the tool does not use.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Skip {
+pub(crate) enum Skip {
     /// `null`: nothing to read.
     Nothing,
     /// int, long, enum and their logical types: one varint.
@@ -154,7 +155,7 @@ pub enum Skip {
 
 /// One step of the decoding plan.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Step {
+pub(crate) enum Step {
     /// An int or long read into this field.
     Number(Field),
     /// A string read into this field.
@@ -165,7 +166,7 @@ pub enum Step {
 
 /// The decoding plan for the file's records.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Plan {
+pub(crate) struct Plan {
     /// One step per field of the writer schema, in order.
     pub steps: Vec<Step>,
 }
@@ -173,7 +174,11 @@ pub struct Plan {
 impl Plan {
     /// Plans the decoding of `schema_json` for the `needed` fields; `why`
     /// says what needs them, for the error when one is missing.
-    pub fn new(schema_json: &str, needed: &[Field], why: &str) -> Result<Plan, FlowtupleError> {
+    pub(crate) fn new(
+        schema_json: &str,
+        needed: &[Field],
+        why: &str,
+    ) -> Result<Plan, FlowtupleError> {
         let schema = Schema::parse_str(schema_json).map_err(|e| {
             FlowtupleError::Schema(format!("the writer schema does not parse: {e}"))
         })?;

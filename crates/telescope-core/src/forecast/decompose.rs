@@ -3,13 +3,19 @@
 //! and weekly components estimated by MSTL (loess, so that the shapes may
 //! drift over the weeks), the deseasonalised series forecast by simple
 //! exponential smoothing (ETS(A,N,N), its smoothing weight chosen by least
-//! squares), and the last cycle of each component repeated ahead.
+//! squares), and the last cycle of each component repeated ahead. Also
+//! the seasonal naive forecasts that `auto` weighs beside it: the same hour
+//! a week earlier, and the same hour of the latest earlier day of the same
+//! type (weekday or weekend day).
 
-use super::design::{Layout, HOUR_US};
+use super::config::{ForecastConfig, SeasonalityMode};
+use super::design::{is_weekend, Layout, DAY_US, HOUR_US, WEEK_US};
+use super::holdout::holdout_scales;
 use super::irls::median;
-use super::select::Space;
+use super::model_name::ModelName;
+use super::space::Space;
 use super::stl::{mstl, robustness_weights, Mstl, StlParams};
-use super::{holdout_scales, FittedModel, Forecast, ForecastConfig, SeasonalityMode};
+use super::{FittedModel, Forecast};
 
 /// Periods in hours of the components, each used when the grid holds two
 /// of them, with its seasonal loess window (statsforecast's MSTL: 7 + 4 i
@@ -60,6 +66,19 @@ pub(super) struct Decomposition {
     pub level: f64,
     /// Root mean square of the level's one-step errors in the history.
     pub sigma: f64,
+    /// How the forecast continues the history.
+    pub ahead: Ahead,
+}
+
+/// How a [`Decomposition`] forecasts past the end of its history.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum Ahead {
+    /// The level plus each component's last cycle, repeated.
+    Cycles,
+    /// `cycles[0]` is the last week and an hour of the history as it is,
+    /// read at the same hour of the latest earlier day of the same type
+    /// (see [`same_day_type_source`]).
+    SameDayType,
 }
 
 /// What a [`Decomposition`] holds.
@@ -70,6 +89,9 @@ pub(super) enum Kind {
     Mstl(usize),
     /// The last cycle of this many hours as it is (seasonal naive).
     SeasonalNaive(usize),
+    /// The same hour of the previous weekday for a weekday, of the same
+    /// day a week earlier for a weekend day (seasonal naive by day type).
+    DayTypeNaive,
 }
 
 impl Decomposition {
@@ -89,6 +111,7 @@ impl Decomposition {
         }
         match kind {
             Kind::Mstl(degree) => Some(Self::mstl(&grid, last, degree)),
+            Kind::DayTypeNaive => Self::day_type_naive(&grid, last),
             Kind::SeasonalNaive(period) => {
                 if grid.len() <= period {
                     return None;
@@ -112,6 +135,7 @@ impl Decomposition {
                     cycles: vec![cycle],
                     level: 0.0,
                     sigma: (sse / steps as f64).sqrt(),
+                    ahead: Ahead::Cycles,
                 })
             }
         }
@@ -176,21 +200,106 @@ impl Decomposition {
             cycles,
             level,
             sigma,
+            ahead: Ahead::Cycles,
         }
+    }
+
+    /// The day-type naive of `grid` (hourly, ending at `last`): `None`
+    /// with a week of grid or less, or where it is not clearly closer than
+    /// the same hour a day earlier in the history (its squared one-step
+    /// errors at least [`WEEKLY_NAIVE_GATE`] times the daily naive's).
+    fn day_type_naive(grid: &[f64], last: i64) -> Option<Self> {
+        let n = grid.len();
+        if n <= WEEK_HOURS {
+            return None;
+        }
+        let at = |i: usize| last - (n - 1 - i) as i64 * HOUR_US;
+        let sse: f64 = (WEEK_HOURS..n)
+            .map(|i| (grid[i] - grid[i - day_type_lag_hours(at(i))]).powi(2))
+            .sum();
+        let daily: f64 = (WEEK_HOURS..n)
+            .map(|i| (grid[i] - grid[i - 24]).powi(2))
+            .sum();
+        if sse >= WEEKLY_NAIVE_GATE * daily {
+            return None;
+        }
+        Some(Decomposition {
+            end_us: last,
+            cycles: vec![grid[n - WEEK_HOURS - 1..].to_vec()],
+            level: 0.0,
+            sigma: (sse / (n - WEEK_HOURS) as f64).sqrt(),
+            ahead: Ahead::SameDayType,
+        })
     }
 
     /// Point forecast at `t`: the level plus each component's last cycle
     /// continued periodically (linearly interpolated between the hours).
     /// Instants before the end get the same: the last cycles and level.
+    /// The day-type naive reads the history at the same hour of the latest
+    /// earlier day of the same type instead.
     pub fn mean_at(&self, t: i64) -> f64 {
-        let hours = (i128::from(t) - i128::from(self.end_us)) as f64 / HOUR_US as f64;
-        self.level + self.cycles.iter().map(|c| cycle_at(c, hours)).sum::<f64>()
+        match self.ahead {
+            Ahead::Cycles => {
+                let hours = self.hours_ahead(t);
+                self.level + self.cycles.iter().map(|c| cycle_at(c, hours)).sum::<f64>()
+            }
+            Ahead::SameDayType => {
+                let source = same_day_type_source(t, self.end_us);
+                recent_at(&self.cycles[0], self.hours_ahead(source))
+            }
+        }
     }
 
     /// Hours from the end of the history to `t`.
     pub fn hours_ahead(&self, t: i64) -> f64 {
         (i128::from(t) - i128::from(self.end_us)) as f64 / HOUR_US as f64
     }
+}
+
+/// Hours in a week: the weekly naive's period, the day-type naive's reach.
+const WEEK_HOURS: usize = 168;
+
+/// Hours back from an hourly grid instant `t` to the same hour of the
+/// latest earlier day of its type: a week for a weekend day, three days
+/// for a Monday (back to Friday), else a day.
+fn day_type_lag_hours(t: i64) -> usize {
+    if is_weekend(t) {
+        WEEK_HOURS
+    } else if is_weekend(t.saturating_sub(DAY_US)) {
+        72
+    } else {
+        24
+    }
+}
+
+/// The instant whose value the day-type naive forecasts for `t`, the
+/// history ending at `end`: for a weekend day the same instant whole weeks
+/// earlier, the latest not after `end`; for a weekday the same instant
+/// whole days earlier, the latest not after `end` that is on a weekday.
+/// Always within the week before `end` (after `end - 1 week`).
+pub(super) fn same_day_type_source(t: i64, end: i64) -> i64 {
+    let behind = t.saturating_sub(end).max(0);
+    let whole = |unit: i64| (behind / unit + i64::from(behind % unit != 0)).max(1);
+    if is_weekend(t) {
+        t.saturating_sub(whole(WEEK_US).saturating_mul(WEEK_US))
+    } else {
+        let mut source = t.saturating_sub(whole(DAY_US).saturating_mul(DAY_US));
+        while is_weekend(source) {
+            source -= DAY_US;
+        }
+        source
+    }
+}
+
+/// The value of `recent` (hourly values ending at the end of the history)
+/// at `hours` (at most 0) after the end, linearly interpolated; clamped to
+/// its first value before it.
+fn recent_at(recent: &[f64], hours: f64) -> f64 {
+    let last = recent.len() - 1;
+    let pos = (last as f64 + hours).clamp(0.0, last as f64);
+    let lo = pos.floor() as usize;
+    let hi = (lo + 1).min(last);
+    recent[lo] + (pos - lo as f64) * (recent[hi] - recent[lo])
 }
 
 /// The value of a component whose last cycle is `cycle` at `hours` after
@@ -292,7 +401,7 @@ impl FittedModel {
         holdout_errors: &[f64],
         y_scale: f64,
         config: &ForecastConfig,
-        name: &'static str,
+        name: ModelName,
         space: Space,
     ) -> Self {
         let layout = Layout::new(sorted_ts, 0, 0.0, Vec::new());

@@ -173,6 +173,22 @@ impl Layout {
         }
         x
     }
+
+    /// `(trend at t = 1, trend(1) - trend(0))` of a fit `theta`, scaled
+    /// units (the history spans t = 0..1): where the trend ends and its
+    /// mean slope over the history.
+    pub fn trend_end_and_mean_slope(&self, theta: &[f64]) -> (f64, f64) {
+        let n_trend = self.n_trend();
+        let trend_at = |t: f64| {
+            let mut g = theta[0] + theta[1] * if self.flat { 0.0 } else { t };
+            for (s, d) in self.changepoints.iter().zip(&theta[2..n_trend]) {
+                g += d * (t - s).max(0.0);
+            }
+            g
+        };
+        let end = trend_at(1.0);
+        (end, end - trend_at(0.0))
+    }
 }
 
 /// Last minus first of sorted timestamps, in microseconds (saturating).

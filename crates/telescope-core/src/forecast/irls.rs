@@ -11,9 +11,9 @@
 //! seasonality by Gauss-Newton.
 //! Everything is deterministic: a fixed start and a fixed iteration cap.
 
+use super::config::SeasonalityMode;
 use super::design::Layout;
 use super::solver::{dot, NormalEquations};
-use super::SeasonalityMode;
 
 /// Huber tuning constant (95% efficiency under Gaussian noise).
 const HUBER_K: f64 = 1.345;
@@ -252,6 +252,9 @@ impl Problem<'_> {
 /// violated, until the optimality conditions hold. `start` warm-starts the
 /// active set and signs; each step is one small Cholesky solve and the
 /// objective decreases strictly, so a handful of steps suffice.
+// One feature-sign search: its loop state (active set, signs, scratch
+// buffers, best objective) is shared by every step, so it stays one body.
+#[allow(clippy::too_many_lines)]
 fn solve_sparse(
     system: &NormalEquations,
     n_trend: usize,

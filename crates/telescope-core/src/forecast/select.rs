@@ -24,16 +24,24 @@
 //! join on the logarithm (on the values for series with negative values):
 //! seasonal loess locally constant (`log-mstl`) and locally linear
 //! (`log-mstl-drift`, whose shapes follow a drift); with eight days, the
-//! same hour a week earlier (`snaive168`) where that beats a day earlier
-//! in the history. They forecast the same hold-out days, are scored and
+//! same hour a week earlier (`snaive168`) and the same hour of the latest
+//! earlier day of the same type (`snaive-daytype`: the previous weekday
+//! for a weekday, a week earlier for a weekend day), each where it beats a
+//! day earlier in the history. They forecast the same hold-out days, are scored and
 //! their bands calibrated the same way, without the residual corrections
 //! (their level already follows the last hours).
 
+use super::config::{ForecastConfig, Model};
 use super::decompose::{Decomposition, Kind};
 use super::design::{self, Layout, Seasonality, DAY_US, HOUR_US, WEEK_US};
-use super::irls::{median, predict_row, Problem, Settings, OUTER_TOLERANCE};
+use super::error::ForecastError;
+use super::holdout::{abs_quantile_scale, HoldoutCut};
+use super::irls::{predict_row, Estimate, Problem, Settings, OUTER_TOLERANCE};
+use super::model_name::ModelName;
+use super::residuals::Recent;
 use super::solver::NormalEquations;
-use super::{abs_quantile_scale, FittedModel, ForecastConfig, ForecastError, HoldoutCut, Model};
+use super::space::Space;
+use super::FittedModel;
 
 /// Weight of yesterday's residual in the forecast (error correction at the
 /// daily lag); the CESNET, hourly and 55-minute backtests are best near 0.4
@@ -42,14 +50,6 @@ const LAG_WEIGHT: f64 = 0.4;
 /// Weekend rows a history needs before the weekend gets its own shape
 /// (about a weekend day of hourly rows).
 const MIN_WEEKEND_ROWS: usize = 20;
-/// `c` of the log candidates' `ln(y / max|y| + c)`: keeps zeros finite
-/// (the backtests are within 0.05 sMAPE for `c` from 0.01 to 0.2).
-const LOG_OFFSET: f64 = 0.02;
-/// Largest half-width of a log candidate's band, `ln 10`: its bounds stay
-/// within a factor of 10 of its mean. The band's variance grows with the
-/// horizon, which on the logarithm widens it exponentially: a year ahead a
-/// sparse series' upper bound reached 10^11 times its largest value.
-const MAX_LOG_HALF_WIDTH: f64 = std::f64::consts::LN_10;
 /// Sharpness of the blend weights `(best / score) ^ BLEND_POWER`: 0 would
 /// average the candidates equally, infinity choose the best.
 const BLEND_POWER: f64 = 16.0;
@@ -74,47 +74,32 @@ const MIN_BLEND_WEIGHT: f64 = 1e-3;
 /// backtests are unchanged against 0.1 %, the fits 1.25x faster).
 const AUTO_OUTER_TOLERANCE: f64 = 0.03;
 
-/// Values a candidate is fitted on.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(super) enum Space {
-    /// The scaled values themselves.
-    Linear,
-    /// `ln(y + LOG_OFFSET)` of the scaled values `y >= 0`.
-    Log,
-}
-
-impl Space {
-    fn forward(self, y: f64) -> f64 {
-        match self {
-            Space::Linear => y,
-            Space::Log => (y + LOG_OFFSET).ln(),
-        }
-    }
-
-    /// A band half-width in this space, at most [`MAX_LOG_HALF_WIDTH`] on
-    /// the logarithm.
-    pub(super) fn cap_half_width(self, w: f64) -> f64 {
-        match self {
-            Space::Linear => w,
-            Space::Log => w.min(MAX_LOG_HALF_WIDTH),
-        }
-    }
-
-    /// Back from the fitted space to scaled values.
-    pub(super) fn inverse(self, v: f64) -> f64 {
-        match self {
-            Space::Linear => v,
-            Space::Log => v.exp() - LOG_OFFSET,
-        }
-    }
-}
-
 /// A fitted candidate and its hold-out score (infinite without one).
 struct Candidate {
     score: f64,
     model: FittedModel,
     /// Hold-out errors on the scaled values (rows in cut order).
     value_errors: Vec<f64>,
+}
+
+/// A series to fit: sorted timestamps and values divided by `y_scale`.
+#[derive(Debug, Clone, Copy)]
+struct Scaled<'a> {
+    ts: &'a [i64],
+    y: &'a [f64],
+    y_scale: f64,
+}
+
+/// Whether a seasonal-trend candidate adds the residual corrections (the
+/// residual a day earlier, a local level, the trend continued with its
+/// mean slope) to its forecast and to its hold-out errors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Corrections {
+    /// The regression alone ([`Model::SeasonalTrend`]).
+    Without,
+    /// The regression corrected by recent residuals (the `+lag24`
+    /// candidates of [`Model::Auto`]).
+    RecentResiduals,
 }
 
 /// Fits the configured model (every candidate under `Auto`) to sorted
@@ -125,10 +110,11 @@ pub(super) fn fit_best(
     y: &[f64],
     y_scale: f64,
 ) -> Result<FittedModel, ForecastError> {
+    let series = Scaled { ts, y, y_scale };
     let base = config.seasonalities(design::span_us(ts));
     if config.model == Model::SeasonalTrend {
-        let only = [(Space::Linear, "seasonal-trend")];
-        let mut fits = fit_structure(config, ts, y, y_scale, base, &only, false);
+        let only = [(Space::Linear, ModelName::SeasonalTrend)];
+        let mut fits = fit_structure(config, series, base, &only, Corrections::Without);
         return fits.swap_remove(0).map(|c| c.model);
     }
     let config = ForecastConfig {
@@ -138,14 +124,6 @@ pub(super) fn fit_best(
     };
     let config = &config;
     let log = y.iter().all(|v| *v >= 0.0);
-    let plain: &[(Space, &'static str)] = if log {
-        &[
-            (Space::Linear, "seasonal-trend+lag24"),
-            (Space::Log, "log-seasonal-trend+lag24"),
-        ]
-    } else {
-        &[(Space::Linear, "seasonal-trend+lag24")]
-    };
     // The hold-out days of the plain structure, which every candidate
     // forecasts (so that their errors pair up row by row).
     let plain_width = Layout::new(
@@ -156,44 +134,85 @@ pub(super) fn fit_best(
     )
     .width();
     let cuts = config.holdout_cuts(ts, plain_width);
-    let mut fits = fit_structure(config, ts, y, y_scale, base.clone(), plain, true);
-    // The seasonal-trend model on the values must fit; another candidate
-    // that cannot be solved is only left out.
+    let mut candidates = seasonal_trend_candidates(config, series, base, log)?;
+    for candidate in decomposition_candidates(design::span_us(ts), log) {
+        candidates.extend(fit_decomposition(config, series, &cuts, candidate));
+    }
+    Ok(blend(candidates))
+}
+
+/// The seasonal-trend candidates of `Auto`, corrected by recent residuals:
+/// on the values, on their logarithm (`log`: no value below 0), and with
+/// the weekend's own daily shape (see [`weekend_seasonalities`]). The one
+/// on the values must fit; another that cannot be solved is only left out.
+fn seasonal_trend_candidates(
+    config: &ForecastConfig,
+    series: Scaled<'_>,
+    base: Vec<Seasonality>,
+    log: bool,
+) -> Result<Vec<Candidate>, ForecastError> {
+    let plain: &[(Space, ModelName)] = if log {
+        &[
+            (Space::Linear, ModelName::SeasonalTrendLag24),
+            (Space::Log, ModelName::LogSeasonalTrendLag24),
+        ]
+    } else {
+        &[(Space::Linear, ModelName::SeasonalTrendLag24)]
+    };
+    let corrected = Corrections::RecentResiduals;
+    let mut fits = fit_structure(config, series, base.clone(), plain, corrected);
     let first = fits.remove(0)?;
     let mut candidates = vec![first];
     candidates.extend(fits.into_iter().flatten());
+    if let Some(seasonalities) = weekend_seasonalities(config, series.ts, base) {
+        let weekend = if log {
+            (Space::Log, ModelName::LogWeekendDailyLag24)
+        } else {
+            (Space::Linear, ModelName::WeekendDailyLag24)
+        };
+        let fits = fit_structure(config, series, seasonalities, &[weekend], corrected);
+        candidates.extend(fits.into_iter().flatten());
+    }
+    Ok(candidates)
+}
+
+/// `base` plus the weekend's own level and daily shape, when `base` has a
+/// daily term and the history at least [`MIN_WEEKEND_ROWS`] weekend and
+/// weekday rows; else `None`.
+fn weekend_seasonalities(
+    config: &ForecastConfig,
+    ts: &[i64],
+    mut base: Vec<Seasonality>,
+) -> Option<Vec<Seasonality>> {
     let has_daily = base.iter().any(|s| s.period_us == DAY_US);
     let weekend_rows = ts.iter().filter(|&&t| design::is_weekend(t)).count();
-    if has_daily
+    let enough = has_daily
         && config.weekend_daily_order > 0
         && weekend_rows >= MIN_WEEKEND_ROWS
-        && ts.len() - weekend_rows >= MIN_WEEKEND_ROWS
-    {
-        let mut seasonalities = base;
-        seasonalities.push(Seasonality {
+        && ts.len() - weekend_rows >= MIN_WEEKEND_ROWS;
+    enough.then(|| {
+        base.push(Seasonality {
             period_us: DAY_US,
             order: config.weekend_daily_order,
             weekend_only: true,
         });
-        let weekend = if log {
-            (Space::Log, "log-weekend-daily+lag24")
-        } else {
-            (Space::Linear, "weekend-daily+lag24")
-        };
-        let fits = fit_structure(config, ts, y, y_scale, seasonalities, &[weekend], true);
-        candidates.extend(fits.into_iter().flatten());
-    }
-    // The decomposition candidates: MSTL with locally linear (drifting)
-    // seasonal loess with two weeks of history, and with locally constant
-    // loess too with three, on the logarithm (on the values for series
-    // with negative values); the same hour last week, with eight days.
-    let span = design::span_us(ts);
-    let mut decomposed: Vec<(Space, Kind, &'static str)> = Vec::new();
+        base
+    })
+}
+
+/// The decomposition candidates for a history spanning `span` µs: MSTL
+/// with locally linear (drifting) seasonal loess with two weeks of
+/// history, and with locally constant loess too with three, on the
+/// logarithm (`log`; on the values for series with negative values); the
+/// same hour last week, and the same hour of the latest day of the same
+/// type (weekday or weekend day), with eight days.
+fn decomposition_candidates(span: i64, log: bool) -> Vec<(Space, Kind, ModelName)> {
+    let mut decomposed = Vec::new();
     if span >= MIN_MSTL_SPAN_US {
         let (space, constant, drift) = if log {
-            (Space::Log, "log-mstl", "log-mstl-drift")
+            (Space::Log, ModelName::LogMstl, ModelName::LogMstlDrift)
         } else {
-            (Space::Linear, "mstl", "mstl-drift")
+            (Space::Linear, ModelName::Mstl, ModelName::MstlDrift)
         };
         if span >= MIN_CONSTANT_MSTL_SPAN_US {
             decomposed.push((space, Kind::Mstl(0), constant));
@@ -201,11 +220,25 @@ pub(super) fn fit_best(
         decomposed.push((space, Kind::Mstl(1), drift));
     }
     if span >= MIN_WEEKLY_NAIVE_SPAN_US {
-        decomposed.push((Space::Linear, Kind::SeasonalNaive(168), "snaive168"));
+        decomposed.push((
+            Space::Linear,
+            Kind::SeasonalNaive(168),
+            ModelName::SeasonalNaive168,
+        ));
+        decomposed.push((
+            Space::Linear,
+            Kind::DayTypeNaive,
+            ModelName::SeasonalNaiveDayType,
+        ));
     }
-    for candidate in decomposed {
-        candidates.extend(fit_decomposition(config, ts, y, y_scale, &cuts, candidate));
-    }
+    decomposed
+}
+
+/// The blend of `candidates` (at least one): weights from their scores
+/// ([`blend_weights`]), bands narrowed by [`blend_band_factor`]; the
+/// best-scored candidate, the heaviest (the first on ties), carries the
+/// others.
+fn blend(mut candidates: Vec<Candidate>) -> FittedModel {
     let scores: Vec<f64> = candidates.iter().map(|c| c.score).collect();
     let (best, weights) = blend_weights(&scores);
     let errors: Vec<&[f64]> = candidates.iter().map(|c| &c.value_errors[..]).collect();
@@ -218,13 +251,11 @@ pub(super) fn fit_best(
         .zip(weights)
         .map(|(c, w)| (c.model, w))
         .collect();
-    // The best-scored candidate, the heaviest (the first on ties), carries
-    // the others.
     let (mut model, weight) = members.remove(best);
     members.retain(|&(_, w)| w > 0.0);
     model.weight = weight;
     model.blend = members;
-    Ok(model)
+    model
 }
 
 /// Blend weights of candidates with hold-out scores `scores` (mean absolute
@@ -295,105 +326,161 @@ pub(super) fn blend_band_factor(errors: &[&[f64]], weights: &[f64]) -> f64 {
 /// Fits one structure in each of `spaces` (with its model name): the same
 /// design and base system, targets transformed per space. Returns one
 /// candidate per space, scored by the mean absolute hold-out error on the
-/// scaled values (infinite without hold-out errors); with `corrected`, the
-/// residual corrections are part of the forecast and of its errors.
+/// scaled values (infinite without hold-out errors); with
+/// [`Corrections::RecentResiduals`], the residual corrections are part of
+/// the forecast and of its errors.
 fn fit_structure(
     config: &ForecastConfig,
-    ts: &[i64],
-    y: &[f64],
-    y_scale: f64,
+    series: Scaled<'_>,
     seasonalities: Vec<Seasonality>,
-    spaces: &[(Space, &'static str)],
-    corrected: bool,
+    spaces: &[(Space, ModelName)],
+    corrections: Corrections,
 ) -> Vec<Result<Candidate, ForecastError>> {
     let layout = Layout::new(
-        ts,
+        series.ts,
         config.n_changepoints,
         config.changepoint_range,
         seasonalities,
     );
-    let x = layout.matrix(ts);
-    let w = config.recency_weights(ts);
+    let x = layout.matrix(series.ts);
+    let w = config.recency_weights(series.ts);
     let settings = Settings {
         changepoint_prior_scale: config.changepoint_prior_scale,
         seasonality_prior_scale: config.seasonality_prior_scale,
         robust: config.robust,
         mode: config.seasonality_mode,
-        outer_tolerance: if corrected {
-            AUTO_OUTER_TOLERANCE
-        } else {
-            OUTER_TOLERANCE
+        outer_tolerance: match corrections {
+            Corrections::RecentResiduals => AUTO_OUTER_TOLERANCE,
+            Corrections::Without => OUTER_TOLERANCE,
         },
     };
     let p = layout.width();
-    let n_trend = layout.n_trend();
-    let pred = |i: usize, theta: &[f64]| {
-        predict_row(&x[i * p..(i + 1) * p], theta, n_trend, settings.mode)
+    let structure = Structure {
+        config,
+        series,
+        cuts: config.holdout_cuts(series.ts, p),
+        n_trend: layout.n_trend(),
+        p,
+        layout: &layout,
+        x: &x,
+        w: &w,
+        settings,
+        corrections,
     };
-    let cuts = config.holdout_cuts(ts, p);
     let mut base: Option<NormalEquations> = None;
     spaces
         .iter()
-        .map(|&(space, name)| {
-            let z: Vec<f64> = y.iter().map(|&v| space.forward(v)).collect();
-            let problem = Problem {
-                layout: &layout,
-                x: &x,
-                y: &z,
-                w: &w,
-            };
-            // The first space's system; the others reuse its Gram matrix.
-            let targeted;
-            let system = match &base {
-                Some(b) => {
-                    targeted = b.with_targets(&x, &w, &z);
-                    &targeted
-                }
-                None => base.insert(problem.base_system()),
-            };
-            let estimate = problem
-                .fit(system, &settings)
-                .ok_or(ForecastError::Singular)?;
-            // Errors in the fitted space (for the band) and on the values
-            // (for the score).
-            let (mut errors, mut value_errors) = (Vec::new(), Vec::new());
-            for cut in &cuts {
-                // A hold-out fit that cannot be solved only loses its errors.
-                let Some(held) = problem.refit_prefix(&estimate, cut.train_end, &settings) else {
-                    continue;
-                };
-                let recent = corrected.then(|| {
-                    Recent::new(ts, &z, cut.train_end, estimate.sigma, |i| pred(i, &held))
-                });
-                for i in cut.train_end..cut.test_end {
-                    let mut e = z[i] - pred(i, &held);
-                    if let Some(recent) = &recent {
-                        e -= recent.correction(LAG_WEIGHT, ts[i]);
-                    }
-                    errors.push(e);
-                    value_errors.push(y[i] - space.inverse(z[i] - e));
-                }
-            }
-            let score = holdout_score(&value_errors);
-            let mut model =
-                FittedModel::new(layout.clone(), &estimate, &errors, y_scale, config, name);
-            model.space = space;
-            if corrected {
-                let recent = Recent::new(ts, &z, ts.len(), estimate.sigma, |i| {
-                    pred(i, &estimate.theta)
-                });
-                model.mean_slope_trend = Some(mean_slope_trend(&layout, &estimate.theta));
-                model.level = recent.level;
-                model.lag_weight = LAG_WEIGHT;
-                model.lag = recent.day;
-            }
-            Ok(Candidate {
-                score,
-                model,
-                value_errors,
-            })
-        })
+        .map(|&(space, name)| structure.fit_space(space, name, &mut base))
         .collect()
+}
+
+/// One seasonal-trend structure over a series: its design, weights,
+/// settings and hold-out days, shared by the spaces it is fitted in.
+struct Structure<'a> {
+    config: &'a ForecastConfig,
+    series: Scaled<'a>,
+    cuts: Vec<HoldoutCut>,
+    layout: &'a Layout,
+    /// Row-major design matrix, `p` columns.
+    x: &'a [f64],
+    /// Recency weights.
+    w: &'a [f64],
+    settings: Settings,
+    corrections: Corrections,
+    /// Trend columns of the layout.
+    n_trend: usize,
+    /// Columns of the layout.
+    p: usize,
+}
+
+impl Structure<'_> {
+    /// The fit's value at row `i` with coefficients `theta`.
+    fn pred(&self, i: usize, theta: &[f64]) -> f64 {
+        let row = &self.x[i * self.p..(i + 1) * self.p];
+        predict_row(row, theta, self.n_trend, self.settings.mode)
+    }
+
+    /// The candidate in `space` named `name`. `base` is the first space's
+    /// system (built here when `None`); the others reuse its Gram matrix.
+    fn fit_space(
+        &self,
+        space: Space,
+        name: ModelName,
+        base: &mut Option<NormalEquations>,
+    ) -> Result<Candidate, ForecastError> {
+        let Scaled { ts, y, y_scale } = self.series;
+        let z: Vec<f64> = y.iter().map(|&v| space.forward(v)).collect();
+        let problem = Problem {
+            layout: self.layout,
+            x: self.x,
+            y: &z,
+            w: self.w,
+        };
+        let targeted;
+        let system = match base {
+            Some(b) => {
+                targeted = b.with_targets(self.x, self.w, &z);
+                &targeted
+            }
+            None => &*base.insert(problem.base_system()),
+        };
+        let estimate = problem
+            .fit(system, &self.settings)
+            .ok_or(ForecastError::Singular)?;
+        let (errors, value_errors) = self.holdout_errors(&problem, &estimate, space);
+        let score = holdout_score(&value_errors);
+        let layout = self.layout.clone();
+        let mut model = FittedModel::new(layout, &estimate, &errors, y_scale, self.config, name);
+        model.space = space;
+        if self.corrections == Corrections::RecentResiduals {
+            let recent = Recent::new(ts, &z, ts.len(), estimate.sigma, |i| {
+                self.pred(i, &estimate.theta)
+            });
+            let trend = self.layout.trend_end_and_mean_slope(&estimate.theta);
+            model.mean_slope_trend = Some(trend);
+            model.level = recent.level;
+            model.lag_weight = LAG_WEIGHT;
+            model.lag = recent.day;
+        }
+        Ok(Candidate {
+            score,
+            model,
+            value_errors,
+        })
+    }
+
+    /// Errors of the hold-out fits of `problem` (targets in `space`): in
+    /// the fitted space (for the band) and on the values (for the score).
+    fn holdout_errors(
+        &self,
+        problem: &Problem<'_>,
+        estimate: &Estimate,
+        space: Space,
+    ) -> (Vec<f64>, Vec<f64>) {
+        let Scaled { ts, y, .. } = self.series;
+        let z = problem.y;
+        let (mut errors, mut value_errors) = (Vec::new(), Vec::new());
+        for cut in &self.cuts {
+            // A hold-out fit that cannot be solved only loses its errors.
+            let Some(held) = problem.refit_prefix(estimate, cut.train_end, &self.settings) else {
+                continue;
+            };
+            let recent = (self.corrections == Corrections::RecentResiduals).then(|| {
+                Recent::new(ts, z, cut.train_end, estimate.sigma, |i| {
+                    self.pred(i, &held)
+                })
+            });
+            for i in cut.train_end..cut.test_end {
+                let mut e = z[i] - self.pred(i, &held);
+                if let Some(recent) = &recent {
+                    e -= recent.correction(LAG_WEIGHT, ts[i]);
+                }
+                errors.push(e);
+                value_errors.push(y[i] - space.inverse(z[i] - e));
+            }
+        }
+        (errors, value_errors)
+    }
 }
 
 /// A candidate's score: the mean absolute error of its hold-out forecasts
@@ -411,12 +498,11 @@ fn holdout_score(value_errors: &[f64]) -> f64 {
 /// history is too sparse for it.
 fn fit_decomposition(
     config: &ForecastConfig,
-    ts: &[i64],
-    y: &[f64],
-    y_scale: f64,
+    series: Scaled<'_>,
     cuts: &[HoldoutCut],
-    (space, kind, name): (Space, Kind, &'static str),
+    (space, kind, name): (Space, Kind, ModelName),
 ) -> Option<Candidate> {
+    let Scaled { ts, y, y_scale } = series;
     let z: Vec<f64> = y.iter().map(|&v| space.forward(v)).collect();
     let fit = Decomposition::fit(ts, &z, kind)?;
     let (mut errors, mut value_errors) = (Vec::new(), Vec::new());
@@ -436,98 +522,4 @@ fn fit_decomposition(
         model: FittedModel::decomposed(fit, ts, &errors, y_scale, config, name, space),
         value_errors,
     })
-}
-
-/// `(trend at t = 1, trend(1) - trend(0))` of a fit, scaled units (the
-/// history spans t = 0..1).
-fn mean_slope_trend(layout: &Layout, theta: &[f64]) -> (f64, f64) {
-    let n_trend = layout.n_trend();
-    let trend_at = |t: f64| {
-        let mut g = theta[0] + theta[1] * if layout.flat { 0.0 } else { t };
-        for (s, d) in layout.changepoints.iter().zip(&theta[2..n_trend]) {
-            g += d * (t - s).max(0.0);
-        }
-        g
-    };
-    let end = trend_at(1.0);
-    (end, end - trend_at(0.0))
-}
-
-/// The last day's residuals of a fit and its local level.
-struct Recent {
-    /// Median residual of the last [`LEVEL_WINDOW_US`] when it exceeds
-    /// [`LEVEL_GATE`] robust scales (a level that moved), else 0.
-    level: f64,
-    /// `(timestamp, residual - level)` of the rows in the last day and three
-    /// hours, clipped to [`LAG_CLIP`] robust scales.
-    day: Vec<(i64, f64)>,
-}
-
-impl Recent {
-    /// Of the rows `..end`, `fitted(i)` being the fit's value at row `i` and
-    /// `sigma` its robust residual scale.
-    fn new(ts: &[i64], y: &[f64], end: usize, sigma: f64, fitted: impl Fn(usize) -> f64) -> Self {
-        let Some(&last) = ts[..end].last() else {
-            return Recent {
-                level: 0.0,
-                day: Vec::new(),
-            };
-        };
-        let from =
-            ts[..end].partition_point(|&t| t < last.saturating_sub(DAY_US + 2 * LAG_WINDOW_US));
-        let residuals: Vec<(i64, f64)> = (from..end).map(|i| (ts[i], y[i] - fitted(i))).collect();
-        let mut recent: Vec<f64> = residuals
-            .iter()
-            .filter(|&&(t, _)| t > last.saturating_sub(LEVEL_WINDOW_US))
-            .map(|&(_, r)| r)
-            .collect();
-        let recent_median = median(&mut recent);
-        let level = if recent_median.abs() > LEVEL_GATE * sigma {
-            recent_median
-        } else {
-            0.0
-        };
-        let bound = LAG_CLIP * sigma;
-        let day: Vec<(i64, f64)> = residuals
-            .into_iter()
-            .map(|(t, r)| (t, (r - level).clamp(-bound, bound)))
-            .collect();
-        Recent { level, day }
-    }
-
-    /// The local level plus `weight` times the residual a day before `t`.
-    fn correction(&self, weight: f64, t: i64) -> f64 {
-        self.level + weight * lagged(&self.day, t)
-    }
-}
-
-/// History whose median residual is the local level (6 h; 12 h was worse
-/// on all three backtests, by 0.05-0.35 sMAPE).
-const LEVEL_WINDOW_US: i64 = 6 * 60 * 60 * 1_000_000;
-/// A local level is used when the median residual of the last
-/// [`LEVEL_WINDOW_US`] exceeds this many robust residual scales.
-const LEVEL_GATE: f64 = 2.0;
-/// Residuals entering the daily-lag term are clipped to this many robust
-/// residual scales (spikes the median below could let through).
-const LAG_CLIP: f64 = 4.0;
-/// Half-width of the window around a day-earlier instant whose median
-/// residual is the lagged residual (about three rows: a single spike does
-/// not pass, a level that moved does).
-const LAG_WINDOW_US: i64 = 90 * 60 * 1_000_000;
-
-/// The residual in `day` (sorted `(timestamp, residual)` pairs) whole days
-/// before `t`, at the latest `t - k days` not after the last pair: the
-/// median of the residuals within [`LAG_WINDOW_US`] of it; 0 when there are
-/// none.
-pub(super) fn lagged(day: &[(i64, f64)], t: i64) -> f64 {
-    let Some(&(last, _)) = day.last() else {
-        return 0.0;
-    };
-    let behind = t.saturating_sub(last).max(0);
-    let days = (behind / DAY_US + i64::from(behind % DAY_US != 0)).max(1);
-    let target = t.saturating_sub(days.saturating_mul(DAY_US));
-    let lo = day.partition_point(|&(s, _)| s < target.saturating_sub(LAG_WINDOW_US));
-    let hi = day.partition_point(|&(s, _)| s <= target.saturating_add(LAG_WINDOW_US));
-    let mut near: Vec<f64> = day[lo..hi].iter().map(|&(_, r)| r).collect();
-    median(&mut near)
 }

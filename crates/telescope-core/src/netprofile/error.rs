@@ -4,14 +4,15 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
-use super::evaluate::Missed;
+use super::evaluate::{Missed, NoScoreReason};
 use super::nemea::ParseError;
 use super::protocol::Protocol;
-use super::series::{Metric, SeriesError};
+use super::series::{join, Metric, SeriesError, SeriesId};
 use super::time::format_timestamp;
 
 /// Why a tag (or the whole run) failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// DATA_ROOT could not be listed.
     #[error("cannot read data root {}: {source}", .path.display())]
@@ -21,7 +22,7 @@ pub enum Error {
         /// The cause.
         source: io::Error,
     },
-    /// A tag asked for with `--tag` has no directory.
+    /// A tag asked for by name has no directory.
     #[error("no tag directory {}", .path.display())]
     NoSuchTag {
         /// The expected directory.
@@ -46,7 +47,7 @@ pub enum Error {
     /// No protocol and metric could be forecast; nothing was written.
     #[error("nothing could be forecast, nothing written")]
     NothingForecast,
-    /// The newest row is older than `--max-age` (the logger may have
+    /// The newest row is older than [`super::RunOptions::max_age`] (the logger may have
     /// stopped); nothing written.
     #[error("{}, more than {} h before the run ({} UTC): is the logger running? nothing written",
         match .last { Some(t) => format!("newest row ends {} UTC", format_timestamp(*t)), None => "no rows".to_string() },
@@ -59,11 +60,12 @@ pub enum Error {
         /// The limit, µs.
         max_age: i64,
     },
-    /// `--complete-only` and some series could not be forecast.
-    #[error("incomplete profile not written (--complete-only): no forecast for {}", .missing.join(", "))]
+    /// Every series was required ([`super::RunOptions::complete_only`])
+    /// and some could not be forecast; nothing written.
+    #[error("incomplete profile not written (every series was required): no forecast for {}", join(.missing))]
     Incomplete {
-        /// The missing series, e.g. `ICMP bytes`.
-        missing: Vec<String>,
+        /// The missing series.
+        missing: Vec<SeriesId>,
     },
     /// Several directories name this tag (`7/` and `007/`).
     #[error("directories {} all name tag {number}: rename or remove all but one", .names.join(", "))]
@@ -83,7 +85,8 @@ pub enum Error {
     #[error("internal error: {0}")]
     Internal(String),
     /// Something other than a regular file stands where netprofile would
-    /// replace a file (see [`super::output`]); it is left alone.
+    /// replace a file (a profile, a picture, `latest.*`, a summary); it is left
+    /// alone.
     #[error("{} is {kind}, not a regular file: refused, nothing written there (remove it or choose another path)", .path.display())]
     NotRegular {
         /// The path.
@@ -91,16 +94,16 @@ pub enum Error {
         /// What it is (`a FIFO`, `a socket`, ...).
         kind: &'static str,
     },
-    /// `--summary-json` names a FIFO that no process is reading.
+    /// A run summary's path names a FIFO that no process is reading.
     #[error("{} is a FIFO with no reader: nothing written (start its reader first)", .path.display())]
     NoReader {
         /// The FIFO.
         path: PathBuf,
     },
-    /// `--check` could not read a profile or its state (see
-    /// [`super::check::CheckError`]); nothing was marked checked.
+    /// A check could not read a profile or its state (see
+    /// [`super::CheckError`]); nothing was marked checked.
     #[error(transparent)]
-    Check(#[from] super::check::CheckError),
+    Check(#[from] super::check::error::CheckError),
     /// Writing the profile or `latest.json` failed; existing files are kept.
     #[error("cannot write {}: {source}", .path.display())]
     Write {
@@ -113,6 +116,7 @@ pub enum Error {
 
 /// Something left out of a tag's result; the tag still succeeds.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Warning {
     /// Malformed rows of `data.csv` were skipped.
     MalformedRows {
@@ -139,22 +143,22 @@ pub enum Warning {
         /// Why.
         reason: SeriesError,
     },
-    /// `--evaluate`: a series that could be forecast got no score.
+    /// Evaluation: a series that could be forecast got no score.
     NoScore {
         /// The protocol.
         protocol: Protocol,
         /// The metric.
         metric: Metric,
         /// Why.
-        reason: String,
+        reason: NoScoreReason,
     },
-    /// `--evaluate`: series scored at fewer origins than asked for.
+    /// Evaluation: series scored at fewer origins than asked for.
     FewOrigins {
-        /// The series (`TCP bytes`); empty: every scored series.
-        series: Vec<String>,
+        /// The series; empty: every scored series.
+        series: Vec<SeriesId>,
         /// Origins scored.
         used: usize,
-        /// `--evaluate-days`.
+        /// Origins (days) asked for.
         asked: u32,
         /// Why the others were not.
         missed: Missed,
@@ -164,7 +168,7 @@ pub enum Warning {
     /// `latest.svg` could not be pointed at the new picture (the profile
     /// and `latest.json` were written).
     LatestPlot(String),
-    /// An old profile could not be removed by `--keep`.
+    /// An old profile could not be removed by [`super::RunOptions::keep`].
     Prune {
         /// The file.
         path: PathBuf,
@@ -181,7 +185,7 @@ pub enum Warning {
 }
 
 impl Warning {
-    /// Why `protocol` `metric` has no forecast (or, with `--evaluate`, no
+    /// Why `protocol` `metric` has no forecast (or, when evaluating, no
     /// score), if this warning says so: `no rows`, the fit's reason, or
     /// `no score: ...`.
     pub fn left_out_reason(&self, protocol: Protocol, metric: Metric) -> Option<String> {
@@ -250,7 +254,7 @@ impl fmt::Display for Warning {
             } => {
                 let who = match series.as_slice() {
                     [] => "every scored series".to_string(),
-                    s => s.join(", "),
+                    s => join(s),
                 };
                 let mut why = Vec::new();
                 for (n, reason) in [
@@ -264,8 +268,7 @@ impl fmt::Display for Warning {
                 }
                 write!(
                     f,
-                    "--evaluate-days {asked}: {who} scored at {used} of {asked} daily origins ({}); \
-                     the rows span {:.1} days",
+                    "{who} scored at {used} of {asked} daily origins ({}); the rows span {:.1} days",
                     why.join(", "),
                     *span as f64 / 86_400e6
                 )

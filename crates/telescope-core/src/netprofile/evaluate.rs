@@ -1,4 +1,5 @@
-//! `--evaluate`: a rolling-origin backtest per protocol and metric.
+//! Evaluation ([`super::evaluate_tag`]): a rolling-origin backtest per
+//! protocol and metric.
 //!
 //! Origins are at `L - d` days for `d = days..1`, where `L` is the last
 //! TIME_FIRST common to the tag's protocols. Each origin trains on every row
@@ -8,16 +9,17 @@
 //! [`MIN_HISTORY_US`] of history are skipped. Each series also reports the
 //! model its final fit (on all rows, as a profile would) used.
 
-use std::fmt::Write;
+use std::fmt::{self, Write};
 
 use super::nemea::Row;
 use super::protocol::Protocol;
 use super::series::{forecast, forecast_with_model, protocol_rows, series, Metric, Point, Series};
 use super::time::HOUR_US;
 use super::ProfileOptions;
+use crate::forecast::ModelName;
 
 /// Least history before an origin: 2 days (enough for a daily term).
-pub const MIN_HISTORY_US: i64 = 48 * HOUR_US;
+pub(crate) const MIN_HISTORY_US: i64 = 48 * HOUR_US;
 const MATCH_TOLERANCE_US: i64 = 30 * 60 * 1_000_000;
 
 /// Scores of one forecast origin.
@@ -42,8 +44,8 @@ pub struct SeriesScore {
     pub metric: Metric,
     /// One score per origin that could be evaluated.
     pub origins: Vec<Score>,
-    /// The model of the final fit on all rows ("-" when it failed).
-    pub model: &'static str,
+    /// The model of the final fit on all rows (`None` when it failed).
+    pub model: Option<ModelName>,
     /// Why the other origins asked for gave no score.
     pub missed: Missed,
 }
@@ -51,7 +53,7 @@ pub struct SeriesScore {
 /// Origins of one series that gave no score, by reason.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct Missed {
-    /// Fewer than 2 rows, or less than [`MIN_HISTORY_US`] of them, up to
+    /// Fewer than 2 rows, or less than 48 hours of them, up to
     /// the origin.
     pub short: usize,
     /// No actual row within 30 minutes of any forecast instant after it.
@@ -197,11 +199,11 @@ enum Miss {
 
 /// [`evaluate`], and for every series with rows but no score, why:
 /// `(protocol, metric, reason)`.
-pub fn evaluate_explained(
+pub(crate) fn evaluate_explained(
     rows: &[Row],
     opts: &ProfileOptions,
     days: u32,
-) -> (Vec<SeriesScore>, Vec<(Protocol, Metric, String)>) {
+) -> (Vec<SeriesScore>, Vec<(Protocol, Metric, NoScoreReason)>) {
     let groups: Vec<(Protocol, &[Row])> = opts
         .protocols
         .iter()
@@ -263,7 +265,8 @@ pub fn evaluate_explained(
             if !scores.is_empty() {
                 let kept = all.drop_above_quantile(opts.outlier_quantile);
                 let model = forecast_with_model(&kept, &opts.forecast, 1, opts.interval_width)
-                    .map_or("-", |(_, name)| name);
+                    .ok()
+                    .map(|(_, name)| name);
                 out.push(SeriesScore {
                     protocol,
                     metric,
@@ -273,10 +276,9 @@ pub fn evaluate_explained(
                 });
                 continue;
             }
-            let reason = if let Some(e) = fit_error {
-                format!("the fit failed at every usable origin ({e})")
-            } else {
-                miss_reason(&misses, days)
+            let reason = match fit_error {
+                Some(e) => NoScoreReason::FitFailed(e),
+                None => NoScoreReason::of(&misses, days),
             };
             unscored.push((protocol, metric, reason));
         }
@@ -284,22 +286,72 @@ pub fn evaluate_explained(
     (out, unscored)
 }
 
-/// Explains the most informative of an unscored series' misses.
-fn miss_reason(misses: &[Miss], days: u32) -> String {
-    let hours = |us: i64| us as f64 / HOUR_US as f64;
-    match misses.iter().max() {
-        Some(Miss::NoActuals) => {
-            "no actual row within 30 min of any forecast instant after the origins".to_string()
+/// Why a series with rows got no score at any origin.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NoScoreReason {
+    /// The fit failed at every usable origin (the last fit's error).
+    FitFailed(String),
+    /// No actual row within 30 minutes of any forecast instant after the
+    /// origins.
+    NoActuals,
+    /// Less history before the origins than an origin needs.
+    ShortHistory {
+        /// The longest history (µs of rows) before the last origin.
+        span: i64,
+        /// History an origin needs (µs, 48 hours).
+        needed: i64,
+        /// Origins asked for.
+        origins: u32,
+    },
+    /// Fewer than 2 rows before each origin.
+    FewRows {
+        /// Origins asked for.
+        origins: u32,
+    },
+}
+
+impl NoScoreReason {
+    /// The most informative of an unscored series' misses at `days`
+    /// origins.
+    fn of(misses: &[Miss], days: u32) -> Self {
+        match misses.iter().max() {
+            Some(Miss::NoActuals) => NoScoreReason::NoActuals,
+            Some(Miss::Short(span)) => NoScoreReason::ShortHistory {
+                span: *span,
+                needed: MIN_HISTORY_US,
+                origins: days,
+            },
+            Some(Miss::FewRows) | None => NoScoreReason::FewRows { origins: days },
         }
-        Some(Miss::Short(span)) => format!(
-            "history shorter than an origin needs: at most {:.1} h of rows before the last of \
-             the {days} origin(s), at least {:.0} h needed (data must span {:.0} h + --evaluate-days)",
-            hours(*span),
-            hours(MIN_HISTORY_US),
-            hours(MIN_HISTORY_US)
-        ),
-        Some(Miss::FewRows) | None => {
-            format!("too few rows: fewer than 2 before each of the {days} origin(s)")
+    }
+}
+
+impl fmt::Display for NoScoreReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let hours = |us: i64| us as f64 / HOUR_US as f64;
+        match self {
+            NoScoreReason::FitFailed(e) => {
+                write!(f, "the fit failed at every usable origin ({e})")
+            }
+            NoScoreReason::NoActuals => {
+                f.write_str("no actual row within 30 min of any forecast instant after the origins")
+            }
+            NoScoreReason::ShortHistory {
+                span,
+                needed,
+                origins,
+            } => write!(
+                f,
+                "history shorter than an origin needs: at most {:.1} h of rows before the last of \
+                 the {origins} origin(s), at least {:.0} h needed",
+                hours(*span),
+                hours(*needed)
+            ),
+            NoScoreReason::FewRows { origins } => write!(
+                f,
+                "too few rows: fewer than 2 before each of the {origins} origin(s)"
+            ),
         }
     }
 }
@@ -339,7 +391,7 @@ pub fn format_table(results: &[(String, Vec<SeriesScore>)], level: f64) -> Strin
                 cell(smape, 2),
                 cell(mase, 3),
                 cell(coverage, 3),
-                sc.model
+                sc.model.map_or("-", ModelName::as_str)
             );
             all.extend(sc.origins.iter().copied());
         }

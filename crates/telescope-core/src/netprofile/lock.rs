@@ -23,6 +23,15 @@ pub struct RootLock {
     path: PathBuf,
 }
 
+/// How the lock file is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    /// Read-write, created if absent (the pid is recorded).
+    ReadWrite,
+    /// Read-only, when DATA_ROOT is not writable but the file exists.
+    ReadOnly,
+}
+
 /// The result of one attempt to take the lock.
 #[derive(Debug)]
 pub enum TryLock {
@@ -51,12 +60,15 @@ impl RootLock {
     /// followed, waited on or written through.
     pub fn try_acquire(root: &Path) -> io::Result<TryLock> {
         let path = lock_path(root);
-        let writable = sys::open_options(true).open(&path);
+        let writable = sys::open_options(Access::ReadWrite).open(&path);
         let (file, can_write) = match writable {
             Ok(f) => (f, true),
-            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
-                (sys::open_options(false).open(&path).map_err(|_| e)?, false)
-            }
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => (
+                sys::open_options(Access::ReadOnly)
+                    .open(&path)
+                    .map_err(|_| e)?,
+                false,
+            ),
             Err(e) => return Err(not_regular(&path).unwrap_or(e)),
         };
         let meta = file.metadata()?;
@@ -96,7 +108,7 @@ pub fn lock_path(root: &Path) -> PathBuf {
 
 /// The pid recorded in `root`'s lock file (the holder's, or the last
 /// holder's when the lock is free).
-pub fn holder_pid(root: &Path) -> Option<u32> {
+pub(crate) fn holder_pid(root: &Path) -> Option<u32> {
     let mut text = String::new();
     File::open(lock_path(root))
         .ok()?
@@ -110,13 +122,16 @@ pub fn holder_pid(root: &Path) -> Option<u32> {
 mod sys {
     use std::fs::{File, OpenOptions};
     use std::io;
+
+    use super::Access;
     use std::os::unix::fs::{FileExt, OpenOptionsExt};
 
     use rustix::fs::{flock, FlockOperation, OFlags};
 
     /// Opening the lock file: never through a symlink, never waiting on a
     /// FIFO; created (read-write) if absent.
-    pub fn open_options(write: bool) -> OpenOptions {
+    pub fn open_options(access: Access) -> OpenOptions {
+        let write = access == Access::ReadWrite;
         let mut o = OpenOptions::new();
         o.read(true).write(write).create(write).truncate(false);
         o.custom_flags((OFlags::NOFOLLOW | OFlags::NONBLOCK).bits() as i32);
@@ -148,7 +163,10 @@ mod sys {
     use std::fs::{File, OpenOptions};
     use std::io;
 
-    pub fn open_options(write: bool) -> OpenOptions {
+    use super::Access;
+
+    pub fn open_options(access: Access) -> OpenOptions {
+        let write = access == Access::ReadWrite;
         let mut o = OpenOptions::new();
         o.read(true).write(write).create(write).truncate(false);
         o

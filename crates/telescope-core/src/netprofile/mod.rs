@@ -1,41 +1,100 @@
 //! NEMEA hourly aggregates to per-tag traffic profiles (`netprofile`).
 //!
 //! For each tag directory (see [`discover()`]) the library parses `data.csv`
-//! ([`nemea`]), builds one series per protocol and metric, drops values above
-//! the outlier quantile, forecasts the horizon ([`profile::build`]) and
-//! writes `profile-<TS>.json` and the `latest.json` symlink atomically
-//! ([`mod@write`]). [`mod@evaluate`] backtests instead of writing.
+//! ([`nemea::parse_within`]), builds one series per protocol and metric
+//! ([`series`]), drops values above the outlier quantile, forecasts the
+//! horizon ([`build_profile`]) and writes `profile-<TS>.json` and the
+//! `latest.json` symlink atomically ([`write_profile`]); [`profile_tag`]
+//! does all of it for one tag. [`evaluate_tag`] backtests instead of
+//! writing ([`format_table`] prints the scores).
 //!
 //! The caller passes the options and the run's time in; nothing here reads
 //! the clock, the environment or the command line.
+//!
+//! # Example
+//!
+//! Parse NEMEA CSV, build the profile of the next three hours and write it
+//! atomically:
+//!
+//! ```
+//! use telescope_core::netprofile::{build_profile, nemea, write_profile, ProfileOptions};
+//!
+//! // Three days of hourly TCP rows (protocol 6), 2024-01-01 onwards.
+//! let mut csv = String::from(
+//!     "uint64 BYTES,time TIME_FIRST,time TIME_LAST,uint32 COUNT,uint32 PACKETS,uint8 PROTOCOL\n",
+//! );
+//! for h in 0..72 {
+//!     let (day, hour) = (1 + h / 24, h % 24);
+//!     let t = format!("2024-01-{day:02}T{hour:02}:00:00");
+//!     csv += &format!("{},{t},{t},{},{},6\n", 1000 + 10 * h, 5 + h % 3, 20 + h % 7);
+//! }
+//! let parsed = nemea::parse(csv.as_bytes())?;
+//! assert_eq!(parsed.rows.len(), 72);
+//!
+//! let opts = ProfileOptions { horizon: 3, ..ProfileOptions::default() };
+//! let (profile, warnings) = build_profile(&parsed.rows, &opts);
+//! // ICMP and UDP have no rows: each is left out with a warning.
+//! assert_eq!(warnings.len(), 2);
+//! assert_eq!(profile.series_count(), 3); // TCP bytes, packets, flow_count
+//!
+//! let dir = std::env::temp_dir().join(format!("netprofile-doc-{}", std::process::id()));
+//! std::fs::create_dir_all(&dir)?;
+//! let path = write_profile(&dir, "profile-2024-01-04T00:00:00.000000.json", &profile.to_json())?;
+//! assert!(dir.join("latest.json").exists());
+//! assert!(std::fs::read_to_string(&path)?.starts_with("{\"TCP\": {\"bytes\": {"));
+//! # std::fs::remove_dir_all(&dir)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
-pub mod check;
-pub mod discover;
-pub mod error;
-pub mod evaluate;
-pub mod lock;
+mod check;
+mod discover;
+mod error;
+mod evaluate;
+mod lock;
 pub mod nemea;
-pub mod notices;
-pub mod output;
-pub mod plot;
-pub mod profile;
-pub mod protocol;
-pub mod quantile;
+mod notices;
+mod output;
+mod plot;
+mod profile;
+mod protocol;
+mod quantile;
 pub mod series;
+#[cfg(test)]
+mod tests;
 pub mod time;
-pub mod write;
+mod write;
 
 use std::path::PathBuf;
 
-pub use discover::{discover, Conflict, Discovery, Tag};
+/// Checking rows against the profiles in force and alerting by episode
+/// (what `netprofile --check` and `--evaluate-check` do): [`check_tag`]
+/// reads a tag and returns its events and the state to save with
+/// [`save_check_states`] once the events are delivered (printed, or
+/// written as IDEA messages with [`write_idea`]); [`write_overview`] writes
+/// the overview page; [`replay_tag`] walks a tag's history hour by hour as
+/// cron would. [`check_rows`], [`replay_visible`] and
+/// [`replay_profile_at`] are the pieces a replay of its own (a benchmark
+/// injecting anomalies) is built from.
+pub use check::{
+    check_rows, check_tag, replay_profile_at, replay_tag, replay_visible, save_check_states,
+    write_idea, write_overview, CheckCounts, CheckError, CheckOptions, Checked, Direction, Event,
+    EventKind, MemoryProfiles, ProfileSource, ReadProfile, Reading, ReplayRun, Snapshot, TagState,
+};
+pub use discover::{discover, numeric_order, tag_number, Conflict, Discovery, Tag};
 pub use error::{Error, Warning};
-pub use evaluate::SeriesScore;
+pub use evaluate::{
+    evaluate as evaluate_rows, format_table, Missed, NoScoreReason, Score, SeriesScore,
+};
+pub use lock::{lock_path, RootLock, TryLock, LOCK_FILE};
 pub use nemea::TimeWindow;
-pub use profile::Profile;
-pub use protocol::Protocol;
-pub use series::Metric;
+pub use notices::{state_path as notices_path, Notices};
+pub use output::write_summary;
+pub use profile::{build as build_profile, Profile, ProtocolProfile};
+pub use protocol::{Protocol, UnknownProtocol};
+pub use series::{Metric, SeriesId};
+pub use write::{profile_file_name, remove_leftovers, write_profile};
 
-use crate::forecast::{ForecastConfig, SeasonalityMode};
+use crate::forecast::{ForecastConfig, ModelName, SeasonalityMode};
 
 /// What to forecast and how.
 #[derive(Debug, Clone)]
@@ -129,7 +188,7 @@ pub struct Written {
     pub pruned: usize,
     /// The forecast series with the model that fitted each, in profile
     /// order.
-    pub fitted: Vec<(Protocol, Metric, &'static str)>,
+    pub fitted: Vec<(Protocol, Metric, ModelName)>,
     /// The new `profile-<TS>.svg` (with `RunOptions::plot`).
     pub plot: Option<PathBuf>,
 }
@@ -202,14 +261,14 @@ fn check_age(stats: &DataStats, run: &RunOptions) -> Result<(), Error> {
     }
 }
 
-/// The series of `opts` missing from `profile`, as `"ICMP bytes"` names.
-fn missing_series(profile: &Profile, opts: &ProfileOptions) -> Vec<String> {
+/// The series of `opts` missing from `profile`.
+fn missing_series(profile: &Profile, opts: &ProfileOptions) -> Vec<SeriesId> {
     let mut missing = Vec::new();
     for &protocol in &opts.protocols {
         let have = profile.protocols.iter().find(|p| p.protocol == protocol);
         for metric in Metric::ALL {
             if !have.is_some_and(|p| p.metrics.iter().any(|(m, _)| *m == metric)) {
-                missing.push(format!("{protocol} {metric}"));
+                missing.push(SeriesId { protocol, metric });
             }
         }
     }
@@ -229,88 +288,115 @@ pub fn profile_tag(tag: &Tag, opts: &ProfileOptions, run: &RunOptions) -> TagOut
         let stats = DataStats::of(&parsed);
         data = Some(stats);
         check_age(&stats, run)?;
-        let (profile, w) = profile::build(&parsed.rows, opts);
-        warnings.extend(w);
-        if profile.is_empty() {
-            return Err(Error::NothingForecast);
-        }
-        if run.complete_only {
-            let missing = missing_series(&profile, opts);
-            if !missing.is_empty() {
-                return Err(Error::Incomplete { missing });
-            }
-        }
-        let name = write::profile_file_name(run.now);
-        if run.plot {
-            // Refused before anything is written, like `latest.json`.
-            output::check_replaceable(&tag.dir.join(write::LATEST_SVG), true)?;
-        }
-        // The picture is written first and `latest.svg` switched right after
-        // `latest.json`, so both point at one run's files.
-        let plot = match run.plot {
-            true => {
-                let svg = plot::render_svg_marked(
-                    &format!("tag {}", tag.name),
-                    &parsed.rows,
-                    &profile,
-                    opts,
-                    &warnings,
-                    &check::state::out_rows(&tag.dir),
-                )
-                .map_err(Error::Internal)?;
-                Some(write::write_file(
-                    &tag.dir,
-                    &write::plot_file_name(&name),
-                    svg.as_bytes(),
-                )?)
-            }
-            false => None,
-        };
-        let path = match write::write_profile(&tag.dir, &name, &profile.to_json()) {
-            Ok(path) => path,
-            Err(e) => {
-                if let Some(svg) = &plot {
-                    let _ = std::fs::remove_file(svg);
-                }
-                return Err(e);
-            }
-        };
-        if plot.is_some() {
-            if let Err(e) = write::point_latest_svg(&tag.dir, &write::plot_file_name(&name)) {
-                warnings.push(Warning::LatestPlot(e.to_string()));
-            }
-        }
-        let fitted = profile
-            .protocols
-            .iter()
-            .flat_map(|p| {
-                p.metrics
-                    .iter()
-                    .zip(&p.models)
-                    .map(|((m, _), model)| (p.protocol, *m, *model))
-            })
-            .collect();
-        let pruned = match run.keep {
-            Some(k) => {
-                let (n, w) = write::prune(&tag.dir, k);
-                warnings.extend(w);
-                n
-            }
-            None => 0,
-        };
-        Ok(Written {
-            path,
-            series: profile.series_count(),
-            pruned,
-            fitted,
-            plot,
-        })
+        let profile = checked_profile(&parsed.rows, opts, run, &mut warnings)?;
+        write_tag(tag, &parsed.rows, &profile, opts, run, &mut warnings)
     })();
     TagOutcome {
         warnings,
         result,
         data,
     }
+}
+
+/// The profile of `rows`, its warnings added to `warnings`; an error when
+/// nothing could be forecast or, with `run.complete_only`, something could
+/// not.
+fn checked_profile(
+    rows: &[nemea::Row],
+    opts: &ProfileOptions,
+    run: &RunOptions,
+    warnings: &mut Vec<Warning>,
+) -> Result<Profile, Error> {
+    let (profile, w) = profile::build(rows, opts);
+    warnings.extend(w);
+    if profile.is_empty() {
+        return Err(Error::NothingForecast);
+    }
+    if run.complete_only {
+        let missing = missing_series(&profile, opts);
+        if !missing.is_empty() {
+            return Err(Error::Incomplete { missing });
+        }
+    }
+    Ok(profile)
+}
+
+/// Writes `profile` (and with `run.plot` its picture) into `tag`'s
+/// directory, points `latest.json` (and `latest.svg`) at them and prunes
+/// old profiles with `run.keep`.
+fn write_tag(
+    tag: &Tag,
+    rows: &[nemea::Row],
+    profile: &Profile,
+    opts: &ProfileOptions,
+    run: &RunOptions,
+    warnings: &mut Vec<Warning>,
+) -> Result<Written, Error> {
+    let name = write::profile_file_name(run.now);
+    // The picture is written first and `latest.svg` switched right after
+    // `latest.json`, so both point at one run's files.
+    let plot = match run.plot {
+        true => Some(write_plot(tag, &name, rows, profile, opts, warnings)?),
+        false => None,
+    };
+    let path = match write::write_profile(&tag.dir, &name, &profile.to_json()) {
+        Ok(path) => path,
+        Err(e) => {
+            if let Some(svg) = &plot {
+                let _ = std::fs::remove_file(svg);
+            }
+            return Err(e);
+        }
+    };
+    if plot.is_some() {
+        if let Err(e) = write::point_latest_svg(&tag.dir, &write::plot_file_name(&name)) {
+            warnings.push(Warning::LatestPlot(e.to_string()));
+        }
+    }
+    let fitted = profile
+        .protocols
+        .iter()
+        .flat_map(|p| {
+            p.metrics
+                .iter()
+                .zip(&p.models)
+                .map(|((m, _), model)| (p.protocol, *m, *model))
+        })
+        .collect();
+    let pruned = match run.keep {
+        Some(k) => {
+            let (n, w) = write::prune(&tag.dir, k);
+            warnings.extend(w);
+            n
+        }
+        None => 0,
+    };
+    Ok(Written {
+        path,
+        series: profile.series_count(),
+        pruned,
+        fitted,
+        plot,
+    })
+}
+
+/// Draws `profile` over `rows` and writes it as the picture of the profile
+/// named `name`; refused (before anything is written, like `latest.json`)
+/// when `latest.svg` is not a symlink or regular file.
+fn write_plot(
+    tag: &Tag,
+    name: &str,
+    rows: &[nemea::Row],
+    profile: &Profile,
+    opts: &ProfileOptions,
+    warnings: &[Warning],
+) -> Result<PathBuf, Error> {
+    output::check_replaceable(&tag.dir.join(write::LATEST_SVG), output::Symlink::Replaced)?;
+    let title = format!("tag {}", tag.name);
+    let marks = check::out_rows(&tag.dir);
+    let svg =
+        plot::render_svg(&title, rows, profile, opts, warnings, &marks).map_err(Error::Internal)?;
+    write::write_file(&tag.dir, &write::plot_file_name(name), svg.as_bytes())
 }
 
 /// Backtests `tag` at `days` daily origins; writes nothing. The tag gets
@@ -362,10 +448,13 @@ fn few_origins(
     days: u32,
 ) -> Vec<Warning> {
     let asked = days as usize;
-    let mut groups: Vec<((usize, evaluate::Missed), Vec<String>)> = Vec::new();
+    let mut groups: Vec<((usize, evaluate::Missed), Vec<SeriesId>)> = Vec::new();
     for s in scores.iter().filter(|s| s.origins.len() < asked) {
         let key = (s.origins.len(), s.missed);
-        let name = format!("{} {}", s.protocol, s.metric);
+        let name = SeriesId {
+            protocol: s.protocol,
+            metric: s.metric,
+        };
         match groups.iter_mut().find(|(k, _)| *k == key) {
             Some((_, names)) => names.push(name),
             None => groups.push((key, vec![name])),

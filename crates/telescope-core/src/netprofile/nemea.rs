@@ -124,6 +124,7 @@ impl Parsed {
 
 /// Why a file could not be parsed at all.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ParseError {
     /// The file has no lines.
     #[error("empty file (no header line)")]
@@ -224,7 +225,7 @@ impl<R: Read> Read for LastByte<R> {
 /// `input` without its leading UTF-8 byte order marks, however its reads
 /// are cut. csv strips one BOM only when its first read holds all three
 /// bytes, and reads a file as empty when that first read is exactly the BOM;
-/// so csv never sees one here (both found by `examples/fuzz_nemea.rs`).
+/// so csv never sees one here (both found by `tools/src/bin/fuzz_nemea/main.rs`).
 fn without_bom<R: Read>(mut input: R) -> std::io::Result<impl Read> {
     const BOM: &[u8] = b"\xEF\xBB\xBF";
     loop {
@@ -354,7 +355,7 @@ mod tests {
         assert_eq!((d.rows.len(), d.malformed, d.unterminated), (2, 0, false));
         // A stray `\r` ends a malformed record inside the last line (line 4):
         // that record counts, the cut rest after it does not, and line 4
-        // stays listed (found by examples/fuzz_nemea.rs).
+        // stays listed (found by tools/src/bin/fuzz_nemea/main.rs).
         let d = p(&format!("{s}\nbad,1\rbad,2")).unwrap();
         assert_eq!((d.rows.len(), d.malformed, d.unterminated), (2, 1, true));
         assert_eq!(d.malformed_lines, [4]);

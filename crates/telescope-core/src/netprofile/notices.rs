@@ -19,12 +19,12 @@ use super::output::{self, kind_of};
 use super::time::{format_timestamp, parse_timestamp, HOUR_US};
 
 /// Name of the state file in DATA_ROOT (hidden, never a tag).
-pub const STATE_FILE: &str = ".netprofile-warnings.json";
+pub(crate) const STATE_FILE: &str = ".netprofile-warnings.json";
 
 /// A warning still present is printed again when it was last printed this
 /// long ago or longer: 23.5 h, so an hourly cron job repeats it once a day,
 /// at about the same hour (30 minutes of slack for the cron's jitter).
-pub const REMINDER_US: i64 = 23 * HOUR_US + HOUR_US / 2;
+pub(crate) const REMINDER_US: i64 = 23 * HOUR_US + HOUR_US / 2;
 
 /// Largest state file read (a larger one is ignored).
 const MAX_BYTES: u64 = 64 << 20;
@@ -76,7 +76,7 @@ impl Notices {
 
     /// Whether a quiet run at `now_utc` prints `text`, a warning of `tag`:
     /// yes when the previous state does not hold it or printed it
-    /// [`REMINDER_US`] or more ago. Records it for [`Notices::save`].
+    /// 23.5 hours or more ago. Records it for [`Notices::save`].
     pub fn should_print(&mut self, tag: &str, text: &str, now_utc: i64) -> bool {
         let last = self.old.get(tag).and_then(|w| w.get(text)).copied();
         let print = last.is_none_or(|t| now_utc - t >= REMINDER_US || t > now_utc);
@@ -100,7 +100,7 @@ impl Notices {
 
     /// Writes the state to `root` atomically: this run's tags as decided,
     /// and the previous state of the tags in `keep` that this run did not
-    /// process (not selected by `--tag`); other tags are dropped.
+    /// process (not selected); other tags are dropped.
     pub fn save(mut self, root: &Path, keep: &[&str]) -> Result<(), Error> {
         for (tag, warnings) in self.old {
             if keep.contains(&tag.as_str()) && !self.new.contains_key(&tag) {

@@ -6,7 +6,7 @@
 //!   the warnings state) are replaced only when they are regular files (or,
 //!   for the `latest.*` links, symlinks); any other kind is refused
 //!   ([`Error::NotRegular`]);
-//! * `--summary-json PATH` ([`write_summary`]) follows a symlink (its target
+//! * a run summary's path ([`write_summary`]) follows a symlink (its target
 //!   is replaced atomically), writes through a FIFO or a character device
 //!   (opened without blocking: a FIFO with no reader is an error, never a
 //!   hang) and refuses a directory, a socket or a block device;
@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use super::error::Error;
 
 /// The kind of a file, as a phrase (`a FIFO`, `a socket`, ...).
-pub fn kind_of(meta: &Metadata) -> &'static str {
+pub(crate) fn kind_of(meta: &Metadata) -> &'static str {
     let t = meta.file_type();
     #[cfg(unix)]
     {
@@ -50,12 +50,23 @@ pub fn kind_of(meta: &Metadata) -> &'static str {
     }
 }
 
+/// What [`check_replaceable`] does with a symlink.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Symlink {
+    /// Accepted: the symlink itself is replaced, not followed (the
+    /// `latest.*` pointers).
+    Replaced,
+    /// Refused like any other file that is not regular.
+    Refused,
+}
+
 /// Refuses `path` unless it is absent, a regular file or (with
-/// `symlink_ok`) a symlink, which is then replaced itself, not followed.
-pub fn check_replaceable(path: &Path, symlink_ok: bool) -> Result<(), Error> {
+/// [`Symlink::Replaced`]) a symlink, which is then replaced itself, not
+/// followed.
+pub(crate) fn check_replaceable(path: &Path, symlink: Symlink) -> Result<(), Error> {
     match fs::symlink_metadata(path) {
         Ok(m) if m.file_type().is_file() => Ok(()),
-        Ok(m) if symlink_ok && m.file_type().is_symlink() => Ok(()),
+        Ok(m) if symlink == Symlink::Replaced && m.file_type().is_symlink() => Ok(()),
         Ok(m) => Err(Error::NotRegular {
             path: path.to_path_buf(),
             kind: kind_of(&m),
@@ -72,7 +83,7 @@ pub fn check_replaceable(path: &Path, symlink_ok: bool) -> Result<(), Error> {
 /// following a symlink, so whatever stands there (a file a killed process
 /// with this pid left, a FIFO, a symlink) is removed and never written
 /// through or waited on.
-pub fn create_temp(path: &Path) -> io::Result<File> {
+pub(crate) fn create_temp(path: &Path) -> io::Result<File> {
     let open = || {
         let mut o = OpenOptions::new();
         o.write(true).create_new(true);
@@ -97,7 +108,7 @@ pub fn create_temp(path: &Path) -> io::Result<File> {
 }
 
 /// The temporary file beside `dest` for process `pid`: `.<name>.<pid>.tmp`.
-pub fn temp_path(dest: &Path, pid: u32) -> PathBuf {
+pub(crate) fn temp_path(dest: &Path, pid: u32) -> PathBuf {
     let name = dest.file_name().unwrap_or_default().to_string_lossy();
     dest.with_file_name(format!(".{name}.{pid}.tmp"))
 }
@@ -105,8 +116,8 @@ pub fn temp_path(dest: &Path, pid: u32) -> PathBuf {
 /// Writes `contents` to `dest` atomically: a temporary file beside it
 /// ([`create_temp`]), fsync, rename. `dest` must be absent or a regular
 /// file ([`check_replaceable`]).
-pub fn replace_atomically(dest: &Path, contents: &[u8]) -> Result<(), Error> {
-    check_replaceable(dest, false)?;
+pub(crate) fn replace_atomically(dest: &Path, contents: &[u8]) -> Result<(), Error> {
+    check_replaceable(dest, Symlink::Refused)?;
     let tmp = temp_path(dest, std::process::id());
     let written = (|| {
         let mut f = create_temp(&tmp)?;
@@ -132,7 +143,7 @@ pub fn replace_atomically(dest: &Path, contents: &[u8]) -> Result<(), Error> {
 }
 
 /// Best effort: some file systems refuse to fsync a directory.
-pub fn sync_dir(dir: &Path) {
+pub(crate) fn sync_dir(dir: &Path) {
     if let Ok(d) = File::open(dir) {
         let _ = d.sync_all();
     }
@@ -140,7 +151,7 @@ pub fn sync_dir(dir: &Path) {
 
 /// Opens `path` for reading (following symlinks) without waiting on a FIFO;
 /// anything but a regular file is an error saying what it is.
-pub fn open_regular(path: &Path) -> io::Result<File> {
+pub(crate) fn open_regular(path: &Path) -> io::Result<File> {
     let mut o = OpenOptions::new();
     o.read(true);
     #[cfg(unix)]
@@ -162,7 +173,7 @@ pub fn open_regular(path: &Path) -> io::Result<File> {
 /// Where a chain of symlinks starting at `path` ends (the path itself when
 /// it is not a symlink; the missing target of a dangling one). At most 40
 /// links are followed, as the kernel does.
-pub fn resolve_symlinks(path: &Path) -> Result<PathBuf, Error> {
+pub(crate) fn resolve_symlinks(path: &Path) -> Result<PathBuf, Error> {
     let mut p = path.to_path_buf();
     for _ in 0..40 {
         match fs::symlink_metadata(&p) {
@@ -190,7 +201,7 @@ pub fn resolve_symlinks(path: &Path) -> Result<PathBuf, Error> {
 /// (the link stays), a FIFO or a character device is written through
 /// (a FIFO without a reader is an error at once), and a directory, a socket
 /// or a block device is refused. Stale temporary files of killed runs
-/// beside the target are removed first ([`remove_stale_temps`]).
+/// beside the target are removed first.
 pub fn write_summary(path: &Path, contents: &[u8]) -> Result<(), Error> {
     let werr = |source| Error::Write {
         path: path.to_path_buf(),
@@ -264,7 +275,7 @@ fn write_through(path: &Path, _contents: &[u8]) -> Result<(), Error> {
 /// Removes the temporary files (`.<name>.<pid>.tmp`, see [`temp_path`])
 /// that killed processes left beside `dest`: only those whose pid is no
 /// longer a running process, and never a directory. Best effort.
-pub fn remove_stale_temps(dest: &Path) -> usize {
+pub(crate) fn remove_stale_temps(dest: &Path) -> usize {
     let Some(name) = dest.file_name().and_then(|n| n.to_str()) else {
         return 0;
     };

@@ -1,4 +1,4 @@
-//! A picture of a profile (`--plot`): one SVG per tag with a panel per
+//! A picture of a profile ([`super::RunOptions::plot`]): one SVG per tag with a panel per
 //! protocol and metric showing the last [`HISTORY_DAYS`] days of history,
 //! the rows dropped as outliers and the forecast with its band.
 //!
@@ -20,16 +20,16 @@ use super::time::{format_timestamp, HOUR_US};
 use super::ProfileOptions;
 
 /// Days of history shown before the forecast.
-pub const HISTORY_DAYS: i64 = 7;
+pub(crate) const HISTORY_DAYS: i64 = 7;
 /// Colour of the history line (`#8C8C8C`, a mid grey: lighter than the
 /// black text and axes).
-pub const HISTORY: RGBColor = RGBColor(140, 140, 140);
+pub(crate) const HISTORY: RGBColor = RGBColor(140, 140, 140);
 /// Colour of the outlier circles (`#D62728`).
-pub const OUTLIER: RGBColor = RGBColor(214, 39, 40);
+pub(crate) const OUTLIER: RGBColor = RGBColor(214, 39, 40);
 /// Colour of the hours a check found out of profile (`#FF7F0E`).
-pub const OUT_OF_PROFILE: RGBColor = RGBColor(255, 127, 14);
+pub(crate) const OUT_OF_PROFILE: RGBColor = RGBColor(255, 127, 14);
 /// Colour of the forecast line and band (`#1F77B4`).
-pub const FORECAST: RGBColor = RGBColor(31, 119, 180);
+pub(crate) const FORECAST: RGBColor = RGBColor(31, 119, 180);
 
 const PANEL_W: u32 = 520;
 const PANEL_H: u32 = 260;
@@ -40,7 +40,7 @@ const DAY_US: i64 = 24 * HOUR_US;
 /// 5 times a power of ten), every label with one SI prefix and the same
 /// decimals (`0`, `0.5M`, `1.0M`, `1.5M`).
 #[derive(Debug, Clone, PartialEq)]
-pub struct ValueAxis {
+pub(crate) struct ValueAxis {
     /// Tick values, from 0 up to the first at or above the data's maximum.
     pub ticks: Vec<f64>,
     /// The prefix's factor (1e6 for `M`).
@@ -106,7 +106,7 @@ impl ValueAxis {
 /// Time ticks (days since the epoch) from `x0` to `x1` at a round step of
 /// hours (1, 2, 3, 6 or 12 h, or whole days), aligned to UTC midnight, and
 /// whether the labels are dates alone (the step is whole days).
-pub fn time_ticks(x0: f64, x1: f64) -> (Vec<f64>, bool) {
+pub(crate) fn time_ticks(x0: f64, x1: f64) -> (Vec<f64>, bool) {
     let hours = (x1 - x0) * 24.0;
     let steps = [1, 2, 3, 6, 12, 24, 48, 72, 96, 168, 336, 672];
     // Dates alone fit 5 labels in a panel; dates with a time, 4.
@@ -126,7 +126,7 @@ pub fn time_ticks(x0: f64, x1: f64) -> (Vec<f64>, bool) {
 
 /// A time tick (days since the epoch, UTC) as `YYYY-MM-DD`, or with
 /// `with_time` as `YYYY-MM-DD HH:MM`.
-pub fn time_label(days: f64, with_time: bool) -> String {
+pub(crate) fn time_label(days: f64, with_time: bool) -> String {
     let us = (days * DAY_US as f64).round() as i64;
     let s = format_timestamp(us - us.rem_euclid(60_000_000));
     let end = if with_time { 16 } else { 10 };
@@ -195,20 +195,10 @@ fn days(us: i64) -> f64 {
 /// The picture of `profile` (built from `rows` with `opts`) as an SVG
 /// document; `title` heads it (e.g. `tag 1`). One row of panels per
 /// protocol of `opts`, one column per metric; a series that was not
-/// forecast gets a note instead of a chart.
-pub fn render_svg(
-    title: &str,
-    rows: &[Row],
-    profile: &Profile,
-    opts: &ProfileOptions,
-    warnings: &[Warning],
-) -> Result<String, String> {
-    render_svg_marked(title, rows, profile, opts, warnings, &[])
-}
-
-/// [`render_svg`], with the hours `--check` found out of profile
-/// (protocol key, TIME_FIRST) shaded in every panel of their protocol.
-pub fn render_svg_marked(
+/// forecast gets a note instead of a chart. `marks` (protocol key,
+/// `TIME_FIRST`): the hours a check found out of profile, shaded in every
+/// panel of their protocol (none: no shading, no legend entry).
+pub(crate) fn render_svg(
     title: &str,
     rows: &[Row],
     profile: &Profile,
@@ -288,7 +278,29 @@ pub fn render_svg_marked(
     Ok(svg)
 }
 
-/// One protocol and metric: history, outliers, forecast and band.
+/// The forecast band's outline: the upper edge forwards, the lower back.
+fn band(points: &[Point]) -> Vec<(f64, f64)> {
+    points
+        .iter()
+        .map(|p| (days(p.timestamp), p.upper))
+        .chain(points.iter().rev().map(|p| (days(p.timestamp), p.lower)))
+        .collect()
+}
+
+/// The hours out of profile (`out`: their TIME_FIRST) shown from `start`
+/// on, as shaded columns up to `top`, cut at `x1` (days).
+fn shaded_hours(out: &[i64], start: i64, x1: f64, top: f64) -> Vec<Rectangle<(f64, f64)>> {
+    out.iter()
+        .filter(|&&t| t >= start)
+        .map(|&t| {
+            let (a, b) = (days(t), days(t + HOUR_US).min(x1));
+            Rectangle::new([(a, 0.0), (b, top)], OUT_OF_PROFILE.mix(0.3).filled())
+        })
+        .collect()
+}
+
+/// One protocol and metric: history, outliers, forecast and band, the
+/// hours out of profile (`out`) shaded.
 fn panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, plotters::coord::Shift>,
     caption: &str,
@@ -346,25 +358,15 @@ fn panel<DB: DrawingBackend>(
         .label_style(("sans-serif", 12))
         .draw()
         .map_err(e)?;
-    let band: Vec<(f64, f64)> = points
-        .iter()
-        .map(|p| (days(p.timestamp), p.upper))
-        .chain(points.iter().rev().map(|p| (days(p.timestamp), p.lower)))
-        .collect();
     chart
         .draw_series(std::iter::once(Polygon::new(
-            band,
+            band(points),
             FORECAST.mix(0.25).filled(),
         )))
         .map_err(e)?;
-    let shade = out.iter().filter(|&&t| t >= start).map(|&t| {
-        let (a, b) = (days(t), days(t + HOUR_US).min(x1));
-        Rectangle::new(
-            [(a, 0.0), (b, axis.top())],
-            OUT_OF_PROFILE.mix(0.3).filled(),
-        )
-    });
-    chart.draw_series(shade).map_err(e)?;
+    chart
+        .draw_series(shaded_hours(out, start, x1, axis.top()))
+        .map_err(e)?;
     chart
         .draw_series(LineSeries::new(history, HISTORY.stroke_width(2)))
         .map_err(e)?;

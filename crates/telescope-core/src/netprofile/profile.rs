@@ -7,6 +7,7 @@ use super::nemea::Row;
 use super::protocol::Protocol;
 use super::series::{forecast_with_model, protocol_rows, series, Metric, Point};
 use super::ProfileOptions;
+use crate::forecast::ModelName;
 use crate::netprofile::time::format_timestamp;
 
 /// The forecasts of one protocol, metrics in [`Metric::ALL`] order.
@@ -18,7 +19,7 @@ pub struct ProtocolProfile {
     pub metrics: Vec<(Metric, Vec<Point>)>,
     /// The model that fitted each metric, in the order of `metrics`
     /// ([`crate::forecast::FittedModel::model_name`]).
-    pub models: Vec<&'static str>,
+    pub models: Vec<ModelName>,
 }
 
 /// A whole profile: protocols in the order asked for.
@@ -186,7 +187,7 @@ mod tests {
                         },
                     ],
                 )],
-                models: vec!["seasonal-trend"],
+                models: vec![ModelName::SeasonalTrend],
             }],
         };
         let s = String::from_utf8(p.to_json()).unwrap();

@@ -13,7 +13,7 @@ fn lerp(a: f64, b: f64, t: f64) -> f64 {
 
 /// The `q`-quantile (`0 <= q <= 1`) of values already sorted ascending;
 /// `None` when empty. Position `q (n - 1)`, linear between neighbours.
-pub fn quantile_sorted(sorted: &[f64], q: f64) -> Option<f64> {
+pub(crate) fn quantile_sorted(sorted: &[f64], q: f64) -> Option<f64> {
     let n = sorted.len();
     if n == 0 {
         return None;
@@ -26,7 +26,7 @@ pub fn quantile_sorted(sorted: &[f64], q: f64) -> Option<f64> {
 }
 
 /// The `q`-quantile of `values` in any order (sorts a copy).
-pub fn quantile(values: &[f64], q: f64) -> Option<f64> {
+pub(crate) fn quantile(values: &[f64], q: f64) -> Option<f64> {
     let mut v = values.to_vec();
     v.sort_unstable_by(f64::total_cmp);
     quantile_sorted(&v, q)

@@ -6,7 +6,28 @@ use super::nemea::Row;
 use super::protocol::Protocol;
 use super::quantile::quantile;
 use super::time::{HOUR_US, MAX_TIMESTAMP};
-use crate::forecast::{ForecastConfig, ForecastError};
+use crate::forecast::{ForecastConfig, ForecastError, ModelName};
+
+/// One series of a tag: a protocol and a metric, shown as `TCP bytes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SeriesId {
+    /// The protocol.
+    pub protocol: Protocol,
+    /// The metric.
+    pub metric: Metric,
+}
+
+impl fmt::Display for SeriesId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.protocol, self.metric)
+    }
+}
+
+/// `ids` as `ICMP bytes, TCP packets`.
+pub(crate) fn join(ids: &[SeriesId]) -> String {
+    let names: Vec<String> = ids.iter().map(ToString::to_string).collect();
+    names.join(", ")
+}
 
 /// A forecast metric and its profile key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -127,6 +148,7 @@ pub struct Point {
 
 /// Why one series could not be forecast.
 #[derive(Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SeriesError {
     /// Fewer than two rows left after the outlier drop.
     #[error("only {kept} row(s) left after the outlier drop (need 2)")]
@@ -171,7 +193,7 @@ pub fn forecast_with_model(
     config: &ForecastConfig,
     horizon: u32,
     level: f64,
-) -> Result<(Vec<Point>, &'static str), SeriesError> {
+) -> Result<(Vec<Point>, ModelName), SeriesError> {
     if kept.len() < 2 {
         return Err(SeriesError::TooFewRows { kept: kept.len() });
     }

@@ -1,15 +1,16 @@
-//! Atomic profile writing, the `latest.json` symlink and `--keep` pruning.
+//! Atomic profile writing, the `latest.json` symlink and pruning old
+//! profiles ([`super::RunOptions::keep`]).
 
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
 use super::error::{Error, Warning};
-use super::output::{self, check_replaceable, sync_dir};
+use super::output::{self, check_replaceable, sync_dir, Symlink};
 use super::time::{format_timestamp, parse_timestamp};
 
 /// Name of the symlink to the newest profile.
-pub const LATEST: &str = "latest.json";
+pub(crate) const LATEST: &str = "latest.json";
 const LATEST_NEW: &str = "latest.json.new";
 const LATEST_SVG_NEW: &str = "latest.svg.new";
 const PREFIX: &str = "profile-";
@@ -35,7 +36,7 @@ fn werr(path: &Path) -> impl FnOnce(io::Error) -> Error + '_ {
 }
 
 /// The file name `latest.json` in `dir` points to, if it is a symlink.
-pub fn latest_target(dir: &Path) -> Option<String> {
+pub(crate) fn latest_target(dir: &Path) -> Option<String> {
     let t = fs::read_link(dir.join(LATEST)).ok()?;
     Some(t.file_name()?.to_string_lossy().into_owned())
 }
@@ -48,7 +49,7 @@ pub fn latest_target(dir: &Path) -> Option<String> {
 /// `latest.json`, a symlink) is refused ([`Error::NotRegular`]) before
 /// anything is written.
 pub fn write_profile(dir: &Path, name: &str, contents: &[u8]) -> Result<PathBuf, Error> {
-    check_replaceable(&dir.join(LATEST), true)?;
+    check_replaceable(&dir.join(LATEST), Symlink::Replaced)?;
     let dest = write_file(dir, name, contents)?;
     let new_link = dir.join(LATEST_NEW);
     if let Err((path, e)) = point_latest(dir, name, &new_link) {
@@ -82,7 +83,7 @@ fn point_latest(dir: &Path, name: &str, new_link: &Path) -> Result<(), (PathBuf,
 /// Removes all but the newest `keep` `profile-<TS>.json` files of `dir`
 /// (ordered by TS), never the one `latest.json` points to. Returns how many
 /// were removed, and a warning per file that could not be.
-pub fn prune(dir: &Path, keep: usize) -> (usize, Vec<Warning>) {
+pub(crate) fn prune(dir: &Path, keep: usize) -> (usize, Vec<Warning>) {
     let mut warnings = Vec::new();
     let Ok(entries) = fs::read_dir(dir) else {
         return (0, warnings);
@@ -109,7 +110,7 @@ pub fn prune(dir: &Path, keep: usize) -> (usize, Vec<Warning>) {
         match fs::remove_file(&path) {
             Ok(()) => {
                 removed += 1;
-                // The profile's picture (`--plot`) goes with it.
+                // The profile's picture ([`super::RunOptions::plot`]) goes with it.
                 let svg = path.with_extension("svg");
                 match fs::remove_file(&svg) {
                     Err(e) if e.kind() != io::ErrorKind::NotFound => {
@@ -174,10 +175,10 @@ pub fn remove_leftovers(dir: &Path) -> (usize, Vec<Warning>) {
 }
 
 /// Name of the symlink to the newest profile's picture.
-pub const LATEST_SVG: &str = "latest.svg";
+pub(crate) const LATEST_SVG: &str = "latest.svg";
 
 /// `profile-<TS>.svg`: the picture of `profile-<TS>.json`.
-pub fn plot_file_name(profile_name: &str) -> String {
+pub(crate) fn plot_file_name(profile_name: &str) -> String {
     let stem = profile_name.strip_suffix(SUFFIX).unwrap_or(profile_name);
     format!("{stem}.svg")
 }
@@ -185,7 +186,7 @@ pub fn plot_file_name(profile_name: &str) -> String {
 /// Writes `dir/name` atomically (temporary file in `dir`, fsync, rename);
 /// see [`output::replace_atomically`] (a `name` that is not a regular file
 /// is refused).
-pub fn write_file(dir: &Path, name: &str, contents: &[u8]) -> Result<PathBuf, Error> {
+pub(crate) fn write_file(dir: &Path, name: &str, contents: &[u8]) -> Result<PathBuf, Error> {
     let dest = dir.join(name);
     output::replace_atomically(&dest, contents)?;
     Ok(dest)
@@ -194,8 +195,8 @@ pub fn write_file(dir: &Path, name: &str, contents: &[u8]) -> Result<PathBuf, Er
 /// Points `dir/latest.svg` at `name` (a relative symlink made as
 /// `latest.svg.new` and renamed over); a `latest.svg` that is neither
 /// absent, a regular file nor a symlink is refused.
-pub fn point_latest_svg(dir: &Path, name: &str) -> Result<(), Error> {
-    check_replaceable(&dir.join(LATEST_SVG), true)?;
+pub(crate) fn point_latest_svg(dir: &Path, name: &str) -> Result<(), Error> {
+    check_replaceable(&dir.join(LATEST_SVG), Symlink::Replaced)?;
     let new_link = dir.join(LATEST_SVG_NEW);
     let result = (|| {
         match fs::remove_file(&new_link) {

@@ -4,15 +4,16 @@
 use std::sync::Mutex;
 
 use super::config::Rules;
+use super::cpu::{on_threads, prefetch};
 use super::items::{
-    bucket_of, spread, stamp, AsnSlot, Bucket, FirstItem, Item, SumItem, Sums, Valued,
+    bucket_of, spread, stamp, AsnSlot, Bucket, FirstItem, Item, Pass, SumItem, Sums, Valued,
 };
 use super::keys::{KeyTable, Table, ICMP, ID_BITS, ID_MASK, TABLES, TCP, UDP};
 use super::pairs::{FirstAsns, PairFile, Pairs, SUMMARY};
 use super::sort::sort_bucket;
 use super::spill::Spill;
 use crate::flowtuple::error::FlowtupleError;
-use crate::flowtuple::rules;
+use crate::flowtuple::report::rules;
 
 /// Where series keys count: the tables' slots one after the other, then a
 /// spare slot for unused keys.
@@ -100,15 +101,47 @@ pub(super) struct Counts {
     pub(super) pair_bytes: u64,
 }
 
-/// One bucket of one pass.
+/// One bucket of one pass, and its index among the pass's buckets.
 pub(super) enum Work<const K: usize> {
-    /// A source (0) or destination (1) bucket, and its index.
-    Values(usize, usize, Bucket<Item<K>>),
-    /// An ASN bucket; `true` for the one [`rules::NO_ASN`] falls in, when
-    /// report rules need its slots.
-    Asns(bool, usize, Bucket<SumItem<K>>),
+    /// A bucket of the source or the destination pass.
+    Values {
+        pass: Pass,
+        index: usize,
+        items: Bucket<Item<K>>,
+    },
+    /// A bucket of the ASN pass.
+    Asns {
+        /// True for the bucket [`rules::NO_ASN`] falls in, when report
+        /// rules need its slots.
+        no_asn: bool,
+        index: usize,
+        items: Bucket<SumItem<K>>,
+    },
     /// A bucket of source items with ASNs (report rules, `prefixagg`).
-    Firsts(usize, Bucket<FirstItem<K>>),
+    Firsts {
+        index: usize,
+        items: Bucket<FirstItem<K>>,
+    },
+}
+
+impl<const K: usize> Work<K> {
+    /// The bytes of the bucket's items.
+    fn bytes(&self) -> usize {
+        match self {
+            Work::Values { items, .. } => items.bytes(),
+            Work::Asns { items, .. } => items.bytes(),
+            Work::Firsts { items, .. } => items.bytes(),
+        }
+    }
+
+    /// The pass, and the bucket's index in it.
+    fn place(&self) -> (Pass, usize) {
+        match *self {
+            Work::Values { pass, index, .. } => (pass, index),
+            Work::Asns { index, .. } => (Pass::Asns, index),
+            Work::Firsts { index, .. } => (Pass::Firsts, index),
+        }
+    }
 }
 
 /// Counts every bucket of the passes on `threads` threads: sources and
@@ -129,40 +162,38 @@ pub(super) fn count<const K: usize>(
     pair_file: &PairFile,
 ) -> Result<Counts, FlowtupleError> {
     let mut work: Vec<Work<K>> = Vec::new();
-    for (pass, buckets) in values.into_iter().enumerate() {
+    for (pass, buckets) in [Pass::Sources, Pass::Destinations].into_iter().zip(values) {
         work.extend(
             buckets
                 .into_iter()
                 .enumerate()
-                .map(|(i, b)| Work::Values(pass, i, b)),
+                .map(|(index, items)| Work::Values { pass, index, items }),
         );
     }
     work.extend(
         firsts
             .into_iter()
             .enumerate()
-            .map(|(i, b)| Work::Firsts(i, b)),
+            .map(|(index, items)| Work::Firsts { index, items }),
     );
     let no_asn_bucket = bucket_of(spread(rules::NO_ASN));
     work.extend(
         asn.into_iter()
             .enumerate()
-            .map(|(i, b)| Work::Asns(report && i == no_asn_bucket, i, b)),
+            .map(|(index, items)| Work::Asns {
+                no_asn: report && index == no_asn_bucket,
+                index,
+                items,
+            }),
     );
     // Popped from the end: the biggest buckets go first, so that the
     // threads finish close together.
-    let bytes = |w: &Work<K>| match w {
-        Work::Values(_, _, b) => b.bytes(),
-        Work::Asns(_, _, b) => b.bytes(),
-        Work::Firsts(_, b) => b.bytes(),
+    let on_disk = |w: &Work<K>| {
+        let (pass, index) = w.place();
+        spill.is_some_and(|s| s.has_runs(pass, index))
     };
-    let on_disk = |w: &Work<K>| match w {
-        Work::Values(pass, i, _) => spill.is_some_and(|s| s.has_runs(*pass, *i)),
-        Work::Asns(_, i, _) => spill.is_some_and(|s| s.has_runs(2, *i)),
-        Work::Firsts(i, _) => spill.is_some_and(|s| s.has_runs(3, *i)),
-    };
-    work.retain(|w| bytes(w) > 0 || on_disk(w));
-    work.sort_by_key(bytes);
+    work.retain(|w| w.bytes() > 0 || on_disk(w));
+    work.sort_by_key(Work::bytes);
     let queue = Mutex::new(work);
     let parts = on_threads(threads, || {
         count_buckets(&queue, layout, spill, Pairs::new(pair_file, threads))
@@ -214,21 +245,6 @@ pub(super) fn count<const K: usize>(
     Ok(total)
 }
 
-/// `run`'s results on `threads` threads (on this one when `threads` is 1),
-/// in thread order; a panic in one is resumed here.
-pub(super) fn on_threads<R: Send>(threads: usize, run: impl Fn() -> R + Sync) -> Vec<R> {
-    if threads <= 1 {
-        return vec![run()];
-    }
-    std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads).map(|_| s.spawn(&run)).collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
-            .collect()
-    })
-}
-
 /// One thread's counts: per pass the number of distinct values, the
 /// slots of the source and destination passes, and those of the ASN pass
 /// with sums that overflowed them.
@@ -246,6 +262,8 @@ pub(super) struct Tally<'a> {
 }
 
 /// One thread's share of [`count`].
+// One loop over the three kinds of bucket, which share its scratch buffers.
+#[allow(clippy::too_many_lines)]
 pub(super) fn count_buckets<'a, const K: usize>(
     queue: &Mutex<Vec<Work<K>>>,
     layout: &Slots,
@@ -273,50 +291,57 @@ pub(super) fn count_buckets<'a, const K: usize>(
         let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop();
         match next {
             None => return Ok(out),
-            Some(Work::Values(pass, b, bucket)) => {
+            Some(Work::Values {
+                pass,
+                index: b,
+                items: bucket,
+            }) => {
                 let items = sort_bucket(bucket, &mut values, &mut values_work);
-                let slots = &mut out.slots[pass];
+                let p = pass.index();
+                let slots = &mut out.slots[p];
                 match spill.filter(|s| s.has_runs(pass, b)) {
                     None => {
-                        out.groups[pass] +=
-                            scan(items, layout, slots, &mut out.spill, &mut groups[pass])
+                        out.groups[p] += scan(items, layout, slots, &mut out.spill, &mut groups[p])
                     }
                     Some(spill) => spill.merge(pass, b, items, &mut |chunk, prev| {
-                        out.groups[pass] += scan_from(
-                            chunk,
-                            prev,
-                            layout,
-                            slots,
-                            &mut out.spill,
-                            &mut groups[pass],
-                        );
+                        out.groups[p] +=
+                            scan_from(chunk, prev, layout, slots, &mut out.spill, &mut groups[p]);
                     })?,
                 }
             }
-            Some(Work::Firsts(b, bucket)) => {
+            Some(Work::Firsts {
+                index: b,
+                items: bucket,
+            }) => {
                 let items = sort_bucket(bucket, &mut sources, &mut sources_work);
-                let (slots, firsts) = (&mut out.slots[0], &mut out.firsts);
-                match spill.filter(|s| s.has_runs(3, b)) {
+                // Counted in the source pass's slots and groups.
+                let p = Pass::Sources.index();
+                let (slots, firsts) = (&mut out.slots[p], &mut out.firsts);
+                match spill.filter(|s| s.has_runs(Pass::Firsts, b)) {
                     None => {
-                        out.groups[0] +=
-                            scan_first(items, None, layout, slots, firsts, &mut groups[0])
+                        out.groups[p] +=
+                            scan_first(items, None, layout, slots, firsts, &mut groups[p])
                     }
-                    Some(spill) => spill.merge(3, b, items, &mut |chunk, prev| {
-                        out.groups[0] +=
-                            scan_first(chunk, prev, layout, slots, firsts, &mut groups[0]);
+                    Some(spill) => spill.merge(Pass::Firsts, b, items, &mut |chunk, prev| {
+                        out.groups[p] +=
+                            scan_first(chunk, prev, layout, slots, firsts, &mut groups[p]);
                     })?,
                 }
                 out.firsts.check()?;
             }
-            Some(Work::Asns(no_asn, b, bucket)) => {
+            Some(Work::Asns {
+                no_asn,
+                index: b,
+                items: bucket,
+            }) => {
                 let items = sort_bucket(bucket, &mut asns, &mut asns_work);
                 let none = spread(rules::NO_ASN);
-                if let Some(spill) = spill.filter(|s| s.has_runs(2, b)) {
+                if let Some(spill) = spill.filter(|s| s.has_runs(Pass::Asns, b)) {
                     // NO_ASN's items come first here too: counted in their
                     // own slots (with their own stamps) as they pass.
                     let mut no_slots = no_asn.then(|| vec![0u64; layout.len()]);
                     let (mut any, mut plain_group) = (false, 0u64);
-                    spill.merge(2, b, items, &mut |chunk, prev| {
+                    spill.merge(Pass::Asns, b, items, &mut |chunk, prev| {
                         if let Some(no_slots) = &mut no_slots {
                             let end = chunk.partition_point(|i| i.value() == none);
                             let plain: Vec<Item<K>> = chunk[..end].iter().map(|i| i.item).collect();
@@ -331,13 +356,13 @@ pub(super) fn count_buckets<'a, const K: usize>(
                                 &mut plain_group,
                             );
                         }
-                        out.groups[2] += scan_from(
+                        out.groups[Pass::Asns.index()] += scan_from(
                             chunk,
                             prev,
                             layout,
                             &mut out.asn,
                             &mut out.spill,
-                            &mut groups[2],
+                            &mut groups[Pass::Asns.index()],
                         );
                     })?;
                     if let Some(no_slots) = no_slots {
@@ -354,7 +379,13 @@ pub(super) fn count_buckets<'a, const K: usize>(
                     out.no_asn = Some((end > 0, slots));
                 }
                 let slots = &mut out.asn;
-                out.groups[2] += scan(items, layout, slots, &mut out.spill, &mut groups[2]);
+                out.groups[Pass::Asns.index()] += scan(
+                    items,
+                    layout,
+                    slots,
+                    &mut out.spill,
+                    &mut groups[Pass::Asns.index()],
+                );
             }
         }
     }
@@ -461,21 +492,3 @@ pub(super) fn scan_first<const K: usize>(
 
 /// How many items ahead [`scan`] prefetches series slots.
 pub(super) const SCAN_AHEAD: usize = 16;
-
-/// Asks the CPU to bring `slots[index]` into its caches. Only a hint: it
-/// changes no result, and is a no-op where there is no such instruction.
-#[inline(always)]
-pub(super) fn prefetch<T>(slots: &[T], index: usize) {
-    #[cfg(target_arch = "x86_64")]
-    if let Some(slot) = slots.get(index) {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        // SAFETY: a prefetch reads nothing into the program and never
-        // faults; SSE, which provides it, is part of every x86-64 target.
-        #[allow(unsafe_code)]
-        unsafe {
-            _mm_prefetch::<_MM_HINT_T0>((slot as *const T).cast());
-        }
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = (slots, index);
-}

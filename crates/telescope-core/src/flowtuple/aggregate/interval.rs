@@ -7,7 +7,7 @@ use std::path::Path;
 use super::bound::KeyBytes;
 use super::compact::{compact, SMALL};
 use super::count::{count, Slots};
-use super::items::{bucket_of, buckets, spread, Bucket, FirstItem, Item, SumItem, Sums};
+use super::items::{bucket_of, buckets, spread, Bucket, FirstItem, Item, Pass, SumItem, Sums};
 use super::keys::{
     GeoIds, GeoTuples, KeyTable, Table, GEO_TABLES, ICMP, ID_BITS, ID_MASK, NONE, TABLES, TCP, UDP,
     UNUSED,
@@ -17,8 +17,8 @@ use super::spill::Spill;
 use crate::flowtuple::error::{FlowtupleError, Position};
 use crate::flowtuple::filter::Transport;
 use crate::flowtuple::options::Class;
-use crate::flowtuple::record::FlowRecord;
-use crate::flowtuple::rules;
+use crate::flowtuple::record::{FlowRecord, GeoTag};
+use crate::flowtuple::report::rules;
 use crate::flowtuple::series::{Counters, Key, SeriesRow};
 
 /// The series of the interval being read; `K` series keys per item.
@@ -127,6 +127,8 @@ impl<const K: usize> IntervalAgg<K> {
         Ok(())
     }
 
+    // The per-record hot path, kept whole: inlined into `add`'s loop.
+    #[allow(clippy::too_many_lines)]
     #[inline]
     pub(super) fn add_one(&mut self, rules: &Rules, geo_ids: &mut GeoIds, rec: &FlowRecord) {
         let mut keys = [UNUSED; 8];
@@ -337,10 +339,10 @@ impl<const K: usize> IntervalAgg<K> {
         }
         if let Some(spill) = &mut self.spill {
             let threads = threads.max(1);
-            spill.write(0, &mut self.src, needed, threads)?;
-            spill.write(1, &mut self.dst, needed, threads)?;
-            spill.write(2, &mut self.asn, needed, threads)?;
-            spill.write(3, &mut self.first, needed, threads)?;
+            spill.write(Pass::Sources, &mut self.src, needed, threads)?;
+            spill.write(Pass::Destinations, &mut self.dst, needed, threads)?;
+            spill.write(Pass::Asns, &mut self.asn, needed, threads)?;
+            spill.write(Pass::Firsts, &mut self.first, needed, threads)?;
         }
         self.in_memory = 0;
         Ok(())
@@ -353,6 +355,9 @@ impl<const K: usize> IntervalAgg<K> {
 
     /// The interval's series rows, and the bytes counting them spilled
     /// (first-ASN pairs).
+    // Counts, then rows from them: the row loop's closures share seven of
+    // the interval's parts, which a split would pass along one by one.
+    #[allow(clippy::too_many_lines)]
     pub(super) fn finish(
         self,
         rules: &Rules,
@@ -390,54 +395,44 @@ impl<const K: usize> IntervalAgg<K> {
             spill.as_ref(),
             &PairFile::new(pair_dir, rules.pair_budget),
         )?;
+        let (src, dst, asn) = (
+            Pass::Sources.index(),
+            Pass::Destinations.index(),
+            Pass::Asns.index(),
+        );
         let asns = |slot: Option<usize>| match (rules.first_asns, slot) {
             (true, None) => counts.first_asns.summary,
             (true, Some(s)) => counts.first_asns.slots[s],
-            (false, None) => counts.groups[2] - u64::from(counts.any_no_asn),
-            (false, Some(s)) => counts.slots[2][s] - counts.no_asn.get(s).copied().unwrap_or(0),
+            (false, None) => counts.groups[asn] - u64::from(counts.any_no_asn),
+            (false, Some(s)) => counts.slots[asn][s] - counts.no_asn.get(s).copied().unwrap_or(0),
         };
         let counters = |slot: Option<usize>| match slot {
             None => Counters {
                 packets: summary.packets,
                 bytes: summary.bytes,
-                uniq_src_ips: counts.groups[0],
-                uniq_dst_ips: counts.groups[1],
+                uniq_src_ips: counts.groups[src],
+                uniq_dst_ips: counts.groups[dst],
                 uniq_src_asns: asns(slot),
             },
             Some(s) => Counters {
                 packets: counts.sums[s].packets,
                 bytes: counts.sums[s].bytes,
-                uniq_src_ips: counts.slots[0][s],
-                uniq_dst_ips: counts.slots[1][s],
+                uniq_src_ips: counts.slots[src][s],
+                uniq_dst_ips: counts.slots[dst][s],
                 uniq_src_asns: asns(slot),
             },
         };
         let mut out = Vec::new();
         for &class in &rules.classes {
             let start = out.len();
-            let table = match class {
-                Class::Summary => {
-                    out.push(SeriesRow {
-                        class,
-                        key: Key::Overall,
-                        continent: None,
-                        counters: counters(None),
-                    });
-                    continue;
-                }
-                Class::IpProtocol => Table::Proto,
-                Class::TcpSrcPorts => Table::TcpSrc,
-                Class::TcpDstPorts => Table::TcpDst,
-                Class::UdpSrcPorts => Table::UdpSrc,
-                Class::UdpDstPorts => Table::UdpDst,
-                Class::Icmp => Table::Icmp,
-                Class::Asn => Table::Asn,
-                Class::NetacqContinents | Class::MaxmindContinents => {
-                    GEO_TABLES[geo_source(rules, class) * 2]
-                }
-                Class::NetacqCountries | Class::MaxmindCountries => {
-                    GEO_TABLES[geo_source(rules, class) * 2 + 1]
-                }
+            let Some(table) = class_table(rules, class) else {
+                out.push(SeriesRow {
+                    class,
+                    key: Key::Overall,
+                    continent: None,
+                    counters: counters(None),
+                });
+                continue;
             };
             let t = table as usize;
             let keys = &tables[t];
@@ -446,37 +441,12 @@ impl<const K: usize> IntervalAgg<K> {
                 // Every record files an ASN item, so a series with records
                 // has an ASN count (before report rules take out
                 // `NO_ASN`).
-                if counts.slots[2][slot] == 0 {
+                if counts.slots[asn][slot] == 0 {
                     continue;
                 }
-                let raw = keys.key(id as u32);
-                let (key, continent) = match table {
-                    Table::Proto
-                    | Table::TcpSrc
-                    | Table::TcpDst
-                    | Table::UdpSrc
-                    | Table::UdpDst => (Key::Number(i64::from(raw as u32 as i32)), None),
-                    Table::Asn => (Key::Number(raw as i64), None),
-                    Table::Icmp => {
-                        let (ty, code) = if (id as u64) < keys.dense {
-                            ((raw >> 8) as i32, (raw & 0xff) as i32)
-                        } else {
-                            ((raw >> 32) as u32 as i32, raw as u32 as i32)
-                        };
-                        (Key::Icmp(ty, code), None)
-                    }
-                    Table::Geo0 | Table::Geo2 => (Key::Geo(geo_ids.tags[raw as usize]), None),
-                    Table::Geo1 | Table::Geo3 => {
-                        let source = (t - Table::Geo0 as usize) / 2;
-                        let cont = first_continent[source][raw as usize];
-                        (
-                            Key::Geo(geo_ids.tags[raw as usize]),
-                            Some(geo_ids.tags[cont as usize]),
-                        )
-                    }
-                    // No class has series of its own (its ids are not
-                    // handed out by its table).
-                    Table::GeoTuple => continue,
+                let Some((key, continent)) = row_key(table, keys, id, geo_ids, &first_continent)
+                else {
+                    continue;
                 };
                 out.push(SeriesRow {
                     class,
@@ -489,6 +459,66 @@ impl<const K: usize> IntervalAgg<K> {
         }
         Ok((out, counts.pair_bytes))
     }
+}
+
+/// The table of `class`'s keys (`None`: the summary, whose one key is
+/// `overall`).
+fn class_table(rules: &Rules, class: Class) -> Option<Table> {
+    Some(match class {
+        Class::Summary => return None,
+        Class::IpProtocol => Table::Proto,
+        Class::TcpSrcPorts => Table::TcpSrc,
+        Class::TcpDstPorts => Table::TcpDst,
+        Class::UdpSrcPorts => Table::UdpSrc,
+        Class::UdpDstPorts => Table::UdpDst,
+        Class::Icmp => Table::Icmp,
+        Class::Asn => Table::Asn,
+        Class::NetacqContinents | Class::MaxmindContinents => {
+            GEO_TABLES[geo_source(rules, class) * 2]
+        }
+        Class::NetacqCountries | Class::MaxmindCountries => {
+            GEO_TABLES[geo_source(rules, class) * 2 + 1]
+        }
+    })
+}
+
+/// The series key of id `id` of `table` (`keys`), with a country's
+/// continent (that of the interval's first counted record of it); `None`
+/// for a table with no series of its own.
+fn row_key(
+    table: Table,
+    keys: &KeyTable,
+    id: usize,
+    geo_ids: &GeoIds,
+    first_continent: &[Vec<u32>; 2],
+) -> Option<(Key, Option<GeoTag>)> {
+    let raw = keys.key(id as u32);
+    Some(match table {
+        Table::Proto | Table::TcpSrc | Table::TcpDst | Table::UdpSrc | Table::UdpDst => {
+            (Key::Number(i64::from(raw as u32 as i32)), None)
+        }
+        Table::Asn => (Key::Number(raw as i64), None),
+        Table::Icmp => {
+            let (ty, code) = if (id as u64) < keys.dense {
+                ((raw >> 8) as i32, (raw & 0xff) as i32)
+            } else {
+                ((raw >> 32) as u32 as i32, raw as u32 as i32)
+            };
+            (Key::Icmp(ty, code), None)
+        }
+        Table::Geo0 | Table::Geo2 => (Key::Geo(geo_ids.tags[raw as usize]), None),
+        Table::Geo1 | Table::Geo3 => {
+            let source = (table as usize - Table::Geo0 as usize) / 2;
+            let cont = first_continent[source][raw as usize];
+            (
+                Key::Geo(geo_ids.tags[raw as usize]),
+                Some(geo_ids.tags[cont as usize]),
+            )
+        }
+        // No class has series of its own (its ids are not handed out by
+        // its table).
+        Table::GeoTuple => return None,
+    })
 }
 
 /// How many records ahead [`IntervalAgg::add`] prefetches table entries.

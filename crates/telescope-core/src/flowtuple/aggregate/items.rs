@@ -223,6 +223,32 @@ fn add_sums(
     }
 }
 
+/// The passes over a complete interval's items, each counting the distinct
+/// values of one kind (see [`super::count`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Pass {
+    /// Source addresses, by the source counting method.
+    Sources,
+    /// Destination addresses, by the destination counting method.
+    Destinations,
+    /// ASNs, with the records' packets and bytes.
+    Asns,
+    /// Sources with the ASN of their first record (report rules,
+    /// `prefixagg` sources); counted with the sources.
+    Firsts,
+}
+
+impl Pass {
+    /// Every pass, in [`Pass::index`] order.
+    pub(super) const ALL: [Pass; 4] = [Pass::Sources, Pass::Destinations, Pass::Asns, Pass::Firsts];
+
+    /// The pass's place in per-pass arrays.
+    #[inline]
+    pub(super) fn index(self) -> usize {
+        self as usize
+    }
+}
+
 /// Buckets per pass (the top bits of a value pick its bucket).
 pub(super) const BUCKET_BITS: u32 = 6;
 pub(super) const BUCKETS: usize = 1 << BUCKET_BITS;

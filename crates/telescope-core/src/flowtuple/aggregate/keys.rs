@@ -5,7 +5,7 @@ use std::cell::RefCell;
 
 use rustc_hash::FxHashMap;
 
-use super::count::prefetch;
+use super::cpu::prefetch;
 use crate::flowtuple::record::GeoTag;
 
 /// The protocols with port or ICMP series.

@@ -19,10 +19,12 @@ mod bound;
 mod compact;
 mod config;
 mod count;
+mod cpu;
 mod interval;
 mod items;
 mod keys;
 mod pairs;
+mod sequence;
 mod sort;
 mod spill;
 #[cfg(test)]
@@ -39,11 +41,11 @@ use interval::IntervalAgg;
 use keys::GeoIds;
 
 use super::decode::DecodedBlock;
-use super::error::{FlowtupleError, Position};
+use super::error::{FlowtupleError, Position, RunError};
 use super::options::{sample_index, SeriesOptions};
 use super::record::FlowRecord;
-use super::sequence::{Sequencer, Step};
 use super::series::{IntervalSeries, SeriesRow};
+use sequence::{Repeated, Sequencer, Step};
 
 /// Turns the filtered records of a file, block by block, into complete
 /// interval series, handed to a callback as each interval ends.
@@ -157,7 +159,7 @@ impl Aggregator {
     /// a complete interval on several threads.
     pub fn new(options: &SeriesOptions, threads: usize) -> Aggregator {
         Aggregator {
-            sequencer: Sequencer::new(false),
+            sequencer: Sequencer::new(Repeated::Refused),
             intervals: Intervals {
                 rules: Rules::new(options),
                 current: None,
@@ -174,7 +176,7 @@ impl Aggregator {
     /// interval until [`Aggregator::finish`].
     pub fn merging(options: &SeriesOptions, threads: usize) -> Aggregator {
         let mut agg = Aggregator::new(options, threads);
-        agg.sequencer = Sequencer::new(true);
+        agg.sequencer = Sequencer::new(Repeated::Merged);
         agg.intervals.open = Some(BTreeMap::new());
         agg
     }
@@ -187,17 +189,18 @@ impl Aggregator {
                 "end_input on an aggregator that does not merge".into(),
             ))
         })
+        .map_err(RunError::flatten)
     }
 
     /// Adds a decoded block; every interval it completes is passed to `emit`.
-    pub fn push_block<E>(
+    pub fn push_block<F, E>(
         &mut self,
         block: &DecodedBlock,
         pos: Position,
-        emit: &mut E,
-    ) -> Result<(), FlowtupleError>
+        emit: &mut F,
+    ) -> Result<(), RunError<E>>
     where
-        E: FnMut(IntervalSeries) -> Result<(), FlowtupleError>,
+        F: FnMut(IntervalSeries) -> Result<(), E>,
     {
         let Aggregator {
             sequencer,
@@ -209,9 +212,9 @@ impl Aggregator {
     }
 
     /// Ends the input: the last interval is complete.
-    pub fn finish<E>(&mut self, emit: &mut E) -> Result<(), FlowtupleError>
+    pub fn finish<F, E>(&mut self, emit: &mut F) -> Result<(), RunError<E>>
     where
-        E: FnMut(IntervalSeries) -> Result<(), FlowtupleError>,
+        F: FnMut(IntervalSeries) -> Result<(), E>,
     {
         let Aggregator {
             sequencer,
@@ -227,9 +230,9 @@ impl Aggregator {
 
     /// Ends every input of a merging aggregator: every interval, in
     /// ascending time, is passed to `emit`.
-    pub fn finish_merged<E>(&mut self, emit: &mut E) -> Result<(), FlowtupleError>
+    pub fn finish_merged<F, E>(&mut self, emit: &mut F) -> Result<(), RunError<E>>
     where
-        E: FnMut(IntervalSeries) -> Result<(), FlowtupleError>,
+        F: FnMut(IntervalSeries) -> Result<(), E>,
     {
         self.end_input()?;
         let Intervals {
@@ -244,7 +247,7 @@ impl Aggregator {
             *spilled += agg.spilled();
             let (rows, pair_bytes) = agg.finish(rules, geo_ids, *threads)?;
             *spilled += pair_bytes;
-            emit(IntervalSeries { time, rows })?;
+            emit(IntervalSeries { time, rows }).map_err(RunError::Emit)?;
         }
         Ok(())
     }
@@ -310,15 +313,15 @@ fn open_keys(
 impl Intervals {
     /// Carries out one step of the sequencer; `records` are the block's
     /// kept records, read at `at`.
-    fn apply<E>(
+    fn apply<F, E>(
         &mut self,
         step: Step,
         records: &[FlowRecord],
         at: Position,
-        emit: &mut E,
-    ) -> Result<(), FlowtupleError>
+        emit: &mut F,
+    ) -> Result<(), RunError<E>>
     where
-        E: FnMut(IntervalSeries) -> Result<(), FlowtupleError>,
+        F: FnMut(IntervalSeries) -> Result<(), E>,
     {
         let Intervals {
             rules,
@@ -338,7 +341,7 @@ impl Intervals {
                 agg.add(rules, geo_ids, &records[range], at, *threads)?;
                 *open_memory = *open_memory - before + agg.memory(rules);
                 open_keys(open, geo_ids, rules, *threads, at)?;
-                bound_open(open, open_memory, rules, *threads)
+                Ok(bound_open(open, open_memory, rules, *threads)?)
             }
             (Step::Close { time, .. }, Some(open)) => {
                 // An interval none of whose records counted still prints.
@@ -358,7 +361,7 @@ impl Intervals {
                     Some(agg) if agg.ordinal() == ordinal => agg,
                     _ => current.insert(new_interval(rules, ordinal, time)),
                 };
-                agg.add(rules, geo_ids, &records[range], at, *threads)
+                Ok(agg.add(rules, geo_ids, &records[range], at, *threads)?)
             }
             (Step::Close { time, ordinal }, None) => {
                 let agg = match current.take() {
@@ -368,7 +371,7 @@ impl Intervals {
                 *spilled += agg.spilled();
                 let (rows, pair_bytes) = agg.finish(rules, geo_ids, *threads)?;
                 *spilled += pair_bytes;
-                emit(IntervalSeries { time, rows })
+                emit(IntervalSeries { time, rows }).map_err(RunError::Emit)
             }
         }
     }

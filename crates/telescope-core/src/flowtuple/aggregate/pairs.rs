@@ -53,7 +53,7 @@ const DECODE_PAIRS: usize = 4096;
 const DECODE_PAIRS: usize = 3;
 
 /// Per series slot and for the summary, the number of distinct ASNs that
-/// count ([`crate::flowtuple::rules::counts_asn`]) among the ASNs of the
+/// count ([`crate::flowtuple::report::rules::counts_asn`]) among the ASNs of the
 /// first record of each source aggregate.
 #[derive(Default)]
 pub(super) struct FirstAsns {
@@ -325,7 +325,7 @@ mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
-    use crate::flowtuple::test_rng::Rng;
+    use telescope_test_support::rng::{Random, SplitMix64 as Rng};
 
     /// Pushes `threads` lists of pairs through [`Pairs`] of `budget`
     /// bytes each, and counts them; also the bytes written to disk.

@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
-use super::count::on_threads;
-use super::items::{Bucket, Valued, BUCKETS};
+use super::cpu::on_threads;
+use super::items::{Bucket, Pass, Valued, BUCKETS};
 use super::sort::sort_bucket;
 use super::wire::{Spillable, Wire};
 use crate::flowtuple::error::FlowtupleError;
@@ -44,7 +44,7 @@ pub(super) struct Spill {
     len: AtomicU64,
     /// Per pass (sources, destinations, ASNs, sources with ASNs), per
     /// bucket, in the order written.
-    runs: [Vec<Vec<Run>>; 4],
+    runs: [Vec<Vec<Run>>; Pass::ALL.len()],
 }
 
 /// The errno values that mean the disk (or the file) is full.
@@ -77,7 +77,7 @@ impl Spill {
     /// spill writes (for the message when the disk is full).
     pub(super) fn write<T: Spillable>(
         &mut self,
-        pass: usize,
+        pass: Pass,
         buckets: &mut [Bucket<T>],
         needed: u64,
         threads: usize,
@@ -98,7 +98,7 @@ impl Spill {
             runs.extend(part?);
         }
         for (b, run) in runs {
-            self.runs[pass][b].push(run);
+            self.runs[pass.index()][b].push(run);
         }
         Ok(())
     }
@@ -197,8 +197,8 @@ impl Spill {
     }
 
     /// Whether bucket `b` of `pass` has runs on disk.
-    pub(super) fn has_runs(&self, pass: usize, b: usize) -> bool {
-        !self.runs[pass][b].is_empty()
+    pub(super) fn has_runs(&self, pass: Pass, b: usize) -> bool {
+        !self.runs[pass.index()][b].is_empty()
     }
 
     /// Merges bucket `b` of `pass`'s runs with `memory` (sorted) by value,
@@ -207,12 +207,12 @@ impl Spill {
     /// runs were written, those in memory last.
     pub(super) fn merge<T: Spillable>(
         &self,
-        pass: usize,
+        pass: Pass,
         b: usize,
         memory: &[T],
         scan: &mut Scan<'_, T::Disk>,
     ) -> Result<(), FlowtupleError> {
-        let mut sources: Vec<Source<'_, T>> = self.runs[pass][b]
+        let mut sources: Vec<Source<'_, T>> = self.runs[pass.index()][b]
             .iter()
             .map(|&run| Source::disk(self, run))
             .collect();

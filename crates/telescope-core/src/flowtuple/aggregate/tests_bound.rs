@@ -8,6 +8,7 @@ use super::interval::IntervalAgg;
 use super::keys::GeoIds;
 use super::*;
 use crate::flowtuple::decode::Run;
+use crate::flowtuple::error::RunError;
 use crate::flowtuple::options::{Mode, SeriesOptions, SpillOptions};
 use crate::flowtuple::record::GeoTag;
 
@@ -79,18 +80,19 @@ fn feed(
     blocks: &[DecodedBlock],
     merging: bool,
 ) -> Result<(), FlowtupleError> {
-    let mut emit = |_| Ok(());
+    let mut emit = |_| Ok::<(), FlowtupleError>(());
     for (b, block) in blocks.iter().enumerate() {
         let pos = Position {
             offset: 1_000 * b as u64,
             block: Some(b as u64),
         };
-        agg.push_block(block, pos, &mut emit)?;
+        agg.push_block(block, pos, &mut emit)
+            .map_err(RunError::flatten)?;
     }
     if merging {
-        agg.finish_merged(&mut emit)
+        agg.finish_merged(&mut emit).map_err(RunError::flatten)
     } else {
-        agg.finish(&mut emit)
+        agg.finish(&mut emit).map_err(RunError::flatten)
     }
 }
 

@@ -221,7 +221,7 @@ fn decode_record(ops: &[Op<'_>], cur: &mut Cursor<'_>, rec: &mut FlowRecord) -> 
 
 /// The fewest bytes a record of `plan` takes, at least 1: a block of `n`
 /// bytes holds at most `n / min_record_bytes(plan)` records.
-pub fn min_record_bytes(plan: &Plan) -> usize {
+pub(crate) fn min_record_bytes(plan: &Plan) -> usize {
     let mut ops = Vec::with_capacity(plan.steps.len());
     compile(plan, &mut ops);
     ops.iter()
@@ -232,7 +232,7 @@ pub fn min_record_bytes(plan: &Plan) -> usize {
 
 /// Decodes the `count` records of an uncompressed block, keeping those that
 /// pass `filter`. The error says which record was bad.
-pub fn decode_block(
+pub(crate) fn decode_block(
     plan: &Plan,
     filter: Filter,
     data: &[u8],

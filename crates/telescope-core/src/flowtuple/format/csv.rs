@@ -5,7 +5,7 @@ use super::Column;
 use crate::flowtuple::series::IntervalSeries;
 
 /// The header row: `time,class,key` and the counters' names.
-pub fn header(columns: &[(Column, String)]) -> Vec<u8> {
+pub(crate) fn header(columns: &[(Column, String)]) -> Vec<u8> {
     let mut h = b"time,class,key".to_vec();
     for (_, name) in columns {
         h.push(b',');
@@ -16,7 +16,11 @@ pub fn header(columns: &[(Column, String)]) -> Vec<u8> {
 }
 
 /// Appends the interval's rows to `out`.
-pub fn serialize(interval: &IntervalSeries, columns: &[(Column, String)], out: &mut Vec<u8>) {
+pub(crate) fn serialize(
+    interval: &IntervalSeries,
+    columns: &[(Column, String)],
+    out: &mut Vec<u8>,
+) {
     let mut w = csv::WriterBuilder::new()
         .has_headers(false)
         .from_writer(out);

@@ -6,7 +6,11 @@ use super::Column;
 use crate::flowtuple::series::IntervalSeries;
 
 /// Appends the interval's objects to `out`.
-pub fn serialize(interval: &IntervalSeries, columns: &[(Column, String)], out: &mut Vec<u8>) {
+pub(crate) fn serialize(
+    interval: &IntervalSeries,
+    columns: &[(Column, String)],
+    out: &mut Vec<u8>,
+) {
     for row in &interval.rows {
         let key = serde_json::Value::String(row.key.to_string());
         let _ = write!(

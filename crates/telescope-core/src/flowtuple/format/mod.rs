@@ -1,15 +1,52 @@
 //! Output formats: each a pure function from one interval's rows to bytes.
+//! A [`Formatter`] is a [`Format`] with its settings (the timeseries
+//! label, flowtuple4's counters); [`tsk`] is libtimeseries' TSK encoding
+//! of the same data points, for Kafka. Report rules' dense keys are added
+//! before formatting, by a [`super::Renderer`].
+//!
+//! ```
+//! use telescope_core::flowtuple::{
+//!     Class, Counters, Format, Formatter, IntervalSeries, Key, SeriesRow,
+//! };
+//!
+//! let counters = Counters {
+//!     packets: 3,
+//!     bytes: 120,
+//!     uniq_src_ips: 2,
+//!     uniq_dst_ips: 1,
+//!     uniq_src_asns: 1,
+//! };
+//! let row = SeriesRow { class: Class::Summary, key: Key::Overall, continent: None, counters };
+//! let interval = IntervalSeries { time: 60, rows: vec![row] };
+//!
+//! let mut seed = Vec::new();
+//! Formatter::new(Format::Seed, "flowtuple")?.serialize(&interval, &mut seed);
+//! assert_eq!(
+//!     String::from_utf8(seed)?,
+//!     "60 summary overall packets 3\n\
+//!      60 summary overall bytes 120\n\
+//!      60 summary overall uniq_src_ips 2\n\
+//!      60 summary overall uniq_dst_ips 1\n\
+//!      60 summary overall uniq_src_asns 1\n"
+//! );
+//!
+//! let mut graphite = Vec::new();
+//! Formatter::new(Format::Timeseries, "darknet")?.serialize(&interval, &mut graphite);
+//! assert!(String::from_utf8(graphite)?.starts_with("darknet.overall.uniq_src_ip 2 60\n"));
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
-pub mod csv;
-pub mod jsonl;
-pub mod seed;
-pub mod timeseries;
+pub(crate) mod csv;
+pub(crate) mod jsonl;
+pub(crate) mod seed;
+pub(crate) mod timeseries;
 pub mod tsk;
 
 use std::fmt;
 use std::io::Write;
 use std::str::FromStr;
 
+use super::error::ParseError;
 use super::options::Class;
 use super::series::{Counters, IntervalSeries, Key};
 
@@ -43,18 +80,18 @@ impl Format {
 }
 
 impl FromStr for Format {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Format, String> {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Format, ParseError> {
         Format::ALL
             .into_iter()
             .find(|f| f.name() == s)
-            .ok_or_else(|| format!("unknown format `{s}`"))
+            .ok_or_else(|| ParseError::UnknownFormat(s.to_string()))
     }
 }
 
 /// A counter printed, in print order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Column {
+pub(crate) enum Column {
     /// `packets`.
     Packets,
     /// `bytes`.
@@ -70,7 +107,7 @@ pub enum Column {
 impl Column {
     /// The counter's value in `c`.
     #[inline]
-    pub fn value(self, c: &Counters) -> i128 {
+    pub(crate) fn value(self, c: &Counters) -> i128 {
         match self {
             Column::Packets => c.packets,
             Column::Bytes => c.bytes,
@@ -84,7 +121,7 @@ impl Column {
 /// The counters printed and their names in the seed, jsonl and csv formats
 /// (`names`) and in the timeseries format (`graphite`), in print order.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Columns {
+pub(crate) struct Columns {
     /// Counter and name, seed/jsonl/csv order.
     pub names: Vec<(Column, String)>,
     /// Counter and name, timeseries order.
@@ -95,7 +132,7 @@ impl Columns {
     /// All five counters (flowtuple v3), or for flowtuple4 counting
     /// destination networks of prefix length `dst_net`: no `bytes`, and the
     /// destination counter named `uniq_dst_net<N>s` (`uniq_dst_net<N>`).
-    pub fn new(dst_net: Option<u8>) -> Columns {
+    pub(crate) fn new(dst_net: Option<u8>) -> Columns {
         let pick = |all: [(Column, String); 5]| -> Vec<(Column, String)> {
             all.into_iter()
                 .filter(|(c, _)| dst_net.is_none() || *c != Column::Bytes)
@@ -138,16 +175,14 @@ pub struct Formatter {
 impl Formatter {
     /// A formatter; `label` prefixes timeseries keys and must be a
     /// non-empty run of letters, digits, `_`, `-` and `.` (not at either end).
-    pub fn new(format: Format, label: &str) -> Result<Formatter, String> {
+    pub fn new(format: Format, label: &str) -> Result<Formatter, ParseError> {
         let ok_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
         if label.is_empty()
             || !label.chars().all(ok_char)
             || label.starts_with('.')
             || label.ends_with('.')
         {
-            return Err(format!(
-                "bad label `{label}`: use letters, digits, `_`, `-` and inner `.` only"
-            ));
+            return Err(ParseError::BadLabel(label.to_string()));
         }
         let columns = Columns::new(None);
         Ok(Formatter {
@@ -226,7 +261,7 @@ fn header(format: Format, columns: &Columns) -> Vec<u8> {
 
 /// Appends `value` in decimal, as `Display` writes it (without its cost
 /// for the usual values, those that fit in 64 bits).
-pub fn push_decimal(out: &mut Vec<u8>, value: i128) {
+pub(crate) fn push_decimal(out: &mut Vec<u8>, value: i128) {
     if value < 0 {
         out.push(b'-');
     }

@@ -9,7 +9,11 @@ use crate::flowtuple::series::{IntervalSeries, Key};
 /// Appends the interval's lines to `out`, one per counter of `columns`.
 /// Each row's `<time> <class> <key> ` is formatted once and copied into its
 /// lines.
-pub fn serialize(interval: &IntervalSeries, columns: &[(Column, String)], out: &mut Vec<u8>) {
+pub(crate) fn serialize(
+    interval: &IntervalSeries,
+    columns: &[(Column, String)],
+    out: &mut Vec<u8>,
+) {
     let mut time = Vec::new();
     push_decimal(&mut time, i128::from(interval.time));
     let mut prefix = Vec::new();

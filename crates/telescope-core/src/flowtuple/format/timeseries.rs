@@ -29,7 +29,7 @@ fn path(row: &SeriesRow) -> String {
 /// order, one per counter of `columns` (the ASN class has no
 /// `uniq_src_asn`): exactly the keys and values that [`serialize`] prints
 /// (and the TSK format sends). Stops at the first error `f` returns.
-pub fn try_for_each_point<E>(
+pub(crate) fn try_for_each_point<E>(
     interval: &IntervalSeries,
     label: &str,
     columns: &[(Column, String)],
@@ -56,7 +56,7 @@ pub fn try_for_each_point<E>(
 }
 
 /// Appends one line, `<key> <value> <time>`.
-pub fn push_line(out: &mut Vec<u8>, key: &str, value: i128, time: i64) {
+pub(crate) fn push_line(out: &mut Vec<u8>, key: &str, value: i128, time: i64) {
     out.extend_from_slice(key.as_bytes());
     out.push(b' ');
     push_decimal(out, value);
@@ -66,7 +66,7 @@ pub fn push_line(out: &mut Vec<u8>, key: &str, value: i128, time: i64) {
 }
 
 /// Appends the interval's lines to `out`, one per counter of `columns`.
-pub fn serialize(
+pub(crate) fn serialize(
     interval: &IntervalSeries,
     label: &str,
     columns: &[(Column, String)],

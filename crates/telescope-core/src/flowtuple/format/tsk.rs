@@ -8,6 +8,31 @@
 //! A message is closed as soon as it is longer than 512 KiB, and at the end
 //! of the interval; an interval with no data point sends no message.
 //! Keys and values are those of the timeseries format.
+//!
+//! ```
+//! use telescope_core::flowtuple::format::tsk::{self, Batch};
+//! use telescope_core::flowtuple::{
+//!     Class, Counters, Format, Formatter, IntervalSeries, Key, SeriesRow,
+//! };
+//!
+//! let counters = Counters { packets: 3, bytes: 120, uniq_src_ips: 2, ..Counters::default() };
+//! let row = SeriesRow { class: Class::Summary, key: Key::Overall, continent: None, counters };
+//! let interval = IntervalSeries { time: 120, rows: vec![row] };
+//! let formatter = Formatter::new(Format::Timeseries, "flowtuple")?;
+//! let messages = formatter.tsk(&interval, "ucsd-nt")?;
+//! assert_eq!(messages.len(), 1);
+//! assert!(messages[0].starts_with(tsk::MAGIC));
+//!
+//! let batch = Batch::parse(&messages[0])?;
+//! assert_eq!((batch.time, batch.channel.as_str()), (120, "ucsd-nt"));
+//! assert!(batch.points.contains(&("flowtuple.overall.pkt_cnt".to_string(), 3)));
+//! assert!(batch.points.contains(&("flowtuple.overall.ip_len".to_string(), 120)));
+//! assert_eq!(batch.points.len(), 5);
+//! // Kafka: key and partition as libtimeseries' time partitioner picks them.
+//! assert_eq!(tsk::message_key(120), [0, 0, 0, 120]);
+//! assert_eq!(tsk::partition(120, 4), 2);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
 
 use thiserror::Error;
 
@@ -25,6 +50,7 @@ pub const MAX_KEY_LEN: usize = u16::MAX as usize - 1;
 
 /// What can go wrong encoding or decoding TSK messages.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum TskError {
     /// A value is negative or larger than u64, which TSK cannot carry.
     #[error("interval {time}: value {value} of key `{key}` does not fit in an unsigned 64-bit TSK value")]
@@ -138,7 +164,7 @@ impl Batcher {
 /// One interval's TSK messages: the keys and values of the timeseries
 /// format with prefix `label` and counters `columns`, on `channel`. A value
 /// that does not fit in u64 is an error naming its key.
-pub fn serialize(
+pub(crate) fn serialize(
     interval: &IntervalSeries,
     label: &str,
     columns: &[(Column, String)],

@@ -2,8 +2,11 @@
 
 use std::io::Cursor;
 
+use super::parallel::GROUP_BLOCKS;
 use super::*;
-use crate::flowtuple::test_avro::{bytes, zigzag};
+use crate::flowtuple::decode::Run;
+use crate::flowtuple::read::codec::MAX_BLOCK_BYTES;
+use telescope_test_support::avro::{bytes, zigzag};
 
 /// The v3 flowtuple schema, from a fixture's header.
 fn schema() -> String {
@@ -46,12 +49,12 @@ fn container(schema: &str, blocks: usize, records: usize) -> Vec<u8> {
 
 /// Runs `parallel` over `file` in unfiltered mode, checking each block's
 /// records as they come in order, and returns the spares it used.
-fn run(file: Vec<u8>, blocks: usize, records: usize, workers: usize) -> Spares {
+fn run(file: Vec<u8>, blocks: usize, records: usize, workers: usize) -> BlockPool {
     let (header, reader) = BlockReader::open(Cursor::new(file)).unwrap();
     let fields = Mode::Unfiltered.needed_fields(GeoSource::default());
     let plan = Plan::new(&header.schema_json, &fields, "").unwrap();
-    let decoder = Decoder::new(header.codec, &plan, None, Filter::All);
-    let spares = Spares::new(SPARE_BYTES);
+    let decoder = Decoder::new(header.codec, &plan, Layout::Flowtuple, Filter::All);
+    let spares = BlockPool::new(SPARE_BYTES);
     let mut seen = 0;
     parallel(reader, &decoder, workers, &spares, &mut |block, pos| {
         assert_eq!(pos.block, Some(seen as u64));
@@ -66,7 +69,7 @@ fn run(file: Vec<u8>, blocks: usize, records: usize, workers: usize) -> Spares {
         assert_eq!(block.records.len(), records);
         assert!(block.records.iter().all(|r| r.time == seen as i64));
         seen += 1;
-        Ok(())
+        Ok::<(), FlowtupleError>(())
     })
     .unwrap();
     assert_eq!(seen, blocks);
@@ -109,4 +112,51 @@ fn blocks_heavier_than_the_budget_are_decoded_into_one_block() {
     let file = container(&schema, blocks, records);
     let spares = run(file, blocks, records, 2);
     assert_eq!(spares.fresh(), 1);
+}
+
+/// The emit callback's own error, as a caller would define it.
+#[derive(Debug, PartialEq, Eq)]
+struct Refused(i64);
+
+#[test]
+fn an_emit_error_comes_back_as_itself_and_stops_the_run() {
+    // Blocks of times 0, 1, 2, 3: the callback refuses the interval of
+    // time 1, so time 2 completes but is never handed out.
+    let file = container(&schema(), 4, 3);
+    for threads in [1, 2] {
+        let mut seen = Vec::new();
+        let result = series(
+            Cursor::new(file.clone()),
+            &SeriesOptions::new(Mode::Unfiltered),
+            threads,
+            |iv| {
+                seen.push(iv.time);
+                match iv.time {
+                    1 => Err(Refused(1)),
+                    _ => Ok(()),
+                }
+            },
+        );
+        match result {
+            Err(RunError::Emit(e)) => assert_eq!(e, Refused(1)),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(seen, [0, 1], "threads {threads}");
+    }
+    // The input's own error is the other side.
+    let mut broken = container(&schema(), 4, 3);
+    broken.truncate(broken.len() - 5);
+    let result = series(
+        Cursor::new(broken),
+        &SeriesOptions::new(Mode::Unfiltered),
+        1,
+        |_| Ok::<(), Refused>(()),
+    );
+    assert!(
+        matches!(
+            result,
+            Err(RunError::Input(FlowtupleError::Truncated { .. }))
+        ),
+        "{result:?}"
+    );
 }

@@ -22,15 +22,15 @@ use super::zstd::{Frames, Limits};
 /// records take up to ~7 times its bytes (136 bytes for a record of ~19), so
 /// a 4 MiB block may hold ~33 MB in flight: with the pipeline's in-flight
 /// budget this keeps the fixed overhead under ~100 MB at `-j2`.
-pub const MAX_BLOCK_BYTES: usize = 4 << 20;
+pub(crate) const MAX_BLOCK_BYTES: usize = 4 << 20;
 
 /// Largest stored (compressed) block accepted: the bound plus room for the
 /// few bytes a codec adds to data it cannot compress.
-pub const MAX_STORED_BYTES: usize = MAX_BLOCK_BYTES + (MAX_BLOCK_BYTES >> 3);
+pub(crate) const MAX_STORED_BYTES: usize = MAX_BLOCK_BYTES + (MAX_BLOCK_BYTES >> 3);
 
 /// A block's compression codec, from the header's `avro.codec`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Codec {
+pub(crate) enum Codec {
     /// Uncompressed.
     Null,
     /// Raw deflate (RFC 1951).
@@ -45,7 +45,7 @@ pub enum Codec {
 
 impl Codec {
     /// The codec of an `avro.codec` value; `None` when unknown.
-    pub fn from_name(name: &[u8]) -> Option<Codec> {
+    pub(crate) fn from_name(name: &[u8]) -> Option<Codec> {
         Some(match name {
             b"null" | b"" => Codec::Null,
             b"deflate" => Codec::Deflate,
@@ -131,7 +131,7 @@ fn inflate<'a>(data: &[u8], buf: &'a mut Vec<u8>) -> Result<&'a [u8], String> {
 
 /// Decompresses one block's `data`, into `buf` (cleared first) unless the
 /// codec is null, and returns the uncompressed bytes.
-pub fn decompress<'a>(
+pub(crate) fn decompress<'a>(
     codec: Codec,
     data: &'a [u8],
     buf: &'a mut Vec<u8>,

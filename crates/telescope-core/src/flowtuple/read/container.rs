@@ -11,7 +11,7 @@ use super::input::WrapperFault;
 
 /// The container file header.
 #[derive(Debug, Clone)]
-pub struct Header {
+pub(crate) struct Header {
     /// The writer schema, as JSON text.
     pub schema_json: String,
     /// The codec of every block.
@@ -20,7 +20,7 @@ pub struct Header {
 
 /// One block as read from the stream, still compressed.
 #[derive(Debug)]
-pub struct RawBlock {
+pub(crate) struct RawBlock {
     /// Where the block starts.
     pub pos: Position,
     /// Number of records the block claims to hold.
@@ -30,7 +30,7 @@ pub struct RawBlock {
 }
 
 /// Reads the header and then the blocks of a container file, in order.
-pub struct BlockReader<R> {
+pub(crate) struct BlockReader<R> {
     inner: R,
     offset: u64,
     next_block: u64,
@@ -44,7 +44,7 @@ enum Eof {
 
 impl<R: Read> BlockReader<R> {
     /// Reads and checks the file header.
-    pub fn open(mut inner: R) -> Result<(Header, BlockReader<R>), FlowtupleError> {
+    pub(crate) fn open(mut inner: R) -> Result<(Header, BlockReader<R>), FlowtupleError> {
         let mut magic = [0u8; 4];
         let got = read_full(&mut inner, &mut magic).map_err(|e| read_error(0, e))?;
         if got == 0 {
@@ -105,7 +105,7 @@ impl<R: Read> BlockReader<R> {
     }
 
     /// The next block, `None` at the clean end of the file.
-    pub fn next_block(&mut self) -> Result<Option<RawBlock>, FlowtupleError> {
+    pub(crate) fn next_block(&mut self) -> Result<Option<RawBlock>, FlowtupleError> {
         let pos = Position {
             offset: self.offset,
             block: Some(self.next_block),
@@ -237,7 +237,7 @@ impl<R: Read> BlockReader<R> {
 
 /// A failure to read the Avro stream at `offset`: a fault a wrapper's
 /// decompressor found, or an error reading the file.
-pub fn read_error(offset: u64, error: io::Error) -> FlowtupleError {
+pub(crate) fn read_error(offset: u64, error: io::Error) -> FlowtupleError {
     match error
         .get_ref()
         .and_then(|e| e.downcast_ref::<WrapperFault>())

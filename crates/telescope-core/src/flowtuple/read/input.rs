@@ -7,7 +7,7 @@ use super::zstd::{Frames, Limits};
 
 /// The compression wrapper found around the Avro stream.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Wrapper {
+pub(crate) enum Wrapper {
     /// No wrapper: the stream is the Avro file itself.
     None,
     /// gzip (RFC 1952), possibly several members.
@@ -20,7 +20,7 @@ pub enum Wrapper {
 
 impl Wrapper {
     /// Recognises a wrapper from the first bytes of a stream.
-    pub fn detect(magic: &[u8]) -> Wrapper {
+    pub(crate) fn detect(magic: &[u8]) -> Wrapper {
         if magic.starts_with(&[0x1f, 0x8b]) {
             Wrapper::Gzip
         } else if magic.starts_with(b"BZh") {
@@ -39,12 +39,14 @@ type Peeked<R> = Chain<Cursor<Vec<u8>>, R>;
 /// window of output in memory. 32 MiB covers every level up to `--ultra
 /// -20` (`zstd -19` uses at most 8 MiB); ruzstd itself refuses more than
 /// 100 MiB, so `-21`, `-22` and `--long` files are refused either way.
-pub const MAX_WRAPPER_WINDOW: u64 = 32 << 20;
+pub(crate) const MAX_WRAPPER_WINDOW: u64 = 32 << 20;
 
 /// Wraps `inner` in the decompressor its magic bytes call for. A fault the
 /// decompressor finds (corrupt data, a checksum or length that does not
 /// match) comes back as an `InvalidData` error holding a [`WrapperFault`].
-pub fn unwrap_stream<R: Read + Send + 'static>(mut inner: R) -> io::Result<Box<dyn Read + Send>> {
+pub(crate) fn unwrap_stream<R: Read + Send + 'static>(
+    mut inner: R,
+) -> io::Result<Box<dyn Read + Send>> {
     let mut magic = Vec::with_capacity(4);
     (&mut inner).take(4).read_to_end(&mut magic)?;
     let wrapper = Wrapper::detect(&magic);
@@ -75,7 +77,7 @@ pub fn unwrap_stream<R: Read + Send + 'static>(mut inner: R) -> io::Result<Box<d
 /// A fault found by a wrapper's decompressor: the data, a checksum or a
 /// length is wrong. Its text starts with the wrapper's name.
 #[derive(Debug)]
-pub struct WrapperFault(pub String);
+pub(crate) struct WrapperFault(pub String);
 
 impl std::fmt::Display for WrapperFault {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

@@ -4,7 +4,7 @@
 //! (checksums, lengths, sync markers) and bounds what it allocates by
 //! [`codec::MAX_BLOCK_BYTES`] before allocating.
 
-pub mod codec;
-pub mod container;
-pub mod input;
-pub mod zstd;
+pub(crate) mod codec;
+pub(crate) mod container;
+pub(crate) mod input;
+pub(crate) mod zstd;

@@ -15,7 +15,7 @@ const SKIPPABLE_MAGIC: u32 = 0x184D_2A50;
 
 /// What a stream of frames may claim.
 #[derive(Debug, Clone, Copy)]
-pub struct Limits {
+pub(crate) struct Limits {
     /// Largest window a frame may declare (the decoder keeps that much of
     /// the output in memory).
     pub max_window: u64,
@@ -41,7 +41,7 @@ impl<R: Read> Read for Counting<R> {
 /// included (ruzstd's streaming decoder stops after one frame). Errors are
 /// `InvalidData` naming the frame and its compressed offset, without a
 /// `zstd:` prefix (the caller adds what the stream is).
-pub struct Frames<R: Read> {
+pub(crate) struct Frames<R: Read> {
     source: Counting<R>,
     decoder: FrameDecoder,
     limits: Limits,
@@ -55,7 +55,7 @@ pub struct Frames<R: Read> {
 
 impl<R: Read> Frames<R> {
     /// Decodes the frames of `source` within `limits`.
-    pub fn new(source: R, limits: Limits) -> Self {
+    pub(crate) fn new(source: R, limits: Limits) -> Self {
         Frames {
             source: Counting {
                 inner: source,

@@ -1,6 +1,6 @@
 //! `--html`: one static, self-contained overview page of every tag (no
 //! scripts, no fetches): tags with open episodes first, each with its
-//! picture inline (`latest.svg`, when `--plot` drew one), its episodes and
+//! picture inline (`latest.svg`, when the profile run drew one), its episodes and
 //! the times of its last profile and check; the others in a compact table
 //! linking to their pictures.
 
@@ -12,12 +12,14 @@ use super::episode::Open;
 use super::profiles::ProfileFiles;
 use super::state;
 use crate::netprofile::discover::Tag;
+use crate::netprofile::error::Error;
+use crate::netprofile::output::replace_atomically;
 use crate::netprofile::time::format_timestamp;
 use crate::netprofile::write::LATEST_SVG;
 
 /// What the page shows of one tag.
 #[derive(Debug, Clone)]
-pub struct TagView {
+pub(crate) struct TagView {
     /// The tag's name.
     pub name: String,
     /// Why its check failed, if it did.
@@ -35,7 +37,7 @@ pub struct TagView {
 }
 
 /// Reads what the page shows of `tag` (`error`: its check's failure).
-pub fn tag_view(tag: &Tag, error: Option<String>) -> TagView {
+pub(crate) fn tag_view(tag: &Tag, error: Option<String>) -> TagView {
     let st = state::load(&tag.dir).ok().flatten();
     let open: Vec<(String, Open)> = st
         .as_ref()
@@ -86,7 +88,7 @@ table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 8px;text-
 /// The page: `views` (any order; shown out-of-profile and failed first,
 /// then by tag number), `generated` the check's clock (UTC), `link(tag)`
 /// the href of a tag's `latest.svg`.
-pub fn render(views: &[TagView], generated: i64, link: &dyn Fn(&str) -> String) -> String {
+pub(crate) fn render(views: &[TagView], generated: i64, link: &dyn Fn(&str) -> String) -> String {
     let mut order: Vec<&TagView> = views.iter().collect();
     let num = |v: &TagView| {
         v.name
@@ -154,7 +156,7 @@ pub fn render(views: &[TagView], generated: i64, link: &dyn Fn(&str) -> String) 
         let pic = if v.has_svg {
             format!("<a href=\"{}\">latest.svg</a>", esc(&link(&v.name)))
         } else {
-            "none (--plot)".to_string()
+            "none (profiles written without a picture)".to_string()
         };
         let _ = writeln!(
             h,
@@ -171,7 +173,7 @@ pub fn render(views: &[TagView], generated: i64, link: &dyn Fn(&str) -> String) 
 
 /// The href of `root/<tag>/latest.svg` from a page written at `page`:
 /// relative when the page is in `root`, else an absolute `file://` URL.
-pub fn svg_link(root: &Path, page: &Path, tag: &str) -> String {
+pub(crate) fn svg_link(root: &Path, page: &Path, tag: &str) -> String {
     let canon = |p: &Path| fs::canonicalize(p).ok();
     let page_dir = page
         .parent()
@@ -182,4 +184,19 @@ pub fn svg_link(root: &Path, page: &Path, tag: &str) -> String {
     }
     let abs = canon(root).unwrap_or_else(|| root.to_path_buf());
     format!("file://{}/{tag}/{LATEST_SVG}", abs.display())
+}
+
+/// Writes the overview page of `tags` (each with its check's failure, if
+/// any) to `page`, replaced atomically; `root` is the data root (the
+/// pictures are linked relative to it when the page is in it). `now_utc`:
+/// the page's time.
+pub fn write_overview(
+    root: &Path,
+    page: &Path,
+    tags: &[(&Tag, Option<String>)],
+    now_utc: i64,
+) -> Result<(), Error> {
+    let views: Vec<TagView> = tags.iter().map(|(t, e)| tag_view(t, e.clone())).collect();
+    let link = |tag: &str| svg_link(root, page, tag);
+    replace_atomically(page, render(&views, now_utc, &link).as_bytes())
 }

@@ -84,7 +84,7 @@ pub fn message(tag: &str, e: &Event, node: &str, now_utc: i64) -> serde_json::Va
         "Node": [{ "Name": node, "SW": ["netprofile"], "Type": ["Flow", "Statistical"] }],
         "Attach": [{
             "Handle": "att1",
-            "Note": "the netprofile --check alert line",
+            "Note": "the alert line of netprofile's check",
             "ContentType": "application/json",
             "Content": e.to_json_line(tag),
         }],

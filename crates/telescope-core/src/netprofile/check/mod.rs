@@ -7,7 +7,7 @@
 //! point within 30 minutes of it ([`profiles`]); the episode rule
 //! ([`episode`]) turns the comparisons into start and end events. What was
 //! checked, and the rule's state, is kept per tag ([`state`]); the caller
-//! prints the events, then saves the state with [`commit`]. [`replay`]
+//! prints the events, then saves the state with [`save_check_states`]. [`replay`]
 //! walks a history hour by hour as cron would.
 //!
 //! Rows of one protocol are checked in time order and once: a row dated at
@@ -16,19 +16,26 @@
 //! the previous one of its protocol (a repeated hour) is counted and not
 //! compared. The caller passes the clock in.
 
-pub mod episode;
-pub mod html;
-pub mod idea;
-pub mod profiles;
-pub mod replay;
-pub mod state;
+mod episode;
+pub(crate) mod error;
+mod html;
+mod idea;
+mod profiles;
+mod replay;
+mod state;
 
-use std::io;
-use std::path::PathBuf;
+pub use episode::{CheckOptions, Direction, Event, EventKind, Reading, Snapshot};
+pub use error::CheckError;
+pub use html::write_overview;
+pub use idea::deliver as write_idea;
+pub use profiles::{MemoryProfiles, ProfileSource, ReadProfile};
+pub use replay::{
+    profile_at as replay_profile_at, replay_tag, visible as replay_visible, ReplayRun,
+};
+pub(crate) use state::out_rows;
+pub use state::{save_all as save_check_states, TagState};
 
-pub use episode::{CheckOptions, Direction, Event, EventKind, Reading, Snapshot, Tracker};
-pub use profiles::{MemoryProfiles, ProfileFiles, ProfileSource, ReadProfile};
-pub use state::TagState;
+use profiles::ProfileFiles;
 
 use super::discover::Tag;
 use super::nemea::Row;
@@ -39,43 +46,6 @@ use super::{read_data, DataStats, Error, ProfileOptions, TagOutcome};
 
 /// How far back the first check of a tag looks.
 pub const FIRST_LOOKBACK: i64 = 24 * HOUR_US;
-
-/// Why a tag's check failed (nothing is marked checked for it).
-#[derive(Debug, thiserror::Error)]
-pub enum CheckError {
-    /// The tag directory could not be listed.
-    #[error("cannot list {}: {source}", .path.display())]
-    List {
-        /// The directory.
-        path: PathBuf,
-        /// The cause.
-        source: io::Error,
-    },
-    /// A profile file could not be read.
-    #[error("cannot read profile {}: {source}", .path.display())]
-    ProfileRead {
-        /// The profile.
-        path: PathBuf,
-        /// The cause.
-        source: io::Error,
-    },
-    /// A profile file is not a profile.
-    #[error("profile {}: {reason}", .path.display())]
-    ProfileFormat {
-        /// The profile.
-        path: PathBuf,
-        /// What is wrong.
-        reason: String,
-    },
-    /// The check state cannot be used.
-    #[error("check state {}: {reason} (move it away to start over: the next check looks at the last 24 hours)", .path.display())]
-    State {
-        /// The state file.
-        path: PathBuf,
-        /// What is wrong.
-        reason: String,
-    },
-}
 
 /// Counts of one tag's check.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -93,7 +63,7 @@ pub struct CheckCounts {
 pub struct Checked {
     /// Start and end events, by the time of the row that caused them.
     pub events: Vec<Event>,
-    /// The state to save once the events are out ([`commit`]).
+    /// The state to save once the events are out ([`save_check_states`]).
     pub state: TagState,
     /// Counts.
     pub counts: CheckCounts,
@@ -213,7 +183,7 @@ pub fn check_rows(
 
 /// Checks one tag: reads `data.csv` (rows dated outside `opts.window` are
 /// malformed, as in a profile run), its state and its profiles. Writes
-/// nothing: the caller prints the events, then calls [`commit`].
+/// nothing: the caller delivers the events, then calls [`save_check_states`].
 pub fn check_tag(
     tag: &Tag,
     opts: &ProfileOptions,
@@ -242,11 +212,6 @@ pub fn check_tag(
         result,
         data,
     }
-}
-
-/// Saves a checked tag's state (after its events were delivered).
-pub fn commit(tag: &Tag, checked: &Checked) -> Result<(), Error> {
-    state::save(&tag.dir, &checked.state)
 }
 
 /// ISO 8601 as in profiles (`2018-08-24T19:19:20.737000`, UTC).

@@ -7,7 +7,7 @@ use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use super::CheckError;
+use super::error::CheckError;
 use crate::netprofile::output::open_regular;
 use crate::netprofile::profile::Profile;
 use crate::netprofile::series::{Metric, Point};

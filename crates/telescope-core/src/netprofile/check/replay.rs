@@ -5,12 +5,15 @@
 
 use std::sync::Arc;
 
+use super::error::CheckError;
 use super::profiles::{MemoryProfiles, ReadProfile};
-use super::{check_rows, CheckCounts, CheckError, CheckOptions, Event, TagState};
+use super::{check_rows, CheckCounts, CheckOptions, Event, TagState};
+use crate::netprofile::discover::Tag;
+use crate::netprofile::error::Error;
 use crate::netprofile::nemea::Row;
 use crate::netprofile::profile;
 use crate::netprofile::time::HOUR_US;
-use crate::netprofile::ProfileOptions;
+use crate::netprofile::{read_data, DataStats, ProfileOptions, TagOutcome};
 
 /// One hour of a replay.
 #[derive(Debug, Clone)]
@@ -126,4 +129,31 @@ pub fn replay(
         clock += HOUR_US;
     }
     Ok(runs)
+}
+
+/// Replays one tag over the last `days` days of its `data.csv` (up to the
+/// hour after its newest row), hour by hour as cron would; writes nothing.
+/// A tag without rows fails with [`Error::NothingForecast`].
+pub fn replay_tag(
+    tag: &Tag,
+    opts: &ProfileOptions,
+    check: CheckOptions,
+    days: u32,
+) -> TagOutcome<Vec<ReplayRun>> {
+    let mut warnings = Vec::new();
+    let mut data = None;
+    let result = read_data(tag, opts.window, &mut warnings).and_then(|parsed| {
+        data = Some(DataStats::of(&parsed));
+        let Some(end) = parsed.rows.iter().map(|r| r.last).max() else {
+            return Err(Error::NothingForecast);
+        };
+        let to = end.div_euclid(HOUR_US) * HOUR_US + HOUR_US;
+        let from = to - i64::from(days) * 24 * HOUR_US;
+        Ok(replay(&parsed.rows, opts, check, from, to)?)
+    });
+    TagOutcome {
+        warnings,
+        result,
+        data,
+    }
 }

@@ -110,7 +110,7 @@ fn readings(row: &Row, points: &profiles::InForce) -> Vec<Reading> {
 
 /// Checks the `rows` (sorted as [`super::nemea::Parsed::rows`]) of
 /// `protocols` not yet checked in `state` (None: the first check, which
-/// looks back [`FIRST_LOOKBACK`] from `now_utc`) against `source`.
+/// looks back `FIRST_LOOKBACK` (24 hours) from `now_utc`) against `source`.
 pub fn check_rows(
     rows: &[Row],
     protocols: &[Protocol],

@@ -113,7 +113,7 @@ impl ReadProfile {
     }
 
     /// The points of `protocol` nearest to `t`, each within
-    /// [`POINT_TOLERANCE`]; None when no metric has one.
+    /// `POINT_TOLERANCE` (30 minutes); None when no metric has one.
     pub fn points_near(&self, protocol: &str, t: i64) -> Option<InForce> {
         let (_, metrics) = self.protocols.iter().find(|(p, _)| p == protocol)?;
         let mut out: InForce = [None; 3];
@@ -135,7 +135,7 @@ impl ReadProfile {
 pub trait ProfileSource {
     /// The points of the newest profile written before `first` (a row's
     /// TIME_FIRST) that holds a point of `protocol` within
-    /// [`POINT_TOLERANCE`] of it; None when no profile does.
+    /// `POINT_TOLERANCE` (30 minutes) of it; None when no profile does.
     fn in_force(&mut self, protocol: &str, first: i64) -> Result<Option<InForce>, CheckError>;
 }
 

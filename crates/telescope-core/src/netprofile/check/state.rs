@@ -56,7 +56,7 @@ pub fn out_rows(dir: &Path) -> Vec<(String, i64)> {
 /// A tag's check state.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct TagState {
-    /// [`STATE_VERSION`].
+    /// The state file's format version (1).
     pub version: u32,
     /// The clock (UTC µs) of the last check that saved this state.
     pub last_check: Option<i64>,

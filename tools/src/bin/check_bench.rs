@@ -254,14 +254,13 @@ fn found(inj: &Injection, t: &TagData, state: Option<TagState>, opts: &CheckOpti
     profiles.extend(inj.profiles.iter().cloned());
     let mut mem = MemoryProfiles { profiles };
     let mut state = state;
-    let key = inj.protocol.key();
     for &c in &inj.runs {
         let v = visible(&inj.rows, c);
         let checked = check_rows(&v, &protocols(), state.take(), &mut mem, opts, c).unwrap();
         if checked
             .events
             .iter()
-            .any(|e| e.kind == EventKind::Start && e.protocol == key)
+            .any(|e| e.kind == EventKind::Start && e.protocol == inj.protocol)
         {
             return true;
         }

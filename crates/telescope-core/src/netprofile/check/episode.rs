@@ -16,6 +16,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::netprofile::protocol::Protocol;
+
 /// The knobs of the rule.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct CheckOptions {
@@ -193,8 +195,8 @@ pub enum EventKind {
 pub struct Event {
     /// Start or end.
     pub kind: EventKind,
-    /// The protocol's profile key (`TCP`).
-    pub protocol: String,
+    /// The protocol (its profile key, `TCP`, in the alert line).
+    pub protocol: Protocol,
     /// Above or below the band.
     pub direction: Direction,
     /// The first out-of-profile row's TIME_FIRST (µs, UTC).
@@ -258,7 +260,13 @@ impl Tracker {
     /// Feeds one row (its TIME_FIRST and the readings of the metrics the
     /// profile in force has); returns the events it causes (an end, a start,
     /// or an end then a start when the traffic crosses to the other side).
-    pub fn step(&mut self, time: i64, readings: &[Reading], opts: &CheckOptions) -> Vec<Event> {
+    pub fn step(
+        &mut self,
+        protocol: Protocol,
+        time: i64,
+        readings: &[Reading],
+        opts: &CheckOptions,
+    ) -> Vec<Event> {
         let mut events = Vec::new();
         if readings.is_empty() {
             return events;
@@ -285,7 +293,7 @@ impl Tracker {
             }
             events.push(Event {
                 kind: EventKind::End,
-                protocol: String::new(),
+                protocol,
                 direction: open.direction,
                 start: open.start,
                 hours: open.hours,
@@ -317,7 +325,7 @@ impl Tracker {
         }
         events.push(Event {
             kind: EventKind::Start,
-            protocol: String::new(),
+            protocol,
             direction,
             start: run.start,
             hours: run.rows,
@@ -376,8 +384,8 @@ mod tests {
         let opts = CheckOptions::default();
         let mut t = Tracker::default();
         // Two rows of 3 metrics at severity 2 (400 vs band 50..200).
-        assert!(t.step(0, &row([400.0; 3]), &opts).is_empty());
-        let e = t.step(1, &row([400.0; 3]), &opts);
+        assert!(t.step(Protocol::TCP, 0, &row([400.0; 3]), &opts).is_empty());
+        let e = t.step(Protocol::TCP, 1, &row([400.0; 3]), &opts);
         assert_eq!(e.len(), 1);
         assert_eq!(
             (e[0].kind, e[0].start, e[0].hours),
@@ -385,9 +393,9 @@ mod tests {
         );
         assert_eq!(e[0].figures.readings.len(), 3);
         // Still above the band (severity 1.1 < 1.5 keeps it open).
-        assert!(t.step(2, &row([215.0; 3]), &opts).is_empty());
-        assert!(t.step(3, &row([100.0; 3]), &opts).is_empty());
-        let e = t.step(4, &row([100.0; 3]), &opts);
+        assert!(t.step(Protocol::TCP, 2, &row([215.0; 3]), &opts).is_empty());
+        assert!(t.step(Protocol::TCP, 3, &row([100.0; 3]), &opts).is_empty());
+        let e = t.step(Protocol::TCP, 4, &row([100.0; 3]), &opts);
         assert_eq!(e.len(), 1);
         assert_eq!(
             (e[0].kind, e[0].start, e[0].hours, e[0].last),
@@ -400,11 +408,13 @@ mod tests {
         let opts = CheckOptions::default();
         let mut t = Tracker::default();
         for i in 0..5 {
-            assert!(t.step(i, &row([1e6, 100.0, 100.0]), &opts).is_empty());
+            assert!(t
+                .step(Protocol::TCP, i, &row([1e6, 100.0, 100.0]), &opts)
+                .is_empty());
         }
-        assert!(t.step(5, &row([1e6; 3]), &opts).is_empty());
-        assert!(t.step(6, &row([100.0; 3]), &opts).is_empty());
-        assert!(t.step(7, &row([1e6; 3]), &opts).is_empty());
+        assert!(t.step(Protocol::TCP, 5, &row([1e6; 3]), &opts).is_empty());
+        assert!(t.step(Protocol::TCP, 6, &row([100.0; 3]), &opts).is_empty());
+        assert!(t.step(Protocol::TCP, 7, &row([1e6; 3]), &opts).is_empty());
         assert_eq!(t.pending.as_ref().map(|p| p.start), Some(7));
     }
 
@@ -426,26 +436,32 @@ mod tests {
         // 60: severity 4.8 but only yhat / 1.67 (fall 2).
         let mut t = Tracker::default();
         for (i, v) in [140.0, 140.0, 60.0, 60.0, 140.0].into_iter().enumerate() {
-            assert!(t.step(i as i64, &rows(v), &opts).is_empty(), "{v}");
+            assert!(
+                t.step(Protocol::TCP, i as i64, &rows(v), &opts).is_empty(),
+                "{v}"
+            );
         }
         // 150 and 50 are enough.
-        assert!(t.step(5, &rows(150.0), &opts).is_empty());
-        assert_eq!(t.step(6, &rows(150.0), &opts).len(), 1);
+        assert!(t.step(Protocol::TCP, 5, &rows(150.0), &opts).is_empty());
+        assert_eq!(t.step(Protocol::TCP, 6, &rows(150.0), &opts).len(), 1);
         let mut t = Tracker::default();
-        t.step(0, &rows(50.0), &opts);
-        assert_eq!(t.step(1, &rows(50.0), &opts)[0].direction, Direction::Below);
+        t.step(Protocol::TCP, 0, &rows(50.0), &opts);
+        assert_eq!(
+            t.step(Protocol::TCP, 1, &rows(50.0), &opts)[0].direction,
+            Direction::Below
+        );
     }
 
     #[test]
     fn crossing_to_the_other_side_ends_and_starts_over() {
         let opts = CheckOptions::default();
         let mut t = Tracker::default();
-        t.step(0, &row([400.0; 3]), &opts);
-        assert_eq!(t.step(1, &row([400.0; 3]), &opts).len(), 1);
-        let e = t.step(2, &row([10.0; 3]), &opts);
+        t.step(Protocol::TCP, 0, &row([400.0; 3]), &opts);
+        assert_eq!(t.step(Protocol::TCP, 1, &row([400.0; 3]), &opts).len(), 1);
+        let e = t.step(Protocol::TCP, 2, &row([10.0; 3]), &opts);
         assert_eq!(e.len(), 1);
         assert_eq!((e[0].kind, e[0].hours), (EventKind::End, 2));
-        let e = t.step(3, &row([10.0; 3]), &opts);
+        let e = t.step(Protocol::TCP, 3, &row([10.0; 3]), &opts);
         assert_eq!(
             (e[0].kind, e[0].direction, e[0].start),
             (EventKind::Start, Direction::Below, 2)

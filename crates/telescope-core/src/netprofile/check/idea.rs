@@ -80,7 +80,7 @@ pub fn message(tag: &str, e: &Event, node: &str, now_utc: i64) -> serde_json::Va
             e.protocol, e.hours
         ),
         "Note": format!("{}; severity {:.2}", figures.join("; "), e.figures.severity),
-        "Target": [{ "Proto": [e.protocol.to_lowercase()], "Note": format!("netprofile tag {tag}") }],
+        "Target": [{ "Proto": [e.protocol.key().to_lowercase()], "Note": format!("netprofile tag {tag}") }],
         "Node": [{ "Name": node, "SW": ["netprofile"], "Type": ["Flow", "Statistical"] }],
         "Attach": [{
             "Handle": "att1",

@@ -147,7 +147,7 @@ pub fn check_rows(
             };
             out.counts.checked_rows += 1;
             let r = readings(row, &points);
-            let events = ps.tracker.step(row.first, &r, opts);
+            let events = ps.tracker.step(protocol, row.first, &r, opts);
             let started = events.iter().find(|e| e.kind == EventKind::Start);
             let marked_from = match (started, &ps.tracker.open) {
                 (Some(e), _) => Some(e.start),
@@ -163,10 +163,7 @@ pub fn check_rows(
                 ps.out.extend(span);
                 out.out_rows.push((key.clone(), row.first));
             }
-            for mut e in events {
-                e.protocol = key.clone();
-                timed.push((row.first, e));
-            }
+            timed.extend(events.into_iter().map(|e| (row.first, e)));
         }
     }
     for ps in state.protocols.values_mut() {
@@ -243,7 +240,7 @@ impl serde::Serialize for ByMetric<'_> {
 struct Line<'a> {
     event: &'static str,
     tag: &'a str,
-    protocol: &'a str,
+    protocol: String,
     metric: Vec<&'a str>,
     start: String,
     hours: u32,
@@ -272,7 +269,7 @@ impl Event {
                 EventKind::End => "end",
             },
             tag,
-            protocol: &self.protocol,
+            protocol: self.protocol.key(),
             metric: r.iter().map(|x| x.metric.as_str()).collect(),
             start: iso(self.start),
             hours: self.hours,

@@ -15,6 +15,7 @@ use plotters::coord::types::RangedCoordf64;
 use super::error::Warning;
 use super::nemea::Row;
 use super::profile::Profile;
+use super::protocol::Protocol;
 use super::series::{protocol_rows, series, Metric, Point, Series};
 use super::time::{format_timestamp, HOUR_US};
 use super::ProfileOptions;
@@ -195,7 +196,7 @@ fn days(us: i64) -> f64 {
 /// The picture of `profile` (built from `rows` with `opts`) as an SVG
 /// document; `title` heads it (e.g. `tag 1`). One row of panels per
 /// protocol of `opts`, one column per metric; a series that was not
-/// forecast gets a note instead of a chart. `marks` (protocol key,
+/// forecast gets a note instead of a chart. `marks` (protocol,
 /// `TIME_FIRST`): the hours a check found out of profile, shaded in every
 /// panel of their protocol (none: no shading, no legend entry).
 pub(crate) fn render_svg(
@@ -204,7 +205,7 @@ pub(crate) fn render_svg(
     profile: &Profile,
     opts: &ProfileOptions,
     warnings: &[Warning],
-    marks: &[(String, i64)],
+    marks: &[(Protocol, i64)],
 ) -> Result<String, String> {
     let panels: Vec<_> = profile
         .protocols
@@ -247,10 +248,9 @@ pub(crate) fn render_svg(
                     Some(&(protocol, metric, points)) => {
                         let all = series(protocol_rows(rows, protocol), metric);
                         let caption = format!("{protocol} {metric}");
-                        let key = protocol.key();
                         let out: Vec<i64> = marks
                             .iter()
-                            .filter(|(k, _)| *k == key)
+                            .filter(|(p, _)| *p == protocol)
                             .map(|(_, t)| *t)
                             .collect();
                         panel(cell, &caption, &all, points, opts.outlier_quantile, &out)?;

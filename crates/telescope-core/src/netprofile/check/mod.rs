@@ -67,9 +67,9 @@ pub struct Checked {
     pub state: TagState,
     /// Counts.
     pub counts: CheckCounts,
-    /// Rows checked now that are part of an episode (protocol key,
+    /// Rows checked now that are part of an episode (protocol,
     /// TIME_FIRST).
-    pub out_rows: Vec<(String, i64)>,
+    pub out_rows: Vec<(Protocol, i64)>,
     /// The clock of the previous check, when it was later than this one's.
     pub clock_went_back: Option<i64>,
 }
@@ -161,7 +161,7 @@ pub fn check_rows(
                     .map(|x| x.first)
                     .filter(|&t| t >= from && t <= row.first && last < Some(t));
                 ps.out.extend(span);
-                out.out_rows.push((key.clone(), row.first));
+                out.out_rows.push((protocol, row.first));
             }
             timed.extend(events.into_iter().map(|e| (row.first, e)));
         }

@@ -15,6 +15,7 @@ use crate::netprofile::error::Error;
 use crate::netprofile::output::{
     check_replaceable, create_temp, open_regular, remove_stale_temps, sync_dir, temp_path, Symlink,
 };
+use crate::netprofile::protocol::Protocol;
 
 /// The state file's name in a tag directory.
 pub const STATE_FILE: &str = ".netprofile-check.json";
@@ -39,17 +40,18 @@ pub struct ProtocolState {
 /// pictures show 7 days.
 pub const OUT_KEPT: i64 = 8 * 24 * crate::netprofile::time::HOUR_US;
 
-/// The rows that were out of profile, per protocol key, from `dir`'s state
-/// (empty when there is none or it cannot be read: pictures are drawn
-/// without marks then).
-pub fn out_rows(dir: &Path) -> Vec<(String, i64)> {
+/// The rows that were out of profile (protocol, TIME_FIRST) from `dir`'s
+/// state (empty when there is none or it cannot be read: pictures are
+/// drawn without marks then; a protocol key that is not one is skipped).
+pub fn out_rows(dir: &Path) -> Vec<(Protocol, i64)> {
     let Ok(Some(state)) = load(dir) else {
         return Vec::new();
     };
     state
         .protocols
         .into_iter()
-        .flat_map(|(k, p)| p.out.into_iter().map(move |t| (k.clone(), t)))
+        .filter_map(|(k, p)| Some((k.parse::<Protocol>().ok()?, p.out)))
+        .flat_map(|(protocol, out)| out.into_iter().map(move |t| (protocol, t)))
         .collect()
 }
 

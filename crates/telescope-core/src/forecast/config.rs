@@ -22,7 +22,7 @@ pub enum Model {
     /// on their logarithm, and with the weekend's own level and daily shape
     /// on the logarithm, all corrected by recent residuals; MSTL-class
     /// decompositions with two weeks of history, and the same hour last
-    /// week where weeks repeat (see [`FittedModel::model_name`]).
+    /// week where weeks repeat (see [`super::FittedModel::model_name`]).
     #[default]
     Auto,
     /// The seasonal-trend model alone (daily and weekly Fourier terms on

@@ -8,14 +8,9 @@
 //! a week earlier, and the same hour of the latest earlier day of the same
 //! type (weekday or weekend day).
 
-use super::config::{ForecastConfig, SeasonalityMode};
-use super::design::{is_weekend, Layout, DAY_US, HOUR_US, WEEK_US};
-use super::holdout::holdout_scales;
+use super::design::{is_weekend, DAY_US, HOUR_US, WEEK_US};
 use super::irls::median;
-use super::model_name::ModelName;
-use super::space::Space;
 use super::stl::{mstl, robustness_weights, Mstl, StlParams};
-use super::{FittedModel, Forecast};
 
 /// Periods in hours of the components, each used when the grid holds two
 /// of them, with its seasonal loess window (statsforecast's MSTL: 7 + 4 i
@@ -386,74 +381,4 @@ fn mad_scale(x: &[f64]) -> f64 {
     let mid = median(&mut v);
     let mut dev: Vec<f64> = x.iter().map(|r| (r - mid).abs()).collect();
     1.4826 * median(&mut dev)
-}
-
-/// The MSTL-class candidate as a [`FittedModel`]: its constructor and its
-/// prediction ([`FittedModel::predict_one`] hands a decomposed model to
-/// [`FittedModel::predict_decomposed`]).
-impl FittedModel {
-    /// The MSTL-class candidate `decomposition` fitted in `space` to a
-    /// history `sorted_ts` with hold-out errors `holdout_errors` (in that
-    /// space).
-    pub(super) fn decomposed(
-        decomposition: Decomposition,
-        sorted_ts: &[i64],
-        holdout_errors: &[f64],
-        y_scale: f64,
-        config: &ForecastConfig,
-        name: ModelName,
-        space: Space,
-    ) -> Self {
-        let layout = Layout::new(sorted_ts, 0, 0.0, Vec::new());
-        let theta = vec![0.0; layout.width()];
-        let noise_sd = if holdout_errors.is_empty() {
-            [decomposition.sigma; 2]
-        } else {
-            holdout_scales(holdout_errors)
-        };
-        FittedModel {
-            theta,
-            layout,
-            mode: SeasonalityMode::Additive,
-            y_scale,
-            noise_sd,
-            change_scale: 0.0,
-            noise_growth_per_day: config.noise_growth_per_day,
-            level: 0.0,
-            mean_slope_trend: None,
-            lag: Vec::new(),
-            lag_weight: 0.0,
-            name,
-            space,
-            weight: 1.0,
-            blend: Vec::new(),
-            decomposition: Some(Box::new(decomposition)),
-        }
-    }
-
-    /// [`FittedModel::predict_one`] of the MSTL-class candidate: its mean,
-    /// and a band of its hold-out noise scale whose variance grows by
-    /// [`ForecastConfig::noise_growth_per_day`] a day ahead.
-    pub(super) fn predict_decomposed(
-        &self,
-        d: &Decomposition,
-        timestamps: &[i64],
-        z: f64,
-    ) -> Forecast {
-        let n = timestamps.len();
-        let mut out = Forecast::with_capacity(n);
-        for &ts in timestamps {
-            let mean = d.mean_at(ts);
-            let days_ahead = (d.hours_ahead(ts) / 24.0).max(0.0);
-            let growth = 1.0 + self.noise_growth_per_day * days_ahead;
-            let [below, above] = self
-                .noise_sd
-                .map(|sd| self.space.cap_half_width(z * sd * growth.sqrt()));
-            let value = |v: f64| self.space.inverse(v) * self.y_scale;
-            out.yhat.push(value(mean));
-            out.lower.push(value(mean - below));
-            out.upper.push(value(mean + above));
-        }
-        out
-    }
 }

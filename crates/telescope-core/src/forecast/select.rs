@@ -35,13 +35,13 @@ use super::config::{ForecastConfig, Model};
 use super::decompose::{Decomposition, Kind};
 use super::design::{self, Layout, Seasonality, DAY_US, HOUR_US, WEEK_US};
 use super::error::ForecastError;
+use super::fitted::FittedModel;
 use super::holdout::{abs_quantile_scale, HoldoutCut};
 use super::irls::{predict_row, Estimate, Problem, Settings, OUTER_TOLERANCE};
 use super::model_name::ModelName;
 use super::residuals::Recent;
 use super::solver::NormalEquations;
 use super::space::Space;
-use super::FittedModel;
 
 /// Weight of yesterday's residual in the forecast (error correction at the
 /// daily lag); the CESNET, hourly and 55-minute backtests are best near 0.4

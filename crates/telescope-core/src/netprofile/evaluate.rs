@@ -12,10 +12,10 @@
 use std::fmt::{self, Write};
 
 use super::nemea::Row;
+use super::options::ProfileOptions;
 use super::protocol::Protocol;
 use super::series::{forecast, forecast_with_model, protocol_rows, series, Metric, Point, Series};
 use super::time::HOUR_US;
-use super::ProfileOptions;
 use crate::forecast::ModelName;
 
 /// Least history before an origin: 2 days (enough for a daily term).

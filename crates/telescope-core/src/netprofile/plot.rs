@@ -14,11 +14,11 @@ use plotters::coord::types::RangedCoordf64;
 
 use super::error::Warning;
 use super::nemea::Row;
+use super::options::ProfileOptions;
 use super::profile::Profile;
 use super::protocol::Protocol;
 use super::series::{protocol_rows, series, Metric, Point, Series};
 use super::time::{format_timestamp, HOUR_US};
-use super::ProfileOptions;
 
 /// Days of history shown before the forecast.
 pub(crate) const HISTORY_DAYS: i64 = 7;

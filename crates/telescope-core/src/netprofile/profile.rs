@@ -4,9 +4,9 @@ use std::io::Write;
 
 use super::error::Warning;
 use super::nemea::Row;
+use super::options::ProfileOptions;
 use super::protocol::Protocol;
 use super::series::{forecast_with_model, protocol_rows, series, Metric, Point};
-use super::ProfileOptions;
 use crate::forecast::ModelName;
 use crate::netprofile::time::format_timestamp;
 

@@ -2,6 +2,7 @@
 //! (~55 min) spacing, using a fixed-seed generator (test-support's xorshift64).
 
 use super::design::{self, DAY_US, HOUR_US, WEEK_US};
+use super::irls::components;
 use super::*;
 
 mod holdout;

@@ -578,28 +578,8 @@ fn extreme_block_counts_match_the_reference() {
 fn flowtuple_records_match_the_reference() {
     // The generator's schema with every field read, and with none.
     let numbers = &Field::ALL[..11];
-    let names = [
-        "time",
-        "src_ip",
-        "dst_ip",
-        "src_port",
-        "dst_port",
-        "protocol",
-        "ttl",
-        "tcp_flags",
-        "ip_len",
-        "tcp_synlen",
-        "tcp_synwinlen",
-        "packet_cnt",
-        "is_spoofed",
-        "is_masscan",
-        "maxmind_continent",
-        "maxmind_country",
-        "netacq_continent",
-        "netacq_country",
-        "prefix2asn",
-    ]
-    .map(|name| (name, Field::ALL.into_iter().find(|f| f.name() == name)));
+    let names = telescope_test_support::v3::V3_FIELDS
+        .map(|name| (name, Field::ALL.into_iter().find(|f| f.name() == name)));
     let mut rng = Rng(3);
     for needed in [&Field::ALL[..], numbers, &[Field::Time][..], &[][..]] {
         let (steps, reference): (Vec<Step>, Vec<reference::Step>) = names

@@ -7,6 +7,7 @@
 #   slurm-wlm, munge  a one-node Slurm for contrib/slurm/backfill.sh (Debian)
 #   s3s-fs 0.14.1   the S3 server of the remote-input tests (crates.io, ~4 min)
 #   swift-*, memcached  OpenStack Swift for the swift:// tests (Debian)
+#   chromium        a headless browser for netprofile's --html page (Debian)
 # Each step prints its seconds. Run it from anywhere; it changes nothing in
 # the checkout.
 set -euo pipefail
@@ -59,4 +60,12 @@ if ! PATH=$PATH:/usr/sbin command -v swift-proxy-server >/dev/null 2>&1 \
   t=$(date +%s)
   apt_install --no-install-recommends swift-proxy swift-account swift-container swift-object memcached
   step "swift and memcached" "$t"
+fi
+
+# Debian's chromium loads netprofile's --html overview in the tests
+# (headless: its DOM, its console log, a screenshot).
+if ! command -v chromium >/dev/null 2>&1; then
+  t=$(date +%s)
+  apt_install --no-install-recommends chromium
+  step "chromium" "$t"
 fi

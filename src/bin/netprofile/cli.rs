@@ -155,6 +155,10 @@ pub struct Cli {
     #[arg(long, conflicts_with = "lock_timeout")]
     pub no_wait: bool,
 
+    /// `--check`, `--evaluate-check` and their knobs.
+    #[command(flatten)]
+    pub check_args: crate::check_args::CheckArgs,
+
     /// Print a completion script for SHELL (bash, zsh, fish, ...) and exit.
     #[arg(long, value_name = "SHELL", exclusive = true)]
     pub completions: Option<clap_complete::Shell>,
@@ -164,8 +168,9 @@ pub struct Cli {
     pub man: bool,
 }
 
-/// What a run does: write profiles or backtest (`--evaluate`); one
-/// function of `tags` per mode.
+/// What a run does: write profiles, backtest (`--evaluate`), check new
+/// rows against the profiles (`--check`) or replay checks
+/// (`--evaluate-check`); one function per mode (`tags`, `check`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RunMode {
@@ -173,6 +178,26 @@ pub enum RunMode {
     Profile,
     /// Backtest every tag, print the table, write nothing.
     Evaluate,
+    /// Check every tag's new rows, print the alerts, save the check state.
+    Check,
+    /// Replay every tag's checks hour by hour, print the episodes, write
+    /// nothing.
+    #[serde(rename = "evaluate-check")]
+    EvaluateCheck,
+}
+
+impl RunMode {
+    /// Whether the run writes into the tags (and so takes DATA_ROOT's
+    /// lock).
+    pub fn writes(self) -> bool {
+        matches!(self, RunMode::Profile | RunMode::Check)
+    }
+
+    /// Whether stdout holds the run's output (so `--summary-json -` is
+    /// refused).
+    pub fn uses_stdout(self) -> bool {
+        self != RunMode::Profile
+    }
 }
 
 /// How much the run says on stderr (`-q`, `-v`).
@@ -287,7 +312,11 @@ fn protocols(s: &str) -> Result<Protocols, String> {
 impl Cli {
     /// What the run does.
     pub fn mode(&self) -> RunMode {
-        if self.evaluate {
+        if self.check_args.check {
+            RunMode::Check
+        } else if self.check_args.evaluate_check.is_some() {
+            RunMode::EvaluateCheck
+        } else if self.evaluate {
             RunMode::Evaluate
         } else {
             RunMode::Profile
@@ -295,13 +324,16 @@ impl Cli {
     }
 
     /// Exits with a usage error (2) on combinations clap cannot express:
-    /// `--summary-json -` with `--evaluate` (both want stdout).
+    /// `--summary-json -` with `--evaluate`, `--check` or
+    /// `--evaluate-check` (both want stdout).
     pub fn check_combinations(&self) {
-        if self.evaluate && self.summary_json.as_deref() == Some(std::path::Path::new("-")) {
+        if self.mode().uses_stdout()
+            && self.summary_json.as_deref() == Some(std::path::Path::new("-"))
+        {
             Cli::command()
                 .error(
                     clap::error::ErrorKind::ArgumentConflict,
-                    "--summary-json - (stdout) cannot be used with --evaluate: stdout holds the table",
+                    "--summary-json - (stdout) cannot be used with --evaluate, --check or --evaluate-check: stdout holds their output",
                 )
                 .exit();
         }

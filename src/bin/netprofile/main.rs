@@ -4,6 +4,8 @@
 //! the library's options, hands the run to [`run::process`] and maps its
 //! end to an exit status; the work is in `telescope_core::netprofile`.
 
+mod check;
+mod check_args;
 mod cli;
 mod clock;
 #[path = "../common/docs.rs"]

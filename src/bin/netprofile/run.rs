@@ -8,6 +8,7 @@ use std::time::Instant;
 
 use telescope_core::netprofile::{self as np, Discovery, RootLock, Tag};
 
+use crate::check;
 use crate::cli::{Cli, RunMode, Verbosity};
 use crate::clock::Clock;
 use crate::lock;
@@ -43,8 +44,8 @@ impl Exit {
 
 /// DATA_ROOT's lock as a run needs it.
 enum WritingLock {
-    /// The run writes nothing (`--evaluate`, or no tag directory to write
-    /// in): no lock.
+    /// The run writes nothing (`--evaluate`, `--evaluate-check`, or no tag
+    /// directory to write in): no lock.
     NotNeeded,
     /// Held until the run ends (dropping it releases the lock).
     Held {
@@ -99,6 +100,7 @@ pub fn process(
             match cli.mode() {
                 RunMode::Evaluate => "evaluated",
                 RunMode::Profile => "fitted",
+                RunMode::Check | RunMode::EvaluateCheck => "(rows) checked",
             },
             start.elapsed().as_secs_f64()
         );
@@ -144,7 +146,7 @@ fn writing_lock<W: Write>(
     tags: &[Tag],
     out: &mut Reporter<W>,
 ) -> anyhow::Result<WritingLock> {
-    if cli.mode() == RunMode::Evaluate || tags.is_empty() {
+    if !cli.mode().writes() || tags.is_empty() {
         return Ok(WritingLock::NotNeeded);
     }
     let Some(lock) = lock::for_writing(cli.root(), cli.lock_wait(), cli.verbosity(), &mut out.err)?
@@ -167,7 +169,8 @@ fn writing_lock<W: Write>(
     Ok(WritingLock::Held { _lock: lock })
 }
 
-/// Runs the tags in the way of the run's mode.
+/// Runs the tags in the way of the run's mode: the dispatch point of every
+/// mode (profile and evaluate in `tags`, the checks in `check`).
 fn run_mode<W: Write>(
     cli: &Cli,
     opts: &np::ProfileOptions,
@@ -182,6 +185,8 @@ fn run_mode<W: Write>(
     match cli.mode() {
         RunMode::Evaluate => tags::evaluate(cli, opts, tags, jobs, out, doc),
         RunMode::Profile => tags::profile(cli, opts, clock, tags, jobs, out, doc),
+        RunMode::Check => check::check(cli, opts, clock, tags, jobs, out, doc),
+        RunMode::EvaluateCheck => check::evaluate(cli, opts, tags, jobs, out, doc),
     }
 }
 

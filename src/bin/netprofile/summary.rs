@@ -148,6 +148,9 @@ pub struct TagSummary {
     pub warnings: Vec<String>,
     /// Why the tag failed, as printed on stderr (null when it did not).
     pub error: Option<String>,
+    /// `--check`, `--evaluate-check`: the check's figures (absent otherwise).
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub check: Option<CheckSummary>,
 }
 
 /// Row counts of `data.csv`.
@@ -252,6 +255,7 @@ impl TagSummary {
             pruned: 0,
             warnings: Vec::new(),
             error,
+            check: None,
         }
     }
 
@@ -309,6 +313,7 @@ impl TagSummary {
             pruned: 0,
             warnings: warnings.iter().map(wording::warning).collect(),
             error,
+            check: None,
         }
     }
 }
@@ -367,4 +372,19 @@ fn write_to(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     }
     np::write_summary(path, bytes)?;
     Ok(())
+}
+
+/// A tag's check figures in the summary JSON.
+#[derive(Debug, Default, Serialize)]
+pub struct CheckSummary {
+    /// Rows compared with a profile.
+    pub checked_rows: usize,
+    /// Episodes open after the check.
+    pub open_episodes: usize,
+    /// Episodes that started in this check.
+    pub alerts_started: usize,
+    /// Rows with no profile in force (counted, not compared).
+    pub rows_without_profile: usize,
+    /// Rows within 30 minutes after the previous one of their protocol.
+    pub repeated_rows: usize,
 }

@@ -24,12 +24,13 @@ pub struct Tally {
     pub series: usize,
     /// A tag was refused because a path it writes is not a regular file.
     pub refused: bool,
-    /// `--evaluate`'s table could not be written to stdout.
+    /// `--evaluate`'s table (or a check's lines) could not be written to
+    /// stdout.
     pub stdout_failed: bool,
 }
 
 impl Tally {
-    fn count<T>(&mut self, outcome: &TagOutcome<T>) {
+    pub(crate) fn count<T>(&mut self, outcome: &TagOutcome<T>) {
         if outcome.result.is_ok() {
             self.done += 1;
         } else {
@@ -43,7 +44,7 @@ impl Tally {
 
 /// Runs `f` on every tag with `jobs` threads; results in tag order. A panic
 /// in one tag (a bug) becomes that tag's `Err` with the panic message.
-fn run_tags<T: Send>(
+pub(crate) fn run_tags<T: Send>(
     tags: &[Tag],
     jobs: usize,
     f: impl Fn(&Tag) -> T + Sync,
@@ -85,7 +86,7 @@ fn run_tags<T: Send>(
 }
 
 /// A tag's outcome, or the internal error that replaced it.
-fn or_internal<T>(r: Result<TagOutcome<T>, String>) -> TagOutcome<T> {
+pub(crate) fn or_internal<T>(r: Result<TagOutcome<T>, String>) -> TagOutcome<T> {
     r.unwrap_or_else(|msg| TagOutcome {
         warnings: Vec::new(),
         result: Err(np::Error::Internal(msg)),

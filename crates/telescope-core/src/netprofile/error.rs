@@ -100,6 +100,10 @@ pub enum Error {
         /// The FIFO.
         path: PathBuf,
     },
+    /// A check could not read a profile or its state (see
+    /// [`super::CheckError`]); nothing was marked checked.
+    #[error(transparent)]
+    Check(#[from] super::check::error::CheckError),
     /// Writing the profile or `latest.json` failed; existing files are kept.
     #[error("cannot write {}: {source}", .path.display())]
     Write {

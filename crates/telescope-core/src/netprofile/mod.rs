@@ -46,6 +46,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod check;
 mod discover;
 mod error;
 mod evaluate;
@@ -66,6 +67,20 @@ mod write;
 
 use std::path::PathBuf;
 
+/// Checking rows against the profiles in force and alerting by episode
+/// (what `netprofile --check` and `--evaluate-check` do): [`check_tag`]
+/// reads a tag and returns its events and the state to save with
+/// [`save_check_states`] once the events are delivered (printed, or
+/// written as IDEA messages with [`write_idea`]); [`write_overview`] writes
+/// the overview page; [`replay_tag`] walks a tag's history hour by hour as
+/// cron would. [`check_rows`], [`replay_visible`] and
+/// [`replay_profile_at`] are the pieces a replay of its own (a benchmark
+/// injecting anomalies) is built from.
+pub use check::{
+    check_rows, check_tag, replay_profile_at, replay_tag, replay_visible, save_check_states,
+    write_idea, write_overview, CheckCounts, CheckError, CheckOptions, Checked, Direction, Event,
+    EventKind, MemoryProfiles, ProfileSource, ReadProfile, Reading, ReplayRun, Snapshot, TagState,
+};
 pub use discover::{discover, numeric_order, tag_number, Conflict, Discovery, Tag};
 pub use error::{Error, Warning};
 pub use evaluate::{
@@ -322,7 +337,9 @@ fn write_plot(
 ) -> Result<PathBuf, Error> {
     output::check_replaceable(&tag.dir.join(write::LATEST_SVG), output::Symlink::Replaced)?;
     let title = format!("tag {}", tag.name);
-    let svg = plot::render_svg(&title, rows, profile, opts, warnings).map_err(Error::Internal)?;
+    let marks = check::out_rows(&tag.dir);
+    let svg =
+        plot::render_svg(&title, rows, profile, opts, warnings, &marks).map_err(Error::Internal)?;
     write::write_file(&tag.dir, &write::plot_file_name(name), svg.as_bytes())
 }
 

@@ -16,6 +16,7 @@ use super::error::Warning;
 use super::nemea::Row;
 use super::options::ProfileOptions;
 use super::profile::Profile;
+use super::protocol::Protocol;
 use super::series::{protocol_rows, series, Metric, Point, Series};
 use super::time::{format_timestamp, HOUR_US};
 
@@ -26,6 +27,8 @@ pub(crate) const HISTORY_DAYS: i64 = 7;
 pub(crate) const HISTORY: RGBColor = RGBColor(140, 140, 140);
 /// Colour of the outlier circles (`#D62728`).
 pub(crate) const OUTLIER: RGBColor = RGBColor(214, 39, 40);
+/// Colour of the hours a check found out of profile (`#FF7F0E`).
+pub(crate) const OUT_OF_PROFILE: RGBColor = RGBColor(255, 127, 14);
 /// Colour of the forecast line and band (`#1F77B4`).
 pub(crate) const FORECAST: RGBColor = RGBColor(31, 119, 180);
 
@@ -193,13 +196,16 @@ fn days(us: i64) -> f64 {
 /// The picture of `profile` (built from `rows` with `opts`) as an SVG
 /// document; `title` heads it (e.g. `tag 1`). One row of panels per
 /// protocol of `opts`, one column per metric; a series that was not
-/// forecast gets a note instead of a chart.
+/// forecast gets a note instead of a chart. `marks` (protocol,
+/// `TIME_FIRST`): the hours a check found out of profile, shaded in every
+/// panel of their protocol (none: no shading, no legend entry).
 pub(crate) fn render_svg(
     title: &str,
     rows: &[Row],
     profile: &Profile,
     opts: &ProfileOptions,
     warnings: &[Warning],
+    marks: &[(Protocol, i64)],
 ) -> Result<String, String> {
     let panels: Vec<_> = profile
         .protocols
@@ -221,10 +227,11 @@ pub(crate) fn render_svg(
         head.draw_text(
             &format!(
                 "{title}: history of the last {HISTORY_DAYS} days (grey), rows dropped as \
-                 outliers above the {} quantile (red), {} h forecast with its {:.0}% band (blue); UTC",
+                 outliers above the {} quantile (red), {} h forecast with its {:.0}% band (blue){}; UTC",
                 opts.outlier_quantile,
                 opts.horizon,
-                opts.interval_width * 100.0
+                opts.interval_width * 100.0,
+                if marks.is_empty() { "" } else { ", hours out of profile (orange)" }
             ),
             &("sans-serif", 17).into_font().color(&BLACK),
             (12, 18),
@@ -241,7 +248,12 @@ pub(crate) fn render_svg(
                     Some(&(protocol, metric, points)) => {
                         let all = series(protocol_rows(rows, protocol), metric);
                         let caption = format!("{protocol} {metric}");
-                        panel(cell, &caption, &all, points, opts.outlier_quantile)?;
+                        let out: Vec<i64> = marks
+                            .iter()
+                            .filter(|(p, _)| *p == protocol)
+                            .map(|(_, t)| *t)
+                            .collect();
+                        panel(cell, &caption, &all, points, opts.outlier_quantile, &out)?;
                     }
                     None => {
                         let reason = warnings
@@ -266,13 +278,36 @@ pub(crate) fn render_svg(
     Ok(svg)
 }
 
-/// One protocol and metric: history, outliers, forecast and band.
+/// The forecast band's outline: the upper edge forwards, the lower back.
+fn band(points: &[Point]) -> Vec<(f64, f64)> {
+    points
+        .iter()
+        .map(|p| (days(p.timestamp), p.upper))
+        .chain(points.iter().rev().map(|p| (days(p.timestamp), p.lower)))
+        .collect()
+}
+
+/// The hours out of profile (`out`: their TIME_FIRST) shown from `start`
+/// on, as shaded columns up to `top`, cut at `x1` (days).
+fn shaded_hours(out: &[i64], start: i64, x1: f64, top: f64) -> Vec<Rectangle<(f64, f64)>> {
+    out.iter()
+        .filter(|&&t| t >= start)
+        .map(|&t| {
+            let (a, b) = (days(t), days(t + HOUR_US).min(x1));
+            Rectangle::new([(a, 0.0), (b, top)], OUT_OF_PROFILE.mix(0.3).filled())
+        })
+        .collect()
+}
+
+/// One protocol and metric: history, outliers, forecast and band, the
+/// hours out of profile (`out`) shaded.
 fn panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, plotters::coord::Shift>,
     caption: &str,
     all: &Series,
     points: &[Point],
     q: f64,
+    out: &[i64],
 ) -> Result<(), String> {
     let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
     let kept = all.drop_above_quantile(q);
@@ -323,16 +358,14 @@ fn panel<DB: DrawingBackend>(
         .label_style(("sans-serif", 12))
         .draw()
         .map_err(e)?;
-    let band: Vec<(f64, f64)> = points
-        .iter()
-        .map(|p| (days(p.timestamp), p.upper))
-        .chain(points.iter().rev().map(|p| (days(p.timestamp), p.lower)))
-        .collect();
     chart
         .draw_series(std::iter::once(Polygon::new(
-            band,
+            band(points),
             FORECAST.mix(0.25).filled(),
         )))
+        .map_err(e)?;
+    chart
+        .draw_series(shaded_hours(out, start, x1, axis.top()))
         .map_err(e)?;
     chart
         .draw_series(LineSeries::new(history, HISTORY.stroke_width(2)))

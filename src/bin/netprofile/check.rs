@@ -65,16 +65,7 @@ pub fn check<W: Write>(
         }
         out.outcome(tag, &outcome);
         tally.count(&outcome);
-        let mut entry = TagSummary::processed(
-            &tag.name,
-            opts,
-            outcome.data.as_ref(),
-            &outcome.warnings,
-            outcome.result.as_ref().err().map(wording::error),
-            &[],
-            SeriesStatus::LeftOut,
-        );
-        entry.series.clear();
+        let mut entry = tag_entry(tag, opts, &outcome);
         entry.warnings.extend(went_back);
         if let Ok(c) = outcome.result.as_mut() {
             let s = summary_of(c);
@@ -174,6 +165,22 @@ fn write_html(
     np::write_overview(cli.root(), page, &views, now_utc)
 }
 
+/// A tag's summary entry in the check modes: its data, warnings and error;
+/// no series (a check forecasts none).
+fn tag_entry<T>(tag: &Tag, opts: &np::ProfileOptions, outcome: &TagOutcome<T>) -> TagSummary {
+    let mut entry = TagSummary::processed(
+        &tag.name,
+        opts,
+        outcome.data.as_ref(),
+        &outcome.warnings,
+        outcome.result.as_ref().err().map(wording::error),
+        &[],
+        SeriesStatus::LeftOut,
+    );
+    entry.series.clear();
+    entry
+}
+
 fn summary_of(c: &Checked) -> CheckSummary {
     CheckSummary {
         checked_rows: c.counts.checked_rows,
@@ -201,16 +208,7 @@ pub fn evaluate<W: Write>(
     for (tag, outcome) in tags.iter().zip(outcomes.into_iter().map(or_internal)) {
         out.outcome(tag, &outcome);
         tally.count(&outcome);
-        let mut entry = TagSummary::processed(
-            &tag.name,
-            opts,
-            outcome.data.as_ref(),
-            &outcome.warnings,
-            outcome.result.as_ref().err().map(wording::error),
-            &[],
-            SeriesStatus::LeftOut,
-        );
-        entry.series.clear();
+        let mut entry = tag_entry(tag, opts, &outcome);
         if let Ok(runs) = &outcome.result {
             let mut lines = Vec::new();
             let mut s = CheckSummary::default();

@@ -27,7 +27,7 @@ fn rec(time: i64, src: u32, dst: u32, sport: i32, dport: i32, asn: u32) -> FlowR
 }
 
 /// One block holding `records` (all kept), runs derived from `time`.
-fn block(records: Vec<FlowRecord>) -> DecodedBlock {
+pub(super) fn block(records: Vec<FlowRecord>) -> DecodedBlock {
     let mut runs: Vec<Run> = Vec::new();
     for r in &records {
         match runs.last_mut() {

@@ -6,8 +6,8 @@ use super::bound::{key_budget, KeyBytes};
 use super::config::Rules;
 use super::interval::IntervalAgg;
 use super::keys::GeoIds;
+use super::tests::block;
 use super::*;
-use crate::flowtuple::decode::Run;
 use crate::flowtuple::error::RunError;
 use crate::flowtuple::options::{Mode, SeriesOptions, SpillOptions};
 use crate::flowtuple::record::GeoTag;
@@ -43,26 +43,7 @@ fn blocks(n: u32, run: u32, intervals: u32) -> Vec<DecodedBlock> {
 
 /// `records` in blocks of 1,000.
 fn in_blocks(records: Vec<FlowRecord>) -> Vec<DecodedBlock> {
-    records
-        .chunks(1_000)
-        .map(|c| {
-            let mut runs: Vec<Run> = Vec::new();
-            for r in c {
-                match runs.last_mut() {
-                    Some(run) if run.time == r.time => run.kept += 1,
-                    _ => runs.push(Run {
-                        time: r.time,
-                        kept: 1,
-                    }),
-                }
-            }
-            DecodedBlock {
-                total: c.len() as u64,
-                runs,
-                records: c.to_vec(),
-            }
-        })
-        .collect()
+    records.chunks(1_000).map(|c| block(c.to_vec())).collect()
 }
 
 fn options(mode: Mode, limit: Option<u64>, dir: &std::path::Path) -> SeriesOptions {

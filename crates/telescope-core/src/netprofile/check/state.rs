@@ -107,7 +107,8 @@ pub fn load(dir: &Path) -> Result<Option<TagState>, CheckError> {
 /// `syncfs(2)` calls for all of them (after the temporary files are
 /// written, after they are renamed) instead of two `fsync(2)` per tag:
 /// 1,000 tags in milliseconds rather than seconds. Where `syncfs` is not
-/// available, every file and directory is fsynced. One result per item.
+/// available (or the second fails), every file and directory is fsynced.
+/// One result per item: a failed write keeps its own error.
 pub fn save_all(items: &[(&Path, &TagState)]) -> Vec<Result<(), Error>> {
     let pid = std::process::id();
     let werr = |path: &Path, source: io::Error| Error::Write {
@@ -130,52 +131,45 @@ pub fn save_all(items: &[(&Path, &TagState)]) -> Vec<Result<(), Error>> {
     });
     let files: Vec<Option<&File>> = written.iter().map(|w| w.as_ref().ok()).collect();
     let synced = flush_all(&files);
-    let indexed: Vec<(usize, &(&Path, &TagState))> = items.iter().enumerate().collect();
-    let renamed: Vec<Result<(), Error>> = par_map(&indexed, |(i, (dir, _))| {
-        let f = match &written[*i] {
-            Ok(f) => f,
-            Err(e) => return Err(copy_error(e)),
-        };
-        let dest = state_path(dir);
-        let tmp = temp_path(&dest, pid);
-        let done = match &synced {
-            Ok(()) => Ok(()),
-            Err(_) => f.sync_all(),
-        }
-        .and_then(|()| fs::rename(&tmp, &dest));
-        match done {
-            Err(e) => {
-                let _ = fs::remove_file(&tmp);
-                Err(werr(&dest, e))
+    // Renamed where written (`None` where the write failed: that error is
+    // the item's result below).
+    let renamed: Vec<Option<Result<(), Error>>> = par_map(
+        &items.iter().zip(&written).collect::<Vec<_>>(),
+        |((dir, _), w)| {
+            let f = w.as_ref().ok()?;
+            let dest = state_path(dir);
+            let tmp = temp_path(&dest, pid);
+            let done = match &synced {
+                Ok(()) => Ok(()),
+                Err(_) => f.sync_all(),
             }
-            Ok(()) => {
-                if synced.is_err() {
-                    sync_dir(dir);
+            .and_then(|()| fs::rename(&tmp, &dest));
+            Some(match done {
+                Err(e) => {
+                    let _ = fs::remove_file(&tmp);
+                    Err(werr(&dest, e))
                 }
-                Ok(())
+                Ok(()) => Ok(()),
+            })
+        },
+    );
+    // The renames on disk: one more syncfs, or each directory where that
+    // is not available or fails.
+    if synced.is_err() || flush_all(&files).is_err() {
+        for ((dir, _), r) in items.iter().zip(&renamed) {
+            if matches!(r, Some(Ok(()))) {
+                sync_dir(dir);
             }
         }
-    });
-    if synced.is_ok() {
-        let _ = flush_all(&files);
     }
-    renamed
-}
-
-/// The same error again (errors are not `Clone`; the variants a failed
-/// write gives are rebuilt, others become their message).
-fn copy_error(e: &Error) -> Error {
-    match e {
-        Error::NotRegular { path, kind } => Error::NotRegular {
-            path: path.clone(),
-            kind,
-        },
-        Error::Write { path, source } => Error::Write {
-            path: path.clone(),
-            source: io::Error::new(source.kind(), source.to_string()),
-        },
-        other => Error::Internal(other.to_string()),
-    }
+    written
+        .into_iter()
+        .zip(renamed)
+        .map(|(w, r)| match (w, r) {
+            (Err(e), _) => Err(e),
+            (Ok(_), r) => r.unwrap_or(Ok(())),
+        })
+        .collect()
 }
 
 /// Threads for the file operations of [`save_all`]: they mostly wait for

@@ -13,16 +13,19 @@ pub fn testdata(rel: &str) -> PathBuf {
 
 /// The names of the models `netprofile --model auto` can fit (blend
 /// members named after the heaviest).
-pub const AUTO_MODELS: [&str; 9] = [
+pub const AUTO_MODELS: [&str; 12] = [
     "seasonal-trend+lag24",
     "log-seasonal-trend+lag24",
     "log-weekend-daily+lag24",
     "weekend-daily+lag24",
+    "log-weekend-sunday+lag24",
+    "weekend-sunday+lag24",
     "log-mstl",
     "log-mstl-drift",
     "mstl",
     "mstl-drift",
     "snaive168",
+    "snaive-daytype",
 ];
 
 /// A command for one of this package's binaries.

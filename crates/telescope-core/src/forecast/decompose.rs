@@ -382,3 +382,10 @@ fn mad_scale(x: &[f64]) -> f64 {
     let mut dev: Vec<f64> = x.iter().map(|r| (r - mid).abs()).collect();
     1.4826 * median(&mut dev)
 }
+
+/// True when the history (`ts`, values `y`) repeats from week to week:
+/// the same hour a week earlier is clearly closer than a day earlier (the
+/// gate of the weekly naive, [`WEEKLY_NAIVE_GATE`]).
+pub(super) fn weeks_repeat(ts: &[i64], y: &[f64]) -> bool {
+    Decomposition::fit(ts, y, Kind::SeasonalNaive(WEEK_HOURS)).is_some()
+}

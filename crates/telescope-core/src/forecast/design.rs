@@ -23,16 +23,38 @@ pub(super) struct Seasonality {
     pub period_us: i64,
     /// Number of harmonics.
     pub order: usize,
-    /// Columns are zero outside Saturdays and Sundays (of the timestamps'
-    /// own calendar): the weekend's deviation from the common shape, led
-    /// by a weekend level column (1 on weekends).
-    pub weekend_only: bool,
+    /// The days the component is active on.
+    pub days: Days,
+}
+
+/// The days a [`Seasonality`] is active on (UTC days of the timestamps).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Days {
+    /// Every day: the common shape.
+    Every,
+    /// Saturdays and Sundays only: the weekend's deviation from the common
+    /// shape, led by a level column (1 on those days).
+    Weekend,
+    /// Sundays only: Sunday's deviation from the weekend's shape, led by a
+    /// level column.
+    Sunday,
+}
+
+impl Days {
+    /// True when the component is active at `ts`.
+    fn active(self, ts: i64) -> bool {
+        match self {
+            Days::Every => true,
+            Days::Weekend => is_weekend(ts),
+            Days::Sunday => is_sunday(ts),
+        }
+    }
 }
 
 impl Seasonality {
     /// Number of design columns.
     pub fn width(&self) -> usize {
-        2 * self.order + usize::from(self.weekend_only)
+        2 * self.order + usize::from(self.days != Days::Every)
     }
 
     /// A component active on every day.
@@ -40,7 +62,7 @@ impl Seasonality {
         Seasonality {
             period_us,
             order,
-            weekend_only: false,
+            days: Days::Every,
         }
     }
 }
@@ -48,6 +70,11 @@ impl Seasonality {
 /// True when `ts` falls on a Saturday or Sunday (1970-01-01 was a Thursday).
 pub(super) fn is_weekend(ts: i64) -> bool {
     matches!(ts.div_euclid(DAY_US).rem_euclid(7), 2 | 3)
+}
+
+/// True when `ts` falls on a Sunday.
+pub(super) fn is_sunday(ts: i64) -> bool {
+    ts.div_euclid(DAY_US).rem_euclid(7) == 3
 }
 
 /// Column layout of the design matrix: `[1, t, (t - s_j)+ .., sin/cos ..]`
@@ -141,10 +168,9 @@ impl Layout {
             *cell = (t - s).max(0.0);
         }
         let mut col = self.n_trend();
-        let weekend = is_weekend(ts);
         for season in &self.seasonalities {
-            if season.weekend_only {
-                if !weekend {
+            if season.days != Days::Every {
+                if !season.days.active(ts) {
                     row[col..col + season.width()].fill(0.0);
                     col += season.width();
                     continue;

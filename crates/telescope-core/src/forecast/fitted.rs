@@ -128,7 +128,9 @@ impl FittedModel {
     /// largest weight in the blend: `seasonal-trend+lag24`, `log-seasonal-trend+lag24` (fitted on the
     /// logarithm) or `log-weekend-daily+lag24` (plus the weekend's own level
     /// and daily shape; `weekend-daily+lag24` for series with negative
-    /// values, fitted on the values), all with the residual corrections;
+    /// values, fitted on the values), `log-weekend-sunday+lag24` (and
+    /// `weekend-sunday+lag24`: Sunday's own level and shape beside
+    /// Saturday's), all with the residual corrections;
     /// `log-mstl` and `log-mstl-drift` (MSTL on the logarithm, the daily
     /// and weekly shapes by locally constant or locally linear loess;
     /// `mstl`, `mstl-drift` on the values for series with negative values)

@@ -78,6 +78,7 @@ mod space;
 mod stl;
 #[cfg(test)]
 mod tests;
+mod weekend;
 
 pub use config::{ForecastConfig, Model, SeasonalityMode};
 pub use error::ForecastError;

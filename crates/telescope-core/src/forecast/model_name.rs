@@ -22,6 +22,11 @@ pub enum ModelName {
     WeekendDailyLag24,
     /// `log-weekend-daily+lag24`: the same on the logarithm.
     LogWeekendDailyLag24,
+    /// `weekend-sunday+lag24`: [`ModelName::WeekendDailyLag24`] plus
+    /// Sunday's own level and daily shape beside Saturday's, on the values.
+    WeekendSundayLag24,
+    /// `log-weekend-sunday+lag24`: the same on the logarithm.
+    LogWeekendSundayLag24,
     /// `mstl`: MSTL with locally constant seasonal loess, on the values.
     Mstl,
     /// `mstl-drift`: MSTL with locally linear (drifting) seasonal loess,
@@ -40,12 +45,14 @@ pub enum ModelName {
 
 impl ModelName {
     /// Every name, in the order above.
-    pub const ALL: [ModelName; 11] = [
+    pub const ALL: [ModelName; 13] = [
         ModelName::SeasonalTrend,
         ModelName::SeasonalTrendLag24,
         ModelName::LogSeasonalTrendLag24,
         ModelName::WeekendDailyLag24,
         ModelName::LogWeekendDailyLag24,
+        ModelName::WeekendSundayLag24,
+        ModelName::LogWeekendSundayLag24,
         ModelName::Mstl,
         ModelName::MstlDrift,
         ModelName::LogMstl,
@@ -62,6 +69,8 @@ impl ModelName {
             ModelName::LogSeasonalTrendLag24 => "log-seasonal-trend+lag24",
             ModelName::WeekendDailyLag24 => "weekend-daily+lag24",
             ModelName::LogWeekendDailyLag24 => "log-weekend-daily+lag24",
+            ModelName::WeekendSundayLag24 => "weekend-sunday+lag24",
+            ModelName::LogWeekendSundayLag24 => "log-weekend-sunday+lag24",
             ModelName::Mstl => "mstl",
             ModelName::MstlDrift => "mstl-drift",
             ModelName::LogMstl => "log-mstl",

@@ -6,8 +6,10 @@
 //! the daily shape scales with the level and errors count relative to it,
 //! as sMAPE counts them); the weekend's own daily shape (a weekend level
 //! and daily Fourier terms active only on Saturdays and Sundays, only when
-//! the history holds at least [`MIN_WEEKEND_ROWS`] weekend and weekday
-//! rows), on the logarithm too. Values below 0 (not traffic) keep every
+//! the history holds at least [`MIN_WEEKEND_ROWS`](super::weekend::MIN_WEEKEND_ROWS) weekend and weekday
+//! rows), on the logarithm too; and beside it Sunday's own level and shape
+//! (`weekend-sunday`, where weeks repeat and the weekend candidate saw no
+//! level move in the last hours; see `weekend.rs`). Values below 0 (not traffic) keep every
 //! candidate on the values. Each candidate adds [`LAG_WEIGHT`] times the
 //! residual of the same time a day earlier (an AR term at the daily lag,
 //! which carries yesterday's departures from the regression into today),
@@ -42,14 +44,12 @@ use super::model_name::ModelName;
 use super::residuals::Recent;
 use super::solver::NormalEquations;
 use super::space::Space;
+use super::weekend::{sunday_seasonalities, weekend_seasonalities};
 
 /// Weight of yesterday's residual in the forecast (error correction at the
 /// daily lag); the CESNET, hourly and 55-minute backtests are best near 0.4
 /// (0.3 and 0.5 within 0.1 sMAPE, none better on all three).
 const LAG_WEIGHT: f64 = 0.4;
-/// Weekend rows a history needs before the weekend gets its own shape
-/// (about a weekend day of hourly rows).
-const MIN_WEEKEND_ROWS: usize = 20;
 /// Sharpness of the blend weights `(best / score) ^ BLEND_POWER`: 0 would
 /// average the candidates equally, infinity choose the best.
 const BLEND_POWER: f64 = 16.0;
@@ -164,40 +164,33 @@ fn seasonal_trend_candidates(
     let first = fits.remove(0)?;
     let mut candidates = vec![first];
     candidates.extend(fits.into_iter().flatten());
-    if let Some(seasonalities) = weekend_seasonalities(config, series.ts, base) {
-        let weekend = if log {
-            (Space::Log, ModelName::LogWeekendDailyLag24)
-        } else {
-            (Space::Linear, ModelName::WeekendDailyLag24)
-        };
-        let fits = fit_structure(config, series, seasonalities, &[weekend], corrected);
+    let Some(weekend) = weekend_seasonalities(config, series.ts, base) else {
+        return Ok(candidates);
+    };
+    let (space, daily, sunday) = if log {
+        let names = (
+            ModelName::LogWeekendDailyLag24,
+            ModelName::LogWeekendSundayLag24,
+        );
+        (Space::Log, names.0, names.1)
+    } else {
+        let names = (ModelName::WeekendDailyLag24, ModelName::WeekendSundayLag24);
+        (Space::Linear, names.0, names.1)
+    };
+    let with_sunday = sunday_seasonalities(series.ts, series.y, &weekend);
+    let fits = fit_structure(config, series, weekend, &[(space, daily)], corrected);
+    let Some(fit) = fits.into_iter().flatten().next() else {
+        return Ok(candidates);
+    };
+    // A level that moved in the last hours (the weekend candidate's local
+    // level) would be taken for Sunday's own level on a Sunday.
+    let level_moved = fit.model.level != 0.0;
+    candidates.push(fit);
+    if let Some(seasonalities) = with_sunday.filter(|_| !level_moved) {
+        let fits = fit_structure(config, series, seasonalities, &[(space, sunday)], corrected);
         candidates.extend(fits.into_iter().flatten());
     }
     Ok(candidates)
-}
-
-/// `base` plus the weekend's own level and daily shape, when `base` has a
-/// daily term and the history at least [`MIN_WEEKEND_ROWS`] weekend and
-/// weekday rows; else `None`.
-fn weekend_seasonalities(
-    config: &ForecastConfig,
-    ts: &[i64],
-    mut base: Vec<Seasonality>,
-) -> Option<Vec<Seasonality>> {
-    let has_daily = base.iter().any(|s| s.period_us == DAY_US);
-    let weekend_rows = ts.iter().filter(|&&t| design::is_weekend(t)).count();
-    let enough = has_daily
-        && config.weekend_daily_order > 0
-        && weekend_rows >= MIN_WEEKEND_ROWS
-        && ts.len() - weekend_rows >= MIN_WEEKEND_ROWS;
-    enough.then(|| {
-        base.push(Seasonality {
-            period_us: DAY_US,
-            order: config.weekend_daily_order,
-            weekend_only: true,
-        });
-        base
-    })
 }
 
 /// The decomposition candidates for a history spanning `span` µs: MSTL

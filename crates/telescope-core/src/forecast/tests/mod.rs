@@ -9,6 +9,7 @@ mod auto;
 mod holdout;
 mod model_name;
 mod mstl;
+mod weekend;
 use std::f64::consts::TAU;
 use telescope_test_support::rng::{Random, XorShift64 as Rng};
 

@@ -6,13 +6,15 @@ use crate::forecast::{ModelName, UnknownModelName};
 #[test]
 fn model_names_keep_their_spellings_and_parse_back() {
     // The spellings netprofile has always printed (README, docs/accuracy),
-    // and the day-type naive's.
+    // the day-type naive's and the Sunday candidate's.
     let spelled = [
         "seasonal-trend",
         "seasonal-trend+lag24",
         "log-seasonal-trend+lag24",
         "weekend-daily+lag24",
         "log-weekend-daily+lag24",
+        "weekend-sunday+lag24",
+        "log-weekend-sunday+lag24",
         "mstl",
         "mstl-drift",
         "log-mstl",

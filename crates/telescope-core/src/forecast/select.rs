@@ -20,7 +20,9 @@
 //! are the candidates' own, averaged with weights
 //! `(best score / score) ^` [`BLEND_POWER`] (a candidate 10 % worse than the
 //! best weighs 0.22 of it, one twice as bad nothing), the bands narrowed to
-//! the blend's own hold-out errors (see [`blend_band_factor`]).
+//! the blend's own hold-out errors (see [`blend_band_factor`]). A
+//! candidate that forecast every hold-out row exactly as an earlier one did
+//! is left out ([`untested_repeats`]).
 //!
 //! With two weeks of history, two MSTL-class candidates (`decompose.rs`)
 //! join on the logarithm (on the values for series with negative values):
@@ -138,7 +140,27 @@ pub(super) fn fit_best(
     for candidate in decomposition_candidates(design::span_us(ts), log) {
         candidates.extend(fit_decomposition(config, series, &cuts, candidate));
     }
+    let errors: Vec<&[f64]> = candidates.iter().map(|c| &c.value_errors[..]).collect();
+    let mut tested = untested_repeats(&errors).into_iter().map(|repeat| !repeat);
+    candidates.retain(|_| tested.next().unwrap_or(true));
     Ok(blend(candidates))
+}
+
+/// For each candidate's hold-out errors `errors`, whether they repeat an
+/// earlier candidate's exactly (bit for bit, on the same rows). Such a
+/// candidate forecast every hold-out row as the earlier one did, so the
+/// hold-out days cannot say whether its different rule for other days
+/// (the day-type naive's Friday for a Monday, say, against the weekly
+/// naive's Monday a week earlier) is better: it is left out, and the
+/// earlier, simpler candidate stands for both. Candidates without errors
+/// are never repeats.
+pub(super) fn untested_repeats(errors: &[&[f64]]) -> Vec<bool> {
+    let same = |a: &[f64], b: &[f64]| {
+        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
+    };
+    (0..errors.len())
+        .map(|j| !errors[j].is_empty() && (0..j).any(|i| same(errors[i], errors[j])))
+        .collect()
 }
 
 /// The seasonal-trend candidates of `Auto`, corrected by recent residuals:

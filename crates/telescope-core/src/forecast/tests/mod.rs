@@ -53,6 +53,13 @@ fn first_harmonic(model: &FittedModel, period_us: i64) -> f64 {
     panic!("no seasonality of period {period_us}");
 }
 
+/// The names of a blend's members, the heaviest first.
+fn member_names(model: &FittedModel) -> Vec<&'static str> {
+    std::iter::once(model.model_name().as_str())
+        .chain(model.blend.iter().map(|(m, _)| m.model_name().as_str()))
+        .collect()
+}
+
 /// The seasonal-trend model (whose coefficients the tests read) with equal
 /// weights.
 fn equal_weights() -> ForecastConfig {

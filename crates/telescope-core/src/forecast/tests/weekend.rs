@@ -45,12 +45,6 @@ fn hourly_history(noise: &mut Rng, shift: f64) -> (Vec<i64>, Vec<f64>) {
     (ts, y)
 }
 
-fn member_names(model: &FittedModel) -> Vec<&'static str> {
-    std::iter::once(model.model_name().as_str())
-        .chain(model.blend.iter().map(|(m, _)| m.model_name().as_str()))
-        .collect()
-}
-
 #[test]
 fn sunday_gets_its_own_shape_when_saturday_differs() {
     let (ts, y) = hourly_history(&mut Rng(41), 0.0);

@@ -296,7 +296,8 @@ pub(super) fn count_buckets<'a, const K: usize>(
                 index: b,
                 items: bucket,
             }) => {
-                let items = sort_bucket(bucket, &mut values, &mut values_work);
+                let items = sort_bucket(&bucket, &mut values, &mut values_work);
+                drop(bucket);
                 let p = pass.index();
                 let slots = &mut out.slots[p];
                 match spill.filter(|s| s.has_runs(pass, b)) {
@@ -313,7 +314,8 @@ pub(super) fn count_buckets<'a, const K: usize>(
                 index: b,
                 items: bucket,
             }) => {
-                let items = sort_bucket(bucket, &mut sources, &mut sources_work);
+                let items = sort_bucket(&bucket, &mut sources, &mut sources_work);
+                drop(bucket);
                 // Counted in the source pass's slots and groups.
                 let p = Pass::Sources.index();
                 let (slots, firsts) = (&mut out.slots[p], &mut out.firsts);
@@ -334,7 +336,8 @@ pub(super) fn count_buckets<'a, const K: usize>(
                 index: b,
                 items: bucket,
             }) => {
-                let items = sort_bucket(bucket, &mut asns, &mut asns_work);
+                let items = sort_bucket(&bucket, &mut asns, &mut asns_work);
+                drop(bucket);
                 let none = spread(rules::NO_ASN);
                 if let Some(spill) = spill.filter(|s| s.has_runs(Pass::Asns, b)) {
                     // NO_ASN's items come first here too: counted in their

@@ -45,6 +45,10 @@ pub(super) struct IntervalAgg<const K: usize> {
     pub(super) in_memory: u64,
     /// Runs spilled to disk, if any.
     pub(super) spill: Option<Spill>,
+    /// Whether a spill keeps the buckets' chunks for the next items (see
+    /// [`Bucket::recycle`]): not when several intervals are open, where
+    /// another one may need the memory.
+    pub(super) recycle: bool,
 }
 
 impl<const K: usize> IntervalAgg<K> {
@@ -79,6 +83,7 @@ impl<const K: usize> IntervalAgg<K> {
             records: 0,
             in_memory: 0,
             spill: None,
+            recycle: true,
         }
     }
 
@@ -372,10 +377,11 @@ impl<const K: usize> IntervalAgg<K> {
         }
         if let Some(spill) = &mut self.spill {
             let threads = threads.max(1);
-            spill.write(Pass::Sources, &mut self.src, needed, threads)?;
-            spill.write(Pass::Destinations, &mut self.dst, needed, threads)?;
-            spill.write(Pass::Asns, &mut self.asn, needed, threads)?;
-            spill.write(Pass::Firsts, &mut self.first, needed, threads)?;
+            let keep = self.recycle;
+            spill.write(Pass::Sources, &mut self.src, needed, threads, keep)?;
+            spill.write(Pass::Destinations, &mut self.dst, needed, threads, keep)?;
+            spill.write(Pass::Asns, &mut self.asn, needed, threads, keep)?;
+            spill.write(Pass::Firsts, &mut self.first, needed, threads, keep)?;
         }
         self.in_memory = 0;
         Ok(())
@@ -402,7 +408,7 @@ impl<const K: usize> IntervalAgg<K> {
             mut src,
             mut dst,
             mut asn,
-            first,
+            mut first,
             summary,
             first_continent,
             mut tuples,
@@ -410,6 +416,10 @@ impl<const K: usize> IntervalAgg<K> {
             spill,
             ..
         } = self;
+        // Spare chunks would sit beside the sorting space.
+        src.iter_mut().chain(&mut dst).for_each(Bucket::release);
+        asn.iter_mut().for_each(Bucket::release);
+        first.iter_mut().for_each(Bucket::release);
         // Not with runs on disk (their keys are written) nor with source
         // items that carry ASNs.
         if records <= SMALL && spill.is_none() && !rules.first_asns {

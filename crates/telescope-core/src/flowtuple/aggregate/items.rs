@@ -269,6 +269,9 @@ pub(super) fn bucket_of(spread: u32) -> usize {
 pub(super) struct Bucket<T> {
     pub(super) full: Vec<Vec<T>>,
     pub(super) last: Vec<T>,
+    /// Empty chunks of items spilled, filled again before new ones are
+    /// allocated (see [`Bucket::recycle`]).
+    spare: Vec<Vec<T>>,
 }
 
 impl<T> Default for Bucket<T> {
@@ -276,6 +279,7 @@ impl<T> Default for Bucket<T> {
         Bucket {
             full: Vec::new(),
             last: Vec::new(),
+            spare: Vec::new(),
         }
     }
 }
@@ -286,13 +290,40 @@ impl<T: Copy> Bucket<T> {
     #[inline]
     pub(super) fn push(&mut self, item: T) {
         if self.last.len() == self.last.capacity() {
-            let chunk = CHUNK_BYTES / std::mem::size_of::<T>();
-            let full = std::mem::replace(&mut self.last, Vec::with_capacity(chunk));
-            if !full.is_empty() {
-                self.full.push(full);
-            }
+            self.next_chunk();
         }
         self.last.push(item);
+    }
+
+    #[cold]
+    fn next_chunk(&mut self) {
+        let chunk = CHUNK_BYTES / std::mem::size_of::<T>();
+        let next = self
+            .spare
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(chunk));
+        let full = std::mem::replace(&mut self.last, next);
+        if !full.is_empty() {
+            self.full.push(full);
+        }
+    }
+
+    /// Empties the bucket and keeps its chunks for the items filed next:
+    /// memory the process already has, instead of new pages from the
+    /// kernel (which zeroes each on first touch) for every spill.
+    pub(super) fn recycle(&mut self) {
+        let last = std::mem::take(&mut self.last);
+        for mut chunk in self.full.drain(..).chain(std::iter::once(last)) {
+            if chunk.capacity() > 0 {
+                chunk.clear();
+                self.spare.push(chunk);
+            }
+        }
+    }
+
+    /// Drops the spare chunks.
+    pub(super) fn release(&mut self) {
+        self.spare = Vec::new();
     }
 
     /// The bucket's chunks of items, in the order filed.

@@ -31,6 +31,8 @@ mod spill;
 mod tests;
 #[cfg(test)]
 mod tests_bound;
+#[cfg(test)]
+mod tests_buckets;
 mod wire;
 
 use std::collections::BTreeMap;
@@ -138,14 +140,21 @@ impl<const K: usize> Interval for IntervalAgg<K> {
     }
 }
 
-/// A new interval at `time` with items as wide as the mode needs.
-fn new_interval(rules: &Rules, ordinal: u64, time: i64) -> Box<dyn Interval> {
+/// A new interval at `time` with items as wide as the mode needs;
+/// `merging`: one of several open intervals (whose spills free their
+/// chunks, see [`IntervalAgg::recycle`]).
+fn new_interval(rules: &Rules, ordinal: u64, time: i64, merging: bool) -> Box<dyn Interval> {
+    fn boxed<const K: usize>(ordinal: u64, index: u64, merging: bool) -> Box<dyn Interval> {
+        let mut agg = IntervalAgg::<K>::new(ordinal, index);
+        agg.recycle = !merging;
+        Box::new(agg)
+    }
     let index = sample_index(time, rules.interval_length);
     match rules.keys_per_record() {
-        0..=2 => Box::new(IntervalAgg::<2>::new(ordinal, index)),
-        3 => Box::new(IntervalAgg::<3>::new(ordinal, index)),
+        0..=2 => boxed::<2>(ordinal, index, merging),
+        3 => boxed::<3>(ordinal, index, merging),
         // At most: two ports, an ASN and the geo keys.
-        _ => Box::new(IntervalAgg::<4>::new(ordinal, index)),
+        _ => boxed::<4>(ordinal, index, merging),
     }
 }
 
@@ -336,7 +345,7 @@ impl Intervals {
             (Step::Records { time, range, .. }, Some(open)) => {
                 let agg = open
                     .entry(time)
-                    .or_insert_with(|| new_interval(rules, 0, time));
+                    .or_insert_with(|| new_interval(rules, 0, time, true));
                 let before = agg.memory(rules);
                 agg.add(rules, geo_ids, &records[range], at, *threads)?;
                 *open_memory = *open_memory - before + agg.memory(rules);
@@ -346,7 +355,7 @@ impl Intervals {
             (Step::Close { time, .. }, Some(open)) => {
                 // An interval none of whose records counted still prints.
                 open.entry(time)
-                    .or_insert_with(|| new_interval(rules, 0, time));
+                    .or_insert_with(|| new_interval(rules, 0, time, true));
                 Ok(())
             }
             (
@@ -359,14 +368,14 @@ impl Intervals {
             ) => {
                 let agg = match current {
                     Some(agg) if agg.ordinal() == ordinal => agg,
-                    _ => current.insert(new_interval(rules, ordinal, time)),
+                    _ => current.insert(new_interval(rules, ordinal, time, false)),
                 };
                 Ok(agg.add(rules, geo_ids, &records[range], at, *threads)?)
             }
             (Step::Close { time, ordinal }, None) => {
                 let agg = match current.take() {
                     Some(agg) if agg.ordinal() == ordinal => agg,
-                    _ => new_interval(rules, ordinal, time),
+                    _ => new_interval(rules, ordinal, time, false),
                 };
                 *spilled += agg.spilled();
                 let (rows, pair_bytes) = agg.finish(rules, geo_ids, *threads)?;

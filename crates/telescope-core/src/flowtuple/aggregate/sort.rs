@@ -7,7 +7,7 @@ use super::items::{Bucket, Valued};
 /// that they are not cleared for every bucket). LSD radix with 13-bit
 /// digits, the first pass reading the bucket's chunks.
 pub(super) fn sort_bucket<'a, T: Valued>(
-    bucket: Bucket<T>,
+    bucket: &Bucket<T>,
     out: &'a mut Vec<T>,
     work: &mut Vec<T>,
 ) -> &'a [T] {

@@ -73,52 +73,69 @@ impl Spill {
     }
 
     /// Sorts the buckets of `pass` on `threads` threads and appends each as
-    /// a run, leaving them empty; `needed` is the most bytes the whole
-    /// spill writes (for the message when the disk is full).
+    /// a run, leaving them empty, with their chunks kept for the next
+    /// items if `recycle` (see [`Bucket::recycle`]), else freed; `needed`
+    /// is the most bytes the whole spill writes (for the message when the
+    /// disk is full).
     pub(super) fn write<T: Spillable>(
         &mut self,
         pass: Pass,
         buckets: &mut [Bucket<T>],
         needed: u64,
         threads: usize,
+        recycle: bool,
     ) -> Result<(), FlowtupleError> {
         let mut work: Vec<(usize, Bucket<T>)> = buckets
             .iter_mut()
-            .map(std::mem::take)
             .enumerate()
             .filter(|(_, b)| b.bytes() > 0)
+            .map(|(b, bucket)| (b, std::mem::take(bucket)))
             .collect();
         // Popped from the end: the biggest first.
         work.sort_by_key(|(_, b)| b.bytes());
         let queue = Mutex::new(work);
         let this = &*self;
-        let parts = on_threads(threads, || this.write_buckets(&queue, needed));
+        let parts = on_threads(threads, || this.write_buckets(&queue, needed, recycle));
         let mut runs = Vec::new();
         for part in parts {
             runs.extend(part?);
         }
-        for (b, run) in runs {
+        for (b, run, emptied) in runs {
             self.runs[pass.index()][b].push(run);
+            if let Some(emptied) = emptied {
+                buckets[b] = emptied;
+            }
         }
         Ok(())
     }
 
-    /// One thread's share of [`Spill::write`]: the runs it wrote, by bucket.
+    /// One thread's share of [`Spill::write`]: the runs it wrote, by
+    /// bucket, and the buckets emptied if `recycle`.
+    #[allow(clippy::type_complexity)]
     fn write_buckets<T: Spillable>(
         &self,
         queue: &Mutex<Vec<(usize, Bucket<T>)>>,
         needed: u64,
-    ) -> Result<Vec<(usize, Run)>, FlowtupleError> {
+        recycle: bool,
+    ) -> Result<Vec<(usize, Run, Option<Bucket<T>>)>, FlowtupleError> {
         let (mut out, mut work, mut kept, mut buf) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut scratch = T::Scratch::default();
         let mut runs = Vec::new();
         loop {
             let next = queue.lock().unwrap_or_else(|p| p.into_inner()).pop();
-            let Some((b, bucket)) = next else {
+            let Some((b, mut bucket)) = next else {
                 return Ok(runs);
             };
-            let len = sort_bucket(bucket, &mut out, &mut work).len();
+            let len = sort_bucket(&bucket, &mut out, &mut work).len();
+            // Sorted: the chunks are free (before the run is encoded).
+            let emptied = if recycle {
+                bucket.recycle();
+                Some(bucket)
+            } else {
+                drop(bucket);
+                None
+            };
             let items = &mut out[..len];
             buf.clear();
             let (mut at, mut prev, mut n) = (0, 0, 0u64);
@@ -146,6 +163,7 @@ impl Spill {
                     bytes,
                     items: n,
                 },
+                emptied,
             ));
         }
     }

@@ -1,5 +1,3 @@
-use super::items::{Bucket, Item};
-use super::sort::sort_bucket;
 use super::*;
 use crate::flowtuple::decode::Run;
 use crate::flowtuple::error::RunError;
@@ -172,37 +170,6 @@ fn an_interval_with_nothing_counted_prints_a_zero_summary() {
     assert_eq!(out[0].rows.len(), 1);
     assert_eq!(out[0].rows[0].class, Class::Summary);
     assert_eq!(out[0].rows[0].counters, Counters::default());
-}
-
-#[test]
-fn sort_bucket_orders_by_value() {
-    let mut seed = Rng(11);
-    // The working buffers are reused, as between buckets: they only grow
-    // and hold the previous bucket's items beyond `n`.
-    let (mut out, mut work) = (Vec::new(), Vec::new());
-    for n in [0, 5, 511, 512, 100_000, 3, 70_000, 600, 100_001] {
-        let items: Vec<Item<3>> = (0..n)
-            .map(|i| {
-                let v = seed.next_u64() as u32;
-                let value = if i % 3 == 0 { v } else { v >> 20 };
-                Item {
-                    value,
-                    keys: [i as u32, 0, 0],
-                }
-            })
-            .collect();
-        let pairs = |items: &[Item<3>]| {
-            let mut p: Vec<(u32, u32)> = items.iter().map(|i| (i.value, i.keys[0])).collect();
-            p.sort_unstable();
-            p
-        };
-        let want = pairs(&items);
-        let mut bucket = Bucket::default();
-        items.iter().for_each(|&i| bucket.push(i));
-        let got = sort_bucket(bucket, &mut out, &mut work).to_vec();
-        assert!(got.windows(2).all(|w| w[0].value <= w[1].value), "n = {n}");
-        assert!(pairs(&got) == want, "n = {n}: the same items");
-    }
 }
 
 fn tag(s: &str) -> GeoTag {

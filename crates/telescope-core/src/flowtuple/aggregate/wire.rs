@@ -146,6 +146,7 @@ impl<const K: usize> Wire for Item<K> {
     const MAX_BYTES: usize = 5 + 5 * K;
     #[inline]
     fn encode(&self, prev: u32, out: &mut Vec<u8>) {
+        out.reserve(Self::MAX_BYTES);
         varint(u64::from(self.value.wrapping_sub(prev)), out);
         for &key in &self.keys {
             varint(key_word(key), out);
@@ -233,17 +234,16 @@ fn unzigzag(v: u128) -> i128 {
     (v >> 1) as i128 ^ -((v & 1) as i128)
 }
 
+/// Appends `v` as a varint, a byte at a time: copying a few bytes from a
+/// buffer called the C library's `memcpy` for every word, which took 5 %
+/// of a spilling run.
 #[inline]
 pub(super) fn varint(mut v: u64, out: &mut Vec<u8>) {
-    let mut bytes = [0u8; 10];
-    let mut n = 0;
     while v >= 0x80 {
-        bytes[n] = v as u8 | 0x80;
+        out.push(v as u8 | 0x80);
         v >>= 7;
-        n += 1;
     }
-    bytes[n] = v as u8;
-    out.extend_from_slice(&bytes[..=n]);
+    out.push(v as u8);
 }
 
 #[inline]

@@ -252,7 +252,7 @@ impl Decomposition {
 }
 
 /// Hours in a week: the weekly naive's period, the day-type naive's reach.
-const WEEK_HOURS: usize = 168;
+pub(super) const WEEK_HOURS: usize = 168;
 
 /// Hours back from an hourly grid instant `t` to the same hour of the
 /// latest earlier day of its type: a week for a weekend day, three days
@@ -385,7 +385,8 @@ fn mad_scale(x: &[f64]) -> f64 {
 
 /// True when the history (`ts`, values `y`) repeats from week to week:
 /// the same hour a week earlier is clearly closer than a day earlier (the
-/// gate of the weekly naive, [`WEEKLY_NAIVE_GATE`]).
+/// gate of the weekly naive, [`WEEKLY_NAIVE_GATE`]). False for a week of
+/// history or less, or one too sparse for the hourly grid.
 pub(super) fn weeks_repeat(ts: &[i64], y: &[f64]) -> bool {
     Decomposition::fit(ts, y, Kind::SeasonalNaive(WEEK_HOURS)).is_some()
 }

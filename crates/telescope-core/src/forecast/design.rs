@@ -78,7 +78,8 @@ pub(super) fn is_sunday(ts: i64) -> bool {
 }
 
 /// Column layout of the design matrix: `[1, t, (t - s_j)+ .., sin/cos ..]`
-/// (a weekend-only component leads its sin/cos with a weekend level).
+/// (a component not active every day, [`Days::Weekend`] or
+/// [`Days::Sunday`], leads its sin/cos with a level column, 1 on its days).
 #[derive(Debug, Clone, PartialEq)]
 pub(super) struct Layout {
     /// Timestamp mapped to t = 0 (earliest history point, or a day before

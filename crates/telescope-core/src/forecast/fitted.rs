@@ -141,6 +141,13 @@ impl FittedModel {
         self.name
     }
 
+    /// True when the fit found a level that moved in its last hours: its
+    /// local level is not 0 (a level under the gate of `residuals.rs` is
+    /// exactly 0).
+    pub(super) fn has_local_level(&self) -> bool {
+        self.level != 0.0
+    }
+
     /// Predicts at `timestamps` with a central band of probability `level`.
     pub fn predict(&self, timestamps: &[i64], level: f64) -> Result<Forecast, ForecastError> {
         if !(level > 0.0 && level < 1.0) {

@@ -6,8 +6,9 @@
 //! the daily shape scales with the level and errors count relative to it,
 //! as sMAPE counts them); the weekend's own daily shape (a weekend level
 //! and daily Fourier terms active only on Saturdays and Sundays, only when
-//! the history holds at least [`MIN_WEEKEND_ROWS`](super::weekend::MIN_WEEKEND_ROWS) weekend and weekday
-//! rows), on the logarithm too; and beside it Sunday's own level and shape
+//! the history holds at least
+//! [`MIN_WEEKEND_ROWS`](super::weekend::MIN_WEEKEND_ROWS) weekend and
+//! weekday rows), on the logarithm too; and beside it Sunday's own level and shape
 //! (`weekend-sunday`, where weeks repeat and the weekend candidate saw no
 //! level move in the last hours; see `weekend.rs`). Values below 0 (not traffic) keep every
 //! candidate on the values. Each candidate adds [`LAG_WEIGHT`] times the
@@ -36,7 +37,7 @@
 //! (their level already follows the last hours).
 
 use super::config::{ForecastConfig, Model};
-use super::decompose::{Decomposition, Kind};
+use super::decompose::{Decomposition, Kind, WEEK_HOURS};
 use super::design::{self, Layout, Seasonality, DAY_US, HOUR_US, WEEK_US};
 use super::error::ForecastError;
 use super::fitted::FittedModel;
@@ -141,13 +142,18 @@ pub(super) fn fit_best(
         candidates.extend(fit_decomposition(config, series, &cuts, candidate));
     }
     let errors: Vec<&[f64]> = candidates.iter().map(|c| &c.value_errors[..]).collect();
-    let mut tested = untested_repeats(&errors).into_iter().map(|repeat| !repeat);
-    candidates.retain(|_| tested.next().unwrap_or(true));
-    Ok(blend(candidates))
+    let repeats = untested_repeats(&errors);
+    let tested = candidates
+        .into_iter()
+        .zip(repeats)
+        .filter_map(|(candidate, repeat)| (!repeat).then_some(candidate))
+        .collect();
+    Ok(blend(tested))
 }
 
 /// For each candidate's hold-out errors `errors`, whether they repeat an
-/// earlier candidate's exactly (bit for bit, on the same rows). Such a
+/// earlier candidate's exactly (as many errors, equal bit for bit; the
+/// caller's candidates forecast the same hold-out rows in order). Such a
 /// candidate forecast every hold-out row as the earlier one did, so the
 /// hold-out days cannot say whether its different rule for other days
 /// (the day-type naive's Friday for a Monday, say, against the weekly
@@ -164,9 +170,11 @@ pub(super) fn untested_repeats(errors: &[&[f64]]) -> Vec<bool> {
 }
 
 /// The seasonal-trend candidates of `Auto`, corrected by recent residuals:
-/// on the values, on their logarithm (`log`: no value below 0), and with
-/// the weekend's own daily shape (see [`weekend_seasonalities`]). The one
-/// on the values must fit; another that cannot be solved is only left out.
+/// on the values, on their logarithm (`log`: no value below 0), with the
+/// weekend's own daily shape (see [`weekend_seasonalities`]), and with
+/// Sunday's beside Saturday's ([`sunday_seasonalities`]) unless the weekend
+/// candidate has a local level. The one on the values must fit; another
+/// that cannot be solved is only left out.
 fn seasonal_trend_candidates(
     config: &ForecastConfig,
     series: Scaled<'_>,
@@ -199,16 +207,26 @@ fn seasonal_trend_candidates(
         let names = (ModelName::WeekendDailyLag24, ModelName::WeekendSundayLag24);
         (Space::Linear, names.0, names.1)
     };
-    let with_sunday = sunday_seasonalities(series.ts, series.y, &weekend);
-    let fits = fit_structure(config, series, weekend, &[(space, daily)], corrected);
+    let fits = fit_structure(
+        config,
+        series,
+        weekend.clone(),
+        &[(space, daily)],
+        corrected,
+    );
     let Some(fit) = fits.into_iter().flatten().next() else {
         return Ok(candidates);
     };
-    // A level that moved in the last hours (the weekend candidate's local
-    // level) would be taken for Sunday's own level on a Sunday.
-    let level_moved = fit.model.level != 0.0;
+    // Whenever the weekend candidate found a level that moved in the last
+    // hours (its local level), the Sunday candidate is skipped, whatever
+    // the day: where those hours fall on a Sunday, it would read the move
+    // as Sunday's own level.
+    let level_moved = fit.model.has_local_level();
     candidates.push(fit);
-    if let Some(seasonalities) = with_sunday.filter(|_| !level_moved) {
+    if level_moved {
+        return Ok(candidates);
+    }
+    if let Some(seasonalities) = sunday_seasonalities(series.ts, series.y, &weekend) {
         let fits = fit_structure(config, series, seasonalities, &[(space, sunday)], corrected);
         candidates.extend(fits.into_iter().flatten());
     }
@@ -237,7 +255,7 @@ fn decomposition_candidates(span: i64, log: bool) -> Vec<(Space, Kind, ModelName
     if span >= MIN_WEEKLY_NAIVE_SPAN_US {
         decomposed.push((
             Space::Linear,
-            Kind::SeasonalNaive(168),
+            Kind::SeasonalNaive(WEEK_HOURS),
             ModelName::SeasonalNaive168,
         ));
         decomposed.push((

@@ -53,7 +53,8 @@ fn first_harmonic(model: &FittedModel, period_us: i64) -> f64 {
     panic!("no seasonality of period {period_us}");
 }
 
-/// The names of a blend's members, the heaviest first.
+/// The names of a blend's members: the heaviest, then the others in
+/// candidate order.
 fn member_names(model: &FittedModel) -> Vec<&'static str> {
     std::iter::once(model.model_name().as_str())
         .chain(model.blend.iter().map(|(m, _)| m.model_name().as_str()))

@@ -1,10 +1,12 @@
 //! The weekend candidates of `auto`: Sunday's own shape beside Saturday's,
 //! and when it is (not) fitted.
 
+use super::super::decompose::weeks_repeat;
 use super::super::weekend::{sunday_seasonalities, weekend_seasonalities};
 use super::*;
 
-/// 2018-09-02T09:48:34Z, a Sunday morning: 327 hours after [`START`].
+/// Hourly rows from [`START`]: the last at 2018-09-02T08:48:34Z, a Sunday
+/// morning.
 const HOURS: i64 = 327;
 
 /// A half sine over `[from, to)` hours of the UTC day, 0 elsewhere.
@@ -56,9 +58,9 @@ fn sunday_gets_its_own_shape_when_saturday_differs() {
         "{:?}",
         member_names(&model)
     );
-    // The rest of the Sunday (10:48 to 23:48): flat at the level. One
+    // The rest of the Sunday (09:48 to 22:48): flat at the level. One
     // weekend shape would forecast part of Saturday's morning peak (up to
-    // 60) at 10:48-12:48; the truth there has none. The mean absolute
+    // 60) at 09:48-12:48; the truth there has none. The mean absolute
     // error stays within 4 (twice the noise), and within 6 at each hour.
     let future: Vec<i64> = (1..=14).map(|k| last + k * HOUR_US).collect();
     let fc = model.predict(&future, 0.8).unwrap();
@@ -100,14 +102,22 @@ fn sunday_terms_need_repeating_weeks_and_a_saturday_and_a_sunday() {
         .map(|&t| 100.0 + 30.0 * phase(t, DAY_US).sin() + 2.0 * noise.gauss())
         .collect();
     assert!(sunday_seasonalities(&ts, &daily, &weekend).is_none());
-    // Eight days from a Monday: one Saturday, no Sunday rows but the
-    // last hour's.
-    let monday = START + (DAY_US - 18 * HOUR_US - 48 * 60_000_000);
-    let short: Vec<i64> = (0..=6 * 24 + 1).map(|i| monday + i * HOUR_US).collect();
-    assert!(!design::is_sunday(short[0]) && design::is_weekend(short[6 * 24]));
-    let y_short: Vec<f64> = short.iter().map(|&t| week_truth(t)).collect();
-    let weekend_short = weekend_seasonalities(&config, &short, base).unwrap();
-    assert!(sunday_seasonalities(&short, &y_short, &weekend_short).is_none());
+    // The same repeating weeks with fewer than 20 rows of one weekend day
+    // (Sunday's or Saturday's after 06:00 left out: 12 and 12 rows left):
+    // no Sunday terms, though the weeks still repeat.
+    for day in [design::is_sunday as fn(i64) -> bool, |t| {
+        design::is_weekend(t) && !design::is_sunday(t)
+    }] {
+        let kept: Vec<usize> = (0..ts.len())
+            .filter(|&i| !day(ts[i]) || ts[i].rem_euclid(DAY_US) < 6 * HOUR_US)
+            .collect();
+        let few_ts: Vec<i64> = kept.iter().map(|&i| ts[i]).collect();
+        let few_y: Vec<f64> = kept.iter().map(|&i| y[i]).collect();
+        assert_eq!(few_ts.iter().filter(|&&t| day(t)).count(), 12);
+        assert!(weeks_repeat(&few_ts, &few_y));
+        let weekend = weekend_seasonalities(&config, &few_ts, base.clone()).unwrap();
+        assert!(sunday_seasonalities(&few_ts, &few_y, &weekend).is_none());
+    }
 }
 
 #[test]

@@ -47,7 +47,9 @@ use super::model_name::ModelName;
 use super::residuals::Recent;
 use super::solver::NormalEquations;
 use super::space::Space;
-use super::weekend::{sunday_seasonalities, weekend_seasonalities};
+use super::weekend::{
+    saturday_sunday_gap, sunday_seasonalities, weekend_seasonalities, MIN_SATURDAY_SUNDAY_GAP,
+};
 
 /// Weight of yesterday's residual in the forecast (error correction at the
 /// daily lag); the CESNET, hourly and 55-minute backtests are best near 0.4
@@ -220,10 +222,15 @@ fn seasonal_trend_candidates(
     // Whenever the weekend candidate found a level that moved in the last
     // hours (its local level), the Sunday candidate is skipped, whatever
     // the day: where those hours fall on a Sunday, it would read the move
-    // as Sunday's own level.
+    // as Sunday's own level. It is skipped too where the weekend
+    // candidate's residuals do not set Saturday apart from Sunday.
     let level_moved = fit.model.has_local_level();
     candidates.push(fit);
     if level_moved {
+        return Ok(candidates);
+    }
+    let gap = saturday_sunday_gap(&candidates[candidates.len() - 1].model, series.ts, series.y);
+    if gap < MIN_SATURDAY_SUNDAY_GAP {
         return Ok(candidates);
     }
     if let Some(seasonalities) = sunday_seasonalities(series.ts, series.y, &weekend) {

@@ -2,7 +2,7 @@
 //! and when it is (not) fitted.
 
 use super::super::decompose::weeks_repeat;
-use super::super::weekend::{sunday_seasonalities, weekend_seasonalities};
+use super::super::weekend::{saturday_sunday_gap, sunday_seasonalities, weekend_seasonalities};
 use super::*;
 
 /// Hourly rows from [`START`]: the last at 2018-09-02T08:48:34Z, a Sunday
@@ -144,4 +144,37 @@ fn sunday_columns_are_zero_off_sundays() {
         layout.fill_row(t, &mut row);
         assert!(row[n..].iter().all(|v| *v == 0.0), "{row:?}");
     }
+}
+
+#[test]
+fn sunday_terms_need_a_saturday_unlike_the_sunday() {
+    // The same weeks with Saturday as flat as Sunday: one weekend shape
+    // fits both, the weekend candidate's residuals do not set them apart
+    // (gap under 2), and no Sunday candidate is fitted.
+    let alike = |t: i64| {
+        let level = 100.0 + days_since_start(t);
+        level
+            + if design::is_weekend(t) {
+                0.0
+            } else {
+                80.0 * bump(t, 8.0, 18.0)
+            }
+    };
+    let ts: Vec<i64> = (0..HOURS).map(|i| START + i * HOUR_US).collect();
+    let mut noise = Rng(59);
+    let y: Vec<f64> = ts.iter().map(|&t| alike(t) + 2.0 * noise.gauss()).collect();
+    let model = ForecastConfig::default().fit(&ts, &y).unwrap();
+    let names = member_names(&model);
+    assert!(names.contains(&"log-weekend-daily+lag24"), "{names:?}");
+    assert!(!names.contains(&"log-weekend-sunday+lag24"), "{names:?}");
+    // Where Saturday peaks and Sunday does not, the gap is far above 2.
+    let (ts, y) = hourly_history(&mut Rng(41), 0.0);
+    let model = ForecastConfig::default().fit(&ts, &y).unwrap();
+    let weekend = std::iter::once(&model)
+        .chain(model.blend.iter().map(|(m, _)| m))
+        .find(|m| m.model_name().as_str() == "log-weekend-daily+lag24")
+        .unwrap();
+    let scaled: Vec<f64> = y.iter().map(|v| v / weekend.y_scale).collect();
+    let gap = saturday_sunday_gap(weekend, &ts, &scaled);
+    assert!(gap > 10.0, "gap {gap}");
 }

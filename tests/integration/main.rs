@@ -11,6 +11,7 @@ mod cli_extras;
 mod docs;
 mod flowtuple;
 mod flowtuple4;
+mod flowtuple4_files;
 mod flowtuple_input;
 mod kafka;
 mod key_tables;

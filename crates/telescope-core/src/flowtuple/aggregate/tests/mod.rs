@@ -155,7 +155,6 @@ fn random_records(n: usize, seed: &mut Rng) -> Vec<FlowRecord> {
 /// The series computed the obvious way: sets per (class, key).
 // A test oracle, kept in one piece to be read against the rules.
 #[allow(clippy::too_many_lines)]
-
 fn naive(options: &SeriesOptions, records: &[FlowRecord]) -> Vec<SeriesRow> {
     type Acc = (i128, i128, BTreeSet<u32>, BTreeSet<u32>, BTreeSet<u32>);
     let mut series: BTreeMap<(usize, Key), (Acc, Option<GeoTag>)> = BTreeMap::new();

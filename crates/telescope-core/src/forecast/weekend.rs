@@ -72,11 +72,12 @@ pub(super) fn sunday_seasonalities(
     })
 }
 
-/// [`saturday_sunday_gap`] from which Sunday gets its own terms: its
-/// mean over 24 hours is about 1 (sd 0.3) where one weekend shape fits
-/// both days; 2 is a clear gap. On the backtests it keeps the gains of the
-/// Sunday candidate and skips its fit on most traffic-like series (where
-/// the generated weekends look alike), 1.17x less CPU for 1,000 tags.
+/// [`saturday_sunday_gap`] from which Sunday gets its own terms: the gap
+/// is about 1 (sd 0.3) where one weekend shape fits both days, and 2 is a
+/// clear gap. On the backtests this keeps the Sunday candidate's gains
+/// and skips its fit on most traffic-like series, whose generated weekend
+/// days look alike: 1,000 such tags take 1.04x the CPU they took before
+/// the candidate, against 1.17-1.23x without the gate.
 pub(super) const MIN_SATURDAY_SUNDAY_GAP: f64 = 2.0;
 
 /// How far Sunday's mean residuals under the weekend candidate `model`

@@ -32,24 +32,31 @@ impl ForecastConfig {
     }
 }
 
-/// Weekend hours (bit `h - 1` for the hour `h` hours after `start`) of the
-/// day after `start`.
-fn weekend_mask(start: i64) -> u32 {
-    (1..=24).fold(0, |m, h| {
-        m | (u32::from(design::is_weekend(start.saturating_add(h * HOUR_US))) << (h - 1))
+/// The kinds of day of the 24 hours after `start`: its weekend hours and
+/// its Sunday hours (bit `h - 1` for the hour `h` hours after `start`).
+/// Saturday and Sunday are told apart because `auto`'s Sunday candidate
+/// forecasts them apart.
+fn day_kinds(start: i64) -> (u32, u32) {
+    (1..=24).fold((0, 0), |(weekend, sunday), h| {
+        let t = start.saturating_add(h * HOUR_US);
+        (
+            weekend | (u32::from(design::is_weekend(t)) << (h - 1)),
+            sunday | (u32::from(design::is_sunday(t)) << (h - 1)),
+        )
     })
 }
 
 /// The extra hold-out day of [`Model::Auto`], in days before the last
 /// timestamp `last` (`first` the first): when none of the last
-/// `holdout_days` days has the weekend hours of the forecast's first day
-/// (the day after `last`), the nearest earlier day that has them (a week
-/// before at the latest), if a week of history precedes it (so that every
-/// candidate, the weekly naive too, forecasts it); else none. Without it,
-/// a forecast landing on a weekend is blended by weekday errors only.
+/// `holdout_days` days has the Saturday and Sunday hours of the forecast's
+/// first day (the day after `last`; [`day_kinds`]), the nearest earlier
+/// day that has them (a week before at the latest), if a week of history
+/// precedes it (so that every candidate, the weekly naive too, forecasts
+/// it); else none. Without it, a forecast landing on a weekend is blended
+/// by weekday errors only, and one landing on a Sunday by a Saturday's.
 fn same_weekend_day(first: i64, last: i64, holdout_days: i64) -> Option<i64> {
-    let ahead = weekend_mask(last);
-    let day_mask = |d: i64| weekend_mask(last.saturating_sub(d * DAY_US));
+    let ahead = day_kinds(last);
+    let day_mask = |d: i64| day_kinds(last.saturating_sub(d * DAY_US));
     if (1..=holdout_days).any(|d| day_mask(d) == ahead) {
         return None;
     }

@@ -1,6 +1,6 @@
-//! The hold-out days of `auto`: the extra day with the forecast's weekend
-//! hours. Expected cuts worked out by hand from the calendar (1970-01-01
-//! was a Thursday; Saturdays and Sundays are weekend days).
+//! The hold-out days of `auto`: the extra day with the forecast's Saturday
+//! and Sunday hours. Expected cuts worked out by hand from the calendar
+//! (1970-01-01 was a Thursday; Saturdays and Sundays are weekend days).
 
 use crate::forecast::design::{DAY_US, HOUR_US};
 use crate::forecast::*;
@@ -51,15 +51,27 @@ fn auto_adds_the_nearest_day_with_the_forecasts_weekend_hours() {
     let shifted: Vec<(usize, usize)> = four.iter().map(|&(a, b)| (a - 120, b - 120)).collect();
     assert_eq!(cuts(Model::Auto, &short), shifted);
 
-    // Friday 23:00: the forecast is Saturday 00:00 to 23:00, all weekend;
-    // 6 days back is Sunday 18th 00:00 to 23:00, the nearest match (the
-    // cut at 13 days less an hour after Monday 5th 00:00 is row 311).
+    // Friday 23:00: the forecast is Saturday 00:00 to 23:00, all
+    // Saturday. 6 days back is Sunday 18th, a weekend day but not a
+    // Saturday; 7 days back is Saturday 17th, the match (the cut at Friday
+    // 16th 23:00, 11 days and 23 hours after Monday 5th 00:00, is row 287).
     let friday_late = 22 * DAY_US + 23 * HOUR_US;
     let ts = hourly(monday_jan_5, friday_late);
     assert_eq!(ts.len(), 456);
     assert_eq!(
         cuts(Model::Auto, &ts),
-        [(312, 336), (360, 384), (384, 408), (408, 432), (432, 456)]
+        [(288, 312), (360, 384), (384, 408), (408, 432), (432, 456)]
+    );
+    // Saturday 23:00: the forecast is Sunday 00:00 to 23:00. The day
+    // before is a Saturday, all weekend but no Sunday; 7 days back is
+    // Sunday 18th (the cut at Saturday 17th 23:00, 12 days and 23 hours
+    // after Monday 5th 00:00, is row 311), with a week of history before.
+    let saturday_late = 23 * DAY_US + 23 * HOUR_US;
+    let ts = hourly(monday_jan_5, saturday_late);
+    assert_eq!(ts.len(), 480);
+    assert_eq!(
+        cuts(Model::Auto, &ts),
+        [(312, 336), (384, 408), (408, 432), (432, 456), (456, 480)]
     );
 
     // Wednesday 21st 12:00: no weekend hour ahead, none on the day before:

@@ -297,6 +297,52 @@ fn f1(tp: usize, fp: usize, fnn: usize) -> f64 {
     }
 }
 
+/// Every combination of the knobs given, in the order printed.
+fn grid(args: &Args) -> Vec<CheckOptions> {
+    let mut all = Vec::new();
+    for &grace in &args.grace {
+        for &severity in &args.severity {
+            for &close_after in &args.close {
+                for &min_metrics in &args.metrics {
+                    for &rise in &args.rise {
+                        for &fall in &args.fall {
+                            all.push(CheckOptions {
+                                grace,
+                                severity,
+                                close_after,
+                                min_metrics,
+                                rise,
+                                fall,
+                            });
+                        }
+                    }
+                }
+            }
+        }
+    }
+    all
+}
+
+/// What one rule found on one data root.
+struct Score {
+    surges: usize,
+    drops: usize,
+    noise: usize,
+}
+
+/// One line of the table: `label`, then the share of `surges` and `drops`
+/// injected that `score` found, its noise per tag per day and its F1.
+fn print_row(label: &str, score: &Score, (surges, drops): (usize, usize), days: f64) {
+    let found = score.surges + score.drops;
+    println!(
+        "  {label} | {:5.1}% {:5.1}% | {:5.2} | {:.3}",
+        100.0 * score.surges as f64 / surges.max(1) as f64,
+        100.0 * score.drops as f64 / drops.max(1) as f64,
+        score.noise as f64 / days,
+        f1(found, score.noise, surges + drops - found)
+    );
+}
+
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let opts = ProfileOptions::default();
@@ -305,70 +351,46 @@ fn main() -> anyhow::Result<()> {
         let tags = load(root, &opts)?;
         let inj = injections(&tags, args.every, &opts);
         let surges = inj.iter().filter(|i| i.kind == Kind::Surge).count();
-        let drops = inj.len() - surges;
+        let injected = (surges, inj.len() - surges);
         let days = 4.0 * tags.len() as f64;
-        let b_noise: usize = tags.iter().map(baseline_noise).sum();
-        let b_s = inj
-            .iter()
-            .filter(|i| i.kind == Kind::Surge && i.baseline)
-            .count();
-        let b_d = inj
-            .iter()
-            .filter(|i| i.kind == Kind::Drop && i.baseline)
-            .count();
+        let baseline_found = |k: Kind| inj.iter().filter(|i| i.kind == k && i.baseline).count();
+        let baseline = Score {
+            surges: baseline_found(Kind::Surge),
+            drops: baseline_found(Kind::Drop),
+            noise: tags.iter().map(baseline_noise).sum(),
+        };
         println!(
-            "{}: {} tag(s), {surges} surges, {drops} drops ({:.1} s to profile)",
+            "{}: {} tag(s), {surges} surges, {} drops ({:.1} s to profile)",
             root.display(),
             tags.len(),
+            injected.1,
             t0.elapsed().as_secs_f64()
         );
         println!("  grace severity close metrics rise fall | surges drops | noise/tag/day | F1");
-        println!(
-            "  baseline (3x / 1/3 of the 7-day same-hour median) | {:5.1}% {:5.1}% | {:5.2} | {:.3}",
-            100.0 * b_s as f64 / surges.max(1) as f64,
-            100.0 * b_d as f64 / drops.max(1) as f64,
-            b_noise as f64 / days,
-            f1(b_s + b_d, b_noise, inj.len() - b_s - b_d)
+        print_row(
+            "baseline (3x / 1/3 of the 7-day same-hour median)",
+            &baseline,
+            injected,
+            days,
         );
-        for &grace in &args.grace {
-            for &severity in &args.severity {
-                for &close_after in &args.close {
-                    for (&min_metrics, (&rise, &fall)) in args.metrics.iter().flat_map(|m| {
-                        args.rise
-                            .iter()
-                            .flat_map(|r| args.fall.iter().map(move |f| (r, f)))
-                            .map(move |rf| (m, rf))
-                    }) {
-                        let o = CheckOptions {
-                            grace,
-                            severity,
-                            close_after,
-                            min_metrics,
-                            rise,
-                            fall,
-                        };
-                        let runs: Vec<_> = tags.iter().map(|t| noise(t, &o)).collect();
-                        let n: usize = runs.iter().map(|r| r.0).sum();
-                        let hit = |k: Kind| {
-                            inj.iter()
-                                .filter(|i| i.kind == k)
-                                .filter(|i| {
-                                    let t = &tags[i.tag];
-                                    found(i, t, runs[i.tag].1[i.c0].clone(), &o)
-                                })
-                                .count()
-                        };
-                        let (s, d) = (hit(Kind::Surge), hit(Kind::Drop));
-                        println!(
-                            "  {grace} {severity} {close_after} {min_metrics} {rise} {fall} | {:5.1}% {:5.1}% | {:5.2} | {:.3}",
-                            100.0 * s as f64 / surges.max(1) as f64,
-                            100.0 * d as f64 / drops.max(1) as f64,
-                            n as f64 / days,
-                            f1(s + d, n, inj.len() - s - d)
-                        );
-                    }
-                }
-            }
+        for o in grid(&args) {
+            let runs: Vec<_> = tags.iter().map(|t| noise(t, &o)).collect();
+            let hit = |k: Kind| {
+                inj.iter()
+                    .filter(|i| i.kind == k)
+                    .filter(|i| found(i, &tags[i.tag], runs[i.tag].1[i.c0].clone(), &o))
+                    .count()
+            };
+            let score = Score {
+                surges: hit(Kind::Surge),
+                drops: hit(Kind::Drop),
+                noise: runs.iter().map(|r| r.0).sum(),
+            };
+            let label = format!(
+                "{} {} {} {} {} {}",
+                o.grace, o.severity, o.close_after, o.min_metrics, o.rise, o.fall
+            );
+            print_row(&label, &score, injected, days);
         }
     }
     Ok(())

@@ -115,28 +115,12 @@ fn args() -> Result<Args, String> {
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().ok_or(format!("{flag} needs a value"));
-        let bad = |v: &str| format!("{flag}: bad value {v:?}");
         match flag.as_str() {
-            "--seconds" => {
-                let v = value()?;
-                a.seconds = v.parse().map_err(|_| bad(&v))?;
-            }
-            "--seed" => {
-                let v = value()?;
-                a.seed = v.parse().map_err(|_| bad(&v))?;
-            }
-            "--max-len" => {
-                let v = value()?;
-                a.max_len = v.parse().map_err(|_| bad(&v))?;
-            }
-            "--timeout-ms" => {
-                let v = value()?;
-                a.timeout_ms = v.parse().map_err(|_| bad(&v))?;
-            }
-            "--max-alloc-mb" => {
-                let v = value()?;
-                a.max_alloc_mb = v.parse().map_err(|_| bad(&v))?;
-            }
+            "--seconds" => a.seconds = parsed(&flag, value()?)?,
+            "--seed" => a.seed = parsed(&flag, value()?)?,
+            "--max-len" => a.max_len = parsed(&flag, value()?)?,
+            "--timeout-ms" => a.timeout_ms = parsed(&flag, value()?)?,
+            "--max-alloc-mb" => a.max_alloc_mb = parsed(&flag, value()?)?,
             "--crashes" => a.crashes = PathBuf::from(value()?),
             "--replay" => a.replay = Some(PathBuf::from(value()?)),
             other => {
@@ -148,6 +132,11 @@ fn args() -> Result<Args, String> {
         }
     }
     Ok(a)
+}
+
+/// `v`, the value of `flag`, parsed; the error names both.
+fn parsed<T: std::str::FromStr>(flag: &str, v: String) -> Result<T, String> {
+    v.parse().map_err(|_| format!("{flag}: bad value {v:?}"))
 }
 
 /// A reader handing out at most 1 to 7 bytes per call.

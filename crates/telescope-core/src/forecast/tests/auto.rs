@@ -58,21 +58,16 @@ fn forecast_follows_a_level_shift_two_days_before_the_origin() {
         level + 20.0 * phase(t, DAY_US).sin()
     };
     let y: Vec<f64> = ts.iter().map(|&t| truth(t) + 2.0 * rng.gauss()).collect();
-    let future: Vec<i64> = (1..=24).map(|k| last + k * HOUR_US).collect();
-    let mean_error = |config: &ForecastConfig| {
+    let future = next_day(&ts);
+    let next_day_error = |config: &ForecastConfig| {
         let fc = config.fit(&ts, &y).unwrap().predict(&future, 0.8).unwrap();
-        future
-            .iter()
-            .zip(&fc.yhat)
-            .map(|(&t, f)| (f - truth(t)).abs())
-            .sum::<f64>()
-            / 24.0
+        mean_error(&future, &fc.yhat, |t, f| (f - truth(t)).abs())
     };
-    let error = mean_error(&ForecastConfig::default());
+    let error = next_day_error(&ForecastConfig::default());
     assert!(error < 7.5, "mean error after the shift {error}");
     // The seasonal-trend model alone overshoots (its last trend segment
     // ramps through the shift): more than twice that.
-    let old = mean_error(&ForecastConfig {
+    let old = next_day_error(&ForecastConfig {
         model: Model::SeasonalTrend,
         ..ForecastConfig::default()
     });
@@ -114,8 +109,7 @@ fn blended_forecast_is_the_weighted_mean_of_its_members() {
     let total = model.weight + model.blend.iter().map(|(_, w)| w).sum::<f64>();
     assert!((total - 1.0).abs() < 1e-12, "weights sum to {total}");
     assert!(model.blend.iter().all(|(_, w)| *w <= model.weight));
-    let last = *ts.last().unwrap();
-    let future: Vec<i64> = (1..=24).map(|k| last + k * HOUR_US).collect();
+    let future = next_day(&ts);
     let fc = model.predict(&future, 0.8).unwrap();
     let z = band::normal_quantile(0.9);
     let own = model.predict_one(&future, z);
@@ -162,15 +156,9 @@ fn log_candidate_follows_a_daily_shape_that_scales_with_the_level() {
         "{}",
         model.model_name()
     );
-    let last = *ts.last().unwrap();
-    let future: Vec<i64> = (1..=24).map(|k| last + k * HOUR_US).collect();
+    let future = next_day(&ts);
     let fc = model.predict(&future, 0.8).unwrap();
-    let error = future
-        .iter()
-        .zip(&fc.yhat)
-        .map(|(&t, f)| (f / truth(t) - 1.0).abs())
-        .sum::<f64>()
-        / 24.0;
+    let error = mean_error(&future, &fc.yhat, |t, f| (f / truth(t) - 1.0).abs());
     assert!(error < 0.03, "mean relative error {error}");
 }
 

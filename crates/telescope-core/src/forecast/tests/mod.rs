@@ -33,6 +33,18 @@ fn days_since_start(ts: i64) -> f64 {
     (ts - START) as f64 / DAY_US as f64
 }
 
+/// The 24 hours after the last of `ts` (sorted), an hour apart.
+fn next_day(ts: &[i64]) -> Vec<i64> {
+    let last = ts[ts.len() - 1];
+    (1..=24).map(|k| last + k * HOUR_US).collect()
+}
+
+/// The mean over the instants `future` of `error(t, forecast at t)`.
+fn mean_error(future: &[i64], yhat: &[f64], error: impl Fn(i64, f64) -> f64) -> f64 {
+    let total: f64 = future.iter().zip(yhat).map(|(&t, &f)| error(t, f)).sum();
+    total / future.len() as f64
+}
+
 /// Trend value (data units) of a fitted model at `ts`.
 fn trend_at(model: &FittedModel, ts: i64) -> f64 {
     let mut row = vec![0.0; model.layout.width()];
@@ -132,8 +144,7 @@ fn gaussian_coverage(config: &ForecastConfig) -> f64 {
         let truth = |t: i64| 100.0 + 0.5 * days_since_start(t) + 20.0 * phase(t, DAY_US).sin();
         let ts = irregular_timestamps(12.0, &mut rng);
         let y: Vec<f64> = ts.iter().map(|&t| truth(t) + 5.0 * rng.gauss()).collect();
-        let last = *ts.last().unwrap();
-        let future: Vec<i64> = (1..=24).map(|k| last + k * HOUR_US).collect();
+        let future = next_day(&ts);
         let fc = config.fit(&ts, &y).unwrap().predict(&future, 0.8).unwrap();
         for (k, &t) in future.iter().enumerate() {
             let actual = truth(t) + 5.0 * rng.gauss();
@@ -170,8 +181,7 @@ fn band_is_ordered_and_widens_with_the_horizon() {
         .iter()
         .map(|&t| 50.0 + 10.0 * phase(t, DAY_US).cos() + rng.gauss())
         .collect();
-    let last = *ts.last().unwrap();
-    let future: Vec<i64> = (1..=24).map(|k| last + k * HOUR_US).collect();
+    let future = next_day(&ts);
     let fc = ForecastConfig::default()
         .fit(&ts, &y)
         .unwrap()
@@ -390,8 +400,7 @@ fn multiplicative_mode_recovers_relative_seasonality() {
     );
     // Next day within 4% of the truth at every hour; additive mode cannot
     // follow the growing swing as well.
-    let last = *ts.last().unwrap();
-    let future: Vec<i64> = (1..=24).map(|k| last + k * HOUR_US).collect();
+    let future = next_day(&ts);
     let max_rel_error = |fc: &Forecast| {
         future
             .iter()
@@ -423,16 +432,10 @@ fn spikes_do_not_drag_the_fit() {
             *v *= 10.0;
         }
     }
-    let last = *ts.last().unwrap();
-    let future: Vec<i64> = (1..=24).map(|k| last + k * HOUR_US).collect();
+    let future = next_day(&ts);
     let mean_abs_error = |config: &ForecastConfig| {
         let fc = config.fit(&ts, &y).unwrap().predict(&future, 0.8).unwrap();
-        future
-            .iter()
-            .zip(&fc.yhat)
-            .map(|(&t, f)| (f - truth(t)).abs())
-            .sum::<f64>()
-            / 24.0
+        mean_error(&future, &fc.yhat, |t, f| (f - truth(t)).abs())
     };
     let robust = mean_abs_error(&ForecastConfig::default());
     let plain = mean_abs_error(&ForecastConfig {

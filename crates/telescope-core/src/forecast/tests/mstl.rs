@@ -3,6 +3,7 @@
 //! its place in `auto`. Expected values are computed independently (by
 //! hand or by statsmodels 0.14 in a one-off script, quoted in comments).
 
+use super::{mean_error, next_day};
 use crate::forecast::decompose::{hourly_grid, smooth_level, Decomposition, Kind};
 use crate::forecast::design::{DAY_US, HOUR_US, WEEK_US};
 use crate::forecast::stl::{stl, StlParams};
@@ -354,15 +355,11 @@ fn auto_carries_the_decomposition_on_a_regular_drifting_series() {
         "{}",
         model.model_name()
     );
-    let last = *ts.last().unwrap();
-    let future: Vec<i64> = (1..=24).map(|k| last + k * HOUR_US).collect();
+    let future = next_day(&ts);
     let fc = model.predict(&future, 0.8).unwrap();
-    let smape = future
-        .iter()
-        .zip(&fc.yhat)
-        .map(|(&t, f)| 200.0 * (truth(t) - f).abs() / (truth(t) + f.abs()))
-        .sum::<f64>()
-        / 24.0;
+    let smape = mean_error(&future, &fc.yhat, |t, f| {
+        200.0 * (truth(t) - f).abs() / (truth(t) + f.abs())
+    });
     assert!(smape < 3.0, "sMAPE {smape}");
 }
 

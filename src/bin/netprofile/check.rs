@@ -9,7 +9,7 @@ use telescope_core::netprofile::{self as np, Checked, EventKind, Tag, TagOutcome
 use crate::cli::{Cli, Verbosity};
 use crate::clock::Clock;
 use crate::report::Reporter;
-use crate::summary::{self, CheckSummary, SeriesStatus, TagSummary};
+use crate::summary::{self, CheckSummary, TagSummary};
 use crate::tags::{or_internal, run_tags, Tally};
 use crate::wording;
 
@@ -65,7 +65,7 @@ pub fn check<W: Write>(
         }
         out.outcome(tag, &outcome);
         tally.count(&outcome);
-        let mut entry = tag_entry(tag, opts, &outcome);
+        let mut entry = tag_entry(tag, &outcome);
         entry.warnings.extend(went_back);
         if let Ok(c) = outcome.result.as_mut() {
             let s = summary_of(c);
@@ -167,18 +167,13 @@ fn write_html(
 
 /// A tag's summary entry in the check modes: its data, warnings and error;
 /// no series (a check forecasts none).
-fn tag_entry<T>(tag: &Tag, opts: &np::ProfileOptions, outcome: &TagOutcome<T>) -> TagSummary {
-    let mut entry = TagSummary::processed(
+fn tag_entry<T>(tag: &Tag, outcome: &TagOutcome<T>) -> TagSummary {
+    TagSummary::without_series(
         &tag.name,
-        opts,
         outcome.data.as_ref(),
         &outcome.warnings,
         outcome.result.as_ref().err().map(wording::error),
-        &[],
-        SeriesStatus::LeftOut,
-    );
-    entry.series.clear();
-    entry
+    )
 }
 
 fn summary_of(c: &Checked) -> CheckSummary {
@@ -208,7 +203,7 @@ pub fn evaluate<W: Write>(
     for (tag, outcome) in tags.iter().zip(outcomes.into_iter().map(or_internal)) {
         out.outcome(tag, &outcome);
         tally.count(&outcome);
-        let mut entry = tag_entry(tag, opts, &outcome);
+        let mut entry = tag_entry(tag, &outcome);
         if let Ok(runs) = &outcome.result {
             let mut lines = Vec::new();
             let mut s = CheckSummary::default();

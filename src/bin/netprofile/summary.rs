@@ -297,6 +297,20 @@ impl TagSummary {
             }
         }
         TagSummary {
+            series,
+            ..TagSummary::without_series(tag, data, warnings, error)
+        }
+    }
+
+    /// A tag processed without series (a check forecasts none): its data,
+    /// warnings and error (failed with one, done without).
+    pub fn without_series(
+        tag: &str,
+        data: Option<&DataStats>,
+        warnings: &[Warning],
+        error: Option<String>,
+    ) -> Self {
+        TagSummary {
             tag: tag.to_string(),
             status: if error.is_none() {
                 TagStatus::Done
@@ -307,7 +321,7 @@ impl TagSummary {
             last_data_utc: data
                 .and_then(|d| d.last_time)
                 .map(|t| format!("{}Z", format_timestamp(t))),
-            series,
+            series: Vec::new(),
             profile: None,
             plot: None,
             pruned: 0,

@@ -48,11 +48,12 @@ pub(super) struct IntervalAgg<const K: usize> {
     /// Whether a spill keeps the buckets' chunks for the next items (see
     /// [`Bucket::recycle`]): not when several intervals are open, where
     /// another one may need the memory.
-    pub(super) recycle: bool,
+    recycle: bool,
 }
 
 impl<const K: usize> IntervalAgg<K> {
-    pub(super) fn new(ordinal: u64, index: u64) -> IntervalAgg<K> {
+    /// An empty interval; `recycle`: see [`IntervalAgg::recycle`].
+    pub(super) fn new(ordinal: u64, index: u64, recycle: bool) -> IntervalAgg<K> {
         // (dense, direct): protocols and ports are their own ids; ASNs
         // below 2^20 (nearly all assigned ones) are found directly; geo
         // keys are the run's small tag ids.
@@ -83,7 +84,7 @@ impl<const K: usize> IntervalAgg<K> {
             records: 0,
             in_memory: 0,
             spill: None,
-            recycle: true,
+            recycle,
         }
     }
 

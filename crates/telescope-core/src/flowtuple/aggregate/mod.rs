@@ -144,17 +144,13 @@ impl<const K: usize> Interval for IntervalAgg<K> {
 /// `merging`: one of several open intervals (whose spills free their
 /// chunks, see [`IntervalAgg::recycle`]).
 fn new_interval(rules: &Rules, ordinal: u64, time: i64, merging: bool) -> Box<dyn Interval> {
-    fn boxed<const K: usize>(ordinal: u64, index: u64, merging: bool) -> Box<dyn Interval> {
-        let mut agg = IntervalAgg::<K>::new(ordinal, index);
-        agg.recycle = !merging;
-        Box::new(agg)
-    }
     let index = sample_index(time, rules.interval_length);
+    let recycle = !merging;
     match rules.keys_per_record() {
-        0..=2 => boxed::<2>(ordinal, index, merging),
-        3 => boxed::<3>(ordinal, index, merging),
+        0..=2 => Box::new(IntervalAgg::<2>::new(ordinal, index, recycle)),
+        3 => Box::new(IntervalAgg::<3>::new(ordinal, index, recycle)),
         // At most: two ports, an ASN and the geo keys.
-        _ => boxed::<4>(ordinal, index, merging),
+        _ => Box::new(IntervalAgg::<4>::new(ordinal, index, recycle)),
     }
 }
 

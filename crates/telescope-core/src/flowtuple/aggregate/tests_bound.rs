@@ -170,7 +170,7 @@ fn the_accounting_is_not_below_what_the_tables_take() {
     let dir = tempfile::tempdir().unwrap();
     let opts = options(Mode::Nonspoofed, None, dir.path());
     let rules = Rules::new(&opts);
-    let mut agg = IntervalAgg::<4>::new(0, 0);
+    let mut agg = IntervalAgg::<4>::new(0, 0, true);
     let mut geo_ids = GeoIds::default();
     let at = Position {
         offset: 0,
@@ -232,7 +232,7 @@ fn sorting_space_counts_the_biggest_buckets_and_spills_a_skewed_interval() {
     let (item, sum_item) = (20, 32); // value + 4 keys; + packets + length
     let opts = options(Mode::Unfiltered, None, dir.path());
     let rules = Rules::new(&opts);
-    let mut agg = IntervalAgg::<4>::new(0, 0);
+    let mut agg = IntervalAgg::<4>::new(0, 0, true);
     agg.add(&rules, &mut GeoIds::default(), &one_source(n), at, 1)
         .unwrap();
     // One thread: the source's bucket (all n source items) and the ASN's
@@ -254,7 +254,7 @@ fn sorting_space_counts_the_biggest_buckets_and_spills_a_skewed_interval() {
     let limit = 2 * items;
     let opts = options(Mode::Unfiltered, Some(limit), dir.path());
     let rules = Rules::new(&opts);
-    let mut agg = IntervalAgg::<4>::new(0, 0);
+    let mut agg = IntervalAgg::<4>::new(0, 0, true);
     agg.add(&rules, &mut GeoIds::default(), &one_source(20_000), at, 1)
         .unwrap();
     assert!(agg.spilled() > 0, "the skewed interval did not spill");
@@ -267,7 +267,7 @@ fn sorting_space_counts_the_biggest_buckets_and_spills_a_skewed_interval() {
             ..r
         })
         .collect();
-    let mut agg = IntervalAgg::<4>::new(0, 0);
+    let mut agg = IntervalAgg::<4>::new(0, 0, true);
     agg.add(&rules, &mut GeoIds::default(), &spread, at, 1)
         .unwrap();
     assert_eq!(agg.spilled(), 0, "spread items spilled");

@@ -43,6 +43,12 @@ pub struct ForecastConfig {
     /// candidates and calibrate the band); `holdout_days` is the
     /// seasonal-trend model's.
     pub auto_holdout_days: usize,
+    /// Trailing days under `Auto` whose hold-out errors calibrate the band:
+    /// beyond the `auto_holdout_days` (which also score the candidates),
+    /// the older days up to this many back that have two weeks of history
+    /// before them. They widen the sample the band is calibrated on (a few
+    /// calm days make too narrow a band) without changing the blend.
+    pub auto_calibration_days: usize,
     /// `changepoint_range` under `Auto`: changepoints reach closer to the
     /// end, so that the trend can settle after a recent level shift.
     pub auto_changepoint_range: f64,
@@ -80,6 +86,7 @@ impl Default for ForecastConfig {
             model: Model::Auto,
             weekend_daily_order: 4,
             auto_holdout_days: 4,
+            auto_calibration_days: 10,
             auto_changepoint_range: 0.9,
             seasonality_mode: SeasonalityMode::Additive,
             n_changepoints: 25,

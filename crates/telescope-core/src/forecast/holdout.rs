@@ -7,25 +7,37 @@ use super::design::{self, DAY_US, HOUR_US, WEEK_US};
 
 impl ForecastConfig {
     /// Hold-out splits (oldest first): train on rows before `train_end`,
-    /// score the following day. A split needs two days of training history
-    /// and at least as many training rows as columns.
+    /// forecast the following day. A split needs two days of training
+    /// history (a calibration-only one three weeks) and at least as many
+    /// training rows as columns.
     pub(super) fn holdout_cuts(&self, sorted_ts: &[i64], width: usize) -> Vec<HoldoutCut> {
         let first = sorted_ts[0];
         let last = sorted_ts[sorted_ts.len() - 1];
-        let mut days: Vec<i64> = (1..=self.holdout_days as i64).rev().collect();
+        let scored_days = self.holdout_days as i64;
+        // (days back, whether the day scores the candidates)
+        let mut days: Vec<(i64, bool)> = (1..=scored_days).map(|d| (d, true)).collect();
         if self.model == Model::Auto {
-            days.extend(same_weekend_day(first, last, self.holdout_days as i64));
-            days.sort_unstable_by(|a, b| b.cmp(a));
+            let extra = same_weekend_day(first, last, scored_days);
+            days.extend(extra.map(|d| (d, true)));
+            days.extend(
+                (scored_days + 1..=self.auto_calibration_days as i64)
+                    .filter(|&d| Some(d) != extra)
+                    .map(|d| (d, false)),
+            );
         }
+        days.sort_unstable_by_key(|&(d, _)| std::cmp::Reverse(d));
         days.into_iter()
-            .filter_map(|d| {
+            .filter_map(|(d, scored)| {
                 let cut = last.checked_sub(d.checked_mul(DAY_US)?)?;
                 let train_end = sorted_ts.partition_point(|&t| t <= cut);
                 let test_end = sorted_ts.partition_point(|&t| t <= cut.saturating_add(DAY_US));
-                let long_enough = cut.saturating_sub(first) >= 2 * DAY_US;
+                let trained = sorted_ts[..train_end].last().map_or(0, |t| t - first);
+                let long_enough = cut.saturating_sub(first) >= 2 * DAY_US
+                    && (scored || trained >= MIN_CALIBRATION_HISTORY_US);
                 (long_enough && train_end >= width && test_end > train_end).then_some(HoldoutCut {
                     train_end,
                     test_end,
+                    scored,
                 })
             })
             .collect()
@@ -64,6 +76,12 @@ fn same_weekend_day(first: i64, last: i64, holdout_days: i64) -> Option<i64> {
         .find(|&d| day_mask(d) == ahead)
         .filter(|&d| last.saturating_sub(d * DAY_US).saturating_sub(first) >= WEEK_US + HOUR_US)
 }
+
+/// History an `Auto` calibration-only hold-out day needs before it: two
+/// weeks, as the MSTL candidates do, so that its forecasts are made as the
+/// forecast's own are (with fewer weeks the band would be calibrated on
+/// errors the forecast does not make).
+const MIN_CALIBRATION_HISTORY_US: i64 = 2 * WEEK_US;
 
 /// Normal-consistent scales of the hold-out errors below and above the
 /// forecast (negative and positive errors), each from the 80% quantile of
@@ -106,6 +124,9 @@ pub(super) fn abs_quantile_scale(errors: impl Iterator<Item = f64>) -> f64 {
 pub(super) struct HoldoutCut {
     /// End (exclusive) of the training rows.
     pub train_end: usize,
-    /// End (exclusive) of the scored rows.
+    /// End (exclusive) of the held-out rows.
     pub test_end: usize,
+    /// Whether the day scores the candidates (else it only calibrates
+    /// the band; see [`ForecastConfig::auto_calibration_days`]).
+    pub scored: bool,
 }

@@ -16,9 +16,11 @@
 //! which carries yesterday's departures from the regression into today),
 //! a local level when the last hours sit clearly off the fit, and continues
 //! its trend with the mean slope of the history. Each candidate is scored
-//! by the mean absolute error (on the values) of its hold-out fits, the
-//! same ones that calibrate its band; the forecast, lower and upper bounds
-//! are the candidates' own, averaged with weights
+//! by the mean absolute error (on the values) of its hold-out fits of the
+//! last days, which calibrate its band too (with older days where the
+//! history is long: [`ForecastConfig::auto_calibration_days`]); the
+//! forecast, lower and upper bounds are the candidates' own, averaged with
+//! weights
 //! `(best score / score) ^` [`BLEND_POWER`] (a candidate 10 % worse than the
 //! best weighs 0.22 of it, one twice as bad nothing), the bands narrowed to
 //! the blend's own hold-out errors (see [`blend_band_factor`]). A
@@ -85,6 +87,50 @@ struct Candidate {
     model: FittedModel,
     /// Hold-out errors on the scaled values (rows in cut order).
     value_errors: Vec<f64>,
+    /// The same on the scored days only (which score the candidate).
+    scored_errors: Vec<f64>,
+}
+
+impl Candidate {
+    /// The candidate with hold-out errors `held` whose model `model` builds
+    /// from the errors in the fitted space; scored on the scored days.
+    fn new(held: HoldoutErrors, model: impl FnOnce(&[f64]) -> FittedModel) -> Self {
+        let HoldoutErrors {
+            errors,
+            value_errors,
+            scored_errors,
+        } = held;
+        Candidate {
+            score: holdout_score(&scored_errors),
+            model: model(&errors),
+            value_errors,
+            scored_errors,
+        }
+    }
+}
+
+/// A candidate's errors on its hold-out days, row by row in cut order.
+#[derive(Default)]
+struct HoldoutErrors {
+    /// In the fitted space (they calibrate the band).
+    errors: Vec<f64>,
+    /// On the scaled values.
+    value_errors: Vec<f64>,
+    /// On the scaled values, the scored days' rows only.
+    scored_errors: Vec<f64>,
+}
+
+impl HoldoutErrors {
+    /// Records the error `e` in the fitted space of a row of `cut` whose
+    /// value is `y` (`z` in `space`).
+    fn push(&mut self, cut: &HoldoutCut, e: f64, y: f64, z: f64, space: Space) {
+        let value_error = y - space.inverse(z - e);
+        self.errors.push(e);
+        self.value_errors.push(value_error);
+        if cut.scored {
+            self.scored_errors.push(value_error);
+        }
+    }
 }
 
 /// A series to fit: sorted timestamps and values divided by `y_scale`.
@@ -143,7 +189,7 @@ pub(super) fn fit_best(
     for candidate in decomposition_candidates(design::span_us(ts), log) {
         candidates.extend(fit_decomposition(config, series, &cuts, candidate));
     }
-    let errors: Vec<&[f64]> = candidates.iter().map(|c| &c.value_errors[..]).collect();
+    let errors: Vec<&[f64]> = candidates.iter().map(|c| &c.scored_errors[..]).collect();
     let repeats = untested_repeats(&errors);
     let tested = candidates
         .into_iter()
@@ -467,39 +513,35 @@ impl Structure<'_> {
         let estimate = problem
             .fit(system, &self.settings)
             .ok_or(ForecastError::Singular)?;
-        let (errors, value_errors) = self.holdout_errors(&problem, &estimate, space);
-        let score = holdout_score(&value_errors);
-        let layout = self.layout.clone();
-        let mut model = FittedModel::new(layout, &estimate, &errors, y_scale, self.config, name);
-        model.space = space;
-        if self.corrections == Corrections::RecentResiduals {
-            let recent = Recent::new(ts, &z, ts.len(), estimate.sigma, |i| {
-                self.pred(i, &estimate.theta)
-            });
-            let trend = self.layout.trend_end_and_mean_slope(&estimate.theta);
-            model.mean_slope_trend = Some(trend);
-            model.level = recent.level;
-            model.lag_weight = LAG_WEIGHT;
-            model.lag = recent.day;
-        }
-        Ok(Candidate {
-            score,
-            model,
-            value_errors,
-        })
+        let held = self.holdout_errors(&problem, &estimate, space);
+        Ok(Candidate::new(held, |errors| {
+            let layout = self.layout.clone();
+            let mut model = FittedModel::new(layout, &estimate, errors, y_scale, self.config, name);
+            model.space = space;
+            if self.corrections == Corrections::RecentResiduals {
+                let recent = Recent::new(ts, &z, ts.len(), estimate.sigma, |i| {
+                    self.pred(i, &estimate.theta)
+                });
+                let trend = self.layout.trend_end_and_mean_slope(&estimate.theta);
+                model.mean_slope_trend = Some(trend);
+                model.level = recent.level;
+                model.lag_weight = LAG_WEIGHT;
+                model.lag = recent.day;
+            }
+            model
+        }))
     }
 
-    /// Errors of the hold-out fits of `problem` (targets in `space`): in
-    /// the fitted space (for the band) and on the values (for the score).
+    /// Errors of the hold-out fits of `problem` (targets in `space`).
     fn holdout_errors(
         &self,
         problem: &Problem<'_>,
         estimate: &Estimate,
         space: Space,
-    ) -> (Vec<f64>, Vec<f64>) {
+    ) -> HoldoutErrors {
         let Scaled { ts, y, .. } = self.series;
         let z = problem.y;
-        let (mut errors, mut value_errors) = (Vec::new(), Vec::new());
+        let mut held_out = HoldoutErrors::default();
         for cut in &self.cuts {
             // A hold-out fit that cannot be solved only loses its errors.
             let Some(held) = problem.refit_prefix(estimate, cut.train_end, &self.settings) else {
@@ -515,11 +557,10 @@ impl Structure<'_> {
                 if let Some(recent) = &recent {
                     e -= recent.correction(LAG_WEIGHT, ts[i]);
                 }
-                errors.push(e);
-                value_errors.push(y[i] - space.inverse(z[i] - e));
+                held_out.push(cut, e, y[i], z[i], space);
             }
         }
-        (errors, value_errors)
+        held_out
     }
 }
 
@@ -545,21 +586,17 @@ fn fit_decomposition(
     let Scaled { ts, y, y_scale } = series;
     let z: Vec<f64> = y.iter().map(|&v| space.forward(v)).collect();
     let fit = Decomposition::fit(ts, &z, kind)?;
-    let (mut errors, mut value_errors) = (Vec::new(), Vec::new());
+    let mut held = HoldoutErrors::default();
     for cut in cuts {
-        let Some(held) = Decomposition::fit(&ts[..cut.train_end], &z[..cut.train_end], kind) else {
+        let Some(prefix) = Decomposition::fit(&ts[..cut.train_end], &z[..cut.train_end], kind)
+        else {
             continue;
         };
         for i in cut.train_end..cut.test_end {
-            let e = z[i] - held.mean_at(ts[i]);
-            errors.push(e);
-            value_errors.push(y[i] - space.inverse(z[i] - e));
+            held.push(cut, z[i] - prefix.mean_at(ts[i]), y[i], z[i], space);
         }
     }
-    let score = holdout_score(&value_errors);
-    Some(Candidate {
-        score,
-        model: FittedModel::decomposed(fit, ts, &errors, y_scale, config, name, space),
-        value_errors,
-    })
+    Some(Candidate::new(held, |errors| {
+        FittedModel::decomposed(fit, ts, errors, y_scale, config, name, space)
+    }))
 }

@@ -1,26 +1,39 @@
 //! The hold-out days of `auto`: the extra day with the forecast's Saturday
-//! and Sunday hours. Expected cuts worked out by hand from the calendar
-//! (1970-01-01 was a Thursday; Saturdays and Sundays are weekend days).
+//! and Sunday hours, and the older days that only calibrate the band.
+//! Expected cuts worked out by hand from the calendar (1970-01-01 was a
+//! Thursday; Saturdays and Sundays are weekend days).
 
-use crate::forecast::design::{DAY_US, HOUR_US};
-use crate::forecast::*;
+use super::*;
 
 /// Hourly timestamps from `first` to `last` (both whole hours).
 fn hourly(first: i64, last: i64) -> Vec<i64> {
     (first..=last).step_by(HOUR_US as usize).collect()
 }
 
-/// `(train_end, test_end)` of each cut.
+/// `(train_end, test_end)` of each cut, without calibration-only days.
 fn cuts(model: Model, ts: &[i64]) -> Vec<(usize, usize)> {
+    scored_cuts(model, 0, ts)
+        .into_iter()
+        .map(|(train_end, test_end, scored)| {
+            assert!(scored);
+            (train_end, test_end)
+        })
+        .collect()
+}
+
+/// `(train_end, test_end, scored)` of each cut, with
+/// `auto_calibration_days` `calibration_days`.
+fn scored_cuts(model: Model, calibration_days: usize, ts: &[i64]) -> Vec<(usize, usize, bool)> {
     let config = ForecastConfig {
         model,
         holdout_days: 4,
+        auto_calibration_days: calibration_days,
         ..ForecastConfig::default()
     };
     config
         .holdout_cuts(ts, 1)
         .iter()
-        .map(|c| (c.train_end, c.test_end))
+        .map(|c| (c.train_end, c.test_end, c.scored))
         .collect()
 }
 
@@ -82,4 +95,86 @@ fn auto_adds_the_nearest_day_with_the_forecasts_weekend_hours() {
         cuts(Model::Auto, &ts),
         [(301, 325), (325, 349), (349, 373), (373, 397)]
     );
+}
+
+#[test]
+fn calibration_days_reach_back_where_two_weeks_precede_them() {
+    // Hourly rows from Monday 1970-01-05 00:00 to Wednesday 28th 12:00
+    // (23.5 days, 565 rows). The forecast (Wednesday 13:00 to Thursday
+    // 12:00) has no weekend hour, nor has the day before: no extra day.
+    // The cut d days back is at hour 564 - 24 d: training rows
+    // ..565 - 24 d, held-out rows ..589 - 24 d. Days 1-4 are scored; days
+    // 5-9 have 18.5-14.5 days of history before them and only calibrate;
+    // day 10 has 13.5, less than two weeks, and is left out.
+    let monday_jan_5 = 4 * DAY_US;
+    let wednesday_noon = 27 * DAY_US + 12 * HOUR_US;
+    let ts = hourly(monday_jan_5, wednesday_noon);
+    assert_eq!(ts.len(), 565);
+    let expected: Vec<(usize, usize, bool)> = (1..=9)
+        .rev()
+        .map(|d| (565 - 24 * d, 589 - 24 * d, d <= 4))
+        .collect();
+    assert_eq!(expected[0], (349, 373, false));
+    assert_eq!(scored_cuts(Model::Auto, 10, &ts), expected);
+    // Up to 6 days back only, then none beyond the scored four.
+    assert_eq!(scored_cuts(Model::Auto, 6, &ts), expected[3..]);
+    assert_eq!(scored_cuts(Model::Auto, 4, &ts), expected[5..]);
+    // Not for the seasonal-trend model.
+    assert_eq!(scored_cuts(Model::SeasonalTrend, 10, &ts), expected[5..]);
+    // Thirteen hours fewer at the start: day 9 has 14.5 days less 13
+    // hours before it, under two weeks; day 8 still 15.5 less 13.
+    let later = hourly(monday_jan_5 + 13 * HOUR_US, wednesday_noon);
+    let shifted: Vec<(usize, usize, bool)> = expected[1..]
+        .iter()
+        .map(|&(a, b, s)| (a - 13, b - 13, s))
+        .collect();
+    assert_eq!(scored_cuts(Model::Auto, 10, &later), shifted);
+}
+
+#[test]
+fn calibration_days_widen_the_band_not_the_forecast() {
+    // Four weeks of a daily cycle whose days sit apart by a random level
+    // (sd 8, which no fit of the past can foresee), except the last four
+    // days, which keep one level: scored on them alone, the band knows
+    // only the hourly noise (sd 1) and is far too narrow for the series.
+    // The calibration days widen it, and leave the forecast itself (the
+    // blend's choice) bit for bit.
+    let mut rng = Rng(7);
+    let ts = hourly(4 * DAY_US, 32 * DAY_US);
+    let last = *ts.last().unwrap();
+    let calm_from = last - 4 * DAY_US;
+    let day_levels: Vec<f64> = (0..33).map(|_| 8.0 * rng.gauss()).collect();
+    let y: Vec<f64> = ts
+        .iter()
+        .map(|&t| {
+            let day = if t > calm_from { calm_from } else { t };
+            let level = day_levels[(day / DAY_US) as usize];
+            100.0 + level + 30.0 * phase(t, DAY_US).sin() + rng.gauss()
+        })
+        .collect();
+    let fit = |calibration_days| {
+        let config = ForecastConfig {
+            auto_calibration_days: calibration_days,
+            ..ForecastConfig::default()
+        };
+        config
+            .fit(&ts, &y)
+            .unwrap()
+            .predict(&next_day(&ts), 0.8)
+            .unwrap()
+    };
+    let (scored_only, calibrated) = (fit(4), fit(10));
+    let bits = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    assert_eq!(bits(&scored_only.yhat), bits(&calibrated.yhat));
+    let width = |f: &Forecast| {
+        f.upper
+            .iter()
+            .zip(&f.lower)
+            .map(|(u, l)| u - l)
+            .sum::<f64>()
+            / f.yhat.len() as f64
+    };
+    let (narrow, wide) = (width(&scored_only), width(&calibrated));
+    // About 6 without the calibration days, 27 with them.
+    assert!(wide > 2.0 * narrow, "band {narrow} -> {wide}");
 }

@@ -223,9 +223,11 @@ pub enum SeasonalityArg {
 /// `--model` values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ModelArg {
-    /// Per series, a blend of the seasonal-trend model on the values, on
-    /// their logarithm and with a weekend daily shape, weighted by their
-    /// errors on held-out days, all corrected by recent residuals.
+    /// Per series, a blend of candidates weighted by their errors on
+    /// held-out days: the seasonal-trend model (on the values, on their
+    /// logarithm, with the weekend's and Sunday's own shapes; corrected by
+    /// recent residuals), MSTL decompositions from two weeks of history and
+    /// seasonal naives where weeks repeat.
     Auto,
     /// The seasonal-trend model alone (daily and weekly terms on every day,
     /// no local level).

@@ -19,10 +19,12 @@ pub enum SeasonalityMode {
 pub enum Model {
     /// Per series, a blend of candidates weighted by their errors on the
     /// held-out trailing days: the seasonal-trend model on the values and
-    /// on their logarithm, and with the weekend's own level and daily shape
-    /// on the logarithm, all corrected by recent residuals; MSTL-class
-    /// decompositions with two weeks of history, and the same hour last
-    /// week where weeks repeat (see [`super::FittedModel::model_name`]).
+    /// on their logarithm, and with the weekend's (and where Saturday
+    /// differs, Sunday's) own level and daily shape on the logarithm, all
+    /// corrected by recent residuals; MSTL-class decompositions with two
+    /// weeks of history, and the same hour last week and of the latest
+    /// day of the same type where weeks repeat (see
+    /// [`super::FittedModel::model_name`]).
     #[default]
     Auto,
     /// The seasonal-trend model alone (daily and weekly Fourier terms on

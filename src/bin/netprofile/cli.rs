@@ -227,7 +227,8 @@ pub enum ModelArg {
     /// held-out days: the seasonal-trend model (on the values, on their
     /// logarithm, with the weekend's and Sunday's own shapes; corrected by
     /// recent residuals), MSTL decompositions from two weeks of history and
-    /// seasonal naives where weeks repeat.
+    /// seasonal naives where weeks repeat; with 19 days of history or more,
+    /// older held-out days also calibrate the band.
     Auto,
     /// The seasonal-trend model alone (daily and weekly terms on every day,
     /// no local level).

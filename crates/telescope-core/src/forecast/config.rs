@@ -49,7 +49,8 @@ pub struct ForecastConfig {
     /// beyond the `auto_holdout_days` (which also score the candidates),
     /// the older days up to this many back that have two weeks of history
     /// before them. They widen the sample the band is calibrated on (a few
-    /// calm days make too narrow a band) without changing the blend.
+    /// calm days make too narrow a band) without changing the blend. At
+    /// most `auto_holdout_days`, there are none.
     pub auto_calibration_days: usize,
     /// `changepoint_range` under `Auto`: changepoints reach closer to the
     /// end, so that the trend can settle after a recent level shift.

@@ -8,7 +8,7 @@ use super::design::{self, DAY_US, HOUR_US, WEEK_US};
 impl ForecastConfig {
     /// Hold-out splits (oldest first): train on rows before `train_end`,
     /// forecast the following day. A split needs two days of training
-    /// history (a calibration-only one three weeks) and at least as many
+    /// history (a calibration-only one two weeks) and at least as many
     /// training rows as columns.
     pub(super) fn holdout_cuts(&self, sorted_ts: &[i64], width: usize) -> Vec<HoldoutCut> {
         let first = sorted_ts[0];
@@ -78,9 +78,11 @@ fn same_weekend_day(first: i64, last: i64, holdout_days: i64) -> Option<i64> {
 }
 
 /// History an `Auto` calibration-only hold-out day needs before it: two
-/// weeks, as the MSTL candidates do, so that its forecasts are made as the
-/// forecast's own are (with fewer weeks the band would be calibrated on
-/// errors the forecast does not make).
+/// weeks (336 hours, from the first row to the last before the day; the
+/// MSTL candidates start an hour earlier), so that every candidate of a
+/// long history forecasts it much as it forecasts the day ahead (with
+/// fewer weeks the band would be calibrated on errors the forecast does
+/// not make).
 const MIN_CALIBRATION_HISTORY_US: i64 = 2 * WEEK_US;
 
 /// Normal-consistent scales of the hold-out errors below and above the

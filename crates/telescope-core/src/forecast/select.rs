@@ -85,10 +85,13 @@ const AUTO_OUTER_TOLERANCE: f64 = 0.03;
 struct Candidate {
     score: f64,
     model: FittedModel,
-    /// Hold-out errors on the scaled values (rows in cut order).
+    /// Hold-out errors on the scaled values, the calibration days' rows
+    /// too (rows in cut order).
     value_errors: Vec<f64>,
     /// The same on the scored days only (which score the candidate).
     scored_errors: Vec<f64>,
+    /// The days of `value_errors`, in order.
+    days: Vec<HeldDay>,
 }
 
 impl Candidate {
@@ -99,15 +102,21 @@ impl Candidate {
             errors,
             value_errors,
             scored_errors,
+            days,
         } = held;
         Candidate {
             score: holdout_score(&scored_errors),
             model: model(&errors),
             value_errors,
             scored_errors,
+            days,
         }
     }
 }
+
+/// A hold-out day a candidate forecast: its cut's `train_end` (which names
+/// the day) and its rows.
+pub(super) type HeldDay = (usize, usize);
 
 /// A candidate's errors on its hold-out days, row by row in cut order.
 #[derive(Default)]
@@ -118,6 +127,8 @@ struct HoldoutErrors {
     value_errors: Vec<f64>,
     /// On the scaled values, the scored days' rows only.
     scored_errors: Vec<f64>,
+    /// The days forecast, in order.
+    days: Vec<HeldDay>,
 }
 
 impl HoldoutErrors {
@@ -129,6 +140,10 @@ impl HoldoutErrors {
         self.value_errors.push(value_error);
         if cut.scored {
             self.scored_errors.push(value_error);
+        }
+        match self.days.last_mut() {
+            Some((day, rows)) if *day == cut.train_end => *rows += 1,
+            _ => self.days.push((cut.train_end, 1)),
         }
     }
 }
@@ -327,8 +342,16 @@ fn decomposition_candidates(span: i64, log: bool) -> Vec<(Space, Kind, ModelName
 fn blend(mut candidates: Vec<Candidate>) -> FittedModel {
     let scores: Vec<f64> = candidates.iter().map(|c| c.score).collect();
     let (best, weights) = blend_weights(&scores);
-    let errors: Vec<&[f64]> = candidates.iter().map(|c| &c.value_errors[..]).collect();
-    let narrowing = blend_band_factor(&errors, &weights);
+    // The band is narrowed on the members' (positive weights) errors.
+    let (members, member_weights): (Vec<_>, Vec<f64>) = candidates
+        .iter()
+        .zip(&weights)
+        .filter(|&(_, &w)| w > 0.0)
+        .map(|(c, &w)| ((&c.value_errors[..], &c.days[..]), w))
+        .unzip();
+    let errors = common_day_errors(&members);
+    let errors: Vec<&[f64]> = errors.iter().map(|e| &e[..]).collect();
+    let narrowing = blend_band_factor(&errors, &member_weights);
     for c in &mut candidates {
         c.model.noise_sd = c.model.noise_sd.map(|sd| sd * narrowing);
     }
@@ -342,6 +365,34 @@ fn blend(mut candidates: Vec<Candidate>) -> FittedModel {
     model.weight = weight;
     model.blend = members;
     model
+}
+
+/// Each member's hold-out errors `(errors, days)` (`days`: each forecast
+/// day's `train_end`, which names it, and its rows, in the order of the
+/// errors) on the days every member forecast. A hold-out fit that fails
+/// loses its day (the weekly naives ask their gate again on each shorter
+/// history, and older days fail it more often), and the blend's errors are
+/// only known on the days all its members forecast.
+pub(super) fn common_day_errors(members: &[(&[f64], &[HeldDay])]) -> Vec<Vec<f64>> {
+    let forecast_by_all = |day: usize| {
+        members
+            .iter()
+            .all(|(_, days)| days.iter().any(|&(d, _)| d == day))
+    };
+    members
+        .iter()
+        .map(|&(errors, days)| {
+            let mut start = 0;
+            let mut kept = Vec::new();
+            for &(day, rows) in days {
+                if forecast_by_all(day) {
+                    kept.extend_from_slice(&errors[start..start + rows]);
+                }
+                start += rows;
+            }
+            kept
+        })
+        .collect()
 }
 
 /// Blend weights of candidates with hold-out scores `scores` (mean absolute

@@ -190,6 +190,33 @@ fn blend_band_narrows_to_the_blended_errors() {
 }
 
 #[test]
+fn blend_band_pairs_errors_by_day() {
+    // Days named by their train_end: the first member forecast days 10, 34
+    // and 58 (2, 3 and 1 rows), the second only 34 and 58 (its fit for day
+    // 10 failed), the third 10 and 34. Only day 34 was forecast by all
+    // three: the first's rows 2..5, the second's 0..3, the third's 2..5.
+    let first = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
+    let second = [13.0, 14.0, 15.0, 16.0];
+    let third = [21.0, 22.0, 23.0, 24.0, 25.0];
+    let paired = select::common_day_errors(&[
+        (&first, &[(10, 2), (34, 3), (58, 1)]),
+        (&second, &[(34, 3), (58, 1)]),
+        (&third, &[(10, 2), (34, 3)]),
+    ]);
+    assert_eq!(
+        paired,
+        [
+            vec![3.0, 4.0, 5.0],
+            vec![13.0, 14.0, 15.0],
+            vec![23.0, 24.0, 25.0]
+        ]
+    );
+    // Without a day in common, nothing pairs (and the band is left alone).
+    let apart = select::common_day_errors(&[(&first[..2], &[(10, 2)]), (&second[3..], &[(58, 1)])]);
+    assert_eq!(apart, [Vec::<f64>::new(), Vec::new()]);
+}
+
+#[test]
 fn log_bands_stay_bounded_far_ahead() {
     // A sparse series: 0 in 80 % of the rows, bursts up to 5,000 otherwise.
     // A year ahead the band's variance has grown 366-fold; on the logarithm

@@ -132,6 +132,28 @@ fn calibration_days_reach_back_where_two_weeks_precede_them() {
 }
 
 #[test]
+fn the_same_weekend_day_among_the_calibration_days_is_scored_once() {
+    // Hourly rows from Monday 1970-01-05 00:00 to Friday 30th 12:00 (25.5
+    // days, 613 rows). The forecast (Friday 13:00 to Saturday 12:00) ends
+    // in 13 Saturday hours; none of the last four days has them, 5 and 6
+    // days back start on Sunday and Saturday noon: 7 days back (Friday
+    // 23rd 13:00 to Saturday 24th 12:00) is the extra scored day. Days 5,
+    // 6 and 8-10 (15.5-20.5 days of history before them) only calibrate.
+    // The cut d days back: training rows ..613 - 24 d, held out ..637 - 24 d.
+    let ts = hourly(4 * DAY_US, 29 * DAY_US + 12 * HOUR_US);
+    assert_eq!(ts.len(), 613);
+    let expected: Vec<(usize, usize, bool)> = (1..=10)
+        .rev()
+        .map(|d| (613 - 24 * d, 637 - 24 * d, d <= 4 || d == 7))
+        .collect();
+    assert_eq!(scored_cuts(Model::Auto, 10, &ts), expected);
+    // Without calibration days, the four and the extra day.
+    let scored: Vec<(usize, usize, bool)> = expected.into_iter().filter(|c| c.2).collect();
+    assert_eq!(scored.len(), 5);
+    assert_eq!(scored_cuts(Model::Auto, 4, &ts), scored);
+}
+
+#[test]
 fn calibration_days_widen_the_band_not_the_forecast() {
     // Four weeks of a daily cycle whose days sit apart by a random level
     // (sd 8, which no fit of the past can foresee), except the last four
@@ -175,6 +197,6 @@ fn calibration_days_widen_the_band_not_the_forecast() {
             / f.yhat.len() as f64
     };
     let (narrow, wide) = (width(&scored_only), width(&calibrated));
-    // About 6 without the calibration days, 27 with them.
+    // About 6 without the calibration days, 31 with them.
     assert!(wide > 2.0 * narrow, "band {narrow} -> {wide}");
 }

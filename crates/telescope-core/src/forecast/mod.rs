@@ -63,6 +63,7 @@
 //! ```
 
 mod band;
+mod blend;
 mod config;
 mod decompose;
 mod design;

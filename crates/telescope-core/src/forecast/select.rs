@@ -20,10 +20,11 @@
 //! last days, which calibrate its band too (with older days where the
 //! history is long: [`ForecastConfig::auto_calibration_days`]); the
 //! forecast, lower and upper bounds are the candidates' own, averaged with
-//! weights
-//! `(best score / score) ^` [`BLEND_POWER`] (a candidate 10 % worse than the
-//! best weighs 0.22 of it, one twice as bad nothing), the bands narrowed to
-//! the blend's own hold-out errors (see [`blend_band_factor`]). A
+//! weights `(best score / score) ^`
+//! [`BLEND_POWER`](super::blend::BLEND_POWER) (a candidate 10 % worse than
+//! the best weighs 0.22 of it, one twice as bad nothing), the bands
+//! narrowed to the blend's own hold-out errors (see [`blend_band_factor`],
+//! `blend.rs`). A
 //! candidate that forecast every hold-out row exactly as an earlier one did
 //! is left out ([`untested_repeats`]).
 //!
@@ -38,12 +39,15 @@
 //! their bands calibrated the same way, without the residual corrections
 //! (their level already follows the last hours).
 
+use super::blend::{
+    blend_band_factor, blend_weights, common_day_errors, untested_repeats, HeldDay,
+};
 use super::config::{ForecastConfig, Model};
 use super::decompose::{Decomposition, Kind, WEEK_HOURS};
 use super::design::{self, Layout, Seasonality, DAY_US, HOUR_US, WEEK_US};
 use super::error::ForecastError;
 use super::fitted::FittedModel;
-use super::holdout::{abs_quantile_scale, HoldoutCut};
+use super::holdout::HoldoutCut;
 use super::irls::{predict_row, Estimate, Problem, Settings, OUTER_TOLERANCE};
 use super::model_name::ModelName;
 use super::residuals::Recent;
@@ -57,13 +61,6 @@ use super::weekend::{
 /// daily lag); the CESNET, hourly and 55-minute backtests are best near 0.4
 /// (0.3 and 0.5 within 0.1 sMAPE, none better on all three).
 const LAG_WEIGHT: f64 = 0.4;
-/// Sharpness of the blend weights `(best / score) ^ BLEND_POWER`: 0 would
-/// average the candidates equally, infinity choose the best.
-const BLEND_POWER: f64 = 16.0;
-/// The blend's band is never narrowed below this share of its members'
-/// (see [`blend_band_factor`]; on the backtests it lowers the coverage by
-/// 0.007-0.012).
-const MIN_BLEND_BAND_FACTOR: f64 = 0.5;
 /// History (last minus first timestamp) the MSTL candidates need: two
 /// weeks less an hour (an hourly grid of 336 points, two weekly cycles).
 const MIN_MSTL_SPAN_US: i64 = 2 * WEEK_US - HOUR_US;
@@ -74,8 +71,6 @@ const MIN_CONSTANT_MSTL_SPAN_US: i64 = 3 * WEEK_US;
 /// History the weekly seasonal naive candidate needs (eight days: a week
 /// and a day, so that its hold-out days have a week before them).
 const MIN_WEEKLY_NAIVE_SPAN_US: i64 = 8 * DAY_US;
-/// Blend weights below this are dropped (and the rest renormalised).
-const MIN_BLEND_WEIGHT: f64 = 1e-3;
 /// [`Settings::outer_tolerance`] of the candidates: their robustness loop
 /// stops when no fitted value moves more than 3 % of the noise scale (the
 /// backtests are unchanged against 0.1 %, the fits 1.25x faster).
@@ -113,10 +108,6 @@ impl Candidate {
         }
     }
 }
-
-/// A hold-out day a candidate forecast: its cut's `train_end` (which names
-/// the day) and its rows.
-pub(super) type HeldDay = (usize, usize);
 
 /// A candidate's errors on its hold-out days, row by row in cut order.
 #[derive(Default)]
@@ -212,24 +203,6 @@ pub(super) fn fit_best(
         .filter_map(|(candidate, repeat)| (!repeat).then_some(candidate))
         .collect();
     Ok(blend(tested))
-}
-
-/// For each candidate's hold-out errors `errors`, whether they repeat an
-/// earlier candidate's exactly (as many errors, equal bit for bit; the
-/// caller's candidates forecast the same hold-out rows in order). Such a
-/// candidate forecast every hold-out row as the earlier one did, so the
-/// hold-out days cannot say whether its different rule for other days
-/// (the day-type naive's Friday for a Monday, say, against the weekly
-/// naive's Monday a week earlier) is better: it is left out, and the
-/// earlier, simpler candidate stands for both. Candidates without errors
-/// are never repeats.
-pub(super) fn untested_repeats(errors: &[&[f64]]) -> Vec<bool> {
-    let same = |a: &[f64], b: &[f64]| {
-        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.to_bits() == y.to_bits())
-    };
-    (0..errors.len())
-        .map(|j| !errors[j].is_empty() && (0..j).any(|i| same(errors[i], errors[j])))
-        .collect()
 }
 
 /// The seasonal-trend candidates of `Auto`, corrected by recent residuals:
@@ -365,99 +338,6 @@ fn blend(mut candidates: Vec<Candidate>) -> FittedModel {
     model.weight = weight;
     model.blend = members;
     model
-}
-
-/// Each member's hold-out errors `(errors, days)` (`days`: each forecast
-/// day's `train_end`, which names it, and its rows, in the order of the
-/// errors) on the days every member forecast. A hold-out fit that fails
-/// loses its day (the weekly naives ask their gate again on each shorter
-/// history, and older days fail it more often), and the blend's errors are
-/// only known on the days all its members forecast.
-pub(super) fn common_day_errors(members: &[(&[f64], &[HeldDay])]) -> Vec<Vec<f64>> {
-    let forecast_by_all = |day: usize| {
-        members
-            .iter()
-            .all(|(_, days)| days.iter().any(|&(d, _)| d == day))
-    };
-    members
-        .iter()
-        .map(|&(errors, days)| {
-            let mut start = 0;
-            let mut kept = Vec::new();
-            for &(day, rows) in days {
-                if forecast_by_all(day) {
-                    kept.extend_from_slice(&errors[start..start + rows]);
-                }
-                start += rows;
-            }
-            kept
-        })
-        .collect()
-}
-
-/// Blend weights of candidates with hold-out scores `scores` (mean absolute
-/// errors): `(best / score) ^ BLEND_POWER`, those below
-/// [`MIN_BLEND_WEIGHT`] dropped, normalised to sum 1; and the index of the
-/// best (the first on ties), the heaviest. Without a finite positive best
-/// score, all weight goes to the best.
-pub(super) fn blend_weights(scores: &[f64]) -> (usize, Vec<f64>) {
-    let mut best = 0;
-    for (i, s) in scores.iter().enumerate() {
-        if *s < scores[best] {
-            best = i;
-        }
-    }
-    let Some(&low) = scores.get(best) else {
-        return (0, Vec::new());
-    };
-    let mut w: Vec<f64> = if low > 0.0 && low.is_finite() {
-        scores.iter().map(|s| (low / s).powf(BLEND_POWER)).collect()
-    } else {
-        (0..scores.len()).map(|i| f64::from(i == best)).collect()
-    };
-    let total: f64 = w.iter().sum();
-    for v in &mut w {
-        *v /= total;
-    }
-    for v in &mut w {
-        if *v < MIN_BLEND_WEIGHT {
-            *v = 0.0;
-        }
-    }
-    let total: f64 = w.iter().sum();
-    (best, w.into_iter().map(|v| v / total).collect())
-}
-
-/// Factor on the members' bands so that the blended band fits the blended
-/// forecast's errors: the scale of the weighted mean of the candidates'
-/// hold-out errors `errors` (on the values, row by row) over the weighted
-/// mean of their scales, at least [`MIN_BLEND_BAND_FACTOR`]. The blend's
-/// bounds are the weighted means of the members' bounds, as wide as their
-/// weighted mean scale, but the blend errs less than that when its members
-/// err differently. 1 when the errors do not pair up (different hold-out
-/// rows) or are all 0.
-pub(super) fn blend_band_factor(errors: &[&[f64]], weights: &[f64]) -> f64 {
-    let n = errors.first().map_or(0, |e| e.len());
-    if n == 0 || errors.iter().any(|e| e.len() != n) {
-        return 1.0;
-    }
-    let blended = (0..n).map(|j| {
-        errors
-            .iter()
-            .zip(weights)
-            .map(|(e, w)| w * e[j])
-            .sum::<f64>()
-    });
-    let own: f64 = errors
-        .iter()
-        .zip(weights)
-        .map(|(e, w)| w * abs_quantile_scale(e.iter().copied()))
-        .sum();
-    if own > 0.0 {
-        (abs_quantile_scale(blended) / own).max(MIN_BLEND_BAND_FACTOR)
-    } else {
-        1.0
-    }
 }
 
 /// Fits one structure in each of `spaces` (with its model name): the same

@@ -79,7 +79,7 @@ fn blend_weights_follow_the_hold_out_scores() {
     // (best / score)^16: 1 and 1.1^-16 = 0.217629135790..., normalised by
     // their sum 1.217629135790...; 2^-16 / 1.2176 = 1.25e-5 is below the
     // 1e-3 floor and dropped, an infinite score weighs nothing.
-    let (best, w) = select::blend_weights(&[1.0, 1.1, 2.0, f64::INFINITY]);
+    let (best, w) = blend::blend_weights(&[1.0, 1.1, 2.0, f64::INFINITY]);
     assert_eq!(best, 0);
     let expected = [0.821_268_127_220_917_8, 0.178_731_872_779_082_2, 0.0, 0.0];
     for (got, want) in w.iter().zip(expected) {
@@ -87,12 +87,12 @@ fn blend_weights_follow_the_hold_out_scores() {
     }
     // Without a positive finite best score, the best takes all.
     assert_eq!(
-        select::blend_weights(&[0.5, 0.0, 0.0]),
+        blend::blend_weights(&[0.5, 0.0, 0.0]),
         (1, vec![0.0, 1.0, 0.0])
     );
     let none = [f64::INFINITY, f64::INFINITY];
-    assert_eq!(select::blend_weights(&none), (0, vec![1.0, 0.0]));
-    assert!(select::blend_weights(&[]).1.is_empty());
+    assert_eq!(blend::blend_weights(&none), (0, vec![1.0, 0.0]));
+    assert!(blend::blend_weights(&[]).1.is_empty());
 }
 
 #[test]
@@ -168,9 +168,9 @@ fn blend_band_narrows_to_the_blended_errors() {
     // Scales are homogeneous: errors 3x another's blend to 2.5x, as wide as
     // the weighted mean of the scales; identical errors change nothing.
     let b: Vec<f64> = a.iter().map(|e| 3.0 * e).collect();
-    let same = select::blend_band_factor(&[&a, &b], &[0.25, 0.75]);
+    let same = blend::blend_band_factor(&[&a, &b], &[0.25, 0.75]);
     assert!((same - 1.0).abs() < 1e-12, "{same}");
-    assert_eq!(select::blend_band_factor(&[&a, &a], &[0.5, 0.5]), 1.0);
+    assert_eq!(blend::blend_band_factor(&[&a, &a], &[0.5, 0.5]), 1.0);
     // Errors agreeing on odd rows and cancelling on even ones: the blend's
     // |errors| are 1, 0, 3, 0, ..., 9, 0, whose 80 % quantile (linear
     // interpolation at position 7.2 of 10 sorted) is 5 + 0.2 x 2 = 5.4,
@@ -180,13 +180,13 @@ fn blend_band_narrows_to_the_blended_errors() {
         .enumerate()
         .map(|(j, e)| if j % 2 == 0 { *e } else { -e })
         .collect();
-    let mixed = select::blend_band_factor(&[&a, &c], &[0.5, 0.5]);
+    let mixed = blend::blend_band_factor(&[&a, &c], &[0.5, 0.5]);
     assert!((mixed - 5.4 / 8.2).abs() < 1e-12, "{mixed}");
     // Errors cancelling everywhere never narrow it below half; unpaired
     // errors leave it alone.
     let d: Vec<f64> = a.iter().map(|e| -e).collect();
-    assert_eq!(select::blend_band_factor(&[&a, &d], &[0.5, 0.5]), 0.5);
-    assert_eq!(select::blend_band_factor(&[&a, &a[1..]], &[0.5, 0.5]), 1.0);
+    assert_eq!(blend::blend_band_factor(&[&a, &d], &[0.5, 0.5]), 0.5);
+    assert_eq!(blend::blend_band_factor(&[&a, &a[1..]], &[0.5, 0.5]), 1.0);
 }
 
 #[test]
@@ -198,7 +198,7 @@ fn blend_band_pairs_errors_by_day() {
     let first = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
     let second = [13.0, 14.0, 15.0, 16.0];
     let third = [21.0, 22.0, 23.0, 24.0, 25.0];
-    let paired = select::common_day_errors(&[
+    let paired = blend::common_day_errors(&[
         (&first, &[(10, 2), (34, 3), (58, 1)]),
         (&second, &[(34, 3), (58, 1)]),
         (&third, &[(10, 2), (34, 3)]),
@@ -212,7 +212,7 @@ fn blend_band_pairs_errors_by_day() {
         ]
     );
     // Without a day in common, nothing pairs (and the band is left alone).
-    let apart = select::common_day_errors(&[(&first[..2], &[(10, 2)]), (&second[3..], &[(58, 1)])]);
+    let apart = blend::common_day_errors(&[(&first[..2], &[(10, 2)]), (&second[3..], &[(58, 1)])]);
     assert_eq!(apart, [Vec::<f64>::new(), Vec::new()]);
 }
 
@@ -250,11 +250,11 @@ fn candidates_with_the_same_hold_out_errors_as_an_earlier_one_are_left_out() {
     let repeat_of_a = [1.0, -2.0, 0.5];
     let errors: [&[f64]; 6] = [&a, &b, &repeat_of_a, &[], &[], &a[..2]];
     assert_eq!(
-        select::untested_repeats(&errors),
+        blend::untested_repeats(&errors),
         [false, false, true, false, false, false]
     );
     // 0.0 and -0.0 are different forecasts' errors, bit for bit.
-    assert_eq!(select::untested_repeats(&[&[0.0], &[-0.0]]), [false, false]);
+    assert_eq!(blend::untested_repeats(&[&[0.0], &[-0.0]]), [false, false]);
 }
 
 #[test]

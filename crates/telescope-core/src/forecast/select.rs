@@ -234,14 +234,17 @@ fn seasonal_trend_candidates(
         return Ok(candidates);
     };
     let (space, daily, sunday) = if log {
-        let names = (
+        (
+            Space::Log,
             ModelName::LogWeekendDailyLag24,
             ModelName::LogWeekendSundayLag24,
-        );
-        (Space::Log, names.0, names.1)
+        )
     } else {
-        let names = (ModelName::WeekendDailyLag24, ModelName::WeekendSundayLag24);
-        (Space::Linear, names.0, names.1)
+        (
+            Space::Linear,
+            ModelName::WeekendDailyLag24,
+            ModelName::WeekendSundayLag24,
+        )
     };
     let fits = fit_structure(
         config,
@@ -258,13 +261,10 @@ fn seasonal_trend_candidates(
     // the day: where those hours fall on a Sunday, it would read the move
     // as Sunday's own level. It is skipped too where the weekend
     // candidate's residuals do not set Saturday apart from Sunday.
-    let level_moved = fit.model.has_local_level();
+    let sunday_apart = !fit.model.has_local_level()
+        && saturday_sunday_gap(&fit.model, series.ts, series.y) >= MIN_SATURDAY_SUNDAY_GAP;
     candidates.push(fit);
-    if level_moved {
-        return Ok(candidates);
-    }
-    let gap = saturday_sunday_gap(&candidates[candidates.len() - 1].model, series.ts, series.y);
-    if gap < MIN_SATURDAY_SUNDAY_GAP {
+    if !sunday_apart {
         return Ok(candidates);
     }
     if let Some(seasonalities) = sunday_seasonalities(series.ts, series.y, &weekend) {

@@ -147,6 +147,9 @@ impl Spill {
                 }
                 kept.clear();
                 T::collapse(&mut items[at..end], &mut kept, &mut scratch);
+                // Room for the group at once: the varints push a byte at a
+                // time (see `wire::varint`).
+                buf.reserve(kept.len() * T::Disk::MAX_BYTES);
                 for item in &kept {
                     item.encode(prev, &mut buf);
                     prev = value;

@@ -146,7 +146,6 @@ impl<const K: usize> Wire for Item<K> {
     const MAX_BYTES: usize = 5 + 5 * K;
     #[inline]
     fn encode(&self, prev: u32, out: &mut Vec<u8>) {
-        out.reserve(Self::MAX_BYTES);
         varint(u64::from(self.value.wrapping_sub(prev)), out);
         for &key in &self.keys {
             varint(key_word(key), out);

@@ -111,25 +111,12 @@ fn random_records_agree_with_the_obvious_computation() {
 #[test]
 fn small_intervals_agree_with_the_obvious_computation() {
     let mut seed = Rng(23);
-    for mode in Mode::ALL {
-        for geo in [GeoSource::Netacq, GeoSource::Maxmind, GeoSource::Both] {
-            for counting in [
-                IpCounting::All,
-                IpCounting::PrefixAgg(20),
-                IpCounting::Sample(30),
-            ] {
-                let mut options = SeriesOptions::new(mode);
-                options.geo = geo;
-                options.src_counting = counting;
-                options.dst_counting = counting;
-                let records = random_records(3_000, &mut seed);
-                let want = naive(&options, &records);
-                let blocks: Vec<DecodedBlock> =
-                    records.chunks(333).map(|c| block(c.to_vec())).collect();
-                let got = run_opts(&options, &blocks, 1).unwrap();
-                assert!(got[0].rows == want, "{mode:?} {geo:?} {counting:?}");
-            }
-        }
+    for (mode, geo, counting, options) in option_grid(20) {
+        let records = random_records(3_000, &mut seed);
+        let want = naive(&options, &records);
+        let blocks: Vec<DecodedBlock> = records.chunks(333).map(|c| block(c.to_vec())).collect();
+        let got = run_opts(&options, &blocks, 1).unwrap();
+        assert!(got[0].rows == want, "{mode:?} {geo:?} {counting:?}");
     }
     let mut options = SeriesOptions::new(Mode::Unfiltered);
     options.compat = Compat::Report;

@@ -16,12 +16,7 @@ fn negative_and_wide_ports_are_exact_and_ordered() {
         let out = run_all(Mode::Unfiltered, vec![block(records.clone())], threads).unwrap();
         assert_eq!(out.len(), 1);
         let iv = &out[0];
-        let src_keys: Vec<Key> = iv
-            .rows
-            .iter()
-            .filter(|r| r.class == Class::TcpSrcPorts)
-            .map(|r| r.key)
-            .collect();
+        let src_keys = class_keys(iv, Class::TcpSrcPorts);
         assert_eq!(
             src_keys,
             vec![Key::Number(-5), Key::Number(0), Key::Number(70_000)]
@@ -43,12 +38,7 @@ fn asn_class_keys_span_32_bits_and_skip_zero() {
         rec(10, 2, 100, 1, 2, 64_512),
     ];
     let out = run_all(Mode::UnfilteredIpmeta, vec![block(records)], 1).unwrap();
-    let keys: Vec<Key> = out[0]
-        .rows
-        .iter()
-        .filter(|r| r.class == Class::Asn)
-        .map(|r| r.key)
-        .collect();
+    let keys = class_keys(&out[0], Class::Asn);
     assert_eq!(
         keys,
         vec![Key::Number(64_512), Key::Number(i64::from(u32::MAX))]

@@ -89,6 +89,38 @@ fn find(iv: &IntervalSeries, class: Class, key: Key) -> Counters {
         .unwrap_or_else(|| panic!("no {class:?} {key:?}"))
 }
 
+/// Every mode, geo source and counting method (distinct addresses, /`bits`
+/// prefixes, a /30 sample), nested in that order, with the options that
+/// count sources and destinations alike that way.
+fn option_grid(bits: u8) -> Vec<(Mode, GeoSource, IpCounting, SeriesOptions)> {
+    let mut grid = Vec::new();
+    for mode in Mode::ALL {
+        for geo in [GeoSource::Netacq, GeoSource::Maxmind, GeoSource::Both] {
+            for counting in [
+                IpCounting::All,
+                IpCounting::PrefixAgg(bits),
+                IpCounting::Sample(30),
+            ] {
+                let mut options = SeriesOptions::new(mode);
+                options.geo = geo;
+                options.src_counting = counting;
+                options.dst_counting = counting;
+                grid.push((mode, geo, counting, options));
+            }
+        }
+    }
+    grid
+}
+
+/// The keys of `class`'s rows in `iv`, in the order printed.
+fn class_keys(iv: &IntervalSeries, class: Class) -> Vec<Key> {
+    iv.rows
+        .iter()
+        .filter(|r| r.class == class)
+        .map(|r| r.key)
+        .collect()
+}
+
 fn tag(s: &str) -> GeoTag {
     GeoTag::from_bytes(s.as_bytes()).unwrap()
 }

@@ -17,25 +17,10 @@ fn spilled_intervals_equal_unspilled_ones() {
     }
     let blocks: Vec<DecodedBlock> = records.chunks(100).map(|c| block(c.to_vec())).collect();
     let dir = tempfile::tempdir().unwrap();
-    let mut cases = Vec::new();
-    for mode in Mode::ALL {
-        for geo in [GeoSource::Netacq, GeoSource::Maxmind, GeoSource::Both] {
-            for counting in [
-                IpCounting::All,
-                IpCounting::PrefixAgg(24),
-                IpCounting::Sample(30),
-            ] {
-                for compat in [Compat::Script, Compat::Report] {
-                    cases.push((mode, geo, counting, compat));
-                }
-            }
-        }
-    }
-    for (mode, geo, counting, compat) in cases {
-        let mut options = SeriesOptions::new(mode);
-        options.geo = geo;
-        options.src_counting = counting;
-        options.dst_counting = counting;
+    let cases = option_grid(24)
+        .into_iter()
+        .flat_map(|case| [Compat::Script, Compat::Report].map(|compat| (case.clone(), compat)));
+    for ((mode, geo, counting, mut options), compat) in cases {
         options.compat = compat;
         let want = run_opts(&options, &blocks, 1).unwrap();
         assert_eq!(want.len(), 3);
